@@ -1,0 +1,80 @@
+#include "common/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace cwb {
+namespace {
+
+absl::Status Errno(std::string_view what, const std::filesystem::path& path) {
+  const int error = errno;
+  std::string message = absl::StrCat(std::string(what), " ", path.string(), ": ", std::strerror(error));
+  if (error == ENOSPC || error == EDQUOT) return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
+}
+
+absl::Status SyncFile(const std::filesystem::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path);
+  const bool ok = ::fsync(fd) == 0;
+  absl::Status status = ok ? absl::OkStatus() : Errno("cannot fsync", path);
+  ::close(fd);
+  return status;
+}
+
+}  // namespace
+
+std::filesystem::path TempPathFor(const std::filesystem::path& path) {
+  static std::atomic<unsigned> counter{0};
+  return path.parent_path() /
+         absl::StrCat(".", path.filename().string(), ".cwb-tmp-", ::getpid(), "-", counter++);
+}
+
+absl::Status CommitTempFile(const std::filesystem::path& temp, const std::filesystem::path& path) {
+  absl::Status status = SyncFile(temp, O_RDONLY);
+  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) status = Errno("cannot rename to", path);
+  if (!status.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove(temp, ignored);
+    return status;
+  }
+  return SyncFile(path.parent_path().empty() ? "." : path.parent_path(), O_RDONLY | O_DIRECTORY);
+}
+
+absl::Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents) {
+  std::error_code error;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", path.parent_path().string(), ": ", error.message()));
+  }
+  const std::filesystem::path temp = TempPathFor(path);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("cannot create", temp);
+  size_t written = 0;
+  while (written < contents.size()) {
+    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      absl::Status status = Errno("cannot write", temp);
+      ::close(fd);
+      std::filesystem::remove(temp, error);
+      return status;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) {
+    absl::Status status = Errno("cannot close", temp);
+    std::filesystem::remove(temp, error);
+    return status;
+  }
+  return CommitTempFile(temp, path);
+}
+
+}  // namespace cwb

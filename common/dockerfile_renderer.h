@@ -1,0 +1,39 @@
+// Renders a Dockerfile from a Mustache template and an image recipe, and derives the image's
+// content hash and tag. Pure; safe to call from any thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/axes.h"
+
+namespace cwb {
+
+// Everything a Dockerfile template may depend on.
+struct ImageRecipe {
+  std::string dockerfile_template;
+  std::string template_origin;
+  std::string base_image;
+  AxisValues axes;  // python, cuda, torch, then extra axes
+  std::vector<std::string> apt_packages;
+  std::vector<std::string> pip_packages;
+};
+
+struct RenderedImage {
+  std::string dockerfile;
+  std::string content_hash;  // sha256 hex of `dockerfile`
+  std::string tag;           // wheel-builder:py<VER>-cuda<VER>-<hash12>
+};
+
+// Renders `recipe`. Values are substituted as they are (no HTML escaping): they were validated
+// when the config was read. Fails with InvalidArgument naming the template on a syntax error.
+absl::StatusOr<RenderedImage> RenderDockerfile(const ImageRecipe& recipe);
+
+// "wheel-builder:py3.10-cuda12.1-0123456789ab": the seed's tag naming plus the content hash.
+std::string ImageTag(const AxisValues& axes, const std::string& content_hash);
+
+// "cu121" for cuda 12.1, "cpu" for cpu: the label flash-attention uses in wheel versions.
+std::string CudaTag(const std::string& cuda_version);
+
+}  // namespace cwb

@@ -1,0 +1,152 @@
+#include "common/planner.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+#include "common/matrix.h"
+
+namespace cwb {
+namespace {
+
+// Length-prefixed fields, so no two different specs encode the same way.
+void AppendField(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(":").append(std::to_string(value.size())).append(":");
+  out.append(value).append("\n");
+}
+
+// Every value a project restriction names must occur in the expanded matrix.
+void CheckRestriction(const MatrixRestriction& restriction,
+                      const std::vector<AxisValues>& combinations, Diagnostics& diagnostics) {
+  for (const MatrixAxis& axis : restriction.only) {
+    for (const std::string& value : axis.values) {
+      const bool present = std::any_of(combinations.begin(), combinations.end(),
+                                       [&](const AxisValues& c) {
+                                         auto v = FindAxis(c, axis.name);
+                                         return v && *v == value;
+                                       });
+      if (!present) {
+        diagnostics.Error(axis.location, absl::StrCat(restriction.key_path, ".", axis.name),
+                          absl::StrCat("value '", value, "' is not in the build matrix"));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<EnvEntry> MergeEnv(const std::vector<EnvEntry>& base,
+                               const std::vector<EnvEntry>& overrides) {
+  std::vector<EnvEntry> merged = base;
+  for (const EnvEntry& entry : overrides) {
+    auto it = std::find_if(merged.begin(), merged.end(),
+                           [&](const EnvEntry& e) { return e.name == entry.name; });
+    if (it != merged.end()) {
+      it->value = entry.value;
+    } else {
+      merged.push_back(entry);
+    }
+  }
+  return merged;
+}
+
+std::string TaskId(const PlannedTask& task) {
+  std::string canonical;
+  AppendField(canonical, "project", task.project);
+  for (const auto& [name, value] : task.axes) AppendField(canonical, "axis." + name, value);
+  AppendField(canonical, "repo_url", task.repo_url);
+  AppendField(canonical, "repo_ref", task.repo_ref);
+  AppendField(canonical, "build_command", task.build_command);
+  for (const std::string& dep : task.dependencies) AppendField(canonical, "dependency", dep);
+  for (const EnvEntry& env : task.env) AppendField(canonical, "env." + env.name, env.value);
+  AppendField(canonical, "image", task.image.content_hash);
+  return Sha256Hex(canonical).substr(0, 16);
+}
+
+std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostics) {
+  const size_t errors_before = diagnostics.errors().size();
+  BuildPlan plan;
+  plan.config_path = config.config_path;
+  plan.output_dir = config.output_dir;
+
+  const std::vector<AxisValues> combinations = ExpandMatrix(config.matrix, diagnostics);
+  if (combinations.empty()) {
+    if (diagnostics.errors().size() == errors_before) {
+      diagnostics.Error(config.matrix.location, config.matrix.key_path,
+                        "the matrix is empty: every combination is excluded");
+    }
+    return std::nullopt;
+  }
+
+  // Missing base images are reported once per (torch, cuda) pair, naming a task that needs it.
+  std::set<std::pair<std::string, std::string>> reported_missing;
+  std::map<std::string, RenderedImage> rendered_by_recipe;
+  bool template_error_reported = false;
+
+  for (const ProjectConfig& project : config.projects) {
+    std::vector<AxisValues> kept = combinations;
+    if (project.restriction) {
+      CheckRestriction(*project.restriction, combinations, diagnostics);
+      kept = Restrict(combinations, *project.restriction);
+      if (kept.empty()) {
+        diagnostics.Error(project.restriction->location, project.restriction->key_path,
+                          absl::StrCat("project '", project.name,
+                                       "' keeps no combination of the build matrix"));
+      }
+    }
+    for (const AxisValues& axes : kept) {
+      const std::string& torch = AxisOrEmpty(axes, kTorchAxis);
+      const std::string& cuda = AxisOrEmpty(axes, kCudaAxis);
+      const BaseImage* base = nullptr;
+      if (auto by_torch = config.base_images.find(torch); by_torch != config.base_images.end()) {
+        if (auto it = by_torch->second.find(cuda); it != by_torch->second.end()) base = &it->second;
+      }
+      if (base == nullptr) {
+        if (reported_missing.emplace(torch, cuda).second) {
+          diagnostics.Error(
+              config.base_images_location, "pytorch_base_images",
+              absl::StrCat("no base image for pytorch_version ", torch, " with cuda_version ", cuda,
+                           ", needed by project '", project.name, "' at ", FormatAxes(axes),
+                           " (add pytorch_base_images[\"", torch, "\"][\"", cuda,
+                           "\"] or exclude the combination)"));
+        }
+        continue;
+      }
+
+      PlannedTask task;
+      task.project = project.name;
+      task.axes = axes;
+      task.repo_url = project.repo_url;
+      task.repo_ref = project.repo_ref;
+      task.build_command = project.build_command;
+      task.dependencies = project.dependencies;
+      task.env = MergeEnv(config.env, project.env);
+      task.recipe = {config.dockerfile_template, config.template_origin, base->image, axes,
+                     config.apt_packages, config.pip_packages};
+
+      const std::string recipe_key = absl::StrCat(base->image, "\n", FormatAxes(axes));
+      auto cached = rendered_by_recipe.find(recipe_key);
+      if (cached == rendered_by_recipe.end()) {
+        absl::StatusOr<RenderedImage> rendered = RenderDockerfile(task.recipe);
+        if (!rendered.ok()) {
+          if (!template_error_reported) {
+            diagnostics.Error(config.template_location, "dockerfile_template",
+                              std::string(rendered.status().message()));
+            template_error_reported = true;
+          }
+          continue;
+        }
+        cached = rendered_by_recipe.emplace(recipe_key, *std::move(rendered)).first;
+      }
+      task.image = cached->second;
+      task.id = TaskId(task);
+      plan.tasks.push_back(std::move(task));
+    }
+  }
+  if (diagnostics.errors().size() != errors_before) return std::nullopt;
+  return plan;
+}
+
+}  // namespace cwb

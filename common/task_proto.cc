@@ -1,0 +1,81 @@
+#include "common/task_proto.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace cwb {
+
+v1::TaskSpec ToProto(const PlannedTask& task) {
+  v1::TaskSpec spec;
+  spec.set_id(task.id);
+  spec.set_project(task.project);
+  for (const auto& [name, value] : task.axes) {
+    v1::AxisValue* axis = spec.add_axes();
+    axis->set_name(name);
+    axis->set_value(value);
+  }
+  spec.mutable_source()->set_repo_url(task.repo_url);
+  spec.mutable_source()->set_repo_ref(task.repo_ref);
+  spec.set_build_command(task.build_command);
+  for (const std::string& dep : task.dependencies) spec.add_dependencies(dep);
+  for (const EnvEntry& env : task.env) {
+    v1::EnvVar* var = spec.add_env();
+    var->set_name(env.name);
+    var->set_value(env.value);
+  }
+  v1::ImageSpec* image = spec.mutable_image();
+  image->set_dockerfile_template(task.recipe.dockerfile_template);
+  image->set_template_origin(task.recipe.template_origin);
+  image->set_base_image(task.recipe.base_image);
+  for (const std::string& p : task.recipe.apt_packages) image->add_apt_packages(p);
+  for (const std::string& p : task.recipe.pip_packages) image->add_pip_packages(p);
+  image->set_content_hash(task.image.content_hash);
+  image->set_tag(task.image.tag);
+  return spec;
+}
+
+v1::BuildPlan ToProto(const BuildPlan& plan) {
+  v1::BuildPlan out;
+  out.set_config_path(plan.config_path);
+  out.set_output_dir(plan.output_dir.string());
+  for (const PlannedTask& task : plan.tasks) *out.add_tasks() = ToProto(task);
+  return out;
+}
+
+AxisValues AxesFromProto(const v1::TaskSpec& task) {
+  AxisValues axes;
+  for (const v1::AxisValue& axis : task.axes()) axes.emplace_back(axis.name(), axis.value());
+  return axes;
+}
+
+ImageRecipe RecipeFromProto(const v1::TaskSpec& task) {
+  const v1::ImageSpec& image = task.image();
+  return {image.dockerfile_template(),
+          image.template_origin(),
+          image.base_image(),
+          AxesFromProto(task),
+          {image.apt_packages().begin(), image.apt_packages().end()},
+          {image.pip_packages().begin(), image.pip_packages().end()}};
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+absl::Status FromJson(const std::string& json, google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON: ", status.message().as_string()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cwb

@@ -1,0 +1,26 @@
+// Conversions between the planner's structs and the cwb.v1 wire/disk messages, and the JSON
+// form used by `cwb plan --json` and `cwb-agent run-task TASK.json`.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/dockerfile_renderer.h"
+#include "common/planner.h"
+#include "cwb/v1/task.pb.h"
+
+namespace cwb {
+
+v1::TaskSpec ToProto(const PlannedTask& task);
+v1::BuildPlan ToProto(const BuildPlan& plan);
+
+// The image recipe a TaskSpec carries, for rendering on the agent.
+ImageRecipe RecipeFromProto(const v1::TaskSpec& task);
+AxisValues AxesFromProto(const v1::TaskSpec& task);
+
+// Pretty JSON with the proto field names (snake_case).
+std::string ToJson(const google::protobuf::Message& message);
+// Parses JSON into `message`; unknown fields are an error naming the field.
+absl::Status FromJson(const std::string& json, google::protobuf::Message* message);
+
+}  // namespace cwb

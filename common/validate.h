@@ -1,0 +1,33 @@
+// Validation of config values that later reach git, pip, apt, a Dockerfile or a container's
+// environment. Each check returns nullopt when the value is acceptable and otherwise a message
+// saying what is wrong; the accepted forms never contain shell metacharacters.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cwb {
+
+using ValidationError = std::optional<std::string>;
+
+ValidationError ValidatePythonVersion(std::string_view v);   // "3.10", "3.13t"
+ValidationError ValidateCudaVersion(std::string_view v);     // "12.1", "11.8.0", "cpu"
+ValidationError ValidateTorchVersion(std::string_view v);    // "2.3.0", "2.6.0.dev20241101"
+ValidationError ValidateAxisName(std::string_view v);        // "cxx11_abi"
+ValidationError ValidateAxisValue(std::string_view v);       // "TRUE", "gcc-12"
+ValidationError ValidateProjectName(std::string_view v);     // "flash-attention"
+ValidationError ValidateGitRef(std::string_view v);          // "v2.6.3", "main", a commit
+ValidationError ValidateRepoUrl(std::string_view v);         // https://, ssh://, git@, file://, /path, ./path
+ValidationError ValidateImageRef(std::string_view v);        // "pytorch/pytorch:2.3.0-cuda12.1-cudnn8-devel"
+ValidationError ValidateAptPackage(std::string_view v);      // "ninja-build", "gcc-12=12.2.0-14"
+ValidationError ValidatePipRequirement(std::string_view v);  // "ninja", "packaging>=23,<25", "einops[torch]"
+ValidationError ValidateEnvName(std::string_view v);         // "TORCH_CUDA_ARCH_LIST"
+ValidationError ValidateEnvValue(std::string_view v);        // any text without NUL or newline
+ValidationError ValidateBuildCommand(std::string_view v);    // a shell command, non-empty, no NUL
+
+// Dispatches on the axis name: the three known axes get their version check, others the generic
+// axis-value check.
+ValidationError ValidateAxisValueFor(std::string_view axis, std::string_view value);
+
+}  // namespace cwb

@@ -1,0 +1,143 @@
+// Runs the real `cwb` binary on fixture configs: exit statuses, tables, JSON and the exact error
+// text of every malformed-config fixture (tests/fixtures/configs/bad/NAME.yaml -> NAME.err).
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_split.h"
+#include "common/atomic_file.h"
+#include "common/task_proto.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Slurp(const fs::path& path) {
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  return text.str();
+}
+
+// Runs `cwb ARGS` from the source directory (so fixture paths are relative, as a user types).
+CliResult RunCwb(const std::string& args) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "cwb_cli";
+  fs::create_directories(dir);
+  const std::string command = "cd '" CWB_SOURCE_DIR "' && '" CWB_CLI_BINARY "' " + args + " >'" +
+                              (dir / "out").string() + "' 2>'" + (dir / "err").string() + "'";
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(dir / "out"), Slurp(dir / "err")};
+}
+
+TEST(PlanCliTest, ReleaseMatrixTableListsExactlyTheExpectedTasks) {
+  CliResult result = RunCwb("plan tests/fixtures/configs/release-3x3x2.yaml");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::vector<std::string> lines = absl::StrSplit(result.out, '\n', absl::SkipEmpty());
+  ASSERT_FALSE(lines.empty());
+  EXPECT_THAT(lines.front(), ::testing::MatchesRegex("ID +PROJECT +PYTHON +CUDA +TORCH +IMAGE"));
+  EXPECT_EQ(lines.back(), "30 tasks, 15 images");
+  std::set<std::string> rows;
+  const std::regex row(R"(([0-9a-f]{16}) +(\S+) +(\S+) +(\S+) +(\S+) +wheel-builder:\S+)");
+  for (size_t i = 1; i + 1 < lines.size(); ++i) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(lines[i], m, row)) << lines[i];
+    rows.insert(m[2].str() + " " + m[3].str() + " " + m[4].str() + " " + m[5].str());
+  }
+  std::set<std::string> expected;
+  for (std::string project : {"flash-attn", "causal-conv1d"}) {
+    for (std::string py : {"3.10", "3.11", "3.12"}) {
+      for (std::string cuda : {"11.8", "12.1", "12.4"}) {
+        for (std::string torch : {"2.3.0", "2.4.0"}) {
+          if (torch == "2.3.0" && cuda == "12.4") continue;
+          expected.insert(project + " " + py + " " + cuda + " " + torch);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(rows, expected);
+}
+
+TEST(PlanCliTest, JsonPlanIsAParsableBuildPlan) {
+  CliResult result = RunCwb("plan --json tests/fixtures/configs/release-3x3x2.yaml");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  v1::BuildPlan plan;
+  ASSERT_TRUE(FromJson(result.out, &plan).ok()) << result.out;
+  ASSERT_EQ(plan.tasks_size(), 30);
+  const v1::TaskSpec& first = plan.tasks(0);
+  EXPECT_EQ(first.project(), "flash-attn");
+  EXPECT_EQ(first.axes(0).name(), "python_version");
+  EXPECT_EQ(first.axes(0).value(), "3.10");
+  EXPECT_EQ(first.source().repo_ref(), "v2.6.3");
+  EXPECT_EQ(first.image().base_image(), "pytorch/pytorch:2.3.0-cuda11.8-cudnn8-devel");
+  EXPECT_EQ(first.image().content_hash().size(), 64u);
+  // Same config, same ids.
+  CliResult again = RunCwb("plan --json tests/fixtures/configs/release-3x3x2.yaml");
+  EXPECT_EQ(again.out, result.out);
+}
+
+TEST(PlanCliTest, RenderWritesOneDockerfilePerDistinctImage) {
+  const fs::path out = fs::path(::testing::TempDir()) / "cwb_render";
+  fs::remove_all(out);
+  CliResult result =
+      RunCwb("render tests/fixtures/configs/release-3x3x2.yaml -o '" + out.string() + "'");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  int dockerfiles = 0;
+  for (const auto& entry : fs::directory_iterator(out)) {
+    EXPECT_THAT(entry.path().filename().string(),
+                ::testing::MatchesRegex("wheel-builder-py3\\.1[012]-cuda1[12]\\.[148]-[0-9a-f]{12}"));
+    EXPECT_THAT(Slurp(entry.path() / "Dockerfile"), ::testing::HasSubstr("FROM pytorch/pytorch:"));
+    ++dockerfiles;
+  }
+  EXPECT_EQ(dockerfiles, 15);
+  EXPECT_THAT(result.out, ::testing::HasSubstr("15 Dockerfiles written"));
+}
+
+TEST(PlanCliTest, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(RunCwb("plan").exit_code, 2);
+  EXPECT_EQ(RunCwb("no-such-command").exit_code, 2);
+  CliResult missing = RunCwb("plan tests/fixtures/configs/does-not-exist.yaml");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, ::testing::HasSubstr("does-not-exist.yaml: cannot read file"));
+}
+
+class BadConfigTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BadConfigTest, ExitsWithTwoAndNamesEveryPlace) {
+  const std::string name = GetParam();
+  const std::string config = "tests/fixtures/configs/bad/" + name + ".yaml";
+  CliResult result = RunCwb("plan " + config);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(result.out.empty()) << result.out;
+  // Every line names file:line:column.
+  const std::vector<std::string> lines = absl::StrSplit(result.err, '\n', absl::SkipEmpty());
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, ::testing::StartsWith(config + ":"));
+    EXPECT_THAT(line, ::testing::ContainsRegex("^[^:]+:[0-9]+:[0-9]+: "));
+  }
+  const fs::path golden = fs::path(CWB_SOURCE_DIR) / "tests/fixtures/configs/bad" / (name + ".err");
+  if (std::getenv("CWB_UPDATE_GOLDEN") != nullptr) {
+    ASSERT_TRUE(WriteFileAtomically(golden, result.err).ok());
+  }
+  EXPECT_EQ(result.err, Slurp(golden));
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, BadConfigTest,
+                         ::testing::Values("unknown-key", "malformed-version", "duplicate-project",
+                                           "empty-matrix", "missing-base-image", "shell-injection",
+                                           "yaml-syntax", "wrong-types", "missing-keys"));
+
+}  // namespace
+}  // namespace cwb

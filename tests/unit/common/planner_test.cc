@@ -1,0 +1,181 @@
+#include "common/planner.h"
+
+#include <set>
+
+#include "common/builtin_template.h"
+#include "common/config_parser.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cwb {
+namespace {
+
+using ::testing::HasSubstr;
+
+// 3 python x 3 cuda x 2 torch, two projects, one exclude, one project restricted.
+constexpr char kReleaseMatrix[] = R"(build_matrix:
+  python_version: [3.10, 3.11, 3.12]
+  cuda_version: [11.8, 12.1, cpu]
+  pytorch_version: [2.3.0, 2.4.0]
+  exclude:
+    - pytorch_version: 2.3.0
+      cuda_version: cpu
+env:
+  MAX_JOBS: 4
+projects:
+  - name: flash-attn
+    repo_url: https://github.com/Dao-AILab/flash-attention.git
+    repo_ref: v2.6.3
+    env:
+      MAX_JOBS: 2
+      TORCH_CUDA_ARCH_LIST: "8.0;9.0"
+  - name: demo
+    repo_url: /srv/git/demo
+    matrix:
+      python_version: [3.12]
+pytorch_base_images:
+  "2.3.0": {"11.8": base:2.3-cu118, "12.1": base:2.3-cu121}
+  "2.4.0": {"11.8": base:2.4-cu118, "12.1": base:2.4-cu121, cpu: base:2.4-cpu}
+)";
+
+BuildPlan PlanText(const std::string& text) {
+  Diagnostics diagnostics;
+  std::optional<Config> config = ParseConfig(text, "plan.yaml", diagnostics);
+  EXPECT_TRUE(config.has_value()) << diagnostics.ToString();
+  if (!config) return {};
+  config->dockerfile_template = std::string(BuiltinDockerfileTemplate());
+  config->template_origin = "builtin";
+  std::optional<BuildPlan> plan = PlanBuild(*config, diagnostics);
+  EXPECT_TRUE(plan.has_value()) << diagnostics.ToString();
+  return plan.value_or(BuildPlan{});
+}
+
+std::string PlanErrors(const std::string& text) {
+  Diagnostics diagnostics;
+  std::optional<Config> config = ParseConfig(text, "plan.yaml", diagnostics);
+  if (!config) return diagnostics.ToString();
+  config->dockerfile_template = std::string(BuiltinDockerfileTemplate());
+  EXPECT_FALSE(PlanBuild(*config, diagnostics).has_value());
+  return diagnostics.ToString();
+}
+
+std::string Key(const PlannedTask& task) {
+  return task.project + " " + FormatAxes(task.axes);
+}
+
+TEST(PlannerTest, ReleaseMatrixListsExactlyTheExpectedTasks) {
+  BuildPlan plan = PlanText(kReleaseMatrix);
+  std::set<std::string> keys;
+  for (const PlannedTask& task : plan.tasks) keys.insert(Key(task));
+  std::set<std::string> expected;
+  for (std::string py : {"3.10", "3.11", "3.12"}) {
+    for (std::string cuda : {"11.8", "12.1", "cpu"}) {
+      for (std::string torch : {"2.3.0", "2.4.0"}) {
+        if (torch == "2.3.0" && cuda == "cpu") continue;
+        const std::string axes =
+            "python_version=" + py + " cuda_version=" + cuda + " pytorch_version=" + torch;
+        expected.insert("flash-attn " + axes);
+        if (py == "3.12") expected.insert("demo " + axes);
+      }
+    }
+  }
+  EXPECT_EQ(keys, expected);
+  EXPECT_EQ(plan.tasks.size(), 15u + 5u);
+}
+
+TEST(PlannerTest, EnvironmentMergesProjectOverConfig) {
+  BuildPlan plan = PlanText(kReleaseMatrix);
+  const PlannedTask& flash = plan.tasks.front();
+  ASSERT_EQ(flash.env.size(), 2u);
+  EXPECT_EQ(flash.env[0].name, "MAX_JOBS");
+  EXPECT_EQ(flash.env[0].value, "2");
+  EXPECT_EQ(flash.env[1].name, "TORCH_CUDA_ARCH_LIST");
+  const PlannedTask& demo = plan.tasks.back();
+  ASSERT_EQ(demo.env.size(), 1u);
+  EXPECT_EQ(demo.env[0].value, "4");
+}
+
+TEST(PlannerTest, TaskIdsAreStableUniqueAndContentDerived) {
+  BuildPlan first = PlanText(kReleaseMatrix);
+  BuildPlan again = PlanText(kReleaseMatrix);
+  std::set<std::string> ids;
+  for (size_t i = 0; i < first.tasks.size(); ++i) {
+    EXPECT_EQ(first.tasks[i].id, again.tasks[i].id);
+    EXPECT_EQ(first.tasks[i].id.size(), 16u);
+    ids.insert(first.tasks[i].id);
+  }
+  EXPECT_EQ(ids.size(), first.tasks.size());
+
+  std::string changed = kReleaseMatrix;
+  changed.replace(changed.find("v2.6.3"), 6, "v2.6.4");
+  BuildPlan other = PlanText(changed);
+  EXPECT_NE(other.tasks.front().id, first.tasks.front().id);  // flash-attn's ref changed
+  EXPECT_EQ(other.tasks.back().id, first.tasks.back().id);    // demo did not change
+}
+
+TEST(PlannerTest, TargetsWithTheSameRecipeShareOneImage) {
+  BuildPlan plan = PlanText(kReleaseMatrix);
+  std::set<std::string> hashes, tags;
+  for (const PlannedTask& task : plan.tasks) {
+    hashes.insert(task.image.content_hash);
+    tags.insert(task.image.tag);
+    EXPECT_THAT(task.image.tag, ::testing::StartsWith("wheel-builder:py" +
+                                                      AxisOrEmpty(task.axes, kPythonAxis) +
+                                                      "-cuda" + AxisOrEmpty(task.axes, kCudaAxis)));
+  }
+  // 15 distinct (python, cuda, torch) targets; the demo project reuses flash-attn's images.
+  EXPECT_EQ(hashes.size(), 15u);
+  EXPECT_EQ(tags.size(), 15u);
+}
+
+TEST(PlannerTest, MissingBaseImageNamesTheCombination) {
+  std::string text = kReleaseMatrix;
+  text.replace(text.find(", cpu: base:2.4-cpu"), 19, "");
+  EXPECT_EQ(PlanErrors(text),
+            "plan.yaml:22:3: pytorch_base_images: no base image for pytorch_version 2.4.0 with "
+            "cuda_version cpu, needed by project 'flash-attn' at python_version=3.10 "
+            "cuda_version=cpu pytorch_version=2.4.0 (add pytorch_base_images[\"2.4.0\"][\"cpu\"] "
+            "or exclude the combination)");
+}
+
+TEST(PlannerTest, EmptyMatrixIsAnError) {
+  std::string text = kReleaseMatrix;
+  text.replace(text.find("    - pytorch_version: 2.3.0\n      cuda_version: cpu\n"),
+               std::string("    - pytorch_version: 2.3.0\n      cuda_version: cpu\n").size(),
+               "    - python_version: 3.10\n    - python_version: 3.11\n"
+               "    - python_version: 3.12\n");
+  EXPECT_EQ(PlanErrors(text),
+            "plan.yaml:2:3: build_matrix: the matrix is empty: every combination is excluded");
+}
+
+TEST(PlannerTest, RestrictionToAbsentValueIsAnError) {
+  std::string text = kReleaseMatrix;
+  text.replace(text.find("python_version: [3.12]"), 22, "python_version: [3.13]");
+  const std::string errors = PlanErrors(text);
+  EXPECT_THAT(errors, HasSubstr("plan.yaml:20:7: projects[1].matrix.python_version: value '3.13' "
+                                "is not in the build matrix"));
+  EXPECT_THAT(errors, HasSubstr("plan.yaml:20:7: projects[1].matrix: project 'demo' keeps no "
+                                "combination of the build matrix"));
+}
+
+TEST(PlannerTest, BrokenTemplateIsReportedOnce) {
+  Diagnostics diagnostics;
+  std::optional<Config> config = ParseConfig(kReleaseMatrix, "plan.yaml", diagnostics);
+  ASSERT_TRUE(config.has_value());
+  config->dockerfile_template = "FROM {{base_image}\n";
+  config->template_origin = "mine.template";
+  EXPECT_FALSE(PlanBuild(*config, diagnostics).has_value());
+  ASSERT_EQ(diagnostics.errors().size(), 1u);
+  EXPECT_THAT(diagnostics.ToString(), HasSubstr("template mine.template:"));
+}
+
+TEST(PlannerTest, MergeEnvKeepsFirstOrderAndLastValue) {
+  std::vector<EnvEntry> merged = MergeEnv({{"A", "1"}, {"B", "2"}}, {{"B", "3"}, {"C", "4"}});
+  ASSERT_EQ(merged.size(), 3u);
+  EXPECT_EQ(merged[1].name, "B");
+  EXPECT_EQ(merged[1].value, "3");
+  EXPECT_EQ(merged[2].name, "C");
+}
+
+}  // namespace
+}  // namespace cwb

@@ -1,0 +1,112 @@
+// Small shared pieces: suggestions, validators, digests, atomic files.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/atomic_file.h"
+#include "common/did_you_mean.h"
+#include "common/digest.h"
+#include "common/validate.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cwb {
+namespace {
+
+TEST(DidYouMeanTest, SuggestsCloseKeysOnly) {
+  constexpr std::string_view kKeys[] = {"repo_url", "repo_ref", "build_command"};
+  EXPECT_EQ(EditDistance("kitten", "sitting"), 3);
+  EXPECT_EQ(ClosestMatch("repo_rev", kKeys), "repo_ref");
+  EXPECT_EQ(ClosestMatch("buildcommand", kKeys), "build_command");
+  EXPECT_EQ(ClosestMatch("colour", kKeys), std::nullopt);
+  EXPECT_EQ(DidYouMeanSuffix("repo_urll", kKeys), " (did you mean 'repo_url'?)");
+}
+
+TEST(ValidateTest, VersionsAsWritten) {
+  EXPECT_FALSE(ValidatePythonVersion("3.10"));
+  EXPECT_FALSE(ValidatePythonVersion("3.13t"));
+  EXPECT_TRUE(ValidatePythonVersion("3"));
+  EXPECT_TRUE(ValidatePythonVersion("3.10; ls"));
+  EXPECT_FALSE(ValidateCudaVersion("cpu"));
+  EXPECT_FALSE(ValidateCudaVersion("11.8.0"));
+  EXPECT_TRUE(ValidateCudaVersion("CPU"));
+  EXPECT_FALSE(ValidateTorchVersion("2.6.0.dev20241101"));
+  EXPECT_FALSE(ValidateTorchVersion("2.5.0rc1"));
+  EXPECT_TRUE(ValidateTorchVersion("latest"));
+}
+
+TEST(ValidateTest, RefusesShellSyntaxInNamesRefsAndUrls) {
+  for (const char* bad : {"a b", "$(id)", "`id`", "a;b", "-rf", "a|b", "a\nb"}) {
+    EXPECT_TRUE(ValidateProjectName(bad)) << bad;
+    EXPECT_TRUE(ValidateGitRef(bad)) << bad;
+  }
+  EXPECT_TRUE(ValidateGitRef("a..b"));
+  EXPECT_TRUE(ValidateGitRef("-c core.pager=sh"));
+  EXPECT_FALSE(ValidateGitRef("release/2.6"));
+  EXPECT_FALSE(ValidateGitRef("0123456789abcdef0123456789abcdef01234567"));
+  EXPECT_TRUE(ValidateRepoUrl("ext::sh -c id"));
+  EXPECT_TRUE(ValidateRepoUrl("--upload-pack=touch /tmp/x"));
+  EXPECT_TRUE(ValidateRepoUrl("https://x/$(id)"));
+  EXPECT_FALSE(ValidateRepoUrl("https://github.com/org/repo.git"));
+  EXPECT_FALSE(ValidateRepoUrl("git@github.com:org/repo.git"));
+  EXPECT_FALSE(ValidateRepoUrl("file:///srv/git/repo"));
+  EXPECT_FALSE(ValidateRepoUrl("/srv/git/repo"));
+  EXPECT_FALSE(ValidateRepoUrl("./repos/demo"));
+}
+
+TEST(ValidateTest, PackagesAndEnvironment) {
+  EXPECT_FALSE(ValidatePipRequirement("packaging>=23,<25"));
+  EXPECT_FALSE(ValidatePipRequirement("einops[torch]==0.8.0"));
+  EXPECT_TRUE(ValidatePipRequirement("x'; rm -rf /"));
+  EXPECT_TRUE(ValidatePipRequirement("--index-url=http://evil"));
+  EXPECT_FALSE(ValidateAptPackage("gcc-12=12.2.0-14"));
+  EXPECT_TRUE(ValidateAptPackage("git && curl"));
+  EXPECT_FALSE(ValidateEnvName("TORCH_CUDA_ARCH_LIST"));
+  EXPECT_TRUE(ValidateEnvName("1BAD"));
+  EXPECT_TRUE(ValidateEnvValue("a\nb"));
+  EXPECT_FALSE(ValidateImageRef("localhost/cwb-base:bookworm"));
+  EXPECT_TRUE(ValidateImageRef("img\nRUN evil"));
+  EXPECT_TRUE(ValidateBuildCommand("  "));
+}
+
+TEST(DigestTest, KnownVectorsAndFiles) {
+  EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 incremental;
+  incremental.Update("a");
+  incremental.Update("bc");
+  EXPECT_EQ(incremental.FinishHex(), Sha256Hex("abc"));
+  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) / "digest.bin";
+  std::string big(3 << 16, 'x');
+  std::ofstream(path, std::ios::binary) << big;
+  EXPECT_EQ(Sha256File(path).value(), Sha256Hex(big));
+  EXPECT_FALSE(Sha256File(path.string() + ".missing").ok());
+}
+
+TEST(AtomicFileTest, WritesCompleteFilesAndLeavesNoTemporaries) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "atomic" / "sub";
+  std::filesystem::remove_all(dir.parent_path());
+  ASSERT_TRUE(WriteFileAtomically(dir / "f.txt", "one").ok());
+  ASSERT_TRUE(WriteFileAtomically(dir / "f.txt", "two").ok());
+  std::stringstream text;
+  text << std::ifstream(dir / "f.txt").rdbuf();
+  EXPECT_EQ(text.str(), "two");
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++entries;
+  EXPECT_EQ(entries, 1);
+}
+
+TEST(AtomicFileTest, FailureLeavesTheOldFile) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "atomic_ro";
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(WriteFileAtomically(dir / "f.txt", "old").ok());
+  // A directory in the way of the rename makes the commit fail.
+  std::filesystem::create_directories(dir / "d.txt" / "child");
+  EXPECT_FALSE(WriteFileAtomically(dir / "d.txt", "new").ok());
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++entries;
+  EXPECT_EQ(entries, 2);  // f.txt and d.txt/, no temporary left behind
+}
+
+}  // namespace
+}  // namespace cwb
