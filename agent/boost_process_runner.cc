@@ -1,0 +1,105 @@
+#include "agent/boost_process_runner.h"
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cerrno>
+#include <boost/process.hpp>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/line_splitter.h"
+#include "common/cancellation.h"
+
+namespace cwb {
+
+namespace bp = boost::process;
+
+std::string ProcessExit::Describe() const {
+  if (signal != 0) return absl::StrCat("killed by signal ", signal);
+  return absl::StrCat("exit ", exit_code);
+}
+
+absl::StatusOr<CapturedRun> RunAndCapture(ProcessRunner& runner, const ProcessSpec& spec,
+                                          Cancellation* cancel) {
+  std::vector<std::string> lines;
+  absl::StatusOr<ProcessExit> exit =
+      runner.Run(spec, [&](std::string_view line) { lines.emplace_back(line); }, cancel);
+  if (!exit.ok()) return exit.status();
+  return CapturedRun{*exit, absl::StrJoin(lines, "\n")};
+}
+
+absl::StatusOr<ProcessExit> BoostProcessRunner::Run(const ProcessSpec& spec,
+                                                    const LineCallback& on_line,
+                                                    Cancellation* cancel) {
+  if (spec.argv.empty()) return absl::InvalidArgumentError("empty argv");
+  boost::filesystem::path exe = spec.argv[0];
+  if (spec.argv[0].find('/') == std::string::npos) {
+    exe = bp::search_path(spec.argv[0]);
+    if (exe.empty()) {
+      return absl::NotFoundError(absl::StrCat("'", spec.argv[0], "' was not found on PATH"));
+    }
+  }
+  bp::environment env = boost::this_process::environment();
+  for (const auto& [name, value] : spec.env) env[name] = value;
+  const std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
+
+  bp::ipstream output;
+  std::error_code error;
+  bp::child child = spec.cwd.empty()
+                        ? bp::child(exe, bp::args = args, (bp::std_out & bp::std_err) > output,
+                                    bp::std_in < bp::null, env, error)
+                        : bp::child(exe, bp::args = args, (bp::std_out & bp::std_err) > output,
+                                    bp::std_in < bp::null, env,
+                                    bp::start_dir = spec.cwd.string(), error);
+  if (error) {
+    return absl::NotFoundError(absl::StrCat("cannot start ", spec.argv[0], ": ", error.message()));
+  }
+
+  // Cancellation: SIGTERM, then SIGKILL after the grace unless the process has exited. The child
+  // is reaped only after `exited` fires, so its pid cannot be reused while we may signal it.
+  Cancellation exited;
+  std::thread killer;
+  const pid_t pid = child.id();
+  if (cancel != nullptr) {
+    killer = std::thread([&, pid] {
+      WaitForAny(*cancel, exited);
+      if (exited.cancelled()) return;
+      ::kill(pid, SIGTERM);
+      if (clock_.SleepUntil(clock_.SteadyNow() + spec.kill_grace, &exited)) ::kill(pid, SIGKILL);
+    });
+  }
+
+  LineSplitter splitter(max_line_bytes_, on_line);
+  std::array<char, 65536> buffer;
+  std::streambuf* in = output.rdbuf();
+  while (in->sgetc() != std::char_traits<char>::eof()) {
+    const std::streamsize n = in->sgetn(buffer.data(), std::min<std::streamsize>(
+                                                           buffer.size(), in->in_avail()));
+    if (n <= 0) break;
+    splitter.Feed(std::string_view(buffer.data(), static_cast<size_t>(n)));
+  }
+  splitter.Finish();
+  // Wait for the exit without reaping, then stop the killer, then reap.
+  siginfo_t info{};
+  while (::waitid(P_PID, pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
+  }
+  exited.Cancel("exited");
+  if (killer.joinable()) killer.join();
+  child.wait(error);
+
+  ProcessExit result;
+  const int status = child.native_exit_code();
+  if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  } else {
+    result.exit_code = WEXITSTATUS(status);
+  }
+  result.cancelled = cancel != nullptr && cancel->cancelled();
+  return result;
+}
+
+}  // namespace cwb

@@ -1,0 +1,272 @@
+#include "agent/build_pipeline.h"
+
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/agent_paths.h"
+#include "agent/container_build_script.h"
+#include "agent/git_checkout.h"
+#include "common/atomic_file.h"
+#include "common/axes.h"
+#include "common/digest.h"
+#include "common/dockerfile_renderer.h"
+#include "common/planner.h"
+#include "common/task_proto.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kSrc[] = "/cwb/src";
+constexpr char kOut[] = "/cwb/out";
+constexpr char kCtl[] = "/cwb/ctl";
+constexpr char kPipCache[] = "/cwb/cache/pip";
+constexpr char kCcache[] = "/cwb/cache/ccache";
+
+absl::Status MakeDirectories(std::initializer_list<fs::path> dirs) {
+  for (const fs::path& dir : dirs) {
+    std::error_code error;
+    fs::create_directories(dir, error);
+    if (error) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot create ", dir.string(), ": ", error.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Moves the build's regular *.whl files into `artifacts` and digests them. Links and other
+// non-regular files are skipped: the container controls /cwb/out, and a link could point at any
+// file on the host.
+absl::StatusOr<std::vector<BuiltWheel>> CollectWheels(const fs::path& out, const fs::path& artifacts,
+                                                      LogSink& log) {
+  std::vector<BuiltWheel> wheels;
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(out, error)) {
+    const fs::path& path = entry.path();
+    if (path.extension() != ".whl") continue;
+    if (!fs::is_regular_file(fs::symlink_status(path))) {
+      log.Write("cwb", absl::StrCat("skipping ", path.filename().string(), ": not a regular file"));
+      continue;
+    }
+    const fs::path destination = artifacts / path.filename();
+    fs::rename(path, destination, error);
+    if (error) {
+      return absl::InternalError(absl::StrCat("cannot move ", path.string(), ": ", error.message()));
+    }
+    absl::StatusOr<std::string> digest = Sha256File(destination);
+    if (!digest.ok()) return digest.status();
+    wheels.push_back({destination, path.filename().string(), fs::file_size(destination), *digest});
+  }
+  if (error) return absl::InternalError(absl::StrCat("cannot list ", out.string(), ": ", error.message()));
+  std::sort(wheels.begin(), wheels.end(),
+            [](const BuiltWheel& a, const BuiltWheel& b) { return a.filename < b.filename; });
+  return wheels;
+}
+
+}  // namespace
+
+const char* OutcomeName(TaskOutcome outcome) {
+  switch (outcome) {
+    case TaskOutcome::kSucceeded: return "succeeded";
+    case TaskOutcome::kFailed: return "failed";
+    case TaskOutcome::kCancelled: return "cancelled";
+    case TaskOutcome::kTimedOut: return "timed out";
+  }
+  return "unknown";
+}
+
+BuildPipeline::BuildPipeline(ContainerRuntime& runtime, ProcessRunner& runner, Clock& clock,
+                             PipelineOptions options)
+    : runtime_(runtime), runner_(runner), clock_(clock), options_(std::move(options)) {}
+
+std::vector<std::pair<std::string, std::string>> BuildPipeline::ContainerEnv(
+    const v1::TaskSpec& spec) const {
+  const int max_jobs = options_.max_jobs > 0 ? options_.max_jobs : DefaultMaxJobs(options_.host);
+  std::vector<EnvEntry> env = {
+      {"CWB_TASK_ID", spec.id()},       {"CWB_PROJECT", spec.project()},
+      {"CWB_OUT", kOut},                {"PIP_CACHE_DIR", kPipCache},
+      {"CCACHE_DIR", kCcache},          {"MAX_JOBS", std::to_string(max_jobs)},
+  };
+  for (const v1::AxisValue& axis : spec.axes()) {
+    const std::string upper = absl::AsciiStrToUpper(axis.name());
+    env.push_back({absl::StrCat("CWB_", upper), axis.value()});
+    const bool required = std::find(kRequiredAxes.begin(), kRequiredAxes.end(), axis.name()) !=
+                          kRequiredAxes.end();
+    if (!required) env.push_back({upper, axis.value()});  // extra axes by their own name too
+  }
+  std::vector<EnvEntry> task_env;
+  for (const v1::EnvVar& var : spec.env()) task_env.push_back({var.name(), var.value()});
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const EnvEntry& entry : MergeEnv(env, task_env)) out.emplace_back(entry.name, entry.value);
+  return out;
+}
+
+TaskResult BuildPipeline::Run(const TaskRun& run) {
+  const v1::TaskSpec& spec = *run.spec;
+  const fs::path workspace = paths::Workspace(options_.work_dir, spec.id(), run.attempt_id);
+  const fs::path artifacts = paths::Artifacts(options_.work_dir, spec.id(), run.attempt_id);
+  TaskResult result;
+  result.log_path = paths::TaskLog(options_.work_dir, spec.id(), run.attempt_id);
+
+  absl::StatusOr<std::unique_ptr<LogSink>> log_or =
+      LogSink::Open(result.log_path, clock_, run.on_log, options_.log);
+  if (!log_or.ok()) {
+    result.message = std::string(log_or.status().message());
+    return result;
+  }
+  LogSink& log = **log_or;
+
+  // One stop signal for the whole attempt: the caller's cancellation or the time limit.
+  Cancellation stop;
+  Cancellation finished;
+  bool timed_out = false;
+  Cancellation::Subscription forward;
+  if (run.cancel != nullptr) forward = run.cancel->Subscribe([&] { stop.Cancel(run.cancel->reason()); });
+  std::thread watchdog;
+  if (options_.time_limit.count() > 0) {
+    watchdog = std::thread([&, deadline = clock_.SteadyNow() + options_.time_limit] {
+      if (clock_.SleepUntil(deadline, &finished)) {
+        timed_out = true;
+        stop.Cancel(absl::StrCat("time limit of ", options_.time_limit.count(), "s reached"));
+      }
+    });
+  }
+
+  auto finish = [&](TaskOutcome outcome, std::string message) {
+    finished.Cancel("done");
+    if (watchdog.joinable()) watchdog.join();
+    forward.Reset();
+    if (outcome != TaskOutcome::kSucceeded && stop.cancelled()) {
+      outcome = timed_out ? TaskOutcome::kTimedOut : TaskOutcome::kCancelled;
+      message = stop.reason();
+    }
+    result.outcome = outcome;
+    result.message = std::move(message);
+    log.Write("cwb", absl::StrCat("task ", OutcomeName(result.outcome), ": ", result.message));
+    const bool keep = outcome != TaskOutcome::kSucceeded && options_.keep_failed_workspace;
+    std::error_code ignored;
+    if (keep) {
+      log.Write("cwb", absl::StrCat("workspace kept at ", workspace.string()));
+    } else {
+      fs::remove_all(workspace, ignored);
+    }
+    if (outcome != TaskOutcome::kSucceeded) fs::remove_all(artifacts, ignored);
+    log.Flush();
+    result.log_tail = log.Tail();
+    return result;
+  };
+  auto fail = [&](const absl::Status& status) {
+    return finish(TaskOutcome::kFailed, std::string(status.message()));
+  };
+
+  log.Write("cwb", absl::StrCat("task ", spec.id(), " attempt ", run.attempt_id, ": ",
+                                spec.project(), " at ", FormatAxes(AxesFromProto(spec))));
+  if (absl::Status s = MakeDirectories({workspace / "src", workspace / "out", workspace / "ctl",
+                                        workspace / "image", artifacts,
+                                        paths::PipCache(options_.work_dir),
+                                        paths::Ccache(options_.work_dir)});
+      !s.ok()) {
+    return fail(s);
+  }
+  fs::remove(workspace / "src");  // git clone creates it
+
+  // 1. The image: rendered here, built only when no image with this content hash exists.
+  absl::StatusOr<RenderedImage> image = RenderDockerfile(RecipeFromProto(spec));
+  if (!image.ok()) return fail(image.status());
+  if (!spec.image().content_hash().empty() && spec.image().content_hash() != image->content_hash) {
+    return fail(absl::FailedPreconditionError(absl::StrCat(
+        "the Dockerfile renders differently on this agent (", image->content_hash.substr(0, 12),
+        " instead of ", spec.image().content_hash().substr(0, 12), ")")));
+  }
+  absl::StatusOr<bool> exists = runtime_.ImageExists(image->tag);
+  if (!exists.ok()) return fail(exists.status());
+  if (*exists) {
+    log.Write("cwb", absl::StrCat("image ", image->tag, " exists; reusing it"));
+  } else {
+    log.Write("cwb", absl::StrCat("building image ", image->tag));
+    if (absl::Status s = WriteFileAtomically(workspace / "image" / "Dockerfile", image->dockerfile);
+        !s.ok()) {
+      return fail(s);
+    }
+    if (absl::Status s = runtime_.BuildImage(
+            {image->tag, workspace / "image" / "Dockerfile", workspace / "image",
+             {{"cwb.content_hash", image->content_hash}}},
+            log.LinesFrom("image"), &stop);
+        !s.ok()) {
+      return fail(s);
+    }
+    result.image_built = true;
+  }
+  if (stop.cancelled()) return finish(TaskOutcome::kCancelled, "");
+
+  // 2. The source, checked out on the host.
+  absl::StatusOr<CheckoutResult> checkout =
+      CheckoutSource(runner_, {spec.source().repo_url(), spec.source().repo_ref(), workspace / "src"},
+                     log.LinesFrom("git"), &stop);
+  if (!checkout.ok()) return fail(checkout.status());
+  result.commit = checkout->commit;
+  if (stop.cancelled()) return finish(TaskOutcome::kCancelled, "");
+
+  // 3. The control files: values travel as files and environment, never as script text.
+  const fs::path ctl = workspace / "ctl";
+  std::string requirements;
+  for (const std::string& dep : spec.dependencies()) absl::StrAppend(&requirements, dep, "\n");
+  for (const auto& [file, text] :
+       std::vector<std::pair<std::string, std::string>>{{"build.sh", std::string(ContainerBuildScript())},
+                                                        {"requirements.txt", requirements}}) {
+    if (absl::Status s = WriteFileAtomically(ctl / file, text); !s.ok()) return fail(s);
+  }
+  if (!spec.build_command().empty()) {
+    if (absl::Status s = WriteFileAtomically(ctl / "build_command.sh", spec.build_command() + "\n");
+        !s.ok()) {
+      return fail(s);
+    }
+  }
+
+  // 4. The build, in a container.
+  ContainerRunRequest request;
+  request.name = absl::StrCat("cwb-", spec.id(), "-", run.attempt_id);
+  request.image = image->tag;
+  request.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh")};
+  request.env = ContainerEnv(spec);
+  request.workdir = kSrc;
+  request.mounts = {{workspace / "src", kSrc, false},
+                    {workspace / "out", kOut, false},
+                    {ctl, kCtl, true},
+                    {paths::PipCache(options_.work_dir), kPipCache, false},
+                    {paths::Ccache(options_.work_dir), kCcache, false}};
+  const bool cpu_task = [&] {
+    for (const v1::AxisValue& axis : spec.axes()) {
+      if (axis.name() == kCudaAxis) return axis.value() == kCpuCuda;
+    }
+    return true;
+  }();
+  request.gpus = cpu_task ? GpuRequest::None() : run.gpus;
+  request.labels = {{"cwb.task", spec.id()}, {"cwb.attempt", run.attempt_id}};
+  log.Write("cwb", absl::StrCat("running container ", request.name, " from ", image->tag));
+  absl::StatusOr<ContainerExit> exit =
+      runtime_.RunContainer(request, log.LinesFrom("build"), &stop, options_.stop_grace);
+  if (!exit.ok()) return fail(exit.status());
+  result.exit_code = exit->exit_code;
+  if (exit->cancelled) return finish(TaskOutcome::kCancelled, exit->description);
+  if (exit->exit_code != 0) return finish(TaskOutcome::kFailed, exit->description);
+
+  // 5. The wheels.
+  absl::StatusOr<std::vector<BuiltWheel>> wheels = CollectWheels(workspace / "out", artifacts, log);
+  if (!wheels.ok()) return fail(wheels.status());
+  if (wheels->empty()) {
+    return finish(TaskOutcome::kFailed, absl::StrCat("the build succeeded but left no wheel in ", kOut));
+  }
+  for (const BuiltWheel& wheel : *wheels) {
+    log.Write("cwb", absl::StrCat("wheel ", wheel.filename, " (", wheel.size, " bytes, sha256 ",
+                                  wheel.sha256, ")"));
+  }
+  result.wheels = *std::move(wheels);
+  return finish(TaskOutcome::kSucceeded, absl::StrCat("built ", result.wheels.size(), " wheel(s)"));
+}
+
+}  // namespace cwb

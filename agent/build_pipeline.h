@@ -1,0 +1,80 @@
+// Turns one task into wheels on this host: render the Dockerfile, build the image unless one with
+// that content hash exists, check the source out, run the build in a container with the task's
+// environment and the agent's caches mounted, and collect the wheels with their sha256.
+// Cancellation and the time limit stop the container (SIGTERM, grace, SIGKILL) and leave nothing
+// running. One Run per task attempt; Run may be called from several threads for different
+// attempts.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "agent/container_runtime.h"
+#include "agent/host_resources.h"
+#include "agent/log_sink.h"
+#include "agent/process_runner.h"
+#include "common/cancellation.h"
+#include "common/clock.h"
+#include "cwb/v1/task.pb.h"
+
+namespace cwb {
+
+struct PipelineOptions {
+  std::filesystem::path work_dir;
+  bool keep_failed_workspace = false;
+  std::chrono::seconds stop_grace{30};  // SIGTERM to SIGKILL when a build is stopped
+  std::chrono::seconds time_limit{0};   // per attempt; 0: none
+  int max_jobs = 0;                     // MAX_JOBS default; 0: from the host's cores and memory
+  HostResources host;
+  LogSink::Options log;
+};
+
+struct BuiltWheel {
+  std::filesystem::path path;
+  std::string filename;
+  uint64_t size = 0;
+  std::string sha256;
+};
+
+enum class TaskOutcome { kSucceeded, kFailed, kCancelled, kTimedOut };
+const char* OutcomeName(TaskOutcome outcome);
+
+struct TaskResult {
+  TaskOutcome outcome = TaskOutcome::kFailed;
+  std::string message;        // what happened, e.g. "the build command exited with status 2"
+  int exit_code = -1;         // the container's, when it ran
+  std::string commit;         // the source commit built
+  bool image_built = false;   // false when an existing image was reused
+  std::vector<BuiltWheel> wheels;
+  std::vector<std::string> log_tail;  // last lines of the log, for failure reports
+  std::filesystem::path log_path;
+};
+
+struct TaskRun {
+  const v1::TaskSpec* spec = nullptr;
+  std::string attempt_id;             // unique per attempt of a task
+  GpuRequest gpus;                    // ignored for cpu tasks
+  LogSink::Callback on_log;           // live log lines; may be empty; called from any thread
+  Cancellation* cancel = nullptr;     // may be null
+};
+
+class BuildPipeline {
+ public:
+  BuildPipeline(ContainerRuntime& runtime, ProcessRunner& runner, Clock& clock,
+                PipelineOptions options);
+
+  TaskResult Run(const TaskRun& run);
+
+  // The environment the container gets (pure; exposed for tests).
+  std::vector<std::pair<std::string, std::string>> ContainerEnv(const v1::TaskSpec& spec) const;
+
+ private:
+  ContainerRuntime& runtime_;
+  ProcessRunner& runner_;
+  Clock& clock_;
+  const PipelineOptions options_;
+};
+
+}  // namespace cwb

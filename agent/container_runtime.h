@@ -1,0 +1,92 @@
+// One interface for the container engines the agent drives (docker, podman), chosen by
+// MakeContainerRuntime. The build pipeline talks only to this; unit tests use a fake.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cwb {
+
+class Cancellation;
+
+// Which GPUs a container gets.
+struct GpuRequest {
+  enum class Kind { kNone, kAll, kDevices };
+  Kind kind = Kind::kNone;
+  std::vector<std::string> devices;  // indices or UUIDs, with kDevices
+
+  static GpuRequest None() { return {}; }
+  static GpuRequest All() { return {Kind::kAll, {}}; }
+  static GpuRequest Devices(std::vector<std::string> ids) { return {Kind::kDevices, std::move(ids)}; }
+};
+
+struct Mount {
+  std::filesystem::path host_path;
+  std::string container_path;
+  bool read_only = false;
+};
+
+struct ImageBuildRequest {
+  std::string tag;
+  std::filesystem::path dockerfile;   // the rendered Dockerfile
+  std::filesystem::path context_dir;  // build context (the agent uses an empty directory)
+  std::vector<std::pair<std::string, std::string>> labels;
+};
+
+struct ContainerRunRequest {
+  std::string name;   // unique per attempt; used to stop and remove it
+  std::string image;
+  std::vector<std::string> command;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<Mount> mounts;
+  std::string workdir;
+  GpuRequest gpus;
+  std::vector<std::pair<std::string, std::string>> labels;
+};
+
+// How a container run ended.
+struct ContainerExit {
+  int exit_code = -1;      // the container's (or the engine's: 125, 126, 127) exit status
+  bool cancelled = false;  // stopped because the cancellation fired
+  // What the exit code means, e.g. "the build command exited with status 2" or
+  // "the container engine could not start the container (exit 125)".
+  std::string description;
+};
+
+class ContainerRuntime {
+ public:
+  using LineCallback = std::function<void(std::string_view line)>;
+
+  virtual ~ContainerRuntime() = default;
+
+  virtual std::string name() const = 0;  // "docker" or "podman"
+
+  // Whether an image with this tag exists locally.
+  virtual absl::StatusOr<bool> ImageExists(const std::string& tag) = 0;
+
+  // Builds and tags an image; each output line goes to `on_line`. Fails with the engine's
+  // status (and Cancelled when `cancel` fired).
+  virtual absl::Status BuildImage(const ImageBuildRequest& request, const LineCallback& on_line,
+                                  Cancellation* cancel) = 0;
+
+  // Runs a container attached until it exits, streaming its output to `on_line`. When `cancel`
+  // fires, the container gets SIGTERM, then SIGKILL after `stop_grace`. The container is removed
+  // before this returns, however it ended.
+  virtual absl::StatusOr<ContainerExit> RunContainer(const ContainerRunRequest& request,
+                                                     const LineCallback& on_line,
+                                                     Cancellation* cancel,
+                                                     std::chrono::seconds stop_grace) = 0;
+
+  // Removes a container if it exists (used to clean up after a crash). Idempotent.
+  virtual absl::Status RemoveContainer(const std::string& name) = 0;
+};
+
+}  // namespace cwb

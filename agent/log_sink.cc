@@ -1,0 +1,78 @@
+#include "agent/log_sink.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace cwb {
+
+std::string FormatTimestamp(Clock::WallTime time) {
+  const auto since_epoch = time.time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
+  const std::time_t t = seconds.count();
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                         utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+}
+
+absl::StatusOr<std::unique_ptr<LogSink>> LogSink::Open(const std::filesystem::path& path,
+                                                       Clock& clock, Callback callback,
+                                                       Options options) {
+  std::error_code error;
+  std::filesystem::create_directories(path.parent_path(), error);
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  if (file == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot open log ", path.string(), ": ", std::strerror(errno)));
+  }
+  return std::unique_ptr<LogSink>(new LogSink(path, file, clock, std::move(callback), options));
+}
+
+LogSink::LogSink(std::filesystem::path path, std::FILE* file, Clock& clock, Callback callback,
+                 Options options)
+    : path_(std::move(path)), file_(file), clock_(clock), callback_(std::move(callback)),
+      options_(options) {}
+
+LogSink::~LogSink() { std::fclose(file_); }
+
+void LogSink::Write(std::string_view source, std::string_view text) {
+  LogLine line{clock_.WallNow(), std::string(source), std::string(text)};
+  {
+    std::lock_guard lock(mutex_);
+    if (!truncated_) {
+      std::string formatted =
+          absl::StrCat(FormatTimestamp(line.time), " [", line.source, "] ", line.text, "\n");
+      if (bytes_written_ + formatted.size() > options_.max_file_bytes) {
+        formatted = absl::StrCat(FormatTimestamp(line.time),
+                                 " [cwb] log cut here: it reached the limit of ",
+                                 options_.max_file_bytes, " bytes\n");
+        truncated_ = true;
+      }
+      std::fwrite(formatted.data(), 1, formatted.size(), file_);
+      bytes_written_ += formatted.size();
+    }
+    tail_.push_back(line.text);
+    if (tail_.size() > options_.tail_lines) tail_.pop_front();
+  }
+  if (callback_) callback_(line);
+}
+
+std::function<void(std::string_view)> LogSink::LinesFrom(std::string source) {
+  return [this, source = std::move(source)](std::string_view text) { Write(source, text); };
+}
+
+std::vector<std::string> LogSink::Tail() const {
+  std::lock_guard lock(mutex_);
+  return {tail_.begin(), tail_.end()};
+}
+
+void LogSink::Flush() {
+  std::lock_guard lock(mutex_);
+  std::fflush(file_);
+}
+
+}  // namespace cwb

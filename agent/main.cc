@@ -1,0 +1,76 @@
+// cwb-agent: builds tasks in containers on a GPU host. Subcommands live in *_command.cc.
+#include <CLI/CLI.hpp>
+#include <signal.h>
+
+#include <iostream>
+#include <thread>
+
+#include "agent/run_task_command.h"
+#include "common/cancellation.h"
+
+namespace {
+
+// SIGINT/SIGTERM cancel the running build (stopping its container) instead of killing us.
+void CancelOnSignals(cwb::Cancellation& cancel) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set, &cancel] {
+    int signal = 0;
+    sigwait(&set, &signal);
+    cancel.Cancel(signal == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+  }).detach();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cwb-agent: builds CUDA wheel tasks in docker or podman containers"};
+  app.set_version_flag("--version", std::string("cwb-agent ") + CWB_VERSION);
+  app.require_subcommand(1);
+
+  cwb::RunTaskOptions run;
+  int time_limit = 0, stop_grace = 30;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run-task", "Build one task here, without a coordinator (for debugging a recipe)\n"
+                  "  example: cwb plan --json c.yaml > plan.json && cwb-agent run-task plan.json --task 3f2a");
+  run_cmd->add_option("task", run.task_file, "TaskSpec JSON, or a plan from `cwb plan --json`")->required();
+  run_cmd->add_option("--task", run.task_id, "Task id (or unique prefix) when the file is a plan");
+  run_cmd->add_option("--runtime", run.runtime, "Container engine: podman or docker")->capture_default_str();
+  run_cmd->add_option("--runtime-binary", run.engine.binary, "Path of the engine's CLI");
+  run_cmd->add_option("--network", run.engine.network, "Network mode for builds (e.g. host)");
+  run_cmd->add_option("--run-arg", run.engine.extra_run_args, "Extra argument for `run` (repeatable)");
+  run_cmd->add_option("--work-dir", run.pipeline.work_dir, "Agent work directory")->required();
+  run_cmd->add_option("-o,--output", run.output_dir, "Where to copy the wheels")->capture_default_str();
+  run_cmd->add_option("--gpus", run.gpus, "GPUs: all, none, or ids like 0,1")->capture_default_str();
+  run_cmd->add_flag("--keep-failed", run.pipeline.keep_failed_workspace, "Keep the workspace of a failed build");
+  run_cmd->add_option("--time-limit", time_limit, "Seconds before the build is stopped (0: none)");
+  run_cmd->add_option("--stop-grace", stop_grace, "Seconds between SIGTERM and SIGKILL")->capture_default_str();
+  run_cmd->add_option("--max-jobs", run.pipeline.max_jobs, "MAX_JOBS default (0: from cores and memory)");
+
+  cwb::ProbeOptions probe;
+  CLI::App* probe_cmd = app.add_subcommand("probe", "Print this host's GPUs, driver and resources\n"
+                                                    "  example: cwb-agent probe --json");
+  probe_cmd->add_flag("--json", probe.json, "Print JSON");
+  probe_cmd->add_option("--nvidia-smi", probe.nvidia_smi, "nvidia-smi binary")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  if (run_cmd->parsed()) {
+    run.pipeline.time_limit = std::chrono::seconds(time_limit);
+    run.pipeline.stop_grace = std::chrono::seconds(stop_grace);
+    cwb::Cancellation cancel;
+    CancelOnSignals(cancel);
+    return cwb::RunTaskCommand(run, cancel, std::cout, std::cerr);
+  }
+  if (probe_cmd->parsed()) return cwb::ProbeCommand(probe, std::cout, std::cerr);
+  return 2;
+}

@@ -1,0 +1,58 @@
+// Runs host processes: the seam between the agent's logic and the operating system. Production
+// code uses BoostProcessRunner; unit tests use a recorder that checks argv and scripts results.
+// Commands are argv vectors, never shell strings.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cwb {
+
+class Cancellation;
+
+struct ProcessSpec {
+  std::vector<std::string> argv;  // argv[0] is looked up on PATH unless it contains '/'
+  std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) the agent's
+  std::filesystem::path cwd;                              // empty: the agent's
+  // After cancellation: SIGTERM, then SIGKILL once this grace has passed.
+  std::chrono::milliseconds kill_grace{10000};
+};
+
+struct ProcessExit {
+  int exit_code = -1;  // valid when signal == 0
+  int signal = 0;      // the signal that ended the process, or 0
+  bool cancelled = false;
+
+  bool ok() const { return signal == 0 && exit_code == 0 && !cancelled; }
+  std::string Describe() const;  // "exit 3", "killed by signal 9"
+};
+
+class ProcessRunner {
+ public:
+  using LineCallback = std::function<void(std::string_view line)>;
+
+  virtual ~ProcessRunner() = default;
+
+  // Runs spec to completion. Each line of stdout and stderr (merged, in order of arrival, split
+  // by LineSplitter) goes to `on_line` on the calling thread. `cancel` (may be null) stops the
+  // process as described on ProcessSpec. Fails with NotFound when argv[0] cannot be started.
+  virtual absl::StatusOr<ProcessExit> Run(const ProcessSpec& spec, const LineCallback& on_line,
+                                          Cancellation* cancel) = 0;
+};
+
+// Runs spec and returns its whole output (for short commands such as `podman image exists`).
+struct CapturedRun {
+  ProcessExit exit;
+  std::string output;  // lines joined with '\n'
+};
+absl::StatusOr<CapturedRun> RunAndCapture(ProcessRunner& runner, const ProcessSpec& spec,
+                                          Cancellation* cancel = nullptr);
+
+}  // namespace cwb

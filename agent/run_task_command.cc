@@ -1,0 +1,144 @@
+#include "agent/run_task_command.h"
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "agent/boost_process_runner.h"
+#include "agent/cli_container_runtime.h"
+#include "agent/gpu_probe.h"
+#include "common/atomic_file.h"
+#include "common/task_proto.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::StatusOr<v1::TaskSpec> LoadTask(const std::string& file, const std::string& task_id) {
+  std::ifstream in(file);
+  if (!in) return absl::NotFoundError(absl::StrCat(file, ": cannot read file"));
+  std::stringstream text;
+  text << in.rdbuf();
+  v1::TaskSpec spec;
+  if (FromJson(text.str(), &spec).ok() && !spec.id().empty()) return spec;
+  v1::BuildPlan plan;
+  if (absl::Status s = FromJson(text.str(), &plan); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": neither a TaskSpec nor a BuildPlan: ", s.message()));
+  }
+  std::vector<const v1::TaskSpec*> matches;
+  for (const v1::TaskSpec& task : plan.tasks()) {
+    if (task_id.empty() ? plan.tasks_size() == 1 : task.id().starts_with(task_id)) {
+      matches.push_back(&task);
+    }
+  }
+  if (matches.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file, ": ", plan.tasks_size(), " tasks in the plan; ",
+        task_id.empty() ? "choose one with --task ID" : absl::StrCat(matches.size(), " match --task ", task_id)));
+  }
+  return *matches.front();
+}
+
+}  // namespace
+
+GpuRequest ParseGpuFlag(const std::string& value) {
+  if (value == "all") return GpuRequest::All();
+  if (value == "none" || value.empty()) return GpuRequest::None();
+  return GpuRequest::Devices(absl::StrSplit(value, ',', absl::SkipEmpty()));
+}
+
+int RunTaskCommand(RunTaskOptions options, Cancellation& cancel, std::ostream& out,
+                   std::ostream& err) {
+  absl::StatusOr<v1::TaskSpec> spec = LoadTask(options.task_file, options.task_id);
+  if (!spec.ok()) {
+    err << spec.status().message() << '\n';
+    return 2;
+  }
+  absl::StatusOr<EngineKind> kind = ParseEngineKind(options.runtime);
+  if (!kind.ok()) {
+    err << kind.status().message() << '\n';
+    return 2;
+  }
+  options.engine.kind = *kind;
+  if (options.pipeline.host.memory_bytes == 0) options.pipeline.host = ProbeHostResources();
+
+  BoostProcessRunner runner;
+  CliContainerRuntime runtime(options.engine, runner);
+  GpuRequest gpus = ParseGpuFlag(options.gpus);
+  if (gpus.kind != GpuRequest::Kind::kNone) {
+    // Only pass GPUs through when the host has them.
+    absl::StatusOr<GpuInventory> inventory = ProbeGpus(runner);
+    if (!inventory.ok() || inventory->gpus.empty()) gpus = GpuRequest::None();
+  }
+  BuildPipeline pipeline(runtime, runner, SystemClock::Get(), options.pipeline);
+  std::mutex out_mutex;
+  TaskRun run{&*spec, "local", gpus,
+              [&](const LogLine& line) {
+                std::lock_guard lock(out_mutex);
+                out << FormatTimestamp(line.time) << " [" << line.source << "] " << line.text << '\n';
+              },
+              &cancel};
+  TaskResult result = pipeline.Run(run);
+
+  for (const BuiltWheel& wheel : result.wheels) {
+    const fs::path destination = fs::path(options.output_dir) / wheel.filename;
+    const fs::path temp = TempPathFor(destination);
+    std::error_code error;
+    fs::create_directories(destination.parent_path(), error);
+    fs::copy_file(wheel.path, temp, fs::copy_options::overwrite_existing, error);
+    absl::Status committed =
+        error ? absl::InternalError(error.message()) : CommitTempFile(temp, destination);
+    if (!committed.ok()) {
+      err << "cannot write " << destination.string() << ": " << committed.message() << '\n';
+      return 1;
+    }
+    out << "wheel " << destination.string() << " sha256=" << wheel.sha256 << '\n';
+  }
+  out << "task " << spec->id() << " " << OutcomeName(result.outcome) << ": " << result.message
+      << " (log: " << result.log_path.string() << ")\n";
+  return result.outcome == TaskOutcome::kSucceeded ? 0 : 1;
+}
+
+int ProbeCommand(const ProbeOptions& options, std::ostream& out, std::ostream& err) {
+  BoostProcessRunner runner;
+  absl::StatusOr<GpuInventory> inventory = ProbeGpus(runner, options.nvidia_smi);
+  if (!inventory.ok()) {
+    err << inventory.status().message() << '\n';
+    return 1;
+  }
+  const HostResources host = ProbeHostResources();
+  if (options.json) {
+    out << "{\"cpu_cores\": " << host.cpu_cores << ", \"memory_bytes\": " << host.memory_bytes
+        << ", \"default_max_jobs\": " << DefaultMaxJobs(host) << ", \"driver_version\": \""
+        << inventory->driver_version << "\", \"cuda_version\": \"" << inventory->cuda_version
+        << "\", \"gpus\": [";
+    for (size_t i = 0; i < inventory->gpus.size(); ++i) {
+      const GpuInfo& gpu = inventory->gpus[i];
+      out << (i ? ", " : "") << "{\"index\": " << gpu.index << ", \"uuid\": \"" << gpu.uuid
+          << "\", \"name\": \"" << gpu.name << "\", \"memory_bytes\": " << gpu.memory_bytes
+          << ", \"compute_capability\": \"" << gpu.compute_capability << "\"}";
+    }
+    out << "]}\n";
+    return 0;
+  }
+  out << "cpu cores: " << host.cpu_cores << "\nmemory: " << (host.memory_bytes >> 20)
+      << " MiB\ndefault MAX_JOBS: " << DefaultMaxJobs(host) << '\n';
+  if (inventory->gpus.empty()) {
+    out << "gpus: none (cpu tasks only)\n";
+    return 0;
+  }
+  out << "driver: " << inventory->driver_version << " (CUDA " << inventory->cuda_version << ")\n";
+  for (const GpuInfo& gpu : inventory->gpus) {
+    out << "gpu " << gpu.index << ": " << gpu.name << ", " << (gpu.memory_bytes >> 20) << " MiB"
+        << (gpu.compute_capability.empty() ? "" : ", sm " + gpu.compute_capability) << ", "
+        << gpu.uuid << '\n';
+  }
+  return 0;
+}
+
+}  // namespace cwb

@@ -1,0 +1,37 @@
+// `cwb-agent run-task TASK.json`: builds one task on this host with no coordinator, for debugging
+// a recipe. `cwb-agent probe`: prints what the agent would report about this host.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "agent/build_pipeline.h"
+#include "agent/container_argv.h"
+
+namespace cwb {
+
+struct RunTaskOptions {
+  std::string task_file;     // a TaskSpec, or a BuildPlan (`cwb plan --json`) with task_id
+  std::string task_id;       // which task of a plan; may be a unique prefix
+  std::string runtime = "podman";
+  EngineOptions engine;
+  PipelineOptions pipeline;
+  std::string gpus = "all";  // "all", "none" or a comma-separated list of device ids
+  std::string output_dir = "wheelhouse";
+};
+
+// Returns the exit status: 0 built, 1 failed/cancelled, 2 usage error. `cancel` stops the build.
+int RunTaskCommand(RunTaskOptions options, Cancellation& cancel, std::ostream& out,
+                   std::ostream& err);
+
+struct ProbeOptions {
+  bool json = false;
+  std::string nvidia_smi = "nvidia-smi";
+};
+int ProbeCommand(const ProbeOptions& options, std::ostream& out, std::ostream& err);
+
+// Parses --gpus: "all", "none" or "0,1".
+GpuRequest ParseGpuFlag(const std::string& value);
+
+}  // namespace cwb
