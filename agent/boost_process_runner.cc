@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -49,12 +50,12 @@ absl::StatusOr<ProcessExit> BoostProcessRunner::Run(const ProcessSpec& spec,
 
   bp::ipstream output;
   std::error_code error;
-  bp::child child = spec.cwd.empty()
-                        ? bp::child(exe, bp::args = args, (bp::std_out & bp::std_err) > output,
-                                    bp::std_in < bp::null, env, error)
-                        : bp::child(exe, bp::args = args, (bp::std_out & bp::std_err) > output,
-                                    bp::std_in < bp::null, env,
-                                    bp::start_dir = spec.cwd.string(), error);
+  // The child leads its own process group, so signals reach everything it started (a shell's
+  // children would otherwise keep running and hold the output pipe open).
+  auto own_group = bp::extend::on_exec_setup = [](auto&) { ::setpgid(0, 0); };
+  const std::string cwd = spec.cwd.empty() ? "." : spec.cwd.string();
+  bp::child child(exe, bp::args = args, (bp::std_out & bp::std_err) > output,
+                  bp::std_in < bp::null, env, bp::start_dir = cwd, own_group, error);
   if (error) {
     return absl::NotFoundError(absl::StrCat("cannot start ", spec.argv[0], ": ", error.message()));
   }
@@ -68,8 +69,8 @@ absl::StatusOr<ProcessExit> BoostProcessRunner::Run(const ProcessSpec& spec,
     killer = std::thread([&, pid] {
       WaitForAny(*cancel, exited);
       if (exited.cancelled()) return;
-      ::kill(pid, SIGTERM);
-      if (clock_.SleepUntil(clock_.SteadyNow() + spec.kill_grace, &exited)) ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGTERM);
+      if (clock_.SleepUntil(clock_.SteadyNow() + spec.kill_grace, &exited)) ::kill(-pid, SIGKILL);
     });
   }
 

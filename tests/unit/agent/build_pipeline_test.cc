@@ -1,0 +1,280 @@
+#include "agent/build_pipeline.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "agent/agent_paths.h"
+#include "common/builtin_template.h"
+#include "common/digest.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/fake_container_runtime.h"
+#include "tests/fakes/fake_process_runner.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using testing::FakeClock;
+using testing::FakeContainerRuntime;
+using testing::FakeProcessRunner;
+
+constexpr char kCommit[] = "0123456789abcdef0123456789abcdef01234567";
+
+v1::TaskSpec Spec(const std::string& cuda = "12.1") {
+  v1::TaskSpec spec;
+  spec.set_id("00112233aabbccdd");
+  spec.set_project("demo");
+  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"python_version", "3.11"}, {"cuda_version", cuda}, {"pytorch_version", "2.4.0"},
+           {"cxx11_abi", "TRUE"}}) {
+    v1::AxisValue* axis = spec.add_axes();
+    axis->set_name(name);
+    axis->set_value(value);
+  }
+  spec.mutable_source()->set_repo_url("https://example.com/demo.git");
+  spec.mutable_source()->set_repo_ref("v1.0");
+  spec.add_dependencies("ninja");
+  v1::EnvVar* env = spec.add_env();
+  env->set_name("TORCH_CUDA_ARCH_LIST");
+  env->set_value("9.0");
+  spec.mutable_image()->set_dockerfile_template(std::string(BuiltinDockerfileTemplate()));
+  spec.mutable_image()->set_template_origin("builtin");
+  spec.mutable_image()->set_base_image("base:1");
+  return spec;
+}
+
+class BuildPipelineTest : public ::testing::Test {
+ protected:
+  BuildPipelineTest() {
+    work_ = fs::path(::testing::TempDir()) / ("pipeline_" + std::to_string(::getpid()) + "_" +
+                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(work_);
+    options_.work_dir = work_;
+    options_.host = {16, 32ull << 30};  // 16 cores, 32 GiB: MAX_JOBS defaults to 8
+    options_.stop_grace = std::chrono::seconds(12);
+    git_.Script({{"git", "-C"}, {kCommit}, 0, false, 1});  // the first rev-parse resolves the ref
+    runtime_.on_run = [this](const ContainerRunRequest& request, const ContainerRuntime::LineCallback& on_line) {
+      on_line("building...");
+      for (const Mount& mount : request.mounts) {
+        if (mount.container_path == "/cwb/out") {
+          std::ofstream(mount.host_path / "demo-1.0-cp311-cp311-linux_x86_64.whl") << "wheel bytes";
+        }
+      }
+      return 0;
+    };
+  }
+
+  TaskResult RunTask(const v1::TaskSpec& spec, Cancellation* cancel = nullptr,
+                     GpuRequest gpus = GpuRequest::All()) {
+    BuildPipeline pipeline(runtime_, git_, clock_, options_);
+    return pipeline.Run({&spec, "a1", gpus, [this](const LogLine& line) {
+                           std::lock_guard lock(lines_mutex_);
+                           lines_.push_back("[" + line.source + "] " + line.text);
+                         }, cancel});
+  }
+
+  fs::path work_;
+  PipelineOptions options_;
+  FakeClock clock_;
+  FakeProcessRunner git_;
+  FakeContainerRuntime runtime_;
+  std::mutex lines_mutex_;
+  std::vector<std::string> lines_;
+};
+
+TEST_F(BuildPipelineTest, BuildsImageChecksOutRunsAndCollectsTheWheel) {
+  TaskResult result = RunTask(Spec());
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;
+  EXPECT_TRUE(result.image_built);
+  EXPECT_EQ(result.commit, kCommit);
+  ASSERT_EQ(result.wheels.size(), 1u);
+  EXPECT_EQ(result.wheels[0].filename, "demo-1.0-cp311-cp311-linux_x86_64.whl");
+  EXPECT_EQ(result.wheels[0].sha256, Sha256Hex("wheel bytes"));
+  EXPECT_EQ(result.wheels[0].size, 11u);
+  EXPECT_EQ(result.wheels[0].path,
+            paths::Artifacts(work_, "00112233aabbccdd", "a1") / result.wheels[0].filename);
+  EXPECT_TRUE(fs::exists(result.wheels[0].path));
+  // The workspace is gone; the log stays.
+  EXPECT_FALSE(fs::exists(paths::Workspace(work_, "00112233aabbccdd", "a1")));
+  EXPECT_TRUE(fs::exists(result.log_path));
+
+  ASSERT_EQ(runtime_.builds().size(), 1u);
+  EXPECT_THAT(runtime_.builds()[0].tag, ::testing::StartsWith("wheel-builder:py3.11-cuda12.1-"));
+  ASSERT_EQ(runtime_.runs().size(), 1u);
+  const ContainerRunRequest run = runtime_.runs()[0];
+  EXPECT_EQ(run.name, "cwb-00112233aabbccdd-a1");
+  EXPECT_EQ(run.gpus.kind, GpuRequest::Kind::kAll);
+  EXPECT_EQ(runtime_.last_stop_grace(), std::chrono::seconds(12));
+  // git: clone with "--" before the URL, then resolve, detach, submodules.
+  std::vector<std::string> git = git_.Commands();
+  ASSERT_GE(git.size(), 4u);
+  EXPECT_THAT(git[0], ::testing::MatchesRegex("git clone --no-checkout -- https://example.com/demo.git .*/src"));
+  EXPECT_THAT(git[1], HasSubstr("rev-parse --verify --quiet --end-of-options v1.0^{commit}"));
+  EXPECT_THAT(git[2], HasSubstr(std::string("checkout --quiet --detach ") + kCommit));
+  EXPECT_THAT(git.back(), HasSubstr("submodule update --init --recursive"));
+}
+
+TEST_F(BuildPipelineTest, ContainerGetsTheTaskEnvironmentAndCaches) {
+  TaskResult result = RunTask(Spec());
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;
+  const ContainerRunRequest run = runtime_.runs()[0];
+  EXPECT_THAT(run.env, Contains(Pair("MAX_JOBS", "8")));
+  EXPECT_THAT(run.env, Contains(Pair("TORCH_CUDA_ARCH_LIST", "9.0")));
+  EXPECT_THAT(run.env, Contains(Pair("CWB_PYTHON_VERSION", "3.11")));
+  EXPECT_THAT(run.env, Contains(Pair("CWB_CXX11_ABI", "TRUE")));
+  EXPECT_THAT(run.env, Contains(Pair("CXX11_ABI", "TRUE")));
+  EXPECT_THAT(run.env, Contains(Pair("CWB_OUT", "/cwb/out")));
+  std::vector<std::string> mounts;
+  for (const Mount& m : run.mounts) {
+    mounts.push_back(m.host_path.string() + ":" + m.container_path + (m.read_only ? ":ro" : ""));
+  }
+  EXPECT_THAT(mounts, Contains((work_ / "cache/pip").string() + ":/cwb/cache/pip"));
+  EXPECT_THAT(mounts, Contains((work_ / "cache/ccache").string() + ":/cwb/cache/ccache"));
+  EXPECT_THAT(mounts, Contains(::testing::EndsWith("/ctl:/cwb/ctl:ro")));
+}
+
+TEST_F(BuildPipelineTest, TaskEnvOverridesTheMaxJobsDefault) {
+  v1::TaskSpec spec = Spec();
+  v1::EnvVar* env = spec.add_env();
+  env->set_name("MAX_JOBS");
+  env->set_value("2");
+  BuildPipeline pipeline(runtime_, git_, clock_, options_);
+  auto env_list = pipeline.ContainerEnv(spec);
+  EXPECT_THAT(env_list, Contains(Pair("MAX_JOBS", "2")));
+  EXPECT_THAT(env_list, ::testing::Not(Contains(Pair("MAX_JOBS", "8"))));
+}
+
+TEST_F(BuildPipelineTest, CpuTasksGetNoGpus) {
+  TaskResult result = RunTask(Spec("cpu"));
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;
+  EXPECT_EQ(runtime_.runs()[0].gpus.kind, GpuRequest::Kind::kNone);
+}
+
+TEST_F(BuildPipelineTest, ExistingImageIsReusedWithoutABuild) {
+  TaskResult first = RunTask(Spec());
+  ASSERT_EQ(first.outcome, TaskOutcome::kSucceeded);
+  git_.Script({{"git", "-C"}, {kCommit}, 0, false, 1});
+  TaskResult second = RunTask(Spec());
+  ASSERT_EQ(second.outcome, TaskOutcome::kSucceeded) << second.message;
+  EXPECT_FALSE(second.image_built);
+  EXPECT_EQ(runtime_.builds().size(), 1u);
+  EXPECT_THAT(lines_, Contains(HasSubstr("exists; reusing it")));
+}
+
+TEST_F(BuildPipelineTest, FailingBuildReportsExitAndTailAndCleansUp) {
+  runtime_.on_run = [](const ContainerRunRequest&, const ContainerRuntime::LineCallback& on_line) {
+    for (int i = 0; i < 100; ++i) on_line("line " + std::to_string(i));
+    on_line("error: nvcc died");
+    return 2;
+  };
+  TaskResult result = RunTask(Spec());
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_EQ(result.message, "exit 2");
+  ASSERT_EQ(result.log_tail.size(), 50u);
+  EXPECT_THAT(result.log_tail, Contains("error: nvcc died"));
+  EXPECT_FALSE(fs::exists(paths::Workspace(work_, "00112233aabbccdd", "a1")));
+  EXPECT_FALSE(fs::exists(paths::Artifacts(work_, "00112233aabbccdd", "a1")));
+}
+
+TEST_F(BuildPipelineTest, FailedWorkspaceIsKeptWhenAsked) {
+  options_.keep_failed_workspace = true;
+  runtime_.on_run = [](const ContainerRunRequest&, const ContainerRuntime::LineCallback&) { return 1; };
+  TaskResult result = RunTask(Spec());
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_TRUE(fs::exists(paths::Workspace(work_, "00112233aabbccdd", "a1") / "ctl" / "build.sh"));
+}
+
+TEST_F(BuildPipelineTest, NoWheelIsAFailure) {
+  runtime_.on_run = [](const ContainerRunRequest&, const ContainerRuntime::LineCallback&) { return 0; };
+  TaskResult result = RunTask(Spec());
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(result.message, "the build succeeded but left no wheel in /cwb/out");
+}
+
+TEST_F(BuildPipelineTest, LinkedWheelsAreNotFollowed) {
+  runtime_.on_run = [](const ContainerRunRequest& request, const ContainerRuntime::LineCallback&) {
+    for (const Mount& mount : request.mounts) {
+      if (mount.container_path == "/cwb/out") {
+        fs::create_symlink("/etc/passwd", mount.host_path / "evil-1.0-py3-none-any.whl");
+      }
+    }
+    return 0;
+  };
+  TaskResult result = RunTask(Spec());
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_THAT(lines_, Contains(HasSubstr("skipping evil-1.0-py3-none-any.whl: not a regular file")));
+}
+
+TEST_F(BuildPipelineTest, UnknownRefFailsBeforeAnyContainer) {
+  FakeProcessRunner git;  // rev-parse prints nothing: the ref does not exist
+  BuildPipeline pipeline(runtime_, git, clock_, options_);
+  v1::TaskSpec spec = Spec();
+  TaskResult result = pipeline.Run({&spec, "a1", GpuRequest::None(), nullptr, nullptr});
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(result.message, "repo_ref 'v1.0' is not a branch, tag or commit of https://example.com/demo.git");
+  EXPECT_TRUE(runtime_.runs().empty());
+}
+
+TEST_F(BuildPipelineTest, ImageBuildFailureIsReported) {
+  runtime_.build_status = absl::UnknownError("podman build of x failed (exit 1)");
+  TaskResult result = RunTask(Spec());
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(result.message, "podman build of x failed (exit 1)");
+}
+
+TEST_F(BuildPipelineTest, TemplateDriftIsRefused) {
+  v1::TaskSpec spec = Spec();
+  spec.mutable_image()->set_content_hash(std::string(64, 'f'));
+  TaskResult result = RunTask(spec);
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_THAT(result.message, HasSubstr("renders differently on this agent"));
+}
+
+TEST_F(BuildPipelineTest, CancellationStopsTheRunningContainer) {
+  runtime_.block_runs_until_cancelled = true;
+  Cancellation cancel;
+  std::thread canceller([&] {
+    runtime_.WaitUntilRunning();
+    cancel.Cancel("cancelled by user");
+  });
+  TaskResult result = RunTask(Spec(), &cancel);
+  canceller.join();
+  EXPECT_EQ(result.outcome, TaskOutcome::kCancelled);
+  EXPECT_EQ(result.message, "cancelled by user");
+  EXPECT_THAT(runtime_.removed(), Contains("cwb-00112233aabbccdd-a1"));
+  EXPECT_FALSE(fs::exists(paths::Workspace(work_, "00112233aabbccdd", "a1")));
+}
+
+TEST_F(BuildPipelineTest, TimeLimitStopsTheBuild) {
+  options_.time_limit = std::chrono::seconds(3600);
+  runtime_.block_runs_until_cancelled = true;
+  std::thread advancer([&] {
+    runtime_.WaitUntilRunning();
+    clock_.WaitForSleepers(1);  // the watchdog
+    clock_.Advance(std::chrono::seconds(3599));
+    clock_.Advance(std::chrono::seconds(1));
+  });
+  TaskResult result = RunTask(Spec());
+  advancer.join();
+  EXPECT_EQ(result.outcome, TaskOutcome::kTimedOut);
+  EXPECT_EQ(result.message, "time limit of 3600s reached");
+}
+
+TEST_F(BuildPipelineTest, LogLinesAreTimestampedInTheFile) {
+  TaskResult result = RunTask(Spec());
+  std::stringstream text;
+  text << std::ifstream(result.log_path).rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("2026-01-02T03:00:00.000Z [build] building..."));
+  EXPECT_THAT(text.str(), HasSubstr("[image] STEP 1/1: FROM base"));
+}
+
+}  // namespace
+}  // namespace cwb

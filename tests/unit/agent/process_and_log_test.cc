@@ -1,0 +1,121 @@
+// Line splitting, the task log, and the Boost.Process runner (with real /bin/sh children; the
+// kill grace runs on a fake clock, so nothing waits on wall time).
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "agent/boost_process_runner.h"
+#include "agent/line_splitter.h"
+#include "agent/log_sink.h"
+#include "common/cancellation.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_clock.h"
+
+namespace cwb {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::FakeClock;
+
+std::vector<std::string> Split(std::initializer_list<std::string_view> chunks, size_t max = 8) {
+  std::vector<std::string> lines;
+  LineSplitter splitter(max, [&](std::string_view l) { lines.emplace_back(l); });
+  for (std::string_view chunk : chunks) splitter.Feed(chunk);
+  splitter.Finish();
+  return lines;
+}
+
+TEST(LineSplitterTest, SplitsOnNewlinesCarriageReturnsAndLength) {
+  EXPECT_THAT(Split({"ab\ncd", "e\r\nf\rg"}), ElementsAre("ab", "cde", "f", "g"));
+  EXPECT_THAT(Split({"0123456789ab\n"}), ElementsAre("01234567", "89ab"));
+  EXPECT_THAT(Split({"\n\n"}), ElementsAre("", ""));
+  EXPECT_THAT(Split({"tail"}), ElementsAre("tail"));
+}
+
+TEST(LogSinkTest, TimestampsTailAndCap) {
+  FakeClock clock;
+  const auto path = std::filesystem::path(::testing::TempDir()) / "sink" / "t.log";
+  std::vector<std::string> live;
+  auto sink = LogSink::Open(path, clock, [&](const LogLine& l) { live.push_back(l.source + ":" + l.text); },
+                            {3, 200});
+  ASSERT_TRUE(sink.ok());
+  for (int i = 0; i < 10; ++i) (*sink)->Write("build", "line " + std::to_string(i));
+  (*sink)->Flush();
+  EXPECT_EQ(live.size(), 10u);
+  EXPECT_THAT((*sink)->Tail(), ElementsAre("line 7", "line 8", "line 9"));
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  EXPECT_THAT(text.str(), ::testing::StartsWith("2026-01-02T03:00:00.000Z [build] line 0\n"));
+  EXPECT_THAT(text.str(), ::testing::HasSubstr("[cwb] log cut here: it reached the limit of 200 bytes"));
+  EXPECT_LE(text.str().size(), 200u + 100u);
+}
+
+TEST(BoostProcessRunnerTest, MergesOutputAndReportsExitCodes) {
+  BoostProcessRunner runner;
+  std::vector<std::string> lines;
+  absl::StatusOr<ProcessExit> exit = runner.Run(
+      {{"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}},
+      [&](std::string_view l) { lines.emplace_back(l); }, nullptr);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->exit_code, 3);
+  EXPECT_FALSE(exit->ok());
+  EXPECT_THAT(lines, ::testing::UnorderedElementsAre("out", "err"));
+}
+
+TEST(BoostProcessRunnerTest, EnvironmentAndWorkingDirectory) {
+  BoostProcessRunner runner;
+  ProcessSpec spec{{"sh", "-c", "echo \"$CWB_TEST_VALUE\"; pwd"}, {{"CWB_TEST_VALUE", "a b;c"}}, "/tmp"};
+  absl::StatusOr<CapturedRun> run = RunAndCapture(runner, spec);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->output, "a b;c\n/tmp");
+}
+
+TEST(BoostProcessRunnerTest, MissingBinaryIsNotFound) {
+  BoostProcessRunner runner;
+  absl::StatusOr<ProcessExit> exit = runner.Run({{"cwb-no-such-binary"}}, [](std::string_view) {}, nullptr);
+  EXPECT_TRUE(absl::IsNotFound(exit.status())) << exit.status();
+}
+
+TEST(BoostProcessRunnerTest, CancellationSendsSigterm) {
+  BoostProcessRunner runner;
+  Cancellation cancel;
+  absl::StatusOr<ProcessExit> exit = runner.Run(
+      {{"/bin/sh", "-c", "echo started; exec sleep 300"}},
+      [&](std::string_view line) {
+        if (line == "started") cancel.Cancel("test");
+      },
+      &cancel);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(exit->cancelled);
+  EXPECT_EQ(exit->signal, SIGTERM);
+}
+
+TEST(BoostProcessRunnerTest, ProcessIgnoringSigtermIsKilledAfterTheGrace) {
+  FakeClock clock;
+  BoostProcessRunner runner(clock);
+  Cancellation cancel;
+  std::thread advancer;
+  ProcessSpec spec{{"/bin/sh", "-c", "trap '' TERM; echo started; while :; do sleep 1; done"}};
+  spec.kill_grace = std::chrono::seconds(30);
+  absl::StatusOr<ProcessExit> exit = runner.Run(
+      spec,
+      [&](std::string_view line) {
+        if (line != "started") return;
+        cancel.Cancel("test");
+        advancer = std::thread([&] {
+          clock.WaitForSleepers(1);  // the killer waits out the grace on the fake clock
+          clock.Advance(std::chrono::seconds(30));
+        });
+      },
+      &cancel);
+  advancer.join();
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(exit->cancelled);
+  EXPECT_EQ(exit->signal, SIGKILL);
+}
+
+}  // namespace
+}  // namespace cwb
