@@ -14,6 +14,7 @@
 #include "common/dockerfile_renderer.h"
 #include "common/planner.h"
 #include "common/task_proto.h"
+#include "common/wheelhouse.h"
 
 namespace cwb {
 namespace {
@@ -50,6 +51,10 @@ absl::StatusOr<std::vector<BuiltWheel>> CollectWheels(const fs::path& out, const
     if (path.extension() != ".whl") continue;
     if (!fs::is_regular_file(fs::symlink_status(path))) {
       log.Write("cwb", absl::StrCat("skipping ", path.filename().string(), ": not a regular file"));
+      continue;
+    }
+    if (absl::StatusOr<WheelName> name = ParseWheelFilename(path.filename().string()); !name.ok()) {
+      log.Write("cwb", absl::StrCat("skipping ", name.status().message()));
       continue;
     }
     const fs::path destination = artifacts / path.filename();

@@ -58,6 +58,7 @@ std::vector<std::string> GpuArgs(EngineKind kind, const GpuRequest& gpus) {
 
 std::vector<std::string> RunArgv(const EngineOptions& options, const ContainerRunRequest& request) {
   std::vector<std::string> argv = {EngineBinary(options), "run", "--name", request.name};
+  if (options.init) argv.push_back("--init");
   if (!options.network.empty()) {
     argv.push_back("--network");
     argv.push_back(options.network);

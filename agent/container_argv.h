@@ -4,7 +4,7 @@
 //   <bin> image inspect --format {{.Id}} TAG     image exists? exit 0 yes, 1 no (docker)
 //   <bin> image exists TAG                       image exists? exit 0 yes, 1 no (podman)
 //   <bin> build --tag T --file F [--label k=v].. [--network N] CONTEXT
-//   <bin> run --name N [--network N] [--workdir W] [-e K=V].. [-v H:C[:ro]].. [--label k=v]..
+//   <bin> run --name N [--init] [--network N] [--workdir W] [-e K=V].. [-v H:C[:ro]].. [--label k=v]..
 //         [GPU flags] [extra args].. IMAGE CMD..
 //   <bin> stop --time SECONDS NAME               SIGTERM, then SIGKILL after SECONDS
 //   <bin> rm --force NAME
@@ -28,6 +28,9 @@ struct EngineOptions {
   std::string network;                  // empty: the engine's default
   std::vector<std::string> extra_run_args;  // appended to every `run` before the image
   std::vector<std::string> extra_build_args;
+  // Run an init process as PID 1 (catatonit for podman, tini for docker) so the build's shell
+  // receives SIGTERM instead of ignoring it as PID 1 would, and zombies are reaped.
+  bool init = true;
 };
 
 std::string EngineBinary(const EngineOptions& options);

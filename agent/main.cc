@@ -43,8 +43,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--network", run.engine.network, "Network mode for builds (e.g. host)");
   run_cmd->add_option("--run-arg", run.engine.extra_run_args, "Extra argument for `run` (repeatable)");
   run_cmd->add_option("--work-dir", run.pipeline.work_dir, "Agent work directory")->required();
-  run_cmd->add_option("-o,--output", run.output_dir, "Where to copy the wheels")->capture_default_str();
+  run_cmd->add_option("-o,--output", run.output_dir, "Output directory: wheels go to DIR/wheelhouse/py<VER>/cuda<VER>/<platform>/")->capture_default_str();
   run_cmd->add_option("--gpus", run.gpus, "GPUs: all, none, or ids like 0,1")->capture_default_str();
+  run_cmd->add_flag("--no-init", [&run](int64_t) { run.engine.init = false; }, "Do not run an init process as PID 1");
   run_cmd->add_flag("--keep-failed", run.pipeline.keep_failed_workspace, "Keep the workspace of a failed build");
   run_cmd->add_option("--time-limit", time_limit, "Seconds before the build is stopped (0: none)");
   run_cmd->add_option("--stop-grace", stop_grace, "Seconds between SIGTERM and SIGKILL")->capture_default_str();

@@ -12,6 +12,7 @@
 #include "agent/gpu_probe.h"
 #include "common/atomic_file.h"
 #include "common/task_proto.h"
+#include "common/wheelhouse.h"
 
 namespace cwb {
 namespace {
@@ -85,8 +86,14 @@ int RunTaskCommand(RunTaskOptions options, Cancellation& cancel, std::ostream& o
               &cancel};
   TaskResult result = pipeline.Run(run);
 
+  const AxisValues axes = AxesFromProto(*spec);
   for (const BuiltWheel& wheel : result.wheels) {
-    const fs::path destination = fs::path(options.output_dir) / wheel.filename;
+    // The pipeline only collects valid wheel names.
+    const WheelName name = ParseWheelFilename(wheel.filename).value();
+    const fs::path destination =
+        WheelhouseDir(options.output_dir, AxisOrEmpty(axes, kPythonAxis),
+                      AxisOrEmpty(axes, kCudaAxis), name.platform_tag) /
+        wheel.filename;
     const fs::path temp = TempPathFor(destination);
     std::error_code error;
     fs::create_directories(destination.parent_path(), error);

@@ -18,7 +18,7 @@ struct RunTaskOptions {
   EngineOptions engine;
   PipelineOptions pipeline;
   std::string gpus = "all";  // "all", "none" or a comma-separated list of device ids
-  std::string output_dir = "wheelhouse";
+  std::string output_dir = ".";  // wheels go to <output_dir>/wheelhouse/py<V>/cuda<V>/<platform>/
 };
 
 // Returns the exit status: 0 built, 1 failed/cancelled, 2 usage error. `cancel` stops the build.

@@ -11,7 +11,7 @@ packages=(
   libyaml-cpp-dev libboost-dev libboost-filesystem-dev libgtest-dev libgmock-dev
   libsqlite3-dev libkainjow-mustache-dev libcli11-dev libssl-dev
   # container builds (podman as root with runc) and the local base image
-  podman runc fuse-overlayfs uidmap debootstrap
+  podman runc catatonit fuse-overlayfs uidmap debootstrap
   # python used by tests and fixtures
   python3 python3-pip python3-setuptools python3-wheel python3-venv python3-dev
 )

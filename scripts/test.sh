@@ -8,5 +8,6 @@ bash scripts/install-deps.sh
 source scripts/podman-env.sh
 bash scripts/make-base-image.sh
 bash scripts/build.sh
+export CWB_REQUIRE_PODMAN=1  # integration tests fail rather than skip without podman
 cd "${CWB_BUILD_DIR:-build}"
 ctest --output-on-failure -j "$(nproc)" "$@"

@@ -47,7 +47,7 @@ TEST(CliContainerRuntimeTest, RunRemovesLeftoverThenRunsThenRemoves) {
   EXPECT_THAT(lines, ElementsAre("hello"));
   EXPECT_THAT(runner.Commands(),
               ElementsAre("docker rm --force cwb-t-a",
-                          "docker run --name cwb-t-a img:1 /bin/sh /cwb/ctl/build.sh",
+                          "docker run --name cwb-t-a --init img:1 /bin/sh /cwb/ctl/build.sh",
                           "docker rm --force cwb-t-a"));
 }
 
@@ -109,7 +109,7 @@ TEST(CliContainerRuntimeTest, CancellationStopsTheContainerWithTheGraceThenRemov
   EXPECT_EQ(exit->description, "cancelled: user asked");
   EXPECT_THAT(runner.Commands(),
               ElementsAre("podman rm --force cwb-t-a",
-                          "podman run --name cwb-t-a img:1 /bin/sh /cwb/ctl/build.sh",
+                          "podman run --name cwb-t-a --init img:1 /bin/sh /cwb/ctl/build.sh",
                           "podman stop --time 7 cwb-t-a", "podman rm --force cwb-t-a"));
   EXPECT_THAT(lines, ElementsAre("cwb: stopping container cwb-t-a (SIGTERM, SIGKILL after 7s): "
                                  "user asked"));

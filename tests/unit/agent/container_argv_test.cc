@@ -9,8 +9,8 @@ namespace {
 
 using ::testing::ElementsAre;
 
-EngineOptions Podman() { return {EngineKind::kPodman, "", "host", {"--security-opt", "label=disable"}, {}}; }
-EngineOptions Docker() { return {EngineKind::kDocker, "/usr/local/bin/docker", "", {}, {}}; }
+EngineOptions Podman() { return {EngineKind::kPodman, "", "host", {"--security-opt", "label=disable"}, {}, true}; }
+EngineOptions Docker() { return {EngineKind::kDocker, "/usr/local/bin/docker", "", {}, {}, false}; }
 
 ContainerRunRequest Request() {
   ContainerRunRequest request;
@@ -28,7 +28,7 @@ TEST(ContainerArgvTest, PodmanRunGolden) {
   ContainerRunRequest request = Request();
   request.gpus = GpuRequest::Devices({"0", "1"});
   EXPECT_EQ(absl::StrJoin(RunArgv(Podman(), request), " | "),
-            "podman | run | --name | cwb-0123456789abcdef-a1 | --network | host | --workdir | "
+            "podman | run | --name | cwb-0123456789abcdef-a1 | --init | --network | host | --workdir | "
             "/cwb/src | -e | MAX_JOBS=4 | -e | TORCH_CUDA_ARCH_LIST=8.0;9.0 $(rm -rf /) | -v | "
             "/w/src:/cwb/src | -v | /w/ctl:/cwb/ctl:ro | --label | cwb.task=0123456789abcdef | "
             "--device | nvidia.com/gpu=0 | --device | nvidia.com/gpu=1 | --security-opt | "

@@ -7,6 +7,7 @@
 #include "common/did_you_mean.h"
 #include "common/digest.h"
 #include "common/validate.h"
+#include "common/wheelhouse.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -106,6 +107,42 @@ TEST(AtomicFileTest, FailureLeavesTheOldFile) {
   int entries = 0;
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++entries;
   EXPECT_EQ(entries, 2);  // f.txt and d.txt/, no temporary left behind
+}
+
+}  // namespace
+}  // namespace cwb
+
+namespace cwb {
+namespace {
+
+TEST(WheelhouseTest, ParsesValidWheelNames) {
+  absl::StatusOr<WheelName> name =
+      ParseWheelFilename("flash_attn-2.6.3+cu124torch2.5-cp312-cp312-linux_x86_64.whl");
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(name->distribution, "flash_attn");
+  EXPECT_EQ(name->version, "2.6.3+cu124torch2.5");
+  EXPECT_EQ(name->python_tag, "cp312");
+  EXPECT_EQ(name->platform_tag, "linux_x86_64");
+  name = ParseWheelFilename("pkg-1.0-1-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl");
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(name->build, "1");
+  EXPECT_EQ(name->platform_tag, "manylinux_2_17_x86_64.manylinux2014_x86_64");
+}
+
+TEST(WheelhouseTest, RefusesHostileOrInvalidNames) {
+  for (const char* bad : {"../../x.whl", "/etc/x-1.0-py3-none-any.whl", "a/b-1.0-py3-none-any.whl",
+                          "x-1.0-py3-none-any.tar.gz", "x.whl", "x-1.0-py3-none-any.whl\n",
+                          "x-1..0-py3-none-any.whl", ""}) {
+    EXPECT_FALSE(ParseWheelFilename(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(ParseWheelFilename(std::string("x-1.0-py3-none-any\0.whl", 24)).ok());
+}
+
+TEST(WheelhouseTest, LayoutFollowsTheSeed) {
+  EXPECT_EQ(WheelhouseDir("/out", "3.10", "11.8", "linux_x86_64"),
+            "/out/wheelhouse/py310/cuda11.8/linux_x86_64");
+  EXPECT_EQ(WheelhouseDir("/out", "3.11", "cpu", "linux_x86_64"),
+            "/out/wheelhouse/py311/cudacpu/linux_x86_64");
 }
 
 }  // namespace

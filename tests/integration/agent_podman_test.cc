@@ -1,0 +1,166 @@
+// The agent end to end with real parts: a git repository made here (tag + submodule), the local
+// base image, real podman containers, real pip, and the wheel installed in a fresh virtualenv.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "agent/boost_process_runner.h"
+#include "agent/build_pipeline.h"
+#include "agent/cli_container_runtime.h"
+#include "common/config_parser.h"
+#include "common/digest.h"
+#include "common/planner.h"
+#include "common/task_proto.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/test_env.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using namespace cwb::testing;
+
+class AgentPodmanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!PodmanReady()) GTEST_SKIP() << "podman or the base image is not available";
+    dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    repo_ = MakeDemoRepository(dir_);
+  }
+
+  // Plans a one-task config through the real parser and planner.
+  v1::TaskSpec PlanTask(const std::string& build_command, const std::string& ref = "v0.1.0") {
+    const std::string config = absl::StrCat(
+        "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
+        "projects:\n"
+        "  - name: demo\n"
+        "    repo_url: ", repo_.string(), "\n",
+        ref.empty() ? "" : absl::StrCat("    repo_ref: ", ref, "\n"),
+        "    build_command: '", build_command, "'\n"
+        "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
+    absl::StatusOr<Config> parsed = LoadConfigText(config, "it.yaml", dir_);
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    Diagnostics diagnostics;
+    std::optional<BuildPlan> plan = PlanBuild(*parsed, diagnostics);
+    EXPECT_TRUE(plan.has_value()) << diagnostics.ToString();
+    return ToProto(plan->tasks.at(0));
+  }
+
+  TaskResult Build(const v1::TaskSpec& spec, const std::string& attempt,
+                   Cancellation* cancel = nullptr,
+                   std::function<void(const LogLine&)> on_log = nullptr) {
+    PipelineOptions options;
+    options.work_dir = dir_ / "agent";
+    options.host = ProbeHostResources();
+    options.stop_grace = std::chrono::seconds(2);
+    options.time_limit = time_limit_;
+    EngineOptions engine{EngineKind::kPodman, "podman", "host"};
+    CliContainerRuntime runtime(engine, runner_);
+    BuildPipeline pipeline(runtime, runner_, SystemClock::Get(), options);
+    return pipeline.Run({&spec, attempt, GpuRequest::None(), std::move(on_log), cancel});
+  }
+
+  static std::string ContainersNamed(const std::string& name) {
+    return MustRun({"podman", "ps", "-a", "--filter", "name=" + name, "--format", "{{.Names}}"});
+  }
+
+  static constexpr char kPipWheel[] =
+      "test -f vendor/data.txt && pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"";
+
+  BoostProcessRunner runner_;
+  fs::path dir_;
+  fs::path repo_;
+  std::chrono::seconds time_limit_{0};
+};
+
+TEST_F(AgentPodmanTest, BuildsARealWheelAtTheTagThatInstallsAndRuns) {
+  v1::TaskSpec spec = PlanTask(kPipWheel);
+  TaskResult result = Build(spec, "a1");
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded)
+      << result.message << "\n" << absl::StrJoin(result.log_tail, "\n");
+  EXPECT_EQ(result.commit, Git(repo_, {"rev-parse", "v0.1.0^{commit}"}));
+  ASSERT_EQ(result.wheels.size(), 1u);
+  EXPECT_EQ(result.wheels[0].filename, "cwb_demo-0.1.0-cp311-cp311-linux_x86_64.whl");
+  EXPECT_EQ(result.wheels[0].sha256, Sha256File(result.wheels[0].path).value());
+
+  // Install into a fresh virtualenv of the host's Debian Python (the image's ABI) and call it.
+  const fs::path venv = dir_ / "venv";
+  MustRun({"/usr/bin/python3", "-m", "venv", venv.string()});
+  MustRun({(venv / "bin/pip").string(), "install", "--no-index", "--quiet",
+           result.wheels[0].path.string()});
+  EXPECT_EQ(MustRun({(venv / "bin/python").string(), "-c",
+                     "import cwb_demo; print(cwb_demo.dot([1, 2, 3], [4, 5, 6]))"}),
+            "32.0");
+
+  // The same task again: the image with this content hash exists, so no image build runs.
+  std::vector<std::string> image_lines;
+  TaskResult again = Build(spec, "a2", nullptr, [&](const LogLine& line) {
+    if (line.source == "image") image_lines.push_back(line.text);
+  });
+  ASSERT_EQ(again.outcome, TaskOutcome::kSucceeded) << again.message;
+  EXPECT_FALSE(again.image_built);
+  EXPECT_TRUE(image_lines.empty()) << absl::StrJoin(image_lines, "\n");
+  EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
+}
+
+TEST_F(AgentPodmanTest, DefaultBranchIsUsedWhenNoRefIsGiven) {
+  // main's head does not compile: the build must fail in the compiler, proving main was built.
+  v1::TaskSpec spec = PlanTask(kPipWheel, "");
+  TaskResult result = Build(spec, "a1");
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(result.commit, Git(repo_, {"rev-parse", "main"}));
+  EXPECT_EQ(result.message, "the build command exited with status 1");
+}
+
+TEST_F(AgentPodmanTest, FailingBuildReportsItsExitCodeAndLastLines) {
+  v1::TaskSpec spec = PlanTask("echo about to fail; echo the last words >&2; exit 3");
+  TaskResult result = Build(spec, "a1");
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_EQ(result.message, "the build command exited with status 3");
+  EXPECT_THAT(result.log_tail, Contains("the last words"));
+  std::stringstream log;
+  log << std::ifstream(result.log_path).rdbuf();
+  EXPECT_THAT(log.str(), ::testing::ContainsRegex("[0-9T:.-]+Z \\[build\\] about to fail"));
+  EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
+}
+
+TEST_F(AgentPodmanTest, CancellationStopsTheContainerAndLeavesNothing) {
+  v1::TaskSpec spec = PlanTask("echo cwb-test-started; sleep 600");
+  Cancellation cancel;
+  const auto start = std::chrono::steady_clock::now();
+  TaskResult result = Build(spec, "a1", &cancel, [&](const LogLine& line) {
+    if (line.text == "cwb-test-started") cancel.Cancel("cancelled by the test");
+  });
+  EXPECT_EQ(result.outcome, TaskOutcome::kCancelled);
+  EXPECT_EQ(result.message, "cancelled by the test");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
+  EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
+  EXPECT_FALSE(fs::exists(dir_ / "agent" / "tasks" / spec.id() / "a1"));
+}
+
+TEST_F(AgentPodmanTest, BuildWhoseCommandIgnoresSigtermStillStops) {
+  v1::TaskSpec spec = PlanTask("trap \"\" TERM; echo cwb-test-started; while :; do sleep 1; done");
+  Cancellation cancel;
+  TaskResult result = Build(spec, "a1", &cancel, [&](const LogLine& line) {
+    if (line.text == "cwb-test-started") cancel.Cancel("cancelled by the test");
+  });
+  EXPECT_EQ(result.outcome, TaskOutcome::kCancelled);
+  EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
+}
+
+TEST_F(AgentPodmanTest, TimeLimitStopsALongBuild) {
+  time_limit_ = std::chrono::seconds(5);
+  v1::TaskSpec spec = PlanTask("sleep 600");
+  TaskResult result = Build(spec, "a1");
+  EXPECT_EQ(result.outcome, TaskOutcome::kTimedOut);
+  EXPECT_EQ(result.message, "time limit of 5s reached");
+  EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
+}
+
+}  // namespace
+}  // namespace cwb

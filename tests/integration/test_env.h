@@ -1,0 +1,87 @@
+// Helpers for integration tests: real git repositories made by the test, the local base image,
+// commands run for real. Tests that need podman fail (not skip) when CWB_REQUIRE_PODMAN=1, as
+// scripts/test.sh sets it, so CI cannot pass without running them.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/boost_process_runner.h"
+#include "gtest/gtest.h"
+
+namespace cwb::testing {
+
+inline constexpr char kBaseImage[] = "localhost/cwb-base:bookworm";
+
+// Runs argv for real; fails the test (and returns the output) when it exits non-zero.
+inline std::string MustRun(std::vector<std::string> argv,
+                           std::vector<std::pair<std::string, std::string>> env = {},
+                           const std::filesystem::path& cwd = {}) {
+  BoostProcessRunner runner;
+  env.insert(env.end(), {{"GIT_AUTHOR_NAME", "cwb test"}, {"GIT_AUTHOR_EMAIL", "test@cwb.invalid"},
+                         {"GIT_COMMITTER_NAME", "cwb test"},
+                         {"GIT_COMMITTER_EMAIL", "test@cwb.invalid"}});
+  absl::StatusOr<CapturedRun> run = RunAndCapture(runner, {argv, env, cwd});
+  EXPECT_TRUE(run.ok()) << run.status();
+  if (!run.ok()) return "";
+  EXPECT_TRUE(run->exit.ok()) << absl::StrJoin(argv, " ") << ": " << run->exit.Describe() << "\n"
+                              << run->output;
+  return run->output;
+}
+
+inline std::string Git(const std::filesystem::path& repo, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"git", "-C", repo.string(), "-c", "protocol.file.allow=always"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return MustRun(argv);
+}
+
+// A fresh directory for this test.
+inline std::filesystem::path TestDir(const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
+                                    absl::StrCat("cwb_it_", ::getpid(), "_", name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// True when podman and the base image are usable; otherwise the caller should skip, unless
+// CWB_REQUIRE_PODMAN=1 makes that a failure.
+inline bool PodmanReady() {
+  BoostProcessRunner runner;
+  absl::StatusOr<CapturedRun> run = RunAndCapture(runner, {{"podman", "image", "exists", kBaseImage}});
+  const bool ready = run.ok() && run->exit.ok();
+  if (!ready && std::getenv("CWB_REQUIRE_PODMAN") != nullptr) {
+    ADD_FAILURE() << "podman or " << kBaseImage << " is not ready (run scripts/test.sh)";
+  }
+  return ready;
+}
+
+// The demo package (examples/demo-package) as a git repository with a submodule `vendor`
+// holding data.txt, tagged v0.1.0; then a commit on main that breaks the C source, so only a
+// checkout of the tag builds.
+inline std::filesystem::path MakeDemoRepository(const std::filesystem::path& dir) {
+  const std::filesystem::path vendor = dir / "vendor-data";
+  std::filesystem::create_directories(vendor);
+  MustRun({"sh", "-c", "echo 'vendored data' > data.txt"}, {}, vendor);
+  Git(vendor, {"init", "-q", "-b", "main"});
+  Git(vendor, {"add", "-A"});
+  Git(vendor, {"commit", "-q", "-m", "vendor data"});
+
+  const std::filesystem::path repo = dir / "demo";
+  std::filesystem::copy(std::filesystem::path(CWB_SOURCE_DIR) / "examples/demo-package", repo,
+                        std::filesystem::copy_options::recursive);
+  Git(repo, {"init", "-q", "-b", "main"});
+  Git(repo, {"submodule", "add", "-q", vendor.string(), "vendor"});
+  Git(repo, {"add", "-A"});
+  Git(repo, {"commit", "-q", "-m", "demo 0.1.0"});
+  Git(repo, {"tag", "v0.1.0"});
+  MustRun({"sh", "-c", "echo 'this is not C' >> cwb_demo/_native.c"}, {}, repo);
+  Git(repo, {"commit", "-q", "-am", "break the build on main"});
+  return repo;
+}
+
+}  // namespace cwb::testing
