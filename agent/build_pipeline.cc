@@ -86,7 +86,11 @@ const char* OutcomeName(TaskOutcome outcome) {
 
 BuildPipeline::BuildPipeline(ContainerRuntime& runtime, ProcessRunner& runner, Clock& clock,
                              PipelineOptions options)
-    : runtime_(runtime), runner_(runner), clock_(clock), options_(std::move(options)) {}
+    : runtime_(runtime), runner_(runner), clock_(clock), options_([&] {
+        // Engines read a relative mount source as a volume name: always mount absolute paths.
+        options.work_dir = std::filesystem::absolute(options.work_dir).lexically_normal();
+        return std::move(options);
+      }()) {}
 
 std::vector<std::pair<std::string, std::string>> BuildPipeline::ContainerEnv(
     const v1::TaskSpec& spec) const {
