@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "agent/run_task_command.h"
+#include "agent/serve_command.h"
 #include "common/cancellation.h"
 
 namespace {
@@ -57,6 +58,26 @@ int main(int argc, char** argv) {
   probe_cmd->add_flag("--json", probe.json, "Print JSON");
   probe_cmd->add_option("--nvidia-smi", probe.nvidia_smi, "nvidia-smi binary")->capture_default_str();
 
+  cwb::ServeOptions serve;
+  int serve_time_limit = 0, serve_stop_grace = 30;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "Connect to a coordinator and build the tasks it assigns\n"
+               "  example: cwb-agent serve --coordinator 127.0.0.1:7600 --work-dir /var/lib/cwb-agent --slots 2");
+  serve_cmd->add_option("--coordinator", serve.coordinator, "Coordinator host:port")->capture_default_str();
+  serve_cmd->add_option("--agent-id", serve.agent_id, "Identity (default: kept in WORK_DIR/agent-id)");
+  serve_cmd->add_option("--label", serve.labels, "A label tasks may require (repeatable)");
+  serve_cmd->add_option("--slots", serve.slots, "Tasks to run at once")->capture_default_str();
+  serve_cmd->add_option("--runtime", serve.runtime, "Container engine: podman or docker")->capture_default_str();
+  serve_cmd->add_option("--runtime-binary", serve.engine.binary, "Path of the engine's CLI");
+  serve_cmd->add_option("--network", serve.engine.network, "Network mode for builds (e.g. host)");
+  serve_cmd->add_option("--run-arg", serve.engine.extra_run_args, "Extra argument for `run` (repeatable)");
+  serve_cmd->add_option("--work-dir", serve.pipeline.work_dir, "Agent work directory")->required();
+  serve_cmd->add_flag("--keep-failed", serve.pipeline.keep_failed_workspace, "Keep failed workspaces");
+  serve_cmd->add_option("--time-limit", serve_time_limit, "Seconds a build may run (0: none)");
+  serve_cmd->add_option("--stop-grace", serve_stop_grace, "Seconds between SIGTERM and SIGKILL")->capture_default_str();
+  serve_cmd->add_option("--max-jobs", serve.pipeline.max_jobs, "MAX_JOBS default (0: from cores and memory)");
+  serve_cmd->add_option("--nvidia-smi", serve.nvidia_smi, "nvidia-smi binary")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -73,5 +94,12 @@ int main(int argc, char** argv) {
     return cwb::RunTaskCommand(run, cancel, std::cout, std::cerr);
   }
   if (probe_cmd->parsed()) return cwb::ProbeCommand(probe, std::cout, std::cerr);
+  if (serve_cmd->parsed()) {
+    serve.pipeline.time_limit = std::chrono::seconds(serve_time_limit);
+    serve.pipeline.stop_grace = std::chrono::seconds(serve_stop_grace);
+    cwb::Cancellation stop;
+    CancelOnSignals(stop);
+    return cwb::ServeCommand(serve, stop, std::cout, std::cerr);
+  }
   return 2;
 }

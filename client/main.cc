@@ -1,15 +1,23 @@
 // cwb: the client CLI. Subcommands live in *_commands.cc; this file only wires CLI11 to them.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <iostream>
 
 #include "client/exit_codes.h"
 #include "client/plan_commands.h"
+#include "client/remote_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cwb: build Python wheels of CUDA projects across a Python x CUDA x PyTorch matrix"};
   app.set_version_flag("--version", std::string("cwb ") + CWB_VERSION);
   app.require_subcommand(1);
+
+  cwb::RemoteOptions remote;
+  remote.terminal = ::isatty(STDOUT_FILENO) != 0;
+  app.add_option("--coordinator", remote.connection.coordinator,
+                 "Coordinator host:port (else $CWB_COORDINATOR, the config file, 127.0.0.1:7600)");
+  app.add_option("--token", remote.connection.token, "Client token (else $CWB_TOKEN or the config file)");
 
   cwb::PlanOptions plan;
   CLI::App* plan_cmd = app.add_subcommand(
@@ -26,6 +34,62 @@ int main(int argc, char** argv) {
   render_cmd->add_option("-o,--output", render.output_dir,
                          "Directory (default: <output_dir_host>/dockerfiles)");
 
+  std::string config, build_id, task_id, output_dir = ".";
+  std::vector<std::string> task_ids;
+  bool watch = false, follow = false;
+
+  CLI::App* submit_cmd = app.add_subcommand(
+      "submit", "Submit a config's matrix to the coordinator\n"
+                "  example: cwb submit examples/matrix.yaml --watch");
+  submit_cmd->add_option("config", config, "Build config (YAML)")->required();
+  submit_cmd->add_flag("--watch", watch, "Follow the build until it ends");
+  submit_cmd->add_flag("--json", remote.json, "Print the submitted build as JSON");
+
+  CLI::App* watch_cmd = app.add_subcommand(
+      "watch", "Follow a build live: a line per task and a progress bar\n  example: cwb watch b0123456789ab");
+  watch_cmd->add_option("build", build_id, "Build id")->required();
+
+  CLI::App* status_cmd = app.add_subcommand(
+      "status", "List builds, or show one build's tasks\n  example: cwb status b0123456789ab --json");
+  status_cmd->add_option("build", build_id, "Build id (omit to list builds)");
+  status_cmd->add_flag("--json", remote.json, "Print JSON");
+
+  CLI::App* logs_cmd = app.add_subcommand(
+      "logs", "Print a task's log\n  example: cwb logs b0123456789ab 3f2a -f");
+  logs_cmd->add_option("build", build_id, "Build id")->required();
+  logs_cmd->add_option("task", task_id, "Task id or a unique prefix")->required();
+  logs_cmd->add_flag("-f,--follow", follow, "Keep printing until the task ends");
+
+  CLI::App* fetch_cmd = app.add_subcommand(
+      "fetch", "Download a build's wheels into DIR/wheelhouse/py<VER>/cuda<VER>/<platform>/\n"
+               "  example: cwb fetch b0123456789ab -o ./out");
+  fetch_cmd->add_option("build", build_id, "Build id")->required();
+  fetch_cmd->add_option("-o,--output", output_dir, "Output directory")->capture_default_str();
+
+  CLI::App* cancel_cmd = app.add_subcommand(
+      "cancel", "Cancel a build, or one task of it\n  example: cwb cancel b0123456789ab");
+  cancel_cmd->add_option("build", build_id, "Build id")->required();
+  cancel_cmd->add_option("task", task_id, "Task id or prefix (omit for the whole build)");
+
+  CLI::App* retry_cmd = app.add_subcommand(
+      "retry", "Queue failed or cancelled tasks again\n  example: cwb retry b0123456789ab");
+  retry_cmd->add_option("build", build_id, "Build id")->required();
+  retry_cmd->add_option("tasks", task_ids, "Task ids or prefixes (omit for every failed task)");
+
+  CLI::App* agents_cmd = app.add_subcommand("agents", "List agents\n  example: cwb agents --json");
+  agents_cmd->add_flag("--json", remote.json, "Print JSON");
+
+  cwb::LocalBuildOptions local;
+  CLI::App* build_cmd = app.add_subcommand(
+      "build", "Build a config's matrix on this machine (in-process coordinator and agent)\n"
+               "  example: cwb build examples/quickstart.yaml --network host");
+  build_cmd->add_option("config", local.config_path, "Build config (YAML)")->required();
+  build_cmd->add_option("--runtime", local.runtime, "podman or docker")->capture_default_str();
+  build_cmd->add_option("--network", local.network, "Network mode for builds (e.g. host)");
+  build_cmd->add_option("--slots", local.slots, "Tasks to build at once")->capture_default_str();
+  build_cmd->add_option("-o,--output", local.output_dir, "Output directory (default: output_dir_host)");
+  build_cmd->add_flag("--keep-failed", local.keep_failed, "Keep the workspace of failed builds");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -34,7 +98,21 @@ int main(int argc, char** argv) {
     app.exit(e);
     return cwb::kExitUsageError;
   }
-  if (plan_cmd->parsed()) return cwb::RunPlan(plan, std::cout, std::cerr);
-  if (render_cmd->parsed()) return cwb::RunRender(render, std::cout, std::cerr);
+  std::ostream& out = std::cout;
+  std::ostream& err = std::cerr;
+  if (plan_cmd->parsed()) return cwb::RunPlan(plan, out, err);
+  if (render_cmd->parsed()) return cwb::RunRender(render, out, err);
+  if (submit_cmd->parsed()) return cwb::SubmitCommand(remote, config, watch, out, err);
+  if (watch_cmd->parsed()) return cwb::WatchCommand(remote, build_id, out, err);
+  if (status_cmd->parsed()) return cwb::StatusCommand(remote, build_id, out, err);
+  if (logs_cmd->parsed()) return cwb::LogsCommand(remote, build_id, task_id, follow, out, err);
+  if (fetch_cmd->parsed()) return cwb::FetchCommand(remote, build_id, output_dir, out, err);
+  if (cancel_cmd->parsed()) return cwb::CancelCommand(remote, build_id, task_id, out, err);
+  if (retry_cmd->parsed()) return cwb::RetryCommand(remote, build_id, task_ids, out, err);
+  if (agents_cmd->parsed()) return cwb::AgentsCommand(remote, out, err);
+  if (build_cmd->parsed()) {
+    local.terminal = remote.terminal;
+    return cwb::LocalBuildCommand(local, out, err);
+  }
   return cwb::kExitUsageError;
 }

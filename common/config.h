@@ -58,6 +58,7 @@ struct ProjectConfig {
   std::string build_command;  // empty: the default `pip wheel` command
   std::vector<std::string> dependencies;
   std::vector<EnvEntry> env;  // in the order written
+  std::vector<std::string> labels;  // an agent must carry all of them to build this project
   std::optional<MatrixRestriction> restriction;
   SourceLocation location;
   std::string key_path;  // "projects[i]"

@@ -21,8 +21,8 @@ using Validator = ValidationError (*)(std::string_view);
 constexpr std::array<std::string_view, 9> kTopLevelKeys = {
     "output_dir_host", "build_target", "build_matrix",  "projects",           "pytorch_base_images",
     "apt_packages",    "pip_packages", "env",           "dockerfile_template"};
-constexpr std::array<std::string_view, 7> kProjectKeys = {
-    "name", "repo_url", "repo_ref", "build_command", "dependencies", "env", "matrix"};
+constexpr std::array<std::string_view, 8> kProjectKeys = {
+    "name", "repo_url", "repo_ref", "build_command", "dependencies", "env", "matrix", "labels"};
 constexpr std::array<std::string_view, 5> kMatrixReservedKeys = {
     kPythonAxis, kCudaAxis, kTorchAxis, "include", "exclude"};
 
@@ -434,6 +434,8 @@ class Parser {
         project.dependencies = ScalarList(value, key_path, &ValidatePipRequirement);
       } else if (key == "env") {
         project.env = Env(value, key_path);
+      } else if (key == "labels") {
+        project.labels = ScalarList(value, key_path, &ValidateLabel);
       } else if (key == "matrix") {
         project.restriction = Restriction(value, key_path, matrix);
       }
@@ -526,7 +528,8 @@ std::optional<Config> ParseConfig(std::string_view text, const std::string& file
 }
 
 absl::StatusOr<Config> LoadConfigText(std::string_view text, const std::string& file_name,
-                                      const std::filesystem::path& base_dir) {
+                                      const std::filesystem::path& base_dir,
+                                      std::optional<std::string> template_text) {
   Diagnostics diagnostics;
   std::optional<Config> config = ParseConfig(text, file_name, diagnostics);
   if (!config) return diagnostics.ToStatus();
@@ -547,7 +550,8 @@ absl::StatusOr<Config> LoadConfigText(std::string_view text, const std::string& 
   }
   std::filesystem::path template_path = config->template_path;
   if (template_path.is_relative()) template_path = base_dir / template_path;
-  absl::StatusOr<std::string> text_or = ReadFile(template_path);
+  absl::StatusOr<std::string> text_or =
+      template_text ? absl::StatusOr<std::string>(*std::move(template_text)) : ReadFile(template_path);
   if (!text_or.ok()) {
     diagnostics.Error(config->template_location, "dockerfile_template",
                       absl::StrCat("cannot read template ", template_path.string()));

@@ -27,8 +27,10 @@ std::optional<Config> ParseConfig(std::string_view text, const std::string& file
 absl::StatusOr<Config> LoadConfigFile(const std::filesystem::path& path);
 
 // Same, for text that did not come from a file (e.g. a config received over RPC); relative
-// paths resolve against `base_dir`.
+// paths resolve against `base_dir`. `template_text`, when given, is the text of the template the
+// config names (read by the client), so the template file is not read here.
 absl::StatusOr<Config> LoadConfigText(std::string_view text, const std::string& file_name,
-                                      const std::filesystem::path& base_dir);
+                                      const std::filesystem::path& base_dir,
+                                      std::optional<std::string> template_text = std::nullopt);
 
 }  // namespace cwb

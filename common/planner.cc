@@ -123,6 +123,7 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
       task.build_command = project.build_command;
       task.dependencies = project.dependencies;
       task.env = MergeEnv(config.env, project.env);
+      task.labels = project.labels;
       task.recipe = {config.dockerfile_template, config.template_origin, base->image, axes,
                      config.apt_packages, config.pip_packages};
 

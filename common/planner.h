@@ -25,6 +25,7 @@ struct PlannedTask {
   std::string build_command;
   std::vector<std::string> dependencies;
   std::vector<EnvEntry> env;  // config env, then the project's (the project wins)
+  std::vector<std::string> labels;  // where it may run; not part of the id (it changes no output)
   ImageRecipe recipe;
   RenderedImage image;
 };

@@ -113,6 +113,11 @@ ValidationError ValidateBuildCommand(std::string_view v) {
   return std::nullopt;
 }
 
+ValidationError ValidateLabel(std::string_view v) {
+  static const std::regex kPattern(R"([A-Za-z0-9][A-Za-z0-9._=/-]{0,62})");
+  return Match(v, kPattern, "label", "gpu=h100");
+}
+
 ValidationError ValidateAxisValueFor(std::string_view axis, std::string_view value) {
   if (axis == kPythonAxis) return ValidatePythonVersion(value);
   if (axis == kCudaAxis) return ValidateCudaVersion(value);

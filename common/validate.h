@@ -25,6 +25,7 @@ ValidationError ValidatePipRequirement(std::string_view v);  // "ninja", "packag
 ValidationError ValidateEnvName(std::string_view v);         // "TORCH_CUDA_ARCH_LIST"
 ValidationError ValidateEnvValue(std::string_view v);        // any text without NUL or newline
 ValidationError ValidateBuildCommand(std::string_view v);    // a shell command, non-empty, no NUL
+ValidationError ValidateLabel(std::string_view v);           // "gpu=h100", "pool/release"
 
 // Dispatches on the axis name: the three known axes get their version check, others the generic
 // axis-value check.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian machine (as root): install dependencies, prepare podman and the
-# local base image, build cwb, then plan the example matrix and build every task into wheels
-# under output/quickstart/wheelhouse/py<VER>/cuda<VER>/<platform>/.
+# local base image, build cwb, then build the example matrix into wheels under
+# output/quickstart/wheelhouse/py<VER>/cuda<VER>/<platform>/ with `cwb build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -10,14 +10,8 @@ bash scripts/make-base-image.sh
 bash scripts/build.sh
 bash scripts/make-example-repos.sh
 
-config=examples/quickstart.yaml
-out=output/quickstart
-mkdir -p "$out"
-build/client/cwb plan "$config"
-build/client/cwb plan --json "$config" > "$out/plan.json"
-for id in $(python3 -c 'import json,sys; print(" ".join(t["id"] for t in json.load(open(sys.argv[1]))["tasks"]))' "$out/plan.json"); do
-  build/agent/cwb-agent run-task "$out/plan.json" --task "$id" --work-dir "$out/agent" \
-    --network host --gpus none -o "$out"
-done
-echo "quickstart: wheels built:"
-find "$out/wheelhouse" -name '*.whl' | sort
+# The whole matrix in one command: an in-process coordinator and a local agent (the seed's `make`).
+build/client/cwb plan examples/quickstart.yaml
+build/client/cwb build examples/quickstart.yaml --network host
+echo "quickstart: wheels in output/quickstart/wheelhouse:"
+find output/quickstart/wheelhouse -name '*.whl' | sort

@@ -1,6 +1,9 @@
 // Runs the real `cwb` binary on fixture configs: exit statuses, tables, JSON and the exact error
 // text of every malformed-config fixture (tests/fixtures/configs/bad/NAME.yaml -> NAME.err).
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <cstdlib>
 #include <filesystem>
@@ -34,7 +37,11 @@ std::string Slurp(const fs::path& path) {
 
 // Runs `cwb ARGS` from the source directory (so fixture paths are relative, as a user types).
 CliResult RunCwb(const std::string& args) {
-  const fs::path dir = fs::path(::testing::TempDir()) / "cwb_cli";
+  // ctest runs tests in parallel processes: each gets its own output files.
+  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string(test->test_suite_name()) + "." + test->name();
+  std::replace(name.begin(), name.end(), '/', '_');
+  const fs::path dir = fs::path(::testing::TempDir()) / ("cwb_cli_" + std::to_string(::getpid()) + "_" + name);
   fs::create_directories(dir);
   const std::string command = "cd '" CWB_SOURCE_DIR "' && '" CWB_CLI_BINARY "' " + args + " >'" +
                               (dir / "out").string() + "' 2>'" + (dir / "err").string() + "'";

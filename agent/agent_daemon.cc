@@ -1,0 +1,305 @@
+#include "agent/agent_daemon.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/atomic_file.h"
+#include "common/grpc_status.h"
+
+namespace cwb {
+namespace {
+
+constexpr size_t kChunkBytes = 1 << 20;
+
+int64_t ToMs(Clock::WallTime time) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+v1::TaskState ToState(TaskOutcome outcome) {
+  switch (outcome) {
+    case TaskOutcome::kSucceeded: return v1::TASK_STATE_SUCCEEDED;
+    case TaskOutcome::kCancelled: return v1::TASK_STATE_CANCELLED;
+    default: return v1::TASK_STATE_FAILED;
+  }
+}
+
+}  // namespace
+
+std::string LoadOrCreateAgentId(const std::filesystem::path& work_dir) {
+  const std::filesystem::path file = work_dir / "agent-id";
+  std::ifstream in(file);
+  std::string id;
+  if (in >> id && !id.empty()) return id;
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  id = absl::StrFormat("%s-%06x", host, std::random_device{}() & 0xffffff);
+  (void)WriteFileAtomically(file, id + "\n");
+  return id;
+}
+
+AgentDaemon::AgentDaemon(AgentDaemonOptions options, BuildPipeline& pipeline)
+    : options_(std::move(options)), pipeline_(pipeline) {}
+
+AgentDaemon::~AgentDaemon() {
+  std::map<std::string, std::unique_ptr<Work>> work;
+  {
+    std::lock_guard lock(mutex_);
+    work.swap(work_);
+  }
+  for (auto& [id, w] : work) {
+    w->cancel.Cancel("the agent is stopping");
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+std::vector<std::string> AgentDaemon::ActiveAttempts() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [id, work] : work_) out.push_back(id);
+  return out;
+}
+
+bool AgentDaemon::Send(const v1::AgentMessage& message) {
+  std::lock_guard lock(write_mutex_);
+  return stream_ != nullptr && stream_->Write(message);
+}
+
+v1::Register AgentDaemon::RegisterMessage() {
+  v1::Register reg;
+  reg.set_agent_id(options_.agent_id);
+  *reg.mutable_capabilities() = options_.capabilities;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, work] : work_) {
+    v1::RunningAttempt* running = reg.add_running();
+    running->set_build_id(work->assignment.build_id());
+    running->set_task_id(work->assignment.spec().id());
+    running->set_attempt_id(id);
+  }
+  return reg;
+}
+
+void AgentDaemon::Start(const v1::Assignment& assignment) {
+  std::lock_guard lock(mutex_);
+  if (work_.count(assignment.attempt_id())) return;
+  auto work = std::make_unique<Work>();
+  work->assignment = assignment;
+  Work* raw = work.get();
+  work_[assignment.attempt_id()] = std::move(work);
+  raw->thread = std::thread([this, raw] { RunWork(raw); });
+}
+
+void AgentDaemon::RunWork(Work* work) {
+  const v1::Assignment& assignment = work->assignment;
+  v1::AgentMessage running;
+  v1::TaskStatusUpdate* status = running.mutable_status();
+  status->set_build_id(assignment.build_id());
+  status->set_task_id(assignment.spec().id());
+  status->set_attempt_id(assignment.attempt_id());
+  status->set_state(v1::TASK_STATE_RUNNING);
+  Send(running);
+
+  GpuRequest gpus = options_.capabilities.gpus().empty() ? GpuRequest::None() : GpuRequest::All();
+  if (!assignment.gpu_devices().empty()) {
+    gpus = GpuRequest::Devices({assignment.gpu_devices().begin(), assignment.gpu_devices().end()});
+  }
+  auto on_log = [&](const LogLine& line) {
+    v1::AgentMessage message;
+    v1::LogBatch* batch = message.mutable_logs();
+    batch->set_build_id(assignment.build_id());
+    batch->set_task_id(assignment.spec().id());
+    batch->set_attempt_id(assignment.attempt_id());
+    v1::LogLine* out = batch->add_lines();
+    out->set_time_ms(ToMs(line.time));
+    out->set_source(line.source);
+    out->set_text(line.text);
+    Send(message);  // lines produced while disconnected stay in the agent's log file only
+  };
+  TaskResult result = pipeline_.Run({&assignment.spec(), assignment.attempt_id(), gpus, on_log, &work->cancel});
+  {
+    std::lock_guard lock(mutex_);
+    work->result = std::move(result);
+    work->finished = true;
+  }
+  finished_cv_.notify_all();
+}
+
+absl::Status AgentDaemon::Upload(v1::AgentService::Stub& stub, const v1::Assignment& assignment,
+                                 const BuiltWheel& wheel) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
+  v1::ArtifactInfo response;
+  std::unique_ptr<grpc::ClientWriter<v1::UploadChunk>> writer = stub.UploadArtifact(&context, &response);
+  v1::UploadChunk chunk;
+  v1::UploadHeader* header = chunk.mutable_header();
+  header->set_build_id(assignment.build_id());
+  header->set_task_id(assignment.spec().id());
+  header->set_attempt_id(assignment.attempt_id());
+  header->set_filename(wheel.filename);
+  header->set_size_bytes(wheel.size);
+  bool ok = writer->Write(chunk);
+  std::ifstream in(wheel.path, std::ios::binary);
+  std::string buffer(kChunkBytes, '\0');
+  while (ok && in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const size_t n = static_cast<size_t>(in.gcount());
+    if (n == 0) break;
+    chunk.Clear();
+    chunk.set_data(buffer.data(), n);
+    ok = writer->Write(chunk);
+  }
+  if (ok) {
+    chunk.Clear();
+    chunk.set_sha256(wheel.sha256);
+    writer->Write(chunk);
+  }
+  writer->WritesDone();
+  return FromGrpcStatus(writer->Finish());
+}
+
+void AgentDaemon::Report(v1::AgentService::Stub& stub, Cancellation& connection_done) {
+  while (!connection_done.cancelled()) {
+    Work* done = nullptr;
+    {
+      std::unique_lock lock(mutex_);
+      finished_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] {
+        for (auto& [id, work] : work_) {
+          if (work->finished) return true;
+        }
+        return false;
+      });
+      for (auto& [id, work] : work_) {
+        if (work->finished) {
+          done = work.get();
+          break;
+        }
+      }
+    }
+    if (done == nullptr) continue;
+    const v1::Assignment& assignment = done->assignment;
+    TaskResult& result = done->result;
+    bool stale = false;
+    std::vector<std::string> uploaded;
+    if (result.outcome == TaskOutcome::kSucceeded) {
+      for (const BuiltWheel& wheel : result.wheels) {
+        absl::Status s = Upload(stub, assignment, wheel);
+        if (absl::IsFailedPrecondition(s)) {
+          stale = true;  // the coordinator moved on: this result is not wanted
+          break;
+        }
+        if (absl::IsInvalidArgument(s) || absl::IsResourceExhausted(s)) {
+          result.outcome = TaskOutcome::kFailed;
+          result.message = absl::StrCat("upload of ", wheel.filename, " refused: ", s.message());
+          break;
+        }
+        if (!s.ok()) return;  // connection trouble: try again after reconnecting
+        uploaded.push_back(wheel.filename);
+      }
+    }
+    if (!stale) {
+      v1::AgentMessage message;
+      v1::TaskStatusUpdate* status = message.mutable_status();
+      status->set_build_id(assignment.build_id());
+      status->set_task_id(assignment.spec().id());
+      status->set_attempt_id(assignment.attempt_id());
+      status->set_state(ToState(result.outcome));
+      status->set_message(result.message);
+      status->set_exit_code(result.exit_code);
+      status->set_commit(result.commit);
+      for (const std::string& name : uploaded) status->add_artifact_filenames(name);
+      if (!Send(message)) return;
+    }
+    std::unique_ptr<Work> finished;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = work_.find(assignment.attempt_id());
+      finished = std::move(it->second);
+      work_.erase(it);
+    }
+    if (finished->thread.joinable()) finished->thread.join();
+    // The wheels now live on the coordinator (or were not wanted).
+    std::error_code ignored;
+    for (const BuiltWheel& wheel : finished->result.wheels) std::filesystem::remove(wheel.path, ignored);
+  }
+}
+
+bool AgentDaemon::Connect(Cancellation& stop) {
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials());
+  std::unique_ptr<v1::AgentService::Stub> stub = v1::AgentService::NewStub(channel);
+  grpc::ClientContext context;
+  auto on_stop = stop.Subscribe([&] { context.TryCancel(); });
+  std::unique_ptr<Stream> stream = stub->Session(&context);
+  v1::AgentMessage hello;
+  *hello.mutable_register_() = RegisterMessage();
+  if (!stream->Write(hello)) {
+    stream->Finish();
+    return false;
+  }
+  v1::CoordinatorMessage message;
+  if (!stream->Read(&message) || !message.has_ack()) {
+    context.TryCancel();
+    stream->Finish();
+    return false;
+  }
+  for (const std::string& attempt : message.ack().abandon_attempts()) {
+    std::lock_guard lock(mutex_);
+    if (auto it = work_.find(attempt); it != work_.end()) {
+      it->second->cancel.Cancel("the coordinator no longer wants this attempt");
+    }
+  }
+  const auto heartbeat = std::chrono::milliseconds(std::max(100u, message.ack().heartbeat_interval_ms()));
+  {
+    std::lock_guard lock(write_mutex_);
+    stream_ = stream.get();
+  }
+  Cancellation connection_done;
+  std::thread heartbeats([&] {
+    v1::AgentMessage beat;
+    beat.mutable_heartbeat();
+    while (SystemClock::Get().SleepUntil(SystemClock::Get().SteadyNow() + heartbeat, &connection_done)) {
+      if (!Send(beat)) break;
+    }
+  });
+  std::thread reporter([&] { Report(*stub, connection_done); });
+
+  while (stream->Read(&message)) {
+    if (message.has_assignment()) {
+      Start(message.assignment());
+    } else if (message.has_cancel()) {
+      std::lock_guard lock(mutex_);
+      if (auto it = work_.find(message.cancel().attempt_id()); it != work_.end()) {
+        it->second->cancel.Cancel(message.cancel().reason());
+      }
+    }
+  }
+  connection_done.Cancel("session ended");
+  {
+    std::lock_guard lock(write_mutex_);
+    stream_ = nullptr;
+  }
+  context.TryCancel();
+  heartbeats.join();
+  reporter.join();
+  stream->Finish();
+  return true;
+}
+
+void AgentDaemon::Run(Cancellation& stop) {
+  std::chrono::milliseconds backoff = options_.min_backoff;
+  std::mt19937 jitter(std::random_device{}());
+  while (!stop.cancelled()) {
+    const bool acked = Connect(stop);
+    if (stop.cancelled()) break;
+    backoff = acked ? options_.min_backoff : std::min(backoff * 2, options_.max_backoff);
+    const auto wait = backoff / 2 + std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1));
+    SystemClock::Get().SleepUntil(SystemClock::Get().SteadyNow() + wait, &stop);
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& [id, work] : work_) work->cancel.Cancel("the agent is stopping");
+}
+
+}  // namespace cwb

@@ -1,0 +1,63 @@
+#include "agent/serve_command.h"
+
+#include <unistd.h>
+
+#include "agent/agent_daemon.h"
+#include "agent/boost_process_runner.h"
+#include "agent/cli_container_runtime.h"
+
+namespace cwb {
+
+v1::AgentCapabilities MakeCapabilities(const GpuInventory& gpus, const HostResources& host,
+                                       const std::vector<std::string>& labels, int slots) {
+  v1::AgentCapabilities caps;
+  char name[256] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  caps.set_hostname(name);
+  for (const std::string& label : labels) caps.add_labels(label);
+  caps.set_slots(static_cast<uint32_t>(std::max(1, slots)));
+  for (const GpuInfo& gpu : gpus.gpus) {
+    v1::GpuDevice* device = caps.add_gpus();
+    device->set_index(gpu.index);
+    device->set_uuid(gpu.uuid);
+    device->set_name(gpu.name);
+    device->set_memory_bytes(gpu.memory_bytes);
+    device->set_compute_capability(gpu.compute_capability);
+  }
+  caps.set_driver_version(gpus.driver_version);
+  caps.set_driver_cuda_version(gpus.cuda_version);
+  caps.set_cpu_cores(static_cast<uint32_t>(host.cpu_cores));
+  caps.set_memory_bytes(host.memory_bytes);
+  caps.set_version(CWB_VERSION_STRING);
+  return caps;
+}
+
+int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<EngineKind> kind = ParseEngineKind(options.runtime);
+  if (!kind.ok()) {
+    err << kind.status().message() << '\n';
+    return 2;
+  }
+  options.engine.kind = *kind;
+  if (options.pipeline.host.memory_bytes == 0) options.pipeline.host = ProbeHostResources();
+  BoostProcessRunner runner;
+  absl::StatusOr<GpuInventory> gpus = ProbeGpus(runner, options.nvidia_smi);
+  if (!gpus.ok()) {
+    err << "cwb-agent: GPU probe failed, serving cpu tasks only: " << gpus.status().message() << '\n';
+    gpus = GpuInventory{};
+  }
+  CliContainerRuntime runtime(options.engine, runner);
+  BuildPipeline pipeline(runtime, runner, SystemClock::Get(), options.pipeline);
+  AgentDaemonOptions daemon;
+  daemon.coordinator = options.coordinator;
+  daemon.agent_id = options.agent_id.empty() ? LoadOrCreateAgentId(options.pipeline.work_dir)
+                                             : options.agent_id;
+  daemon.capabilities = MakeCapabilities(*gpus, options.pipeline.host, options.labels, options.slots);
+  out << "cwb-agent " << daemon.agent_id << " serving " << options.coordinator << " with "
+      << daemon.capabilities.slots() << " slot(s), " << gpus->gpus.size() << " GPU(s)" << std::endl;
+  AgentDaemon agent(daemon, pipeline);
+  agent.Run(stop);
+  return 0;
+}
+
+}  // namespace cwb

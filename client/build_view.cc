@@ -1,0 +1,128 @@
+#include "client/build_view.h"
+
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/table.h"
+#include "common/task_state.h"
+
+namespace cwb {
+
+std::string AxesLabel(const v1::TaskSpec& spec) {
+  std::string label;
+  for (const v1::AxisValue& axis : spec.axes()) {
+    absl::StrAppend(&label, label.empty() ? "" : "/", axis.value());
+  }
+  return label;
+}
+
+std::string Elapsed(const v1::TaskInfo& task, int64_t now_ms) {
+  if (task.started_at_ms() == 0) return "-";
+  const int64_t end = task.finished_at_ms() != 0 ? task.finished_at_ms() : now_ms;
+  const int64_t seconds = std::max<int64_t>(0, (end - task.started_at_ms()) / 1000);
+  if (seconds < 60) return absl::StrCat(seconds, "s");
+  if (seconds < 3600) return absl::StrFormat("%dm%02ds", seconds / 60, seconds % 60);
+  return absl::StrFormat("%dh%02dm", seconds / 3600, (seconds % 3600) / 60);
+}
+
+std::string ProgressBar(uint32_t done, uint32_t total, int width) {
+  const int filled = total == 0 ? width : static_cast<int>(static_cast<uint64_t>(done) * width / total);
+  return absl::StrCat("[", std::string(filled, '#'), std::string(width - filled, '-'), "] ", done,
+                      "/", total);
+}
+
+void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& out) {
+  TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED", "MESSAGE"});
+  for (const v1::TaskInfo& task : build.tasks()) {
+    table.AddRow({task.spec().id(), task.spec().project(), AxesLabel(task.spec()),
+                  StateName(task.state()), task.agent_id(), Elapsed(task, now_ms), task.message()});
+  }
+  table.Print(out);
+  out << "build " << build.build_id() << ": " << build.succeeded() << " succeeded, "
+      << build.failed() << " failed, " << build.cancelled() << " cancelled, " << build.total()
+      << " total" << (build.finished() ? "" : " (running)") << '\n';
+}
+
+void LiveBuildView::Snapshot(const v1::BuildInfo& build, int64_t now_ms) {
+  build_id_ = build.build_id();
+  order_.clear();
+  tasks_.clear();
+  for (const v1::TaskInfo& task : build.tasks()) {
+    order_.push_back(task.spec().id());
+    tasks_[task.spec().id()] = task;
+    if (!terminal_) {
+      out_ << "task " << task.spec().id() << " " << task.spec().project() << " "
+           << AxesLabel(task.spec()) << ": " << StateName(task.state()) << '\n';
+    }
+  }
+  if (terminal_) Redraw(now_ms);
+}
+
+void LiveBuildView::Update(const v1::TaskInfo& task, int64_t now_ms) {
+  auto it = tasks_.find(task.spec().id());
+  const bool state_changed = it == tasks_.end() || it->second.state() != task.state();
+  tasks_[task.spec().id()] = task;
+  if (terminal_) {
+    Redraw(now_ms);
+    return;
+  }
+  if (!state_changed) return;  // plain output: one line per state change
+  out_ << "task " << task.spec().id() << " " << task.spec().project() << " "
+       << AxesLabel(task.spec()) << ": " << StateName(task.state());
+  if (!task.agent_id().empty()) out_ << " on " << task.agent_id();
+  if (!task.message().empty()) out_ << " (" << task.message() << ")";
+  out_ << '\n' << std::flush;
+}
+
+void LiveBuildView::Redraw(int64_t now_ms) {
+  if (drawn_lines_ > 0) out_ << "\x1b[" << drawn_lines_ << "F";  // back to the first line
+  TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED"});
+  uint32_t done = 0;
+  for (const std::string& id : order_) {
+    const v1::TaskInfo& task = tasks_.at(id);
+    done += IsTerminal(task.state());
+    table.AddRow({id, task.spec().project(), AxesLabel(task.spec()), StateName(task.state()),
+                  task.agent_id(), Elapsed(task, now_ms)});
+  }
+  std::ostringstream text;
+  table.Print(text);
+  text << ProgressBar(done, static_cast<uint32_t>(order_.size())) << '\n';
+  std::string rendered = text.str();
+  drawn_lines_ = 0;
+  size_t start = 0;
+  for (size_t end; (end = rendered.find('\n', start)) != std::string::npos; start = end + 1) {
+    out_ << "\x1b[2K" << rendered.substr(start, end - start) << '\n';
+    ++drawn_lines_;
+  }
+  out_ << std::flush;
+}
+
+uint32_t LiveBuildView::succeeded() const {
+  uint32_t n = 0;
+  for (const auto& [id, task] : tasks_) n += task.state() == v1::TASK_STATE_SUCCEEDED;
+  return n;
+}
+
+uint32_t LiveBuildView::failed() const {
+  uint32_t n = 0;
+  for (const auto& [id, task] : tasks_) {
+    n += task.state() == v1::TASK_STATE_FAILED || task.state() == v1::TASK_STATE_CANCELLED;
+  }
+  return n;
+}
+
+void LiveBuildView::Finish(int64_t now_ms) {
+  if (terminal_) Redraw(now_ms);
+  out_ << "build " << build_id_ << " finished: " << succeeded() << " succeeded, " << failed()
+       << " failed or cancelled\n";
+  for (const std::string& id : order_) {
+    const v1::TaskInfo& task = tasks_.at(id);
+    if (task.state() == v1::TASK_STATE_FAILED || task.state() == v1::TASK_STATE_CANCELLED) {
+      out_ << "  " << id << " " << task.spec().project() << " " << AxesLabel(task.spec()) << ": "
+           << StateName(task.state()) << ": " << task.message() << '\n';
+    }
+  }
+}
+
+}  // namespace cwb

@@ -1,0 +1,42 @@
+// How the CLI reaches a coordinator: the address and token come from flags, then the
+// environment (CWB_COORDINATOR, CWB_TOKEN), then the config file
+// ($XDG_CONFIG_HOME/cwb/config.yaml or ~/.config/cwb/config.yaml, keys `coordinator` and `token`),
+// then the default 127.0.0.1:7600. Every call gets a deadline.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "cwb/v1/client.grpc.pb.h"
+
+namespace cwb {
+
+struct ConnectionSettings {
+  std::string coordinator;
+  std::string token;
+};
+
+// Fills what the flags left empty from the environment and the config file.
+ConnectionSettings ResolveConnection(ConnectionSettings flags);
+
+class CoordinatorConnection {
+ public:
+  explicit CoordinatorConnection(const ConnectionSettings& settings);
+
+  v1::BuildService::Stub& stub() { return *stub_; }
+  // A context with the token and a deadline.
+  std::unique_ptr<grpc::ClientContext> Context(std::chrono::seconds deadline = std::chrono::seconds(30)) const;
+  // For streams that last as long as a build.
+  std::unique_ptr<grpc::ClientContext> StreamContext() const { return Context(std::chrono::hours(72)); }
+  const std::string& address() const { return address_; }
+
+ private:
+  std::string address_;
+  std::string token_;
+  std::unique_ptr<v1::BuildService::Stub> stub_;
+};
+
+}  // namespace cwb

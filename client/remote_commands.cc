@@ -1,0 +1,397 @@
+#include "client/remote_commands.h"
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "agent/agent_daemon.h"
+#include "agent/boost_process_runner.h"
+#include "agent/cli_container_runtime.h"
+#include "agent/serve_command.h"
+#include "client/build_view.h"
+#include "client/exit_codes.h"
+#include "client/table.h"
+#include "common/atomic_file.h"
+#include "common/config_parser.h"
+#include "common/digest.h"
+#include "common/grpc_status.h"
+#include "common/task_proto.h"
+#include "common/task_state.h"
+#include "coordinator/server.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Prints a failed call; config errors and unknown ids are the caller's (2), the rest 1.
+int Fail(const grpc::Status& status, std::ostream& err) {
+  err << "cwb: " << status.error_message() << '\n';
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    err << "cwb: is the coordinator running? (--coordinator, CWB_COORDINATOR)\n";
+  }
+  return status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+                 status.error_code() == grpc::StatusCode::NOT_FOUND
+             ? kExitUsageError
+             : kExitSomeFailed;
+}
+
+int ExitFor(const v1::BuildInfo& build) {
+  return build.succeeded() == build.total() ? kExitSuccess : kExitSomeFailed;
+}
+
+// Reads the config (checking it here first) into a SubmitBuild request.
+absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path) {
+  absl::StatusOr<Config> config = LoadConfigFile(config_path);
+  if (!config.ok()) return config.status();
+  Diagnostics diagnostics;
+  if (!PlanBuild(*config, diagnostics)) return diagnostics.ToStatus();
+  std::ifstream in(config_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  v1::SubmitBuildRequest request;
+  request.set_config_yaml(text.str());
+  request.set_config_name(config_path);
+  request.set_config_dir(fs::absolute(config_path).parent_path().string());
+  if (!config->template_path.empty()) request.set_dockerfile_template(config->dockerfile_template);
+  return request;
+}
+
+// Resolves a unique task-id prefix within a build.
+absl::StatusOr<std::string> ResolveTask(CoordinatorConnection& connection,
+                                        const std::string& build_id, const std::string& prefix) {
+  v1::GetBuildRequest request;
+  request.set_build_id(build_id);
+  v1::BuildInfo build;
+  grpc::Status status = connection.stub().GetBuild(connection.Context().get(), request, &build);
+  if (!status.ok()) return FromGrpcStatus(status);
+  std::vector<std::string> matches;
+  for (const v1::TaskInfo& task : build.tasks()) {
+    if (task.spec().id() == prefix) return prefix;
+    if (task.spec().id().starts_with(prefix)) matches.push_back(task.spec().id());
+  }
+  if (matches.size() == 1) return matches.front();
+  return absl::NotFoundError(absl::StrCat("task: ", matches.empty() ? "no" : "more than one",
+                                          " task of build ", build_id, " matches '", prefix, "'"));
+}
+
+int Watch(CoordinatorConnection& connection, const std::string& build_id, bool terminal,
+          std::ostream& out, std::ostream& err) {
+  v1::WatchBuildRequest request;
+  request.set_build_id(build_id);
+  // A broken stream (a restarting coordinator) is reattached with a fresh snapshot.
+  for (int failures = 0; failures < 60; ++failures) {
+    auto context = connection.StreamContext();
+    std::unique_ptr<grpc::ClientReader<v1::BuildEvent>> reader =
+        connection.stub().WatchBuild(context.get(), request);
+    LiveBuildView view(out, terminal);
+    v1::BuildEvent event;
+    bool finished = false;
+    bool got_snapshot = false;
+    while (reader->Read(&event)) {
+      if (event.has_snapshot()) {
+        view.Snapshot(event.snapshot(), NowMs());
+        got_snapshot = true;
+      } else if (event.has_task()) {
+        view.Update(event.task(), NowMs());
+      }
+      if (event.build_finished()) {
+        finished = true;
+        break;
+      }
+    }
+    if (finished) {
+      context->TryCancel();
+      reader->Finish();
+      view.Finish(NowMs());
+      return view.failed() == 0 ? kExitSuccess : kExitSomeFailed;
+    }
+    grpc::Status status = reader->Finish();
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND ||
+        status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      return Fail(status, err);
+    }
+    if (got_snapshot) failures = 0;
+    err << "cwb: watch interrupted (" << status.error_message() << "); reattaching\n";
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  err << "cwb: gave up reattaching to build " << build_id << '\n';
+  return kExitSomeFailed;
+}
+
+absl::Status DownloadOne(CoordinatorConnection& connection, const std::string& build_id,
+                         const v1::TaskInfo& task, const v1::ArtifactInfo& artifact,
+                         const fs::path& destination) {
+  v1::DownloadArtifactRequest request;
+  request.set_build_id(build_id);
+  request.set_task_id(task.spec().id());
+  request.set_filename(artifact.filename());
+  auto context = connection.Context(std::chrono::seconds(3600));
+  std::unique_ptr<grpc::ClientReader<v1::ArtifactChunk>> reader =
+      connection.stub().DownloadArtifact(context.get(), request);
+  std::error_code error;
+  fs::create_directories(destination.parent_path(), error);
+  const fs::path temp = TempPathFor(destination);
+  std::ofstream file(temp, std::ios::binary);
+  Sha256 hasher;
+  uint64_t size = 0;
+  std::string announced;
+  v1::ArtifactChunk chunk;
+  while (reader->Read(&chunk)) {
+    file.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+    hasher.Update(chunk.data());
+    size += chunk.data().size();
+    if (!chunk.sha256().empty()) announced = chunk.sha256();
+  }
+  file.close();
+  absl::Status status = FromGrpcStatus(reader->Finish());
+  const std::string digest = hasher.FinishHex();
+  if (status.ok() && !file) status = absl::InternalError(absl::StrCat("cannot write ", temp.string()));
+  if (status.ok() && (digest != artifact.sha256() || (!announced.empty() && announced != digest) ||
+                      size != artifact.size_bytes())) {
+    status = absl::DataLossError(absl::StrCat(artifact.filename(), ": downloaded sha256 ", digest,
+                                              " does not match ", artifact.sha256()));
+  }
+  if (!status.ok()) {
+    fs::remove(temp, error);
+    return status;
+  }
+  return CommitTempFile(temp, destination);
+}
+
+}  // namespace
+
+int SubmitCommand(const RemoteOptions& options, const std::string& config_path, bool watch,
+                  std::ostream& out, std::ostream& err, std::string* build_id) {
+  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(config_path);
+  if (!request.ok()) {
+    err << request.status().message() << '\n';
+    return kExitUsageError;
+  }
+  CoordinatorConnection connection(ResolveConnection(options.connection));
+  v1::BuildInfo build;
+  grpc::Status status = connection.stub().SubmitBuild(connection.Context().get(), *request, &build);
+  if (!status.ok()) return Fail(status, err);
+  if (build_id != nullptr) *build_id = build.build_id();
+  if (options.json) {
+    out << ToJson(build) << '\n';
+  } else {
+    out << "build " << build.build_id() << ": " << build.total() << " tasks submitted\n";
+  }
+  if (!watch) return kExitSuccess;
+  return Watch(connection, build.build_id(), options.terminal, out, err);
+}
+
+int WatchCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
+                 std::ostream& err) {
+  CoordinatorConnection connection(ResolveConnection(options.connection));
+  return Watch(connection, build_id, options.terminal, out, err);
+}
+
+int StatusCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
+                  std::ostream& err) {
+  CoordinatorConnection connection(ResolveConnection(options.connection));
+  if (build_id.empty()) {
+    v1::ListBuildsResponse builds;
+    grpc::Status status =
+        connection.stub().ListBuilds(connection.Context().get(), v1::ListBuildsRequest(), &builds);
+    if (!status.ok()) return Fail(status, err);
+    if (options.json) {
+      out << ToJson(builds) << '\n';
+      return kExitSuccess;
+    }
+    TextTable table({"BUILD", "CONFIG", "TASKS", "SUCCEEDED", "FAILED", "CANCELLED", "STATE"});
+    for (const v1::BuildInfo& build : builds.builds()) {
+      table.AddRow({build.build_id(), build.config_name(), std::to_string(build.total()),
+                    std::to_string(build.succeeded()), std::to_string(build.failed()),
+                    std::to_string(build.cancelled()), build.finished() ? "finished" : "running"});
+    }
+    table.Print(out);
+    return kExitSuccess;
+  }
+  v1::GetBuildRequest request;
+  request.set_build_id(build_id);
+  v1::BuildInfo build;
+  grpc::Status status = connection.stub().GetBuild(connection.Context().get(), request, &build);
+  if (!status.ok()) return Fail(status, err);
+  if (options.json) {
+    out << ToJson(build) << '\n';
+  } else {
+    PrintTaskTable(build, NowMs(), out);
+  }
+  return build.finished() ? ExitFor(build) : kExitSuccess;
+}
+
+int LogsCommand(const RemoteOptions& options, const std::string& build_id,
+                const std::string& task_id, bool follow, std::ostream& out, std::ostream& err) {
+  CoordinatorConnection connection(ResolveConnection(options.connection));
+  absl::StatusOr<std::string> task = ResolveTask(connection, build_id, task_id);
+  if (!task.ok()) {
+    err << "cwb: " << task.status().message() << '\n';
+    return kExitUsageError;
+  }
+  v1::StreamLogRequest request;
+  request.set_build_id(build_id);
+  request.set_task_id(*task);
+  request.set_follow(follow);
+  auto context = connection.StreamContext();
+  std::unique_ptr<grpc::ClientReader<v1::LogChunk>> reader =
+      connection.stub().StreamLog(context.get(), request);
+  v1::LogChunk chunk;
+  while (reader->Read(&chunk)) out << chunk.data() << std::flush;
+  grpc::Status status = reader->Finish();
+  return status.ok() ? kExitSuccess : Fail(status, err);
+}
+
+int FetchCommand(const RemoteOptions& options, const std::string& build_id,
+                 const std::string& output_dir, std::ostream& out, std::ostream& err) {
+  CoordinatorConnection connection(ResolveConnection(options.connection));
+  v1::GetBuildRequest request;
+  request.set_build_id(build_id);
+  v1::BuildInfo build;
+  grpc::Status status = connection.stub().GetBuild(connection.Context().get(), request, &build);
+  if (!status.ok()) return Fail(status, err);
+  int fetched = 0, skipped = 0, failed = 0;
+  for (const v1::TaskInfo& task : build.tasks()) {
+    for (const v1::ArtifactInfo& artifact : task.artifacts()) {
+      const fs::path destination = fs::path(output_dir) / artifact.wheelhouse_path();
+      std::error_code error;
+      if (fs::exists(destination, error)) {
+        absl::StatusOr<std::string> digest = Sha256File(destination);
+        if (digest.ok() && *digest == artifact.sha256()) {
+          ++skipped;
+          continue;
+        }
+      }
+      if (absl::Status s = DownloadOne(connection, build_id, task, artifact, destination); !s.ok()) {
+        err << "cwb: " << artifact.filename() << ": " << s.message() << '\n';
+        ++failed;
+        continue;
+      }
+      out << destination.string() << '\n';
+      ++fetched;
+    }
+  }
+  out << fetched << " fetched, " << skipped << " already present, " << failed << " failed; "
+      << build.succeeded() << " of " << build.total() << " tasks succeeded\n";
+  return failed == 0 && build.finished() && build.succeeded() == build.total() ? kExitSuccess
+                                                                               : kExitSomeFailed;
+}
+
+int CancelCommand(const RemoteOptions& options, const std::string& build_id,
+                  const std::string& task_id, std::ostream& out, std::ostream& err) {
+  CoordinatorConnection connection(ResolveConnection(options.connection));
+  v1::CancelRequest request;
+  request.set_build_id(build_id);
+  if (!task_id.empty()) {
+    absl::StatusOr<std::string> task = ResolveTask(connection, build_id, task_id);
+    if (!task.ok()) {
+      err << "cwb: " << task.status().message() << '\n';
+      return kExitUsageError;
+    }
+    request.set_task_id(*task);
+  }
+  v1::CancelResponse response;
+  grpc::Status status = connection.stub().Cancel(connection.Context().get(), request, &response);
+  if (!status.ok()) return Fail(status, err);
+  out << response.cancelled() << " task(s) cancelled\n";
+  return kExitSuccess;
+}
+
+int RetryCommand(const RemoteOptions& options, const std::string& build_id,
+                 const std::vector<std::string>& task_ids, std::ostream& out, std::ostream& err) {
+  CoordinatorConnection connection(ResolveConnection(options.connection));
+  v1::RetryRequest request;
+  request.set_build_id(build_id);
+  for (const std::string& prefix : task_ids) {
+    absl::StatusOr<std::string> task = ResolveTask(connection, build_id, prefix);
+    if (!task.ok()) {
+      err << "cwb: " << task.status().message() << '\n';
+      return kExitUsageError;
+    }
+    request.add_task_ids(*task);
+  }
+  v1::RetryResponse response;
+  grpc::Status status = connection.stub().Retry(connection.Context().get(), request, &response);
+  if (!status.ok()) return Fail(status, err);
+  out << response.requeued() << " task(s) queued again\n";
+  return kExitSuccess;
+}
+
+int AgentsCommand(const RemoteOptions& options, std::ostream& out, std::ostream& err) {
+  CoordinatorConnection connection(ResolveConnection(options.connection));
+  v1::ListAgentsResponse agents;
+  grpc::Status status =
+      connection.stub().ListAgents(connection.Context().get(), v1::ListAgentsRequest(), &agents);
+  if (!status.ok()) return Fail(status, err);
+  if (options.json) {
+    out << ToJson(agents) << '\n';
+    return kExitSuccess;
+  }
+  TextTable table({"AGENT", "HOST", "STATE", "SLOTS", "RUNNING", "GPUS", "CUDA", "LABELS"});
+  for (const v1::AgentInfo& agent : agents.agents()) {
+    const v1::AgentCapabilities& caps = agent.capabilities();
+    std::string gpus = std::to_string(caps.gpus_size());
+    if (caps.gpus_size() > 0) absl::StrAppend(&gpus, " x ", caps.gpus(0).name());
+    std::string labels;
+    for (const std::string& label : caps.labels()) absl::StrAppend(&labels, labels.empty() ? "" : ",", label);
+    table.AddRow({agent.agent_id(), caps.hostname(), agent.connected() ? "connected" : "disconnected",
+                  std::to_string(caps.slots()), std::to_string(agent.running_attempts_size()), gpus,
+                  caps.driver_cuda_version().empty() ? "-" : caps.driver_cuda_version(), labels});
+  }
+  table.Print(out);
+  return kExitSuccess;
+}
+
+int LocalBuildCommand(const LocalBuildOptions& options, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<Config> config = LoadConfigFile(options.config_path);
+  if (!config.ok()) {
+    err << config.status().message() << '\n';
+    return kExitUsageError;
+  }
+  const fs::path output = options.output_dir.empty() ? config->output_dir : fs::path(options.output_dir);
+  const fs::path state = output / ".cwb";
+
+  // The same code paths as a cluster: a coordinator on a loopback port and an agent dialing it.
+  ServerOptions server_options;
+  server_options.listen = "127.0.0.1:0";
+  server_options.coordinator.data_dir = state / "coordinator";
+  absl::StatusOr<std::unique_ptr<CoordinatorServer>> server =
+      CoordinatorServer::Start(server_options, SystemClock::Get());
+  if (!server.ok()) {
+    err << "cwb: cannot start the coordinator: " << server.status().message() << '\n';
+    return kExitSomeFailed;
+  }
+  ServeOptions serve;
+  serve.coordinator = (*server)->address();
+  serve.slots = options.slots;
+  serve.runtime = options.runtime;
+  serve.engine.network = options.network;
+  serve.pipeline.work_dir = state / "agent";
+  serve.pipeline.keep_failed_workspace = options.keep_failed;
+  Cancellation stop_agent;
+  std::ostringstream agent_out;
+  std::thread agent([&] { ServeCommand(serve, stop_agent, agent_out, err); });
+
+  RemoteOptions remote;
+  remote.connection.coordinator = (*server)->address();
+  remote.terminal = options.terminal;
+  std::string build_id;
+  int code = SubmitCommand(remote, options.config_path, /*watch=*/true, out, err, &build_id);
+  if (!build_id.empty()) {
+    code = std::max(code, FetchCommand(remote, build_id, output.string(), out, err));
+  }
+  stop_agent.Cancel("the build is over");
+  agent.join();
+  (*server)->Shutdown();
+  return code;
+}
+
+}  // namespace cwb

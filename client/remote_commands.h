@@ -1,0 +1,49 @@
+// The CLI commands that talk to a coordinator, and `cwb build`, which runs one in-process with a
+// local agent. Each returns the exit status (0 all succeeded, 1 some failed, 2 usage or config
+// error) and writes only to the streams it is given.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "client/connection.h"
+
+namespace cwb {
+
+struct RemoteOptions {
+  ConnectionSettings connection;
+  bool json = false;
+  bool terminal = false;  // render live views for a terminal
+};
+
+// `build_id` (may be null) receives the new build's id.
+int SubmitCommand(const RemoteOptions& options, const std::string& config_path, bool watch,
+                  std::ostream& out, std::ostream& err, std::string* build_id = nullptr);
+int WatchCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
+                 std::ostream& err);
+int StatusCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
+                  std::ostream& err);
+int LogsCommand(const RemoteOptions& options, const std::string& build_id,
+                const std::string& task_id, bool follow, std::ostream& out, std::ostream& err);
+int FetchCommand(const RemoteOptions& options, const std::string& build_id,
+                 const std::string& output_dir, std::ostream& out, std::ostream& err);
+int CancelCommand(const RemoteOptions& options, const std::string& build_id,
+                  const std::string& task_id, std::ostream& out, std::ostream& err);
+int RetryCommand(const RemoteOptions& options, const std::string& build_id,
+                 const std::vector<std::string>& task_ids, std::ostream& out, std::ostream& err);
+int AgentsCommand(const RemoteOptions& options, std::ostream& out, std::ostream& err);
+
+struct LocalBuildOptions {
+  std::string config_path;
+  std::string runtime = "podman";
+  std::string network;          // engine network mode for builds
+  int slots = 1;
+  std::string output_dir;       // empty: the config's output_dir_host
+  bool terminal = false;
+  bool keep_failed = false;
+};
+// `cwb build`: an in-process coordinator and local agent; wheels land in output_dir_host.
+int LocalBuildCommand(const LocalBuildOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace cwb

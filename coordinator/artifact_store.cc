@@ -1,0 +1,97 @@
+#include "coordinator/artifact_store.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/atomic_file.h"
+
+namespace cwb {
+namespace {
+
+absl::Status IoError(std::string_view what, const std::filesystem::path& path, int error) {
+  std::string message = absl::StrCat(std::string(what), " ", path.string(), ": ", std::strerror(error));
+  if (error == ENOSPC || error == EDQUOT) return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
+}
+
+}  // namespace
+
+ArtifactUpload::~ArtifactUpload() {
+  if (file_ != nullptr) std::fclose(file_);
+  if (!committed_) {
+    std::error_code ignored;
+    std::filesystem::remove(temp_, ignored);
+  }
+}
+
+absl::Status ArtifactUpload::Write(std::string_view data) {
+  if (file_ == nullptr) return absl::FailedPreconditionError("upload already closed");
+  if (written_ + data.size() > declared_size_ || written_ + data.size() > limit_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "upload larger than ", std::min(declared_size_, limit_), " bytes (declared ",
+        declared_size_, ", limit ", limit_, ")"));
+  }
+  if (std::fwrite(data.data(), 1, data.size(), file_) != data.size()) {
+    return IoError("cannot write", temp_, errno);
+  }
+  hasher_.Update(data);
+  written_ += data.size();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::filesystem::path> ArtifactUpload::Commit(const std::string& expected_sha256) {
+  if (file_ == nullptr) return absl::FailedPreconditionError("upload already closed");
+  const int close_result = std::fclose(file_);
+  file_ = nullptr;
+  if (close_result != 0) return IoError("cannot close", temp_, errno);
+  if (written_ != declared_size_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("upload ended after ", written_, " of ", declared_size_, " bytes"));
+  }
+  const std::string actual = hasher_.FinishHex();
+  if (actual != expected_sha256) {
+    return absl::InvalidArgumentError(absl::StrCat("sha256 mismatch: the upload hashes to ", actual,
+                                                   ", the agent said ", expected_sha256));
+  }
+  if (absl::Status s = CommitTempFile(temp_, final_); !s.ok()) return s;
+  committed_ = true;
+  return final_;
+}
+
+absl::StatusOr<std::unique_ptr<ArtifactUpload>> ArtifactStore::BeginUpload(
+    const std::string& attempt_id, const std::string& filename, uint64_t declared_size) {
+  if (declared_size > max_upload_bytes_) {
+    return absl::InvalidArgumentError(absl::StrCat("upload of ", declared_size,
+                                                   " bytes exceeds the limit of ",
+                                                   max_upload_bytes_, " bytes"));
+  }
+  const std::filesystem::path dir = root_ / "uploads" / attempt_id;
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return IoError("cannot create", dir, error.value());
+  const std::filesystem::path final_path = dir / filename;
+  const std::filesystem::path temp = TempPathFor(final_path);
+  std::FILE* file = std::fopen(temp.c_str(), "wbx");
+  if (file == nullptr) return IoError("cannot create", temp, errno);
+  return std::unique_ptr<ArtifactUpload>(
+      new ArtifactUpload(temp, final_path, file, declared_size, max_upload_bytes_));
+}
+
+absl::StatusOr<std::filesystem::path> ArtifactStore::Publish(const std::filesystem::path& uploaded,
+                                                             const std::string& build_id,
+                                                             const std::filesystem::path& relative) {
+  const std::filesystem::path destination = BuildDir(build_id) / relative;
+  std::error_code error;
+  std::filesystem::create_directories(destination.parent_path(), error);
+  if (error) return IoError("cannot create", destination.parent_path(), error.value());
+  if (absl::Status s = CommitTempFile(uploaded, destination); !s.ok()) return s;
+  return destination;
+}
+
+void ArtifactStore::DiscardUploads(const std::string& attempt_id) {
+  std::error_code ignored;
+  std::filesystem::remove_all(root_ / "uploads" / attempt_id, ignored);
+}
+
+}  // namespace cwb

@@ -1,0 +1,64 @@
+// The coordinator's wheel store. An upload streams into a temporary file under
+// <root>/uploads/<attempt>/, its size bounded and its sha256 computed on the way; only when the
+// digest matches is it fsynced and renamed to its name, so a partial or corrupt upload is never
+// visible. When the attempt succeeds the files move (rename) into the build's wheelhouse:
+//   <root>/builds/<build>/wheelhouse/py<VER>/cuda<VER>/<platform>/<wheel>
+// Thread-safe: uploads are independent.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/digest.h"
+
+namespace cwb {
+
+class ArtifactUpload {
+ public:
+  ~ArtifactUpload();  // removes the temporary file unless committed
+  // Appends bytes; fails (and the upload is dead) past the declared size or the store's limit.
+  absl::Status Write(std::string_view data);
+  // Verifies size and digest, then makes the file durable under its final name.
+  absl::StatusOr<std::filesystem::path> Commit(const std::string& expected_sha256);
+  uint64_t size() const { return written_; }
+
+ private:
+  friend class ArtifactStore;
+  ArtifactUpload(std::filesystem::path temp, std::filesystem::path final_path, std::FILE* file,
+                 uint64_t declared_size, uint64_t limit)
+      : temp_(std::move(temp)), final_(std::move(final_path)), file_(file),
+        declared_size_(declared_size), limit_(limit) {}
+
+  std::filesystem::path temp_, final_;
+  std::FILE* file_;
+  uint64_t declared_size_, limit_;
+  uint64_t written_ = 0;
+  Sha256 hasher_;
+  bool committed_ = false;
+};
+
+class ArtifactStore {
+ public:
+  ArtifactStore(std::filesystem::path root, uint64_t max_upload_bytes)
+      : root_(std::move(root)), max_upload_bytes_(max_upload_bytes) {}
+
+  // Starts an upload of `filename` (already validated as a wheel name) for an attempt.
+  absl::StatusOr<std::unique_ptr<ArtifactUpload>> BeginUpload(const std::string& attempt_id,
+                                                              const std::string& filename,
+                                                              uint64_t declared_size);
+  // Moves a committed upload into the build's wheelhouse at `relative` (wheelhouse/...).
+  absl::StatusOr<std::filesystem::path> Publish(const std::filesystem::path& uploaded,
+                                                const std::string& build_id,
+                                                const std::filesystem::path& relative);
+  std::filesystem::path BuildDir(const std::string& build_id) const { return root_ / "builds" / build_id; }
+  void DiscardUploads(const std::string& attempt_id);
+
+ private:
+  const std::filesystem::path root_;
+  const uint64_t max_upload_bytes_;
+};
+
+}  // namespace cwb

@@ -1,0 +1,55 @@
+// cwb-coordinator: the gRPC server that schedules build matrices onto agents.
+#include <CLI/CLI.hpp>
+#include <signal.h>
+
+#include <iostream>
+
+#include "coordinator/server.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"cwb-coordinator: schedules CUDA wheel build matrices onto agents"};
+  app.set_version_flag("--version", std::string("cwb-coordinator ") + CWB_VERSION);
+  cwb::ServerOptions options;
+  options.coordinator.data_dir = "/var/lib/cwb";
+  int64_t lease_ms = 10000, heartbeat_ms = 2000;
+  app.add_option("--listen", options.listen, "host:port to serve on")->capture_default_str();
+  app.add_flag("--insecure", options.allow_insecure_remote,
+               "Allow plaintext on a non-loopback address");
+  app.add_option("--data-dir", options.coordinator.data_dir, "State, logs and wheels")->capture_default_str();
+  app.add_option("--lease-ms", lease_ms, "An agent silent this long loses its tasks")->capture_default_str();
+  app.add_option("--heartbeat-ms", heartbeat_ms, "Agents' heartbeat interval")->capture_default_str();
+  app.add_option("--retry-limit", options.coordinator.retry_limit, "Attempts per task")->capture_default_str();
+  app.add_option("--max-upload-bytes", options.coordinator.max_upload_bytes, "Largest wheel accepted")
+      ->capture_default_str();
+  app.add_option("--task-time-limit", options.coordinator.task_time_limit_s,
+                 "Seconds a build may run (0: none)")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  options.coordinator.lease = std::chrono::milliseconds(lease_ms);
+  options.coordinator.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto server = cwb::CoordinatorServer::Start(options, cwb::SystemClock::Get());
+  if (!server.ok()) {
+    std::cerr << "cwb-coordinator: " << server.status().message() << '\n';
+    return 1;
+  }
+  // The line scripts and tests wait for: the address actually bound.
+  std::cout << "cwb-coordinator listening on " << (*server)->address() << std::endl;
+  int signal = 0;
+  sigwait(&set, &signal);
+  std::cout << "cwb-coordinator: stopping" << std::endl;
+  (*server)->Shutdown();
+  return 0;
+}

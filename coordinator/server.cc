@@ -1,0 +1,64 @@
+#include "coordinator/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace cwb {
+
+bool IsLoopbackAddress(const std::string& host_port) {
+  std::string host = host_port.substr(0, host_port.rfind(':'));
+  if (host.starts_with("[") && host.ends_with("]")) host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(ServerOptions options,
+                                                                            Clock& clock) {
+  if (!IsLoopbackAddress(options.listen) && !options.allow_insecure_remote) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--listen ", options.listen,
+        ": plaintext is only served on loopback addresses; pass --insecure to allow it"));
+  }
+  std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
+  server->options_ = options;
+  absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
+      Coordinator::Create(options.coordinator, clock);
+  if (!coordinator.ok()) return coordinator.status();
+  server->coordinator_ = *std::move(coordinator);
+  server->build_service_ = std::make_unique<BuildServiceImpl>(*server->coordinator_);
+  server->agent_service_ = std::make_unique<AgentServiceImpl>(*server->coordinator_);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterService(server->build_service_.get());
+  builder.RegisterService(server->agent_service_.get());
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  server->scheduler_ = std::thread([s = server.get()] { s->coordinator_->RunScheduler(s->stop_); });
+  return server;
+}
+
+std::string CoordinatorServer::address() const {
+  std::string host = options_.listen.substr(0, options_.listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+  return absl::StrCat(host, ":", port_);
+}
+
+void CoordinatorServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  stop_.Cancel("shutdown");
+  coordinator_->logs().Wake();
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (scheduler_.joinable()) scheduler_.join();
+}
+
+CoordinatorServer::~CoordinatorServer() { Shutdown(); }
+
+}  // namespace cwb

@@ -1,0 +1,52 @@
+// A running coordinator: the Coordinator, its gRPC server (client and agent APIs, health,
+// reflection) and its scheduler thread. Used by cwb-coordinator and by `cwb build`.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/services.h"
+
+namespace cwb {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:7600";  // host:port; port 0 picks a free one
+  bool allow_insecure_remote = false;     // plaintext on a non-loopback address
+  CoordinatorOptions coordinator;
+};
+
+class CoordinatorServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(ServerOptions options,
+                                                                  Clock& clock);
+  ~CoordinatorServer();
+
+  int port() const { return port_; }
+  std::string address() const;  // "127.0.0.1:<port>"
+  Coordinator& coordinator() { return *coordinator_; }
+  void Shutdown();
+  void Wait() { server_->Wait(); }
+
+ private:
+  CoordinatorServer() = default;
+
+  ServerOptions options_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<BuildServiceImpl> build_service_;
+  std::unique_ptr<AgentServiceImpl> agent_service_;
+  std::unique_ptr<grpc::Server> server_;
+  Cancellation stop_;
+  std::thread scheduler_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+// True for 127.0.0.0/8, ::1 and localhost listen addresses.
+bool IsLoopbackAddress(const std::string& host_port);
+
+}  // namespace cwb

@@ -1,0 +1,289 @@
+#include "coordinator/services.h"
+
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/axes.h"
+#include "common/grpc_status.h"
+#include "common/task_proto.h"
+#include "common/wheelhouse.h"
+
+namespace cwb {
+namespace {
+
+constexpr auto kPoll = std::chrono::milliseconds(500);
+constexpr size_t kChunkBytes = 1 << 20;  // well under gRPC's 4 MiB message limit
+
+grpc::Status Missing(const char* field) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": required"));
+}
+
+// The session's way back to its agent: a queue drained by one writer thread (one write in flight).
+class StreamChannel final : public AgentChannel {
+ public:
+  StreamChannel(grpc::ServerContext* context,
+                grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>* stream)
+      : context_(context), stream_(stream), writer_([this] { WriteLoop(); }) {}
+  ~StreamChannel() override {
+    Close();
+    writer_.join();
+  }
+
+  void Send(const v1::CoordinatorMessage& message) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      queue_.push_back(message);
+    }
+    cv_.notify_all();
+  }
+  void Close() override {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      closed_ = true;
+    }
+    cv_.notify_all();
+    context_->TryCancel();
+  }
+
+ private:
+  void WriteLoop() {
+    while (true) {
+      v1::CoordinatorMessage message;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+        if (closed_ && queue_.empty()) return;
+        message = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      if (!stream_->Write(message)) {
+        Close();
+        return;
+      }
+    }
+  }
+
+  grpc::ServerContext* context_;
+  grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>* stream_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<v1::CoordinatorMessage> queue_;
+  bool closed_ = false;
+  std::thread writer_;
+};
+
+}  // namespace
+
+// ---- BuildService ----
+
+grpc::Status BuildServiceImpl::SubmitBuild(grpc::ServerContext*, const v1::SubmitBuildRequest* request,
+                                           v1::BuildInfo* response) {
+  absl::StatusOr<v1::BuildInfo> build = coordinator_.Submit(*request);
+  if (!build.ok()) return ToGrpcStatus(build.status());
+  *response = *std::move(build);
+  return grpc::Status::OK;
+}
+
+grpc::Status BuildServiceImpl::ListBuilds(grpc::ServerContext*, const v1::ListBuildsRequest*,
+                                          v1::ListBuildsResponse* response) {
+  for (v1::BuildInfo& build : coordinator_.ListBuilds()) *response->add_builds() = std::move(build);
+  return grpc::Status::OK;
+}
+
+grpc::Status BuildServiceImpl::GetBuild(grpc::ServerContext*, const v1::GetBuildRequest* request,
+                                        v1::BuildInfo* response) {
+  if (request->build_id().empty()) return Missing("build_id");
+  absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(request->build_id());
+  if (!build.ok()) return ToGrpcStatus(build.status());
+  *response = *std::move(build);
+  return grpc::Status::OK;
+}
+
+grpc::Status BuildServiceImpl::WatchBuild(grpc::ServerContext* context,
+                                          const v1::WatchBuildRequest* request,
+                                          grpc::ServerWriter<v1::BuildEvent>* writer) {
+  if (request->build_id().empty()) return Missing("build_id");
+  v1::BuildEvent first;
+  absl::StatusOr<std::shared_ptr<BuildWatcher>> watcher =
+      coordinator_.Watch(request->build_id(), first.mutable_snapshot());
+  if (!watcher.ok()) return ToGrpcStatus(watcher.status());
+  first.set_build_finished(first.snapshot().finished());
+  const bool finished = first.build_finished();
+  if (!writer->Write(first)) return grpc::Status::CANCELLED;
+  if (finished) return grpc::Status::OK;
+  while (!context->IsCancelled()) {
+    v1::BuildEvent event;
+    if (!(*watcher)->Next(&event, kPoll)) {
+      if ((*watcher)->closed()) break;
+      continue;
+    }
+    if (!writer->Write(event)) break;
+    if (event.build_finished()) {
+      (*watcher)->Close();
+      return grpc::Status::OK;
+    }
+  }
+  (*watcher)->Close();
+  return grpc::Status::CANCELLED;
+}
+
+grpc::Status BuildServiceImpl::StreamLog(grpc::ServerContext* context,
+                                         const v1::StreamLogRequest* request,
+                                         grpc::ServerWriter<v1::LogChunk>* writer) {
+  if (request->build_id().empty()) return Missing("build_id");
+  if (request->task_id().empty()) return Missing("task_id");
+  absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(request->build_id(), request->task_id());
+  if (!task.ok()) return ToGrpcStatus(task.status());
+  uint64_t offset = request->offset();
+  while (!context->IsCancelled()) {
+    // Whether the task had ended before this read: then an empty read is the true end.
+    absl::StatusOr<v1::TaskInfo> now = coordinator_.GetTask(request->build_id(), request->task_id());
+    const bool ended = !now.ok() || IsTerminal(now->state());
+    absl::StatusOr<std::string> data =
+        coordinator_.logs().Read(request->build_id(), request->task_id(), offset, 64 * 1024);
+    if (!data.ok()) return ToGrpcStatus(data.status());
+    if (!data->empty()) {
+      v1::LogChunk chunk;
+      chunk.set_offset(offset);
+      offset += data->size();
+      chunk.set_data(*std::move(data));
+      if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
+      continue;
+    }
+    if (!request->follow() || ended) return grpc::Status::OK;
+    coordinator_.logs().WaitForGrowth(request->build_id(), request->task_id(), offset, kPoll);
+  }
+  return grpc::Status::CANCELLED;
+}
+
+grpc::Status BuildServiceImpl::DownloadArtifact(grpc::ServerContext* context,
+                                                const v1::DownloadArtifactRequest* request,
+                                                grpc::ServerWriter<v1::ArtifactChunk>* writer) {
+  if (request->build_id().empty()) return Missing("build_id");
+  if (request->task_id().empty()) return Missing("task_id");
+  if (request->filename().empty()) return Missing("filename");
+  auto found = coordinator_.FindArtifact(request->build_id(), request->task_id(), request->filename());
+  if (!found.ok()) return ToGrpcStatus(found.status());
+  std::ifstream in(found->second, std::ios::binary);
+  if (!in) return grpc::Status(grpc::StatusCode::DATA_LOSS, "filename: the stored wheel is missing");
+  std::string buffer(kChunkBytes, '\0');
+  bool first = true;
+  while (!context->IsCancelled()) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const size_t n = static_cast<size_t>(in.gcount());
+    v1::ArtifactChunk chunk;
+    chunk.set_data(buffer.data(), n);
+    if (first) chunk.set_total_size(found->first.size_bytes());
+    first = false;
+    const bool last = n < buffer.size() || in.peek() == std::char_traits<char>::eof();
+    if (last) chunk.set_sha256(found->first.sha256());
+    if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
+    if (last) return grpc::Status::OK;
+  }
+  return grpc::Status::CANCELLED;
+}
+
+grpc::Status BuildServiceImpl::Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
+                                      v1::CancelResponse* response) {
+  if (request->build_id().empty()) return Missing("build_id");
+  absl::StatusOr<uint32_t> n = coordinator_.Cancel(request->build_id(), request->task_id());
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  response->set_cancelled(*n);
+  return grpc::Status::OK;
+}
+
+grpc::Status BuildServiceImpl::Retry(grpc::ServerContext*, const v1::RetryRequest* request,
+                                     v1::RetryResponse* response) {
+  if (request->build_id().empty()) return Missing("build_id");
+  absl::StatusOr<uint32_t> n = coordinator_.Retry(
+      request->build_id(), {request->task_ids().begin(), request->task_ids().end()});
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  response->set_requeued(*n);
+  return grpc::Status::OK;
+}
+
+grpc::Status BuildServiceImpl::ListAgents(grpc::ServerContext*, const v1::ListAgentsRequest*,
+                                          v1::ListAgentsResponse* response) {
+  for (v1::AgentInfo& agent : coordinator_.ListAgents()) *response->add_agents() = std::move(agent);
+  return grpc::Status::OK;
+}
+
+// ---- AgentService ----
+
+grpc::Status AgentServiceImpl::Session(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>* stream) {
+  v1::AgentMessage message;
+  if (!stream->Read(&message)) return grpc::Status::CANCELLED;
+  if (!message.has_register_()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "register: the first message must register");
+  }
+  const std::string agent_id = message.register_().agent_id();
+  auto channel = std::make_shared<StreamChannel>(context, stream);
+  absl::StatusOr<v1::RegisterAck> ack = coordinator_.Register(message.register_(), channel);
+  if (!ack.ok()) return ToGrpcStatus(ack.status());
+  while (stream->Read(&message)) {
+    coordinator_.Heartbeat(agent_id, channel.get());  // any message shows the agent is alive
+    switch (message.message_case()) {
+      case v1::AgentMessage::kStatus:
+        coordinator_.OnStatus(agent_id, message.status());
+        break;
+      case v1::AgentMessage::kLogs:
+        coordinator_.OnLogs(agent_id, message.logs());
+        break;
+      default:
+        break;
+    }
+  }
+  coordinator_.Disconnected(agent_id, channel.get());
+  channel->Close();
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::UploadArtifact(grpc::ServerContext* context,
+                                              grpc::ServerReader<v1::UploadChunk>* reader,
+                                              v1::ArtifactInfo* response) {
+  v1::UploadChunk chunk;
+  if (!reader->Read(&chunk) || !chunk.has_header()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "header: the first chunk must be the header");
+  }
+  const v1::UploadHeader header = chunk.header();
+  absl::StatusOr<WheelName> name = ParseWheelFilename(header.filename());
+  if (!name.ok()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                      absl::StrCat("header.filename: ", name.status().message()));
+  if (absl::Status s = coordinator_.CheckUpload(header); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(header.build_id(), header.task_id());
+  if (!task.ok()) return ToGrpcStatus(task.status());
+  absl::StatusOr<std::unique_ptr<ArtifactUpload>> upload =
+      coordinator_.artifacts().BeginUpload(header.attempt_id(), header.filename(), header.size_bytes());
+  if (!upload.ok()) return ToGrpcStatus(upload.status());
+  while (reader->Read(&chunk)) {
+    if (chunk.has_data()) {
+      if (absl::Status s = (*upload)->Write(chunk.data()); !s.ok()) return ToGrpcStatus(s);
+      continue;
+    }
+    if (chunk.chunk_case() != v1::UploadChunk::kSha256) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "chunk: a second header");
+    }
+    absl::StatusOr<std::filesystem::path> path = (*upload)->Commit(chunk.sha256());
+    if (!path.ok()) return ToGrpcStatus(path.status());
+    const AxisValues axes = AxesFromProto(task->spec());
+    response->set_filename(header.filename());
+    response->set_size_bytes(header.size_bytes());
+    response->set_sha256(chunk.sha256());
+    response->set_wheelhouse_path(
+        (WheelhouseDir("", AxisOrEmpty(axes, kPythonAxis), AxisOrEmpty(axes, kCudaAxis),
+                       name->platform_tag) /
+         header.filename())
+            .string());
+    return ToGrpcStatus(coordinator_.RecordUpload(header, *response, *path));
+  }
+  return grpc::Status(context->IsCancelled() ? grpc::StatusCode::CANCELLED
+                                             : grpc::StatusCode::INVALID_ARGUMENT,
+                      "sha256: the upload ended without its digest");
+}
+
+}  // namespace cwb

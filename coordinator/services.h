@@ -1,0 +1,54 @@
+// gRPC adapters over Coordinator: each handler checks its request, calls the coordinator and
+// converts the status. Synchronous API; long streams wait with short timeouts so a cancelled
+// client or a stopping server ends them promptly.
+#pragma once
+
+#include "coordinator/coordinator.h"
+#include "cwb/v1/agent.grpc.pb.h"
+#include "cwb/v1/client.grpc.pb.h"
+
+namespace cwb {
+
+class BuildServiceImpl final : public v1::BuildService::Service {
+ public:
+  explicit BuildServiceImpl(Coordinator& coordinator) : coordinator_(coordinator) {}
+
+  grpc::Status SubmitBuild(grpc::ServerContext*, const v1::SubmitBuildRequest* request,
+                           v1::BuildInfo* response) override;
+  grpc::Status ListBuilds(grpc::ServerContext*, const v1::ListBuildsRequest*,
+                          v1::ListBuildsResponse* response) override;
+  grpc::Status GetBuild(grpc::ServerContext*, const v1::GetBuildRequest* request,
+                        v1::BuildInfo* response) override;
+  grpc::Status WatchBuild(grpc::ServerContext* context, const v1::WatchBuildRequest* request,
+                          grpc::ServerWriter<v1::BuildEvent>* writer) override;
+  grpc::Status StreamLog(grpc::ServerContext* context, const v1::StreamLogRequest* request,
+                         grpc::ServerWriter<v1::LogChunk>* writer) override;
+  grpc::Status DownloadArtifact(grpc::ServerContext* context,
+                                const v1::DownloadArtifactRequest* request,
+                                grpc::ServerWriter<v1::ArtifactChunk>* writer) override;
+  grpc::Status Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
+                      v1::CancelResponse* response) override;
+  grpc::Status Retry(grpc::ServerContext*, const v1::RetryRequest* request,
+                     v1::RetryResponse* response) override;
+  grpc::Status ListAgents(grpc::ServerContext*, const v1::ListAgentsRequest*,
+                          v1::ListAgentsResponse* response) override;
+
+ private:
+  Coordinator& coordinator_;
+};
+
+class AgentServiceImpl final : public v1::AgentService::Service {
+ public:
+  explicit AgentServiceImpl(Coordinator& coordinator) : coordinator_(coordinator) {}
+
+  grpc::Status Session(grpc::ServerContext* context,
+                       grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>* stream) override;
+  grpc::Status UploadArtifact(grpc::ServerContext* context,
+                              grpc::ServerReader<v1::UploadChunk>* reader,
+                              v1::ArtifactInfo* response) override;
+
+ private:
+  Coordinator& coordinator_;
+};
+
+}  // namespace cwb
