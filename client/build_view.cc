@@ -36,7 +36,8 @@ void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& ou
   TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED", "MESSAGE"});
   for (const v1::TaskInfo& task : build.tasks()) {
     table.AddRow({task.spec().id(), task.spec().project(), AxesLabel(task.spec()),
-                  StateName(task.state()), task.agent_id(), Elapsed(task, now_ms), task.message()});
+                  StateName(task.state()), task.agent_id(), Elapsed(task, now_ms),
+                  task.waiting_reason().empty() ? task.message() : task.waiting_reason()});
   }
   table.Print(out);
   out << "build " << build.build_id() << ": " << build.succeeded() << " succeeded, "

@@ -239,7 +239,6 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
     *task.mutable_spec() = ToProto(planned);
     task.set_state(v1::TASK_STATE_QUEUED);
     task.set_queued_at_ms(header.created_at_ms());
-    task.set_message("waiting for an agent");
   }
   if (absl::Status s = store_->InsertBuild(header, tasks); !s.ok()) return s;
   BuildState& build = builds_[header.build_id()];
@@ -567,8 +566,8 @@ void Coordinator::ScheduleLocked() {
       std::variant<std::string, std::string> choice = ChooseAgent(task.spec(), slots);
       if (!Chosen(choice)) {
         const std::string& reason = std::get<1>(choice);
-        if (task.message() != reason) {
-          task.set_message(reason);
+        if (task.waiting_reason() != reason) {
+          task.set_waiting_reason(reason);
           Changed(task);
         }
         continue;
@@ -580,7 +579,7 @@ void Coordinator::ScheduleLocked() {
       task.set_attempt_id(attempt);
       task.set_agent_id(agent_id);
       task.set_attempts(task.attempts() + 1);
-      task.set_message("");
+      task.clear_waiting_reason();
       attempts_[attempt] = {build_id, id};
       agents_.at(agent_id).attempts.insert(attempt);
       (void)store_->RecordAttempt(attempt, build_id, id, agent_id, NowMs());

@@ -1,0 +1,73 @@
+#include "coordinator/scheduler.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cwb {
+namespace {
+
+v1::TaskSpec Task(const std::string& cuda, std::vector<std::string> labels = {}) {
+  v1::TaskSpec spec;
+  spec.set_id("t");
+  v1::AxisValue* axis = spec.add_axes();
+  axis->set_name("cuda_version");
+  axis->set_value(cuda);
+  for (const std::string& label : labels) spec.add_required_labels(label);
+  return spec;
+}
+
+v1::AgentCapabilities Agent(int gpus, const std::string& cuda, std::vector<std::string> labels = {}) {
+  v1::AgentCapabilities caps;
+  for (int i = 0; i < gpus; ++i) caps.add_gpus()->set_index(i);
+  caps.set_driver_cuda_version(cuda);
+  for (const std::string& label : labels) caps.add_labels(label);
+  caps.set_slots(2);
+  return caps;
+}
+
+TEST(SchedulerTest, IncompatibilityReasons) {
+  EXPECT_EQ(Incompatibility(Task("cpu"), Agent(0, "")), std::nullopt);
+  EXPECT_EQ(Incompatibility(Task("cpu"), Agent(1, "12.4")), std::nullopt);
+  EXPECT_EQ(Incompatibility(Task("12.1"), Agent(0, "")), "needs a GPU");
+  EXPECT_EQ(Incompatibility(Task("12.4"), Agent(1, "12.2")),
+            "needs a driver for CUDA 12.4 (the agent's supports 12.2)");
+  EXPECT_EQ(Incompatibility(Task("12.1"), Agent(1, "12.4")), std::nullopt);
+  EXPECT_EQ(Incompatibility(Task("cpu", {"pool=release"}), Agent(0, "", {"pool=dev"})),
+            "needs label 'pool=release'");
+  EXPECT_EQ(Incompatibility(Task("cpu", {"pool=release"}), Agent(0, "", {"x", "pool=release"})),
+            std::nullopt);
+}
+
+TEST(SchedulerTest, ChoosesTheCompatibleAgentWithTheMostFreeSlots) {
+  v1::AgentCapabilities cpu = Agent(0, ""), old_gpu = Agent(1, "11.8"), gpu = Agent(2, "12.4");
+  std::vector<AgentSlots> agents = {{"cpu", &cpu, 4}, {"old", &old_gpu, 3}, {"new", &gpu, 1}};
+  auto choice = ChooseAgent(Task("12.1"), agents);
+  ASSERT_TRUE(Chosen(choice));
+  EXPECT_EQ(std::get<0>(choice), "new");
+  choice = ChooseAgent(Task("cpu"), agents);
+  ASSERT_TRUE(Chosen(choice));
+  EXPECT_EQ(std::get<0>(choice), "cpu");
+  agents[2].free_slots = 0;
+  choice = ChooseAgent(Task("12.1"), agents);
+  ASSERT_FALSE(Chosen(choice));
+  EXPECT_EQ(std::get<1>(choice), "waiting: every agent that can run it is busy");
+}
+
+TEST(SchedulerTest, ReasonsWhenNobodyCanRunIt) {
+  auto none = ChooseAgent(Task("12.1"), {});
+  EXPECT_EQ(std::get<1>(none), "waiting: no agent is connected");
+  v1::AgentCapabilities cpu = Agent(0, ""), old_gpu = Agent(1, "11.8");
+  auto unable = ChooseAgent(Task("12.1"), {{"cpu", &cpu, 1}, {"old", &old_gpu, 1}});
+  EXPECT_EQ(std::get<1>(unable),
+            "waiting: no connected agent can run it (needs a GPU; needs a driver for CUDA 12.1 "
+            "(the agent's supports 11.8))");
+}
+
+TEST(SchedulerTest, TiesGoToTheSmallerId) {
+  v1::AgentCapabilities a = Agent(0, ""), b = Agent(0, "");
+  auto choice = ChooseAgent(Task("cpu"), {{"b", &b, 1}, {"a", &a, 1}});
+  EXPECT_EQ(std::get<0>(choice), "a");
+}
+
+}  // namespace
+}  // namespace cwb
