@@ -256,6 +256,8 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
   }();
   request.gpus = cpu_task ? GpuRequest::None() : run.gpus;
   request.labels = {{"cwb.task", spec.id()}, {"cwb.attempt", run.attempt_id}};
+  request.labels.insert(request.labels.end(), options_.container_labels.begin(),
+                        options_.container_labels.end());
   log.Write("cwb", absl::StrCat("running container ", request.name, " from ", image->tag));
   absl::StatusOr<ContainerExit> exit =
       runtime_.RunContainer(request, log.LinesFrom("build"), &stop, options_.stop_grace);

@@ -29,6 +29,8 @@ struct PipelineOptions {
   int max_jobs = 0;                     // MAX_JOBS default; 0: from the host's cores and memory
   HostResources host;
   LogSink::Options log;
+  // Labels put on every build container besides cwb.task and cwb.attempt (e.g. cwb.agent).
+  std::vector<std::pair<std::string, std::string>> container_labels;
 };
 
 struct BuiltWheel {

@@ -76,6 +76,22 @@ absl::StatusOr<ContainerExit> CliContainerRuntime::RunContainer(const ContainerR
   return result;
 }
 
+absl::StatusOr<std::vector<std::string>> CliContainerRuntime::ListContainers(
+    const std::string& key, const std::string& value) {
+  std::vector<std::string> names;
+  absl::StatusOr<ProcessExit> exit = runner_.Run(
+      {ListArgv(options_, key, value)},
+      [&](std::string_view line) {
+        if (!line.empty()) names.emplace_back(line);
+      },
+      nullptr);
+  if (!exit.ok()) return exit.status();
+  if (!exit->ok()) {
+    return absl::UnavailableError(absl::StrCat(name(), " ps failed (", exit->Describe(), ")"));
+  }
+  return names;
+}
+
 absl::Status CliContainerRuntime::RemoveContainer(const std::string& name) {
   absl::StatusOr<CapturedRun> run = RunAndCapture(runner_, {RemoveArgv(options_, name)});
   if (!run.ok()) return run.status();

@@ -21,6 +21,8 @@ class CliContainerRuntime final : public ContainerRuntime {
                                              const LineCallback& on_line, Cancellation* cancel,
                                              std::chrono::seconds stop_grace) override;
   absl::Status RemoveContainer(const std::string& name) override;
+  absl::StatusOr<std::vector<std::string>> ListContainers(const std::string& key,
+                                                          const std::string& value) override;
 
  private:
   EngineOptions options_;

@@ -94,7 +94,15 @@ std::vector<std::string> StopArgv(const EngineOptions& options, const std::strin
 }
 
 std::vector<std::string> RemoveArgv(const EngineOptions& options, const std::string& name) {
+  // podman's rm --force first waits out a stop timeout (10 s); removal means kill now.
+  if (options.kind == EngineKind::kPodman) return {EngineBinary(options), "rm", "--force", "--time", "0", name};
   return {EngineBinary(options), "rm", "--force", name};
+}
+
+std::vector<std::string> ListArgv(const EngineOptions& options, const std::string& key,
+                                  const std::string& value) {
+  return {EngineBinary(options), "ps", "--all", "--filter", absl::StrCat("label=", key, "=", value),
+          "--format", "{{.Names}}"};
 }
 
 std::string DescribeRunExit(int exit_code) {

@@ -7,7 +7,8 @@
 //   <bin> run --name N [--init] [--network N] [--workdir W] [-e K=V].. [-v H:C[:ro]].. [--label k=v]..
 //         [GPU flags] [extra args].. IMAGE CMD..
 //   <bin> stop --time SECONDS NAME               SIGTERM, then SIGKILL after SECONDS
-//   <bin> rm --force NAME
+//   <bin> rm --force [--time 0] NAME             (--time 0: podman, kill without waiting)
+//   <bin> ps --all --filter label=K=V --format {{.Names}}
 // GPU flags: docker `--gpus all` or `--gpus "device=0,1"`; podman (CDI)
 // `--device nvidia.com/gpu=all` or one `--device nvidia.com/gpu=ID` per device.
 #pragma once
@@ -43,6 +44,8 @@ std::vector<std::string> RunArgv(const EngineOptions& options, const ContainerRu
 std::vector<std::string> StopArgv(const EngineOptions& options, const std::string& name,
                                   int grace_seconds);
 std::vector<std::string> RemoveArgv(const EngineOptions& options, const std::string& name);
+std::vector<std::string> ListArgv(const EngineOptions& options, const std::string& key,
+                                  const std::string& value);
 
 // What an exit status of `run` means: 125 the engine failed, 126 the command could not be
 // invoked, 127 the command was not found, 128+N killed by signal N, else the command's status.

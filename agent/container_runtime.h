@@ -87,6 +87,10 @@ class ContainerRuntime {
 
   // Removes a container if it exists (used to clean up after a crash). Idempotent.
   virtual absl::Status RemoveContainer(const std::string& name) = 0;
+
+  // Names of the containers, running or not, carrying label key=value.
+  virtual absl::StatusOr<std::vector<std::string>> ListContainers(const std::string& key,
+                                                                  const std::string& value) = 0;
 };
 
 }  // namespace cwb

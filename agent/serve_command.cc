@@ -47,11 +47,20 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
     gpus = GpuInventory{};
   }
   CliContainerRuntime runtime(options.engine, runner);
-  BuildPipeline pipeline(runtime, runner, SystemClock::Get(), options.pipeline);
   AgentDaemonOptions daemon;
   daemon.coordinator = options.coordinator;
   daemon.agent_id = options.agent_id.empty() ? LoadOrCreateAgentId(options.pipeline.work_dir)
                                              : options.agent_id;
+  // Containers left by an earlier run of this agent (it crashed or was killed) belong to
+  // attempts the coordinator has given up on: remove them before taking new work.
+  options.pipeline.container_labels.emplace_back("cwb.agent", daemon.agent_id);
+  if (auto orphans = runtime.ListContainers("cwb.agent", daemon.agent_id); orphans.ok()) {
+    for (const std::string& name : *orphans) {
+      out << "cwb-agent: removing container " << name << " left by an earlier run" << std::endl;
+      (void)runtime.RemoveContainer(name);
+    }
+  }
+  BuildPipeline pipeline(runtime, runner, SystemClock::Get(), options.pipeline);
   daemon.capabilities = MakeCapabilities(*gpus, options.pipeline.host, options.labels, options.slots);
   out << "cwb-agent " << daemon.agent_id << " serving " << options.coordinator << " with "
       << daemon.capabilities.slots() << " slot(s), " << gpus->gpus.size() << " GPU(s)" << std::endl;

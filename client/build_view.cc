@@ -52,12 +52,18 @@ void LiveBuildView::Snapshot(const v1::BuildInfo& build, int64_t now_ms) {
   for (const v1::TaskInfo& task : build.tasks()) {
     order_.push_back(task.spec().id());
     tasks_[task.spec().id()] = task;
-    if (!terminal_) {
-      out_ << "task " << task.spec().id() << " " << task.spec().project() << " "
-           << AxesLabel(task.spec()) << ": " << StateName(task.state()) << '\n';
-    }
+    if (!terminal_) PrintLine(task);
   }
   if (terminal_) Redraw(now_ms);
+  out_ << std::flush;
+}
+
+void LiveBuildView::PrintLine(const v1::TaskInfo& task) {
+  out_ << "task " << task.spec().id() << " " << task.spec().project() << " "
+       << AxesLabel(task.spec()) << ": " << StateName(task.state());
+  if (!task.agent_id().empty()) out_ << " on " << task.agent_id();
+  if (!task.message().empty()) out_ << " (" << task.message() << ")";
+  out_ << '\n';
 }
 
 void LiveBuildView::Update(const v1::TaskInfo& task, int64_t now_ms) {
@@ -69,11 +75,8 @@ void LiveBuildView::Update(const v1::TaskInfo& task, int64_t now_ms) {
     return;
   }
   if (!state_changed) return;  // plain output: one line per state change
-  out_ << "task " << task.spec().id() << " " << task.spec().project() << " "
-       << AxesLabel(task.spec()) << ": " << StateName(task.state());
-  if (!task.agent_id().empty()) out_ << " on " << task.agent_id();
-  if (!task.message().empty()) out_ << " (" << task.message() << ")";
-  out_ << '\n' << std::flush;
+  PrintLine(task);
+  out_ << std::flush;
 }
 
 void LiveBuildView::Redraw(int64_t now_ms) {

@@ -35,6 +35,7 @@ class LiveBuildView {
 
  private:
   void Redraw(int64_t now_ms);
+  void PrintLine(const v1::TaskInfo& task);  // the plain (non-terminal) form
 
   std::ostream& out_;
   const bool terminal_;

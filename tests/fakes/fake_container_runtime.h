@@ -65,6 +65,11 @@ class FakeContainerRuntime final : public ContainerRuntime {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::vector<std::string>> ListContainers(const std::string&,
+                                                          const std::string&) override {
+    return std::vector<std::string>{};
+  }
+
   void AddImage(const std::string& tag) {
     std::lock_guard lock(mutex_);
     images_.insert(tag);

@@ -84,4 +84,17 @@ inline std::filesystem::path MakeDemoRepository(const std::filesystem::path& dir
   return repo;
 }
 
+// A git repository holding a copy of `source` (a directory of the cwb source tree), tagged v0.1.0.
+inline std::filesystem::path MakeRepositoryFrom(const std::filesystem::path& dir,
+                                                const std::string& source, const std::string& name) {
+  const std::filesystem::path repo = dir / name;
+  std::filesystem::copy(std::filesystem::path(CWB_SOURCE_DIR) / source, repo,
+                        std::filesystem::copy_options::recursive);
+  Git(repo, {"init", "-q", "-b", "main"});
+  Git(repo, {"add", "-A"});
+  Git(repo, {"commit", "-q", "-m", name});
+  Git(repo, {"tag", "v0.1.0"});
+  return repo;
+}
+
 }  // namespace cwb::testing

@@ -108,9 +108,9 @@ TEST(CliContainerRuntimeTest, CancellationStopsTheContainerWithTheGraceThenRemov
   EXPECT_TRUE(exit->cancelled);
   EXPECT_EQ(exit->description, "cancelled: user asked");
   EXPECT_THAT(runner.Commands(),
-              ElementsAre("podman rm --force cwb-t-a",
+              ElementsAre("podman rm --force --time 0 cwb-t-a",
                           "podman run --name cwb-t-a --init img:1 /bin/sh /cwb/ctl/build.sh",
-                          "podman stop --time 7 cwb-t-a", "podman rm --force cwb-t-a"));
+                          "podman stop --time 7 cwb-t-a", "podman rm --force --time 0 cwb-t-a"));
   EXPECT_THAT(lines, ElementsAre("cwb: stopping container cwb-t-a (SIGTERM, SIGKILL after 7s): "
                                  "user asked"));
 }
@@ -130,7 +130,7 @@ TEST(CliContainerRuntimeTest, FailedStopKillsTheClient) {
   canceller.join();
   ASSERT_TRUE(exit.ok());
   EXPECT_TRUE(exit->cancelled);
-  EXPECT_EQ(runner.Commands().back(), "podman rm --force cwb-t-a");
+  EXPECT_EQ(runner.Commands().back(), "podman rm --force --time 0 cwb-t-a");
 }
 
 TEST(CliContainerRuntimeTest, ParseEngineKind) {

@@ -73,6 +73,8 @@ TEST(ContainerArgvTest, BuildExistsStopRemove) {
             "/usr/local/bin/docker image inspect --format {{.Id}} t:1");
   EXPECT_EQ(absl::StrJoin(StopArgv(Podman(), "c", 30), " "), "podman stop --time 30 c");
   EXPECT_EQ(absl::StrJoin(RemoveArgv(Docker(), "c"), " "), "/usr/local/bin/docker rm --force c");
+  EXPECT_EQ(absl::StrJoin(ListArgv(Podman(), "cwb.agent", "a1"), " "),
+            "podman ps --all --filter label=cwb.agent=a1 --format {{.Names}}");
 }
 
 TEST(ContainerArgvTest, ExitCodesSayWhatTheyMean) {

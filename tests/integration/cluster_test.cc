@@ -1,0 +1,255 @@
+// The product end to end with real processes on loopback: cwb-coordinator, two `cwb-agent serve`
+// building in real podman containers from git repositories made here, and the cwb CLI submitting,
+// watching, following logs, fetching, cancelling, and surviving a coordinator restart.
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+#include "common/task_proto.h"
+#include "cwb/v1/state.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/child_process.h"
+#include "tests/integration/test_env.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace cwb::testing;
+using std::chrono::seconds;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!PodmanReady()) GTEST_SKIP() << "podman or the base image is not available";
+    dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    demo_ = MakeDemoRepository(dir_);
+    pure_ = MakeRepositoryFrom(dir_, "examples/demo-pure-package", "pure");
+  }
+
+  void StartCoordinator(const std::string& listen = "127.0.0.1:0") {
+    coordinator_ = std::make_unique<ChildProcess>(std::vector<std::string>{
+        CWB_COORDINATOR_BINARY, "--listen", listen, "--data-dir", (dir_ / "coordinator").string(),
+        "--lease-ms", "5000", "--heartbeat-ms", "500"});
+    address_ = coordinator_->WaitForLine("listening on (\\S+)", seconds(30));
+    ASSERT_FALSE(address_.empty()) << coordinator_->Output();
+  }
+
+  void StartAgents() {
+    for (int i = 1; i <= 2; ++i) {
+      agents_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
+          CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id",
+          absl::StrCat("agent-", i), "--work-dir", (dir_ / absl::StrCat("agent-", i)).string(),
+          "--network", "host", "--slots", "1", "--stop-grace", "5"}));
+      ASSERT_FALSE(agents_.back()->WaitForLine("serving", seconds(30)).empty());
+    }
+  }
+
+  // 2 projects x 2 torch versions; the build stamps the torch version into the wheel's local
+  // version label so the four wheels differ.
+  std::string WriteConfig(const std::string& name, const std::string& build_steps) {
+    const fs::path path = dir_ / name;
+    std::ofstream(path) << absl::StrCat(
+        "output_dir_host: out\n"
+        "build_matrix:\n"
+        "  python_version: [3.11]\n"
+        "  cuda_version: [cpu]\n"
+        "  pytorch_version: [2.4.0, 2.5.0]\n"
+        "projects:\n"
+        "  - name: demo\n"
+        "    repo_url: ", demo_.string(), "\n"
+        "    repo_ref: v0.1.0\n"
+        "    build_command: |\n", build_steps,
+        "  - name: pure\n"
+        "    repo_url: ", pure_.string(), "\n"
+        "    build_command: |\n", build_steps,
+        "pytorch_base_images:\n"
+        "  \"2.4.0\": {cpu: ", kBaseImage, "}\n"
+        "  \"2.5.0\": {cpu: ", kBaseImage, "}\n");
+    return path.string();
+  }
+
+  static std::string StampAndBuild(int sleep_seconds) {
+    return absl::StrCat(
+        "      sed -i \"s/^version = \\\"0.1.0\\\"/version = \\\"0.1.0+torch$CWB_PYTORCH_VERSION\\\"/\" pyproject.toml\n"
+        "      echo cwb-e2e-building\n"
+        "      sleep ", sleep_seconds, "\n"
+        "      pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"\n");
+  }
+
+  std::vector<std::string> Cli(std::vector<std::string> args) {
+    std::vector<std::string> argv = {CWB_CLI_BINARY, "--coordinator", address_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  // Runs the CLI to completion; returns (exit code, output).
+  std::pair<int, std::string> RunCli(std::vector<std::string> args, seconds timeout = seconds(120)) {
+    ChildProcess cli(Cli(std::move(args)));
+    const int code = cli.Wait(timeout);
+    return {code, cli.Output()};
+  }
+
+  std::string Submit(const std::string& config) {
+    auto [code, output] = RunCli({"submit", config, "--json"});
+    EXPECT_EQ(code, 0) << output;
+    v1::BuildInfo build;
+    EXPECT_TRUE(FromJson(output, &build).ok()) << output;
+    return build.build_id();
+  }
+
+  v1::BuildInfo Status(const std::string& build_id) {
+    auto [code, output] = RunCli({"status", build_id, "--json"});
+    v1::BuildInfo build;
+    EXPECT_TRUE(FromJson(output, &build).ok()) << output;
+    return build;
+  }
+
+  void TearDown() override {
+    // Agents stop gracefully (their builds are cancelled and containers removed).
+    for (auto& agent : agents_) agent->Signal(SIGTERM);
+    for (auto& agent : agents_) agent->Wait(seconds(60));
+  }
+
+  fs::path dir_, demo_, pure_;
+  std::string address_;
+  std::unique_ptr<ChildProcess> coordinator_;
+  std::vector<std::unique_ptr<ChildProcess>> agents_;
+};
+
+TEST_F(ClusterTest, MatrixOverTwoAgentsIsWatchedFollowedAndFetched) {
+  StartCoordinator();
+  StartAgents();
+  const std::string build_id = Submit(WriteConfig("matrix.yaml", StampAndBuild(2)));
+  ASSERT_FALSE(build_id.empty());
+  ChildProcess watch(Cli({"watch", build_id}));
+  const v1::BuildInfo submitted = Status(build_id);
+  ASSERT_EQ(submitted.total(), 4u);
+  ChildProcess logs(Cli({"logs", build_id, submitted.tasks(0).spec().id().substr(0, 6), "-f"}));
+
+  // The watch shows progress while the build runs, then the end.
+  EXPECT_FALSE(watch.WaitForLine(": running on agent-", seconds(120)).empty()) << watch.Output();
+  ASSERT_EQ(watch.Wait(seconds(300)), 0) << watch.Output();
+  EXPECT_THAT(watch.Output(), ::testing::HasSubstr("finished: 4 succeeded, 0 failed"));
+  // logs -f printed the build's lines as they came and ended with the task.
+  ASSERT_EQ(logs.Wait(seconds(60)), 0) << logs.Output();
+  EXPECT_THAT(logs.Output(), ::testing::ContainsRegex("Z \\[build\\] cwb-e2e-building"));
+  EXPECT_THAT(logs.Output(), ::testing::HasSubstr("task succeeded"));
+
+  const v1::BuildInfo build = Status(build_id);
+  std::set<std::string> agents_used;
+  for (const v1::TaskInfo& task : build.tasks()) {
+    EXPECT_EQ(task.state(), v1::TASK_STATE_SUCCEEDED) << task.message();
+    agents_used.insert(task.agent_id());
+  }
+  EXPECT_EQ(agents_used, (std::set<std::string>{"agent-1", "agent-2"}));
+
+  // Fetch: the wheelhouse layout, digests verified; a second fetch skips what is there.
+  const fs::path out = dir_ / "fetched";
+  auto [fetch_code, fetch_output] = RunCli({"fetch", build_id, "-o", out.string()});
+  ASSERT_EQ(fetch_code, 0) << fetch_output;
+  int wheels = 0;
+  for (const v1::TaskInfo& task : build.tasks()) {
+    for (const v1::ArtifactInfo& artifact : task.artifacts()) {
+      const fs::path file = out / artifact.wheelhouse_path();
+      EXPECT_THAT(artifact.wheelhouse_path(), ::testing::StartsWith("wheelhouse/py311/cudacpu/"));
+      EXPECT_THAT(artifact.filename(), ::testing::HasSubstr("+torch2."));
+      EXPECT_EQ(Sha256File(file).value_or(""), artifact.sha256());
+      ++wheels;
+    }
+  }
+  EXPECT_EQ(wheels, 4);
+  auto [again_code, again_output] = RunCli({"fetch", build_id, "-o", out.string()});
+  EXPECT_EQ(again_code, 0);
+  EXPECT_THAT(again_output, ::testing::HasSubstr("0 fetched, 4 already present, 0 failed"));
+
+  auto [agents_code, agents_output] = RunCli({"agents"});
+  EXPECT_EQ(agents_code, 0);
+  EXPECT_THAT(agents_output, ::testing::ContainsRegex("agent-1 .* connected"));
+  EXPECT_THAT(agents_output, ::testing::ContainsRegex("agent-2 .* connected"));
+}
+
+TEST_F(ClusterTest, CancelStopsTheRunningContainers) {
+  StartCoordinator();
+  StartAgents();
+  const std::string build_id = Submit(WriteConfig("slow.yaml", StampAndBuild(600)));
+  ChildProcess watch(Cli({"watch", build_id}));
+  // Wait until both agents are running a build.
+  for (int i = 0; i < 600 && watch.CountLines(": running on agent-") < 2; ++i) {
+    watch.WaitForLine("$^", seconds(0));  // no-op read barrier
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(watch.CountLines(": running on agent-"), 2) << watch.Output() << "\nagent 1:\n" << agents_[0]->Output() << "\ncoordinator:\n" << coordinator_->Output();
+  auto [code, output] = RunCli({"cancel", build_id});
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_THAT(output, ::testing::HasSubstr("4 task(s) cancelled"));
+  EXPECT_EQ(watch.Wait(seconds(60)), 1) << watch.Output();
+  // Every container of this build is gone soon after.
+  const v1::BuildInfo build = Status(build_id);
+  std::string left;
+  for (int i = 0; i < 100; ++i) {
+    left.clear();
+    for (const v1::TaskInfo& task : build.tasks()) {
+      left += MustRun({"podman", "ps", "-a", "--filter", "label=cwb.task=" + task.spec().id(),
+                       "--format", "{{.Names}}"});
+    }
+    if (left.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_EQ(left, "");
+  for (const v1::TaskInfo& task : build.tasks()) {
+    EXPECT_EQ(task.state(), v1::TASK_STATE_CANCELLED);
+  }
+}
+
+TEST_F(ClusterTest, RestartedCoordinatorStillFinishesTheBuild) {
+  StartCoordinator();
+  const std::string port = address_.substr(address_.rfind(':') + 1);
+  StartAgents();
+  const std::string build_id = Submit(WriteConfig("restart.yaml", StampAndBuild(4)));
+  ChildProcess watch(Cli({"watch", build_id}));
+  ASSERT_FALSE(watch.WaitForLine(": running on agent-", seconds(120)).empty()) << watch.Output();
+
+  coordinator_->Signal(SIGKILL);
+  coordinator_->Wait(seconds(10));
+  StartCoordinator(absl::StrCat("127.0.0.1:", port));  // same address and data directory
+
+  // The watch reattaches by itself and sees the build through.
+  ASSERT_EQ(watch.Wait(seconds(300)), 0) << watch.Output();
+  EXPECT_THAT(watch.Output(), ::testing::HasSubstr("finished: 4 succeeded, 0 failed"));
+  const v1::BuildInfo build = Status(build_id);
+  int reconciled = 0;
+  for (const v1::TaskInfo& task : build.tasks()) {
+    EXPECT_EQ(task.state(), v1::TASK_STATE_SUCCEEDED) << task.message();
+    reconciled += task.attempts() == 1;
+  }
+  // Tasks running across the restart were reconciled, not run again.
+  EXPECT_EQ(reconciled, 4) << watch.Output();
+  auto [fetch_code, fetch_output] = RunCli({"fetch", build_id, "-o", (dir_ / "fetched").string()});
+  EXPECT_EQ(fetch_code, 0) << fetch_output;
+}
+
+}  // namespace
+}  // namespace cwb
+
+namespace cwb {
+namespace {
+
+TEST_F(ClusterTest, AgentRemovesContainersLeftByItsEarlierRun) {
+  // A container as a killed agent would leave it: labelled with the agent's id, still running.
+  MustRun({"podman", "run", "-d", "--name", "cwb-orphan-test", "--label", "cwb.agent=agent-orphan",
+           kBaseImage, "sleep", "600"});
+  StartCoordinator();
+  agents_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
+      CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id", "agent-orphan",
+      "--work-dir", (dir_ / "agent-orphan").string()}));
+  EXPECT_FALSE(agents_.back()->WaitForLine("removing container cwb-orphan-test", seconds(60)).empty())
+      << agents_.back()->Output();
+  ASSERT_FALSE(agents_.back()->WaitForLine("serving", seconds(60)).empty());
+  EXPECT_EQ(MustRun({"podman", "ps", "-a", "--filter", "name=cwb-orphan-test", "--format", "{{.Names}}"}), "");
+}
+
+}  // namespace
+}  // namespace cwb
