@@ -1,31 +1,10 @@
 // cwb-agent: builds tasks in containers on a GPU host. Subcommands live in *_command.cc.
-#include <CLI/CLI.hpp>
-#include <signal.h>
-
 #include <iostream>
-#include <thread>
 
 #include "agent/run_task_command.h"
 #include "agent/serve_command.h"
-#include "common/cancellation.h"
+#include "common/command_line.h"
 
-namespace {
-
-// SIGINT/SIGTERM cancel the running build (stopping its container) instead of killing us.
-void CancelOnSignals(cwb::Cancellation& cancel) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::thread([set, &cancel] {
-    int signal = 0;
-    sigwait(&set, &signal);
-    cancel.Cancel(signal == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
-  }).detach();
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"cwb-agent: builds CUDA wheel tasks in docker or podman containers"};
@@ -78,19 +57,12 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-jobs", serve.pipeline.max_jobs, "MAX_JOBS default (0: from cores and memory)");
   serve_cmd->add_option("--nvidia-smi", serve.nvidia_smi, "nvidia-smi binary")->capture_default_str();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
   if (run_cmd->parsed()) {
     run.pipeline.time_limit = std::chrono::seconds(time_limit);
     run.pipeline.stop_grace = std::chrono::seconds(stop_grace);
     cwb::Cancellation cancel;
-    CancelOnSignals(cancel);
+    cwb::CancelOnSignals(cancel);
     return cwb::RunTaskCommand(run, cancel, std::cout, std::cerr);
   }
   if (probe_cmd->parsed()) return cwb::ProbeCommand(probe, std::cout, std::cerr);
@@ -98,7 +70,7 @@ int main(int argc, char** argv) {
     serve.pipeline.time_limit = std::chrono::seconds(serve_time_limit);
     serve.pipeline.stop_grace = std::chrono::seconds(serve_stop_grace);
     cwb::Cancellation stop;
-    CancelOnSignals(stop);
+    cwb::CancelOnSignals(stop);
     return cwb::ServeCommand(serve, stop, std::cout, std::cerr);
   }
   return 2;

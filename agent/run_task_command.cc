@@ -47,6 +47,15 @@ absl::StatusOr<v1::TaskSpec> LoadTask(const std::string& file, const std::string
 
 }  // namespace
 
+absl::Status PrepareLocalBuild(const std::string& runtime, EngineOptions* engine,
+                               PipelineOptions* pipeline) {
+  absl::StatusOr<EngineKind> kind = ParseEngineKind(runtime);
+  if (!kind.ok()) return kind.status();
+  engine->kind = *kind;
+  if (pipeline->host.memory_bytes == 0) pipeline->host = ProbeHostResources();
+  return absl::OkStatus();
+}
+
 GpuRequest ParseGpuFlag(const std::string& value) {
   if (value == "all") return GpuRequest::All();
   if (value == "none" || value.empty()) return GpuRequest::None();
@@ -60,13 +69,10 @@ int RunTaskCommand(RunTaskOptions options, Cancellation& cancel, std::ostream& o
     err << spec.status().message() << '\n';
     return 2;
   }
-  absl::StatusOr<EngineKind> kind = ParseEngineKind(options.runtime);
-  if (!kind.ok()) {
-    err << kind.status().message() << '\n';
+  if (absl::Status s = PrepareLocalBuild(options.runtime, &options.engine, &options.pipeline); !s.ok()) {
+    err << s.message() << '\n';
     return 2;
   }
-  options.engine.kind = *kind;
-  if (options.pipeline.host.memory_bytes == 0) options.pipeline.host = ProbeHostResources();
 
   BoostProcessRunner runner;
   CliContainerRuntime runtime(options.engine, runner);

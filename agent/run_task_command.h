@@ -31,6 +31,11 @@ struct ProbeOptions {
 };
 int ProbeCommand(const ProbeOptions& options, std::ostream& out, std::ostream& err);
 
+// Shared by run-task and serve: the engine kind from its name, and the host's resources when
+// the options do not give them. InvalidArgument names an unknown runtime.
+absl::Status PrepareLocalBuild(const std::string& runtime, EngineOptions* engine,
+                               PipelineOptions* pipeline);
+
 // Parses --gpus: "all", "none" or "0,1".
 GpuRequest ParseGpuFlag(const std::string& value);
 

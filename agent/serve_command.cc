@@ -5,6 +5,7 @@
 #include "agent/agent_daemon.h"
 #include "agent/boost_process_runner.h"
 #include "agent/cli_container_runtime.h"
+#include "agent/run_task_command.h"
 
 namespace cwb {
 
@@ -33,13 +34,10 @@ v1::AgentCapabilities MakeCapabilities(const GpuInventory& gpus, const HostResou
 }
 
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<EngineKind> kind = ParseEngineKind(options.runtime);
-  if (!kind.ok()) {
-    err << kind.status().message() << '\n';
+  if (absl::Status s = PrepareLocalBuild(options.runtime, &options.engine, &options.pipeline); !s.ok()) {
+    err << s.message() << '\n';
     return 2;
   }
-  options.engine.kind = *kind;
-  if (options.pipeline.host.memory_bytes == 0) options.pipeline.host = ProbeHostResources();
   BoostProcessRunner runner;
   absl::StatusOr<GpuInventory> gpus = ProbeGpus(runner, options.nvidia_smi);
   if (!gpus.ok()) {

@@ -1,5 +1,4 @@
 // cwb: the client CLI. Subcommands live in *_commands.cc; this file only wires CLI11 to them.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
 #include <iostream>
@@ -7,6 +6,7 @@
 #include "client/exit_codes.h"
 #include "client/plan_commands.h"
 #include "client/remote_commands.h"
+#include "common/command_line.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cwb: build Python wheels of CUDA projects across a Python x CUDA x PyTorch matrix"};
@@ -90,14 +90,7 @@ int main(int argc, char** argv) {
   build_cmd->add_option("-o,--output", local.output_dir, "Output directory (default: output_dir_host)");
   build_cmd->add_flag("--keep-failed", local.keep_failed, "Keep the workspace of failed builds");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return cwb::kExitUsageError;
-  }
+  if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
   std::ostream& out = std::cout;
   std::ostream& err = std::cerr;
   if (plan_cmd->parsed()) return cwb::RunPlan(plan, out, err);
@@ -112,7 +105,9 @@ int main(int argc, char** argv) {
   if (agents_cmd->parsed()) return cwb::AgentsCommand(remote, out, err);
   if (build_cmd->parsed()) {
     local.terminal = remote.terminal;
-    return cwb::LocalBuildCommand(local, out, err);
+    cwb::Cancellation interrupt;
+    cwb::CancelOnSignals(interrupt);
+    return cwb::LocalBuildCommand(local, interrupt, out, err);
   }
   return cwb::kExitUsageError;
 }

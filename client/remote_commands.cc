@@ -350,7 +350,8 @@ int AgentsCommand(const RemoteOptions& options, std::ostream& out, std::ostream&
   return kExitSuccess;
 }
 
-int LocalBuildCommand(const LocalBuildOptions& options, std::ostream& out, std::ostream& err) {
+int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt, std::ostream& out,
+                      std::ostream& err) {
   absl::StatusOr<Config> config = LoadConfigFile(options.config_path);
   if (!config.ok()) {
     err << config.status().message() << '\n';
@@ -383,8 +384,27 @@ int LocalBuildCommand(const LocalBuildOptions& options, std::ostream& out, std::
   RemoteOptions remote;
   remote.connection.coordinator = (*server)->address();
   remote.terminal = options.terminal;
+  // Ctrl-C cancels every unfinished task of whatever this process submitted; the watch below then
+  // ends as usual.
+  Cancellation done;
+  std::thread canceller([&] {
+    WaitForAny(interrupt, done);
+    if (done.cancelled()) return;
+    err << "cwb: " << interrupt.reason() << ": cancelling the build\n";
+    CoordinatorConnection connection(remote.connection);
+    v1::ListBuildsResponse builds;
+    connection.stub().ListBuilds(connection.Context().get(), v1::ListBuildsRequest(), &builds);
+    for (const v1::BuildInfo& build : builds.builds()) {
+      v1::CancelRequest request;
+      request.set_build_id(build.build_id());
+      v1::CancelResponse response;
+      connection.stub().Cancel(connection.Context().get(), request, &response);
+    }
+  });
   std::string build_id;
   int code = SubmitCommand(remote, options.config_path, /*watch=*/true, out, err, &build_id);
+  done.Cancel("watch ended");
+  canceller.join();
   if (!build_id.empty()) {
     code = std::max(code, FetchCommand(remote, build_id, output.string(), out, err));
   }

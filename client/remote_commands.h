@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "client/connection.h"
+#include "common/cancellation.h"
 
 namespace cwb {
 
@@ -44,6 +45,8 @@ struct LocalBuildOptions {
   bool keep_failed = false;
 };
 // `cwb build`: an in-process coordinator and local agent; wheels land in output_dir_host.
-int LocalBuildCommand(const LocalBuildOptions& options, std::ostream& out, std::ostream& err);
+// `interrupt` (Ctrl-C) cancels the build: running containers are stopped, finished wheels fetched.
+int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt, std::ostream& out,
+                      std::ostream& err);
 
 }  // namespace cwb

@@ -1,9 +1,7 @@
 // cwb-coordinator: the gRPC server that schedules build matrices onto agents.
-#include <CLI/CLI.hpp>
-#include <signal.h>
-
 #include <iostream>
 
+#include "common/command_line.h"
 #include "coordinator/server.h"
 
 int main(int argc, char** argv) {
@@ -23,22 +21,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--task-time-limit", options.coordinator.task_time_limit_s,
                  "Seconds a build may run (0: none)")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
   options.coordinator.lease = std::chrono::milliseconds(lease_ms);
   options.coordinator.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
 
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  cwb::Cancellation stop;
+  cwb::CancelOnSignals(stop);
 
   auto server = cwb::CoordinatorServer::Start(options, cwb::SystemClock::Get());
   if (!server.ok()) {
@@ -47,9 +35,8 @@ int main(int argc, char** argv) {
   }
   // The line scripts and tests wait for: the address actually bound.
   std::cout << "cwb-coordinator listening on " << (*server)->address() << std::endl;
-  int signal = 0;
-  sigwait(&set, &signal);
-  std::cout << "cwb-coordinator: stopping" << std::endl;
+  stop.Wait();
+  std::cout << "cwb-coordinator: stopping (" << stop.reason() << ")" << std::endl;
   (*server)->Shutdown();
   return 0;
 }

@@ -4,10 +4,7 @@
 # output/quickstart/wheelhouse/py<VER>/cuda<VER>/<platform>/ with `cwb build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-source scripts/podman-env.sh
-bash scripts/make-base-image.sh
-bash scripts/build.sh
+source scripts/prepare.sh
 bash scripts/make-example-repos.sh
 
 # The whole matrix in one command: an in-process coordinator and a local agent (the seed's `make`).
