@@ -33,14 +33,15 @@ class AgentPodmanTest : public ::testing::Test {
   }
 
   // Plans a one-task config through the real parser and planner.
-  v1::TaskSpec PlanTask(const std::string& build_command, const std::string& ref = "v0.1.0") {
+  v1::TaskSpec PlanTask(const std::string& build_command, const std::string& ref = "v0.1.0",
+                        const std::string& extra_project_keys = "") {
     const std::string config = absl::StrCat(
         "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
         "projects:\n"
         "  - name: demo\n"
         "    repo_url: ", repo_.string(), "\n",
         ref.empty() ? "" : absl::StrCat("    repo_ref: ", ref, "\n"),
-        "    build_command: '", build_command, "'\n"
+        "    build_command: '", build_command, "'\n", extra_project_keys,
         "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
     absl::StatusOr<Config> parsed = LoadConfigText(config, "it.yaml", dir_);
     EXPECT_TRUE(parsed.ok()) << parsed.status();
@@ -105,6 +106,31 @@ TEST_F(AgentPodmanTest, BuildsARealWheelAtTheTagThatInstallsAndRuns) {
   EXPECT_FALSE(again.image_built);
   EXPECT_TRUE(image_lines.empty()) << absl::StrJoin(image_lines, "\n");
   EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
+}
+
+TEST_F(AgentPodmanTest, DependenciesArePipInstalledBeforeTheBuild) {
+  // No package index here: the dependency's wheel is vendored in the repository and pip is told
+  // to look there through the project's environment.
+  MustRun({"/usr/bin/python3", "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+           "-w", (repo_ / "deps").string(),
+           (fs::path(CWB_SOURCE_DIR) / "examples/demo-pure-package").string()});
+  Git(repo_, {"checkout", "-q", "v0.1.0"});
+  Git(repo_, {"checkout", "-q", "-b", "with-deps"});
+  Git(repo_, {"add", "deps"});
+  Git(repo_, {"commit", "-q", "-m", "vendor a dependency"});
+  v1::TaskSpec spec = PlanTask(
+      "python -c \"import cwb_demo_pure; print(cwb_demo_pure.greet(chr(100)))\" && "
+      "pip wheel . --no-deps --no-build-isolation -w $CWB_OUT",
+      "with-deps",
+      "    dependencies: [cwb-demo-pure]\n"
+      "    env: {PIP_NO_INDEX: \"1\", PIP_FIND_LINKS: /cwb/src/deps}\n");
+  TaskResult result = Build(spec, "a1");
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded)
+      << result.message << "\n" << absl::StrJoin(result.log_tail, "\n");
+  std::stringstream log;
+  log << std::ifstream(result.log_path).rdbuf();
+  EXPECT_THAT(log.str(), HasSubstr("Successfully installed cwb-demo-pure-0.1.0"));
+  EXPECT_THAT(log.str(), HasSubstr("[build] hello, d, from a wheel built by cwb"));
 }
 
 TEST_F(AgentPodmanTest, DefaultBranchIsUsedWhenNoRefIsGiven) {

@@ -253,3 +253,43 @@ TEST_F(ClusterTest, AgentRemovesContainersLeftByItsEarlierRun) {
 
 }  // namespace
 }  // namespace cwb
+
+#include <grpcpp/grpcpp.h>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+
+namespace cwb {
+namespace {
+
+TEST_F(ClusterTest, CoordinatorServesHealthAndReflection) {
+  StartCoordinator();
+  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+
+  grpc::ClientContext health_context;
+  health_context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+  grpc::health::v1::HealthCheckResponse health;
+  grpc::Status status = grpc::health::v1::Health::NewStub(channel)->Check(
+      &health_context, grpc::health::v1::HealthCheckRequest(), &health);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  grpc::ClientContext reflection_context;
+  reflection_context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+  auto stream = grpc::reflection::v1alpha::ServerReflection::NewStub(channel)->ServerReflectionInfo(
+      &reflection_context);
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::set<std::string> services;
+  for (const auto& service : response.list_services_response().service()) services.insert(service.name());
+  EXPECT_TRUE(services.count("cwb.v1.BuildService")) << response.DebugString();
+  EXPECT_TRUE(services.count("cwb.v1.AgentService")) << response.DebugString();
+  EXPECT_TRUE(services.count("grpc.health.v1.Health")) << response.DebugString();
+}
+
+}  // namespace
+}  // namespace cwb
