@@ -63,6 +63,10 @@ std::vector<std::string> AgentDaemon::ActiveAttempts() {
   return out;
 }
 
+void AgentDaemon::Authorize(grpc::ClientContext& context) const {
+  if (!options_.token.empty()) context.AddMetadata("authorization", "Bearer " + options_.token);
+}
+
 bool AgentDaemon::Send(const v1::AgentMessage& message) {
   std::lock_guard lock(write_mutex_);
   return stream_ != nullptr && stream_->Write(message);
@@ -131,6 +135,7 @@ absl::Status AgentDaemon::Upload(v1::AgentService::Stub& stub, const v1::Assignm
                                  const BuiltWheel& wheel) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
+  Authorize(context);
   v1::ArtifactInfo response;
   std::unique_ptr<grpc::ClientWriter<v1::UploadChunk>> writer = stub.UploadArtifact(&context, &response);
   v1::UploadChunk chunk;
@@ -227,22 +232,29 @@ void AgentDaemon::Report(v1::AgentService::Stub& stub, Cancellation& connection_
 }
 
 bool AgentDaemon::Connect(Cancellation& stop) {
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials());
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeChannelCredentials(options_.tls);
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "cwb-agent: %s\n", std::string(credentials.status().message()).c_str());
+    return false;
+  }
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(options_.coordinator, *credentials);
   std::unique_ptr<v1::AgentService::Stub> stub = v1::AgentService::NewStub(channel);
   grpc::ClientContext context;
+  Authorize(context);
   auto on_stop = stop.Subscribe([&] { context.TryCancel(); });
   std::unique_ptr<Stream> stream = stub->Session(&context);
   v1::AgentMessage hello;
   *hello.mutable_register_() = RegisterMessage();
-  if (!stream->Write(hello)) {
-    stream->Finish();
-    return false;
-  }
   v1::CoordinatorMessage message;
-  if (!stream->Read(&message) || !message.has_ack()) {
-    context.TryCancel();
-    stream->Finish();
+  if (!stream->Write(hello) || !stream->Read(&message) || !message.has_ack()) {
+    // Refused (bad token, bad register) or unreachable: say which, then back off and retry.
+    grpc::Status status = stream->Finish();
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      std::fprintf(stderr, "cwb-agent: the coordinator refused this agent: %s\n",
+                   status.error_message().c_str());
+    }
     return false;
   }
   for (const std::string& attempt : message.ack().abandon_attempts()) {

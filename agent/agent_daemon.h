@@ -19,6 +19,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "agent/build_pipeline.h"
+#include "common/auth.h"
 #include "common/cancellation.h"
 #include "cwb/v1/agent.grpc.pb.h"
 
@@ -28,6 +29,8 @@ struct AgentDaemonOptions {
   std::string coordinator;  // host:port
   std::string agent_id;     // stable identity
   v1::AgentCapabilities capabilities;
+  std::string token;       // agent bearer token; empty: none
+  ClientTlsOptions tls;    // the coordinator's CA (and a client certificate for mutual TLS)
   std::chrono::milliseconds min_backoff{200};
   std::chrono::milliseconds max_backoff{5000};
 };
@@ -62,6 +65,7 @@ class AgentDaemon {
   absl::Status Upload(v1::AgentService::Stub& stub, const v1::Assignment& assignment,
                       const BuiltWheel& wheel);
   v1::Register RegisterMessage();
+  void Authorize(grpc::ClientContext& context) const;
 
   const AgentDaemonOptions options_;
   BuildPipeline& pipeline_;

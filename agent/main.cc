@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--stop-grace", serve_stop_grace, "Seconds between SIGTERM and SIGKILL")->capture_default_str();
   serve_cmd->add_option("--max-jobs", serve.pipeline.max_jobs, "MAX_JOBS default (0: from cores and memory)");
   serve_cmd->add_option("--nvidia-smi", serve.nvidia_smi, "nvidia-smi binary")->capture_default_str();
+  serve_cmd->add_option("--token-file", serve.token_file, "File holding the agent token (else $CWB_AGENT_TOKEN)");
+  serve_cmd->add_option("--tls-ca", serve.tls.ca_file, "PEM CA of the coordinator's certificate (enables TLS)");
+  serve_cmd->add_option("--tls-cert", serve.tls.cert_file, "PEM client certificate (mutual TLS)");
+  serve_cmd->add_option("--tls-key", serve.tls.key_file, "PEM private key of --tls-cert");
 
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
   if (run_cmd->parsed()) {

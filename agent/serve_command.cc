@@ -59,6 +59,13 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
     }
   }
   BuildPipeline pipeline(runtime, runner, SystemClock::Get(), options.pipeline);
+  absl::StatusOr<std::string> token = ReadSecret(options.token_file, "CWB_AGENT_TOKEN");
+  if (!token.ok()) {
+    err << "cwb-agent: " << token.status().message() << '\n';
+    return 2;
+  }
+  daemon.token = *token;
+  daemon.tls = options.tls;
   daemon.capabilities = MakeCapabilities(*gpus, options.pipeline.host, options.labels, options.slots);
   out << "cwb-agent " << daemon.agent_id << " serving " << options.coordinator << " with "
       << daemon.capabilities.slots() << " slot(s), " << gpus->gpus.size() << " GPU(s)" << std::endl;

@@ -8,6 +8,7 @@
 #include "agent/build_pipeline.h"
 #include "agent/container_argv.h"
 #include "agent/gpu_probe.h"
+#include "common/auth.h"
 #include "common/cancellation.h"
 #include "cwb/v1/state.pb.h"
 
@@ -22,6 +23,8 @@ struct ServeOptions {
   EngineOptions engine;
   PipelineOptions pipeline;
   std::string nvidia_smi = "nvidia-smi";
+  std::string token_file;  // else $CWB_AGENT_TOKEN
+  ClientTlsOptions tls;
 };
 
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err);

@@ -2,19 +2,25 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
 namespace cwb {
 
-ConnectionSettings ResolveConnection(ConnectionSettings flags) {
+absl::StatusOr<ConnectionSettings> ResolveConnection(ConnectionSettings flags) {
   auto env = [](const char* name) -> std::string {
     const char* value = std::getenv(name);
     return value == nullptr ? "" : value;
   };
   if (flags.coordinator.empty()) flags.coordinator = env("CWB_COORDINATOR");
-  if (flags.token.empty()) flags.token = env("CWB_TOKEN");
-  if (flags.coordinator.empty() || flags.token.empty()) {
+  if (flags.tls.ca_file.empty()) flags.tls.ca_file = env("CWB_TLS_CA");
+  if (flags.token.empty()) {
+    absl::StatusOr<std::string> token = ReadSecret(flags.token_file, "CWB_TOKEN");
+    if (!token.ok()) return token.status();
+    flags.token = *token;
+  }
+  {
     std::filesystem::path file;
     if (!env("XDG_CONFIG_HOME").empty()) {
       file = std::filesystem::path(env("XDG_CONFIG_HOME")) / "cwb/config.yaml";
@@ -28,7 +34,15 @@ ConnectionSettings ResolveConnection(ConnectionSettings flags) {
         if (flags.coordinator.empty() && config["coordinator"]) {
           flags.coordinator = config["coordinator"].as<std::string>();
         }
+        if (flags.token.empty() && config["token_file"]) {
+          absl::StatusOr<std::string> token = ReadSecret(config["token_file"].as<std::string>(), "");
+          if (!token.ok()) return token.status();
+          flags.token = *token;
+        }
         if (flags.token.empty() && config["token"]) flags.token = config["token"].as<std::string>();
+        if (flags.tls.ca_file.empty() && config["tls_ca"]) flags.tls.ca_file = config["tls_ca"].as<std::string>();
+        if (flags.tls.cert_file.empty() && config["tls_cert"]) flags.tls.cert_file = config["tls_cert"].as<std::string>();
+        if (flags.tls.key_file.empty() && config["tls_key"]) flags.tls.key_file = config["tls_key"].as<std::string>();
       } catch (const YAML::Exception&) {
         // An unreadable client config is ignored; flags and environment still apply.
       }
@@ -42,8 +56,13 @@ CoordinatorConnection::CoordinatorConnection(const ConnectionSettings& settings)
     : address_(settings.coordinator), token_(settings.token) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(16 << 20);
-  stub_ = v1::BuildService::NewStub(
-      grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeChannelCredentials(settings.tls);
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "cwb: %s\n", std::string(credentials.status().message()).c_str());
+    credentials = grpc::InsecureChannelCredentials();  // every call then fails to connect
+  }
+  stub_ = v1::BuildService::NewStub(grpc::CreateCustomChannel(address_, *credentials, args));
 }
 
 std::unique_ptr<grpc::ClientContext> CoordinatorConnection::Context(std::chrono::seconds deadline) const {

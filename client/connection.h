@@ -10,20 +10,26 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/auth.h"
 #include "cwb/v1/client.grpc.pb.h"
 
 namespace cwb {
 
 struct ConnectionSettings {
   std::string coordinator;
+  std::string token_file;  // the token itself is read from here, $CWB_TOKEN or the config file
   std::string token;
+  ClientTlsOptions tls;    // --tls-ca etc., else $CWB_TLS_CA, else config keys tls_ca, tls_cert, tls_key
 };
 
-// Fills what the flags left empty from the environment and the config file.
-ConnectionSettings ResolveConnection(ConnectionSettings flags);
+// Fills what the flags left empty from the environment and the config file. Fails when a named
+// token file cannot be read.
+absl::StatusOr<ConnectionSettings> ResolveConnection(ConnectionSettings flags);
 
 class CoordinatorConnection {
  public:
+  // Settings as ResolveConnection returns them; bad TLS files leave the channel failing every call
+  // with the reason.
   explicit CoordinatorConnection(const ConnectionSettings& settings);
 
   v1::BuildService::Stub& stub() { return *stub_; }

@@ -17,7 +17,12 @@ int main(int argc, char** argv) {
   remote.terminal = ::isatty(STDOUT_FILENO) != 0;
   app.add_option("--coordinator", remote.connection.coordinator,
                  "Coordinator host:port (else $CWB_COORDINATOR, the config file, 127.0.0.1:7600)");
-  app.add_option("--token", remote.connection.token, "Client token (else $CWB_TOKEN or the config file)");
+  app.add_option("--token-file", remote.connection.token_file,
+                 "File holding the client token (else $CWB_TOKEN or the config file)");
+  app.add_option("--tls-ca", remote.connection.tls.ca_file,
+                 "PEM CA of the coordinator's certificate (else $CWB_TLS_CA or the config file)");
+  app.add_option("--tls-cert", remote.connection.tls.cert_file, "PEM client certificate (mutual TLS)");
+  app.add_option("--tls-key", remote.connection.tls.key_file, "PEM private key of --tls-cert");
 
   cwb::PlanOptions plan;
   CLI::App* plan_cmd = app.add_subcommand(
@@ -95,6 +100,14 @@ int main(int argc, char** argv) {
   std::ostream& err = std::cerr;
   if (plan_cmd->parsed()) return cwb::RunPlan(plan, out, err);
   if (render_cmd->parsed()) return cwb::RunRender(render, out, err);
+  if (!build_cmd->parsed()) {
+    absl::StatusOr<cwb::ConnectionSettings> resolved = cwb::ResolveConnection(remote.connection);
+    if (!resolved.ok()) {
+      err << "cwb: " << resolved.status().message() << '\n';
+      return cwb::kExitUsageError;
+    }
+    remote.connection = *std::move(resolved);
+  }
   if (submit_cmd->parsed()) return cwb::SubmitCommand(remote, config, watch, out, err);
   if (watch_cmd->parsed()) return cwb::WatchCommand(remote, build_id, out, err);
   if (status_cmd->parsed()) return cwb::StatusCommand(remote, build_id, out, err);

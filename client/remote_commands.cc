@@ -175,7 +175,7 @@ int SubmitCommand(const RemoteOptions& options, const std::string& config_path, 
     err << request.status().message() << '\n';
     return kExitUsageError;
   }
-  CoordinatorConnection connection(ResolveConnection(options.connection));
+  CoordinatorConnection connection(options.connection);
   v1::BuildInfo build;
   grpc::Status status = connection.stub().SubmitBuild(connection.Context().get(), *request, &build);
   if (!status.ok()) return Fail(status, err);
@@ -191,13 +191,13 @@ int SubmitCommand(const RemoteOptions& options, const std::string& config_path, 
 
 int WatchCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
                  std::ostream& err) {
-  CoordinatorConnection connection(ResolveConnection(options.connection));
+  CoordinatorConnection connection(options.connection);
   return Watch(connection, build_id, options.terminal, out, err);
 }
 
 int StatusCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
                   std::ostream& err) {
-  CoordinatorConnection connection(ResolveConnection(options.connection));
+  CoordinatorConnection connection(options.connection);
   if (build_id.empty()) {
     v1::ListBuildsResponse builds;
     grpc::Status status =
@@ -231,7 +231,7 @@ int StatusCommand(const RemoteOptions& options, const std::string& build_id, std
 
 int LogsCommand(const RemoteOptions& options, const std::string& build_id,
                 const std::string& task_id, bool follow, std::ostream& out, std::ostream& err) {
-  CoordinatorConnection connection(ResolveConnection(options.connection));
+  CoordinatorConnection connection(options.connection);
   absl::StatusOr<std::string> task = ResolveTask(connection, build_id, task_id);
   if (!task.ok()) {
     err << "cwb: " << task.status().message() << '\n';
@@ -252,7 +252,7 @@ int LogsCommand(const RemoteOptions& options, const std::string& build_id,
 
 int FetchCommand(const RemoteOptions& options, const std::string& build_id,
                  const std::string& output_dir, std::ostream& out, std::ostream& err) {
-  CoordinatorConnection connection(ResolveConnection(options.connection));
+  CoordinatorConnection connection(options.connection);
   v1::GetBuildRequest request;
   request.set_build_id(build_id);
   v1::BuildInfo build;
@@ -287,7 +287,7 @@ int FetchCommand(const RemoteOptions& options, const std::string& build_id,
 
 int CancelCommand(const RemoteOptions& options, const std::string& build_id,
                   const std::string& task_id, std::ostream& out, std::ostream& err) {
-  CoordinatorConnection connection(ResolveConnection(options.connection));
+  CoordinatorConnection connection(options.connection);
   v1::CancelRequest request;
   request.set_build_id(build_id);
   if (!task_id.empty()) {
@@ -307,7 +307,7 @@ int CancelCommand(const RemoteOptions& options, const std::string& build_id,
 
 int RetryCommand(const RemoteOptions& options, const std::string& build_id,
                  const std::vector<std::string>& task_ids, std::ostream& out, std::ostream& err) {
-  CoordinatorConnection connection(ResolveConnection(options.connection));
+  CoordinatorConnection connection(options.connection);
   v1::RetryRequest request;
   request.set_build_id(build_id);
   for (const std::string& prefix : task_ids) {
@@ -326,7 +326,7 @@ int RetryCommand(const RemoteOptions& options, const std::string& build_id,
 }
 
 int AgentsCommand(const RemoteOptions& options, std::ostream& out, std::ostream& err) {
-  CoordinatorConnection connection(ResolveConnection(options.connection));
+  CoordinatorConnection connection(options.connection);
   v1::ListAgentsResponse agents;
   grpc::Status status =
       connection.stub().ListAgents(connection.Context().get(), v1::ListAgentsRequest(), &agents);

@@ -13,7 +13,7 @@
 namespace cwb {
 
 struct RemoteOptions {
-  ConnectionSettings connection;
+  ConnectionSettings connection;  // resolved (ResolveConnection) by the caller
   bool json = false;
   bool terminal = false;  // render live views for a terminal
 };

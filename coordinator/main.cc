@@ -13,6 +13,15 @@ int main(int argc, char** argv) {
   app.add_option("--listen", options.listen, "host:port to serve on")->capture_default_str();
   app.add_flag("--insecure", options.allow_insecure_remote,
                "Allow plaintext on a non-loopback address");
+  std::string client_token_file, agent_token_file;
+  app.add_option("--tls-cert", options.tls.cert_file, "PEM server certificate (enables TLS)");
+  app.add_option("--tls-key", options.tls.key_file, "PEM private key of --tls-cert");
+  app.add_option("--tls-client-ca", options.tls.client_ca_file,
+                 "PEM CA: require client certificates it signed (mutual TLS)");
+  app.add_option("--client-token-file", client_token_file,
+                 "File holding the token clients must send (else $CWB_CLIENT_TOKEN)");
+  app.add_option("--agent-token-file", agent_token_file,
+                 "File holding the token agents must send (else $CWB_AGENT_TOKEN)");
   app.add_option("--data-dir", options.coordinator.data_dir, "State, logs and wheels")->capture_default_str();
   app.add_option("--lease-ms", lease_ms, "An agent silent this long loses its tasks")->capture_default_str();
   app.add_option("--heartbeat-ms", heartbeat_ms, "Agents' heartbeat interval")->capture_default_str();
@@ -22,6 +31,15 @@ int main(int argc, char** argv) {
   app.add_option("--task-time-limit", options.coordinator.task_time_limit_s,
                  "Seconds a build may run (0: none)")->capture_default_str();
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
+  for (auto [file, env, token] : {std::tuple{&client_token_file, "CWB_CLIENT_TOKEN", &options.client_token},
+                                  std::tuple{&agent_token_file, "CWB_AGENT_TOKEN", &options.agent_token}}) {
+    absl::StatusOr<std::string> secret = cwb::ReadSecret(*file, env);
+    if (!secret.ok()) {
+      std::cerr << "cwb-coordinator: " << secret.status().message() << '\n';
+      return 2;
+    }
+    *token = *secret;
+  }
   options.coordinator.lease = std::chrono::milliseconds(lease_ms);
   options.coordinator.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
 

@@ -15,24 +15,31 @@ bool IsLoopbackAddress(const std::string& host_port) {
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(ServerOptions options,
                                                                             Clock& clock) {
-  if (!IsLoopbackAddress(options.listen) && !options.allow_insecure_remote) {
+  if (options.tls.cert_file.empty() && !IsLoopbackAddress(options.listen) &&
+      !options.allow_insecure_remote) {
     return absl::FailedPreconditionError(absl::StrCat(
         "--listen ", options.listen,
-        ": plaintext is only served on loopback addresses; pass --insecure to allow it"));
+        ": plaintext is only served on loopback addresses; give --tls-cert/--tls-key, or pass "
+        "--insecure to allow it"));
   }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
   server->options_ = options;
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
       Coordinator::Create(options.coordinator, clock);
   if (!coordinator.ok()) return coordinator.status();
   server->coordinator_ = *std::move(coordinator);
-  server->build_service_ = std::make_unique<BuildServiceImpl>(*server->coordinator_);
-  server->agent_service_ = std::make_unique<AgentServiceImpl>(*server->coordinator_);
+  server->build_service_ =
+      std::make_unique<BuildServiceImpl>(*server->coordinator_, options.client_token);
+  server->agent_service_ =
+      std::make_unique<AgentServiceImpl>(*server->coordinator_, options.agent_token);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, *credentials, &server->port_);
   builder.RegisterService(server->build_service_.get());
   builder.RegisterService(server->agent_service_.get());
   builder.SetMaxReceiveMessageSize(4 << 20);

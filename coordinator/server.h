@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "common/auth.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/services.h"
 
@@ -17,6 +18,9 @@ namespace cwb {
 struct ServerOptions {
   std::string listen = "127.0.0.1:7600";  // host:port; port 0 picks a free one
   bool allow_insecure_remote = false;     // plaintext on a non-loopback address
+  ServerTlsOptions tls;                   // server certificate (and client CA for mutual TLS)
+  std::string client_token;               // required of BuildService calls; empty: none
+  std::string agent_token;                // required of AgentService calls; empty: none
   CoordinatorOptions coordinator;
 };
 

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/auth.h"
 #include "common/axes.h"
 #include "common/grpc_status.h"
 #include "common/task_proto.h"
@@ -79,22 +80,25 @@ class StreamChannel final : public AgentChannel {
 
 // ---- BuildService ----
 
-grpc::Status BuildServiceImpl::SubmitBuild(grpc::ServerContext*, const v1::SubmitBuildRequest* request,
+grpc::Status BuildServiceImpl::SubmitBuild(grpc::ServerContext* context, const v1::SubmitBuildRequest* request,
                                            v1::BuildInfo* response) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   absl::StatusOr<v1::BuildInfo> build = coordinator_.Submit(*request);
   if (!build.ok()) return ToGrpcStatus(build.status());
   *response = *std::move(build);
   return grpc::Status::OK;
 }
 
-grpc::Status BuildServiceImpl::ListBuilds(grpc::ServerContext*, const v1::ListBuildsRequest*,
+grpc::Status BuildServiceImpl::ListBuilds(grpc::ServerContext* context, const v1::ListBuildsRequest*,
                                           v1::ListBuildsResponse* response) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   for (v1::BuildInfo& build : coordinator_.ListBuilds()) *response->add_builds() = std::move(build);
   return grpc::Status::OK;
 }
 
-grpc::Status BuildServiceImpl::GetBuild(grpc::ServerContext*, const v1::GetBuildRequest* request,
+grpc::Status BuildServiceImpl::GetBuild(grpc::ServerContext* context, const v1::GetBuildRequest* request,
                                         v1::BuildInfo* response) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
   absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(request->build_id());
   if (!build.ok()) return ToGrpcStatus(build.status());
@@ -105,6 +109,7 @@ grpc::Status BuildServiceImpl::GetBuild(grpc::ServerContext*, const v1::GetBuild
 grpc::Status BuildServiceImpl::WatchBuild(grpc::ServerContext* context,
                                           const v1::WatchBuildRequest* request,
                                           grpc::ServerWriter<v1::BuildEvent>* writer) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
   v1::BuildEvent first;
   absl::StatusOr<std::shared_ptr<BuildWatcher>> watcher =
@@ -133,6 +138,7 @@ grpc::Status BuildServiceImpl::WatchBuild(grpc::ServerContext* context,
 grpc::Status BuildServiceImpl::StreamLog(grpc::ServerContext* context,
                                          const v1::StreamLogRequest* request,
                                          grpc::ServerWriter<v1::LogChunk>* writer) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
   if (request->task_id().empty()) return Missing("task_id");
   absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(request->build_id(), request->task_id());
@@ -162,6 +168,7 @@ grpc::Status BuildServiceImpl::StreamLog(grpc::ServerContext* context,
 grpc::Status BuildServiceImpl::DownloadArtifact(grpc::ServerContext* context,
                                                 const v1::DownloadArtifactRequest* request,
                                                 grpc::ServerWriter<v1::ArtifactChunk>* writer) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
   if (request->task_id().empty()) return Missing("task_id");
   if (request->filename().empty()) return Missing("filename");
@@ -186,8 +193,9 @@ grpc::Status BuildServiceImpl::DownloadArtifact(grpc::ServerContext* context,
   return grpc::Status::CANCELLED;
 }
 
-grpc::Status BuildServiceImpl::Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
+grpc::Status BuildServiceImpl::Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
                                       v1::CancelResponse* response) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
   absl::StatusOr<uint32_t> n = coordinator_.Cancel(request->build_id(), request->task_id());
   if (!n.ok()) return ToGrpcStatus(n.status());
@@ -195,8 +203,9 @@ grpc::Status BuildServiceImpl::Cancel(grpc::ServerContext*, const v1::CancelRequ
   return grpc::Status::OK;
 }
 
-grpc::Status BuildServiceImpl::Retry(grpc::ServerContext*, const v1::RetryRequest* request,
+grpc::Status BuildServiceImpl::Retry(grpc::ServerContext* context, const v1::RetryRequest* request,
                                      v1::RetryResponse* response) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
   absl::StatusOr<uint32_t> n = coordinator_.Retry(
       request->build_id(), {request->task_ids().begin(), request->task_ids().end()});
@@ -205,8 +214,9 @@ grpc::Status BuildServiceImpl::Retry(grpc::ServerContext*, const v1::RetryReques
   return grpc::Status::OK;
 }
 
-grpc::Status BuildServiceImpl::ListAgents(grpc::ServerContext*, const v1::ListAgentsRequest*,
+grpc::Status BuildServiceImpl::ListAgents(grpc::ServerContext* context, const v1::ListAgentsRequest*,
                                           v1::ListAgentsResponse* response) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   for (v1::AgentInfo& agent : coordinator_.ListAgents()) *response->add_agents() = std::move(agent);
   return grpc::Status::OK;
 }
@@ -216,6 +226,7 @@ grpc::Status BuildServiceImpl::ListAgents(grpc::ServerContext*, const v1::ListAg
 grpc::Status AgentServiceImpl::Session(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>* stream) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   v1::AgentMessage message;
   if (!stream->Read(&message)) return grpc::Status::CANCELLED;
   if (!message.has_register_()) {
@@ -246,6 +257,7 @@ grpc::Status AgentServiceImpl::Session(
 grpc::Status AgentServiceImpl::UploadArtifact(grpc::ServerContext* context,
                                               grpc::ServerReader<v1::UploadChunk>* reader,
                                               v1::ArtifactInfo* response) {
+  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   v1::UploadChunk chunk;
   if (!reader->Read(&chunk) || !chunk.has_header()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "header: the first chunk must be the header");

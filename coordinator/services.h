@@ -11,13 +11,15 @@ namespace cwb {
 
 class BuildServiceImpl final : public v1::BuildService::Service {
  public:
-  explicit BuildServiceImpl(Coordinator& coordinator) : coordinator_(coordinator) {}
+  // `token`: the client bearer token every call must carry; empty: none required.
+  BuildServiceImpl(Coordinator& coordinator, std::string token)
+      : coordinator_(coordinator), token_(std::move(token)) {}
 
-  grpc::Status SubmitBuild(grpc::ServerContext*, const v1::SubmitBuildRequest* request,
+  grpc::Status SubmitBuild(grpc::ServerContext* context, const v1::SubmitBuildRequest* request,
                            v1::BuildInfo* response) override;
-  grpc::Status ListBuilds(grpc::ServerContext*, const v1::ListBuildsRequest*,
+  grpc::Status ListBuilds(grpc::ServerContext* context, const v1::ListBuildsRequest*,
                           v1::ListBuildsResponse* response) override;
-  grpc::Status GetBuild(grpc::ServerContext*, const v1::GetBuildRequest* request,
+  grpc::Status GetBuild(grpc::ServerContext* context, const v1::GetBuildRequest* request,
                         v1::BuildInfo* response) override;
   grpc::Status WatchBuild(grpc::ServerContext* context, const v1::WatchBuildRequest* request,
                           grpc::ServerWriter<v1::BuildEvent>* writer) override;
@@ -26,20 +28,23 @@ class BuildServiceImpl final : public v1::BuildService::Service {
   grpc::Status DownloadArtifact(grpc::ServerContext* context,
                                 const v1::DownloadArtifactRequest* request,
                                 grpc::ServerWriter<v1::ArtifactChunk>* writer) override;
-  grpc::Status Cancel(grpc::ServerContext*, const v1::CancelRequest* request,
+  grpc::Status Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
                       v1::CancelResponse* response) override;
-  grpc::Status Retry(grpc::ServerContext*, const v1::RetryRequest* request,
+  grpc::Status Retry(grpc::ServerContext* context, const v1::RetryRequest* request,
                      v1::RetryResponse* response) override;
-  grpc::Status ListAgents(grpc::ServerContext*, const v1::ListAgentsRequest*,
+  grpc::Status ListAgents(grpc::ServerContext* context, const v1::ListAgentsRequest*,
                           v1::ListAgentsResponse* response) override;
 
  private:
   Coordinator& coordinator_;
+  const std::string token_;
 };
 
 class AgentServiceImpl final : public v1::AgentService::Service {
  public:
-  explicit AgentServiceImpl(Coordinator& coordinator) : coordinator_(coordinator) {}
+  // `token`: the agent bearer token every call must carry; empty: none required.
+  AgentServiceImpl(Coordinator& coordinator, std::string token)
+      : coordinator_(coordinator), token_(std::move(token)) {}
 
   grpc::Status Session(grpc::ServerContext* context,
                        grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>* stream) override;
@@ -49,6 +54,7 @@ class AgentServiceImpl final : public v1::AgentService::Service {
 
  private:
   Coordinator& coordinator_;
+  const std::string token_;
 };
 
 }  // namespace cwb

@@ -27,12 +27,16 @@ class ClusterTest : public ::testing::Test {
     dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     demo_ = MakeDemoRepository(dir_);
     pure_ = MakeRepositoryFrom(dir_, "examples/demo-pure-package", "pure");
+    // The cluster runs with both tokens on, as a deployment would.
+    std::ofstream(dir_ / "client-token") << "client-token-" << ::getpid() << "\n";
+    std::ofstream(dir_ / "agent-token") << "agent-token-" << ::getpid() << "\n";
   }
 
   void StartCoordinator(const std::string& listen = "127.0.0.1:0") {
     coordinator_ = std::make_unique<ChildProcess>(std::vector<std::string>{
         CWB_COORDINATOR_BINARY, "--listen", listen, "--data-dir", (dir_ / "coordinator").string(),
-        "--lease-ms", "5000", "--heartbeat-ms", "500"});
+        "--lease-ms", "5000", "--heartbeat-ms", "500", "--client-token-file",
+        (dir_ / "client-token").string(), "--agent-token-file", (dir_ / "agent-token").string()});
     address_ = coordinator_->WaitForLine("listening on (\\S+)", seconds(30));
     ASSERT_FALSE(address_.empty()) << coordinator_->Output();
   }
@@ -42,7 +46,8 @@ class ClusterTest : public ::testing::Test {
       agents_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
           CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id",
           absl::StrCat("agent-", i), "--work-dir", (dir_ / absl::StrCat("agent-", i)).string(),
-          "--network", "host", "--slots", "1", "--stop-grace", "5"}));
+          "--network", "host", "--slots", "1", "--stop-grace", "5", "--token-file",
+          (dir_ / "agent-token").string()}));
       ASSERT_FALSE(agents_.back()->WaitForLine("serving", seconds(30)).empty());
     }
   }
@@ -80,7 +85,8 @@ class ClusterTest : public ::testing::Test {
   }
 
   std::vector<std::string> Cli(std::vector<std::string> args) {
-    std::vector<std::string> argv = {CWB_CLI_BINARY, "--coordinator", address_};
+    std::vector<std::string> argv = {CWB_CLI_BINARY, "--coordinator", address_, "--token-file",
+                                     (dir_ / "client-token").string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   }
@@ -244,7 +250,7 @@ TEST_F(ClusterTest, AgentRemovesContainersLeftByItsEarlierRun) {
   StartCoordinator();
   agents_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
       CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id", "agent-orphan",
-      "--work-dir", (dir_ / "agent-orphan").string()}));
+      "--work-dir", (dir_ / "agent-orphan").string(), "--token-file", (dir_ / "agent-token").string()}));
   EXPECT_FALSE(agents_.back()->WaitForLine("removing container cwb-orphan-test", seconds(60)).empty())
       << agents_.back()->Output();
   ASSERT_FALSE(agents_.back()->WaitForLine("serving", seconds(60)).empty());
@@ -261,6 +267,16 @@ TEST_F(ClusterTest, AgentRemovesContainersLeftByItsEarlierRun) {
 
 namespace cwb {
 namespace {
+
+TEST_F(ClusterTest, AgentWithoutTheTokenIsRefused) {
+  StartCoordinator();
+  ChildProcess intruder({CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id", "intruder",
+                         "--work-dir", (dir_ / "intruder").string()});
+  EXPECT_FALSE(intruder.WaitForLine("refused this agent", seconds(30)).empty()) << intruder.Output();
+  auto [code, output] = RunCli({"agents"});
+  EXPECT_EQ(code, 0);
+  EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("intruder")));
+}
 
 TEST_F(ClusterTest, CoordinatorServesHealthAndReflection) {
   StartCoordinator();

@@ -1,0 +1,186 @@
+// Tokens and TLS over real gRPC on loopback: separate client and agent tokens, UNAUTHENTICATED
+// without a valid one, TLS and mutual TLS with certificates made here by the openssl CLI, and
+// plaintext refused on non-loopback addresses unless asked for.
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator/server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/test_env.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace cwb::testing;
+
+// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, all signed by it.
+class Certificates {
+ public:
+  explicit Certificates(const fs::path& dir) : dir_(dir) {
+    auto openssl = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), "openssl");
+      MustRun(args, {}, dir_);
+    };
+    openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=cwb test CA",
+             "-keyout", "ca.key", "-out", "ca.pem"});
+    std::ofstream(dir_ / "server.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+    for (const std::string name : {"server", "client", "other"}) {
+      openssl({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=cwb " + name, "-keyout",
+               name + ".key", "-out", name + ".csr"});
+    }
+    openssl({"x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.pem"});
+    openssl({"x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-days", "2", "-out", "client.pem"});
+    // A certificate nobody trusts: self-signed.
+    openssl({"x509", "-req", "-in", "other.csr", "-signkey", "other.key", "-days", "2", "-out",
+             "other.pem"});
+  }
+  std::string operator()(const std::string& file) const { return (dir_ / file).string(); }
+
+ private:
+  fs::path dir_;
+};
+
+class AuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+
+  std::unique_ptr<CoordinatorServer> Start(ServerOptions options) {
+    options.coordinator.data_dir = dir_ / "coordinator";
+    auto server = CoordinatorServer::Start(options, SystemClock::Get());
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? *std::move(server) : nullptr;
+  }
+
+  static grpc::Status ListBuilds(const std::string& address,
+                                 std::shared_ptr<grpc::ChannelCredentials> credentials,
+                                 const std::string& token) {
+    auto stub = v1::BuildService::NewStub(grpc::CreateChannel(address, credentials));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    v1::ListBuildsResponse response;
+    return stub->ListBuilds(&context, v1::ListBuildsRequest(), &response);
+  }
+
+  static grpc::Status AgentSession(const std::string& address, const std::string& token) {
+    auto stub = v1::AgentService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    auto stream = stub->Session(&context);
+    v1::AgentMessage hello;
+    hello.mutable_register_()->set_agent_id("auth-test");
+    stream->Write(hello);
+    v1::CoordinatorMessage reply;
+    const bool acked = stream->Read(&reply) && reply.has_ack();
+    if (acked) context.TryCancel();  // done; a refused session has already ended with its status
+    grpc::Status status = stream->Finish();
+    return acked ? grpc::Status::OK : status;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(AuthTest, ClientsAndAgentsNeedTheirOwnTokens) {
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.client_token = "client-secret";
+  options.agent_token = "agent-secret";
+  auto server = Start(options);
+  ASSERT_NE(server, nullptr);
+  const auto plain = grpc::InsecureChannelCredentials();
+  EXPECT_EQ(ListBuilds(server->address(), plain, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ListBuilds(server->address(), plain, "wrong").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ListBuilds(server->address(), plain, "agent-secret").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(ListBuilds(server->address(), plain, "client-secret").ok());
+  EXPECT_EQ(AgentSession(server->address(), "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(AgentSession(server->address(), "client-secret").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(AgentSession(server->address(), "agent-secret").ok());
+}
+
+TEST_F(AuthTest, CliReadsItsTokenFromAFileAndNeverPrintsIt) {
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.client_token = "s3cr3t-client-token";
+  auto server = Start(options);
+  ASSERT_NE(server, nullptr);
+  std::ofstream(dir_ / "token") << "s3cr3t-client-token\n";
+  auto run = [&](const std::string& args) {
+    const std::string command = absl::StrCat("'", CWB_CLI_BINARY, "' --coordinator ",
+                                             server->address(), " ", args, " >'",
+                                             (dir_ / "out").string(), "' 2>&1");
+    const int status = std::system(command.c_str());
+    std::stringstream text;
+    text << std::ifstream(dir_ / "out").rdbuf();
+    return std::make_pair(WEXITSTATUS(status), text.str());
+  };
+  auto [denied, denied_output] = run("status");
+  EXPECT_EQ(denied, 1);
+  EXPECT_THAT(denied_output, ::testing::HasSubstr("a valid bearer token is required"));
+  auto [allowed, allowed_output] = run("--token-file " + (dir_ / "token").string() + " status");
+  EXPECT_EQ(allowed, 0) << allowed_output;
+  EXPECT_THAT(allowed_output + denied_output, ::testing::Not(::testing::HasSubstr("s3cr3t")));
+}
+
+TEST_F(AuthTest, TlsAndMutualTls) {
+  Certificates certs(dir_);
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.tls = {certs("server.pem"), certs("server.key"), ""};
+  auto server = Start(options);
+  ASSERT_NE(server, nullptr);
+  const auto trusted = MakeChannelCredentials({certs("ca.pem"), "", ""}).value();
+  EXPECT_TRUE(ListBuilds(server->address(), trusted, "").ok());
+  EXPECT_FALSE(ListBuilds(server->address(), grpc::InsecureChannelCredentials(), "").ok());
+  EXPECT_FALSE(ListBuilds(server->address(), MakeChannelCredentials({certs("other.pem"), "", ""}).value(), "").ok());
+  server.reset();
+
+  options.tls.client_ca_file = certs("ca.pem");
+  auto mutual = Start(options);
+  ASSERT_NE(mutual, nullptr);
+  EXPECT_FALSE(ListBuilds(mutual->address(), trusted, "").ok());  // no client certificate
+  EXPECT_FALSE(ListBuilds(mutual->address(),
+                          MakeChannelCredentials({certs("ca.pem"), certs("other.pem"), certs("other.key")}).value(),
+                          "").ok());
+  EXPECT_TRUE(ListBuilds(mutual->address(),
+                         MakeChannelCredentials({certs("ca.pem"), certs("client.pem"), certs("client.key")}).value(),
+                         "").ok());
+}
+
+TEST_F(AuthTest, PlaintextOnlyOnLoopbackUnlessAsked) {
+  ServerOptions options;
+  options.listen = "0.0.0.0:0";
+  options.coordinator.data_dir = dir_ / "c";
+  auto refused = CoordinatorServer::Start(options, SystemClock::Get());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr("plaintext is only served on loopback"));
+  options.allow_insecure_remote = true;
+  options.coordinator.data_dir = dir_ / "d";
+  EXPECT_TRUE(CoordinatorServer::Start(options, SystemClock::Get()).ok());
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:7600"));
+  EXPECT_TRUE(IsLoopbackAddress("[::1]:7600"));
+  EXPECT_TRUE(IsLoopbackAddress("localhost:7600"));
+  EXPECT_FALSE(IsLoopbackAddress("10.0.0.5:7600"));
+}
+
+TEST_F(AuthTest, SecretsComeFromFilesOrTheEnvironment) {
+  std::ofstream(dir_ / "t") << "  from-file \n";
+  EXPECT_EQ(ReadSecret((dir_ / "t").string(), "CWB_AUTH_TEST_TOKEN").value(), "from-file");
+  ::setenv("CWB_AUTH_TEST_TOKEN", "from-env", 1);
+  EXPECT_EQ(ReadSecret("", "CWB_AUTH_TEST_TOKEN").value(), "from-env");
+  EXPECT_FALSE(ReadSecret((dir_ / "missing").string(), "CWB_AUTH_TEST_TOKEN").ok());
+}
+
+}  // namespace
+}  // namespace cwb
