@@ -121,8 +121,21 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
   TaskResult result;
   result.log_path = paths::TaskLog(options_.work_dir, spec.id(), run.attempt_id);
 
+  // The secrets this task asked for and this agent has: handed to the container, masked in logs.
+  std::vector<std::pair<std::string, std::string>> secret_env;
+  std::vector<std::string> missing_secrets;
+  LogSink::Options log_options = options_.log;
+  for (const std::string& name : spec.secret_env()) {
+    auto it = options_.secrets.find(name);
+    if (it == options_.secrets.end()) {
+      missing_secrets.push_back(name);
+      continue;
+    }
+    secret_env.emplace_back(name, it->second);
+    log_options.secrets.push_back(it->second);
+  }
   absl::StatusOr<std::unique_ptr<LogSink>> log_or =
-      LogSink::Open(result.log_path, clock_, run.on_log, options_.log);
+      LogSink::Open(result.log_path, clock_, run.on_log, log_options);
   if (!log_or.ok()) {
     result.message = std::string(log_or.status().message());
     return result;
@@ -174,6 +187,11 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
 
   log.Write("cwb", absl::StrCat("task ", spec.id(), " attempt ", run.attempt_id, ": ",
                                 spec.project(), " at ", FormatAxes(AxesFromProto(spec))));
+  if (!missing_secrets.empty()) {
+    return fail(absl::FailedPreconditionError(absl::StrCat(
+        "this agent has no value for secret_env ", absl::StrJoin(missing_secrets, ", "),
+        " (start it with --secret-env NAME and NAME in its environment)")));
+  }
   if (absl::Status s = MakeDirectories({workspace / "src", workspace / "out", workspace / "ctl",
                                         workspace / "image", artifacts,
                                         paths::PipCache(options_.work_dir),
@@ -242,6 +260,7 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
   request.image = image->tag;
   request.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh")};
   request.env = ContainerEnv(spec);
+  request.secret_env = secret_env;
   request.workdir = kSrc;
   request.mounts = {{workspace / "src", kSrc, false},
                     {workspace / "out", kOut, false},

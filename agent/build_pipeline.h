@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct PipelineOptions {
   int max_jobs = 0;                     // MAX_JOBS default; 0: from the host's cores and memory
   HostResources host;
   LogSink::Options log;
+  // Secrets this agent may hand to builds that ask for them (`secret_env`), by name.
+  std::map<std::string, std::string> secrets;
   // Labels put on every build container besides cwb.task and cwb.attempt (e.g. cwb.agent).
   std::vector<std::pair<std::string, std::string>> container_labels;
 };

@@ -57,7 +57,7 @@ absl::StatusOr<ContainerExit> CliContainerRuntime::RunContainer(const ContainerR
       if (!stop.ok() || !stop->exit.ok()) kill_client.Cancel("stop failed");
     });
   }
-  ProcessSpec spec{RunArgv(options_, request)};
+  ProcessSpec spec{RunArgv(options_, request), request.secret_env};
   spec.kill_grace = std::chrono::seconds(5);
   absl::StatusOr<ProcessExit> exit = runner_.Run(spec, on_line, &kill_client);
   run_done.Cancel("container exited");

@@ -71,6 +71,10 @@ std::vector<std::string> RunArgv(const EngineOptions& options, const ContainerRu
     argv.push_back("-e");
     argv.push_back(absl::StrCat(name, "=", value));
   }
+  for (const auto& [name, value] : request.secret_env) {
+    argv.push_back("-e");
+    argv.push_back(name);  // the value comes from the engine process's environment
+  }
   for (const Mount& mount : request.mounts) {
     argv.push_back("-v");
     argv.push_back(absl::StrCat(mount.host_path.string(), ":", mount.container_path,

@@ -46,6 +46,9 @@ struct ContainerRunRequest {
   std::string image;
   std::vector<std::string> command;
   std::vector<std::pair<std::string, std::string>> env;
+  // Passed as `-e NAME` with the value in the engine process's environment, so it never appears
+  // in an argv (ps, logs).
+  std::vector<std::pair<std::string, std::string>> secret_env;
   std::vector<Mount> mounts;
   std::string workdir;
   GpuRequest gpus;

@@ -39,8 +39,18 @@ LogSink::LogSink(std::filesystem::path path, std::FILE* file, Clock& clock, Call
 
 LogSink::~LogSink() { std::fclose(file_); }
 
+std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets) {
+  for (const std::string& secret : secrets) {
+    if (secret.empty()) continue;
+    for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3)) {
+      text.replace(at, secret.size(), "***");
+    }
+  }
+  return text;
+}
+
 void LogSink::Write(std::string_view source, std::string_view text) {
-  LogLine line{clock_.WallNow(), std::string(source), std::string(text)};
+  LogLine line{clock_.WallNow(), std::string(source), MaskSecrets(std::string(text), options_.secrets)};
   {
     std::lock_guard lock(mutex_);
     if (!truncated_) {

@@ -27,6 +27,9 @@ struct LogLine {
 // "2026-11-25T04:30:00.123Z"
 std::string FormatTimestamp(Clock::WallTime time);
 
+// `text` with every occurrence of each non-empty secret replaced by "***".
+std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets);
+
 class LogSink {
  public:
   using Callback = std::function<void(const LogLine&)>;
@@ -34,6 +37,7 @@ class LogSink {
   struct Options {
     size_t tail_lines = 50;
     uint64_t max_file_bytes = 256ull << 20;
+    std::vector<std::string> secrets;  // each occurrence is written and passed on as "***"
   };
 
   // Opens (truncating) `path`. `callback` may be empty.

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--time-limit", time_limit, "Seconds before the build is stopped (0: none)");
   run_cmd->add_option("--stop-grace", stop_grace, "Seconds between SIGTERM and SIGKILL")->capture_default_str();
   run_cmd->add_option("--max-jobs", run.pipeline.max_jobs, "MAX_JOBS default (0: from cores and memory)");
+  run_cmd->add_option("--secret-env", run.secret_env,
+                      "An environment variable builds may receive as a secret_env (repeatable)");
 
   cwb::ProbeOptions probe;
   CLI::App* probe_cmd = app.add_subcommand("probe", "Print this host's GPUs, driver and resources\n"
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--stop-grace", serve_stop_grace, "Seconds between SIGTERM and SIGKILL")->capture_default_str();
   serve_cmd->add_option("--max-jobs", serve.pipeline.max_jobs, "MAX_JOBS default (0: from cores and memory)");
   serve_cmd->add_option("--nvidia-smi", serve.nvidia_smi, "nvidia-smi binary")->capture_default_str();
+  serve_cmd->add_option("--secret-env", serve.secret_env,
+                        "An environment variable builds may receive as a secret_env (repeatable)");
   serve_cmd->add_option("--token-file", serve.token_file, "File holding the agent token (else $CWB_AGENT_TOKEN)");
   serve_cmd->add_option("--tls-ca", serve.tls.ca_file, "PEM CA of the coordinator's certificate (enables TLS)");
   serve_cmd->add_option("--tls-cert", serve.tls.cert_file, "PEM client certificate (mutual TLS)");

@@ -1,5 +1,6 @@
 #include "agent/run_task_command.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -47,11 +48,18 @@ absl::StatusOr<v1::TaskSpec> LoadTask(const std::string& file, const std::string
 
 }  // namespace
 
-absl::Status PrepareLocalBuild(const std::string& runtime, EngineOptions* engine,
-                               PipelineOptions* pipeline) {
+absl::Status PrepareLocalBuild(const std::string& runtime, const std::vector<std::string>& secret_names,
+                               EngineOptions* engine, PipelineOptions* pipeline) {
   absl::StatusOr<EngineKind> kind = ParseEngineKind(runtime);
   if (!kind.ok()) return kind.status();
   engine->kind = *kind;
+  for (const std::string& name : secret_names) {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr || *value == '\0') {
+      return absl::InvalidArgumentError(absl::StrCat("--secret-env ", name, ": not set in this environment"));
+    }
+    pipeline->secrets[name] = value;
+  }
   if (pipeline->host.memory_bytes == 0) pipeline->host = ProbeHostResources();
   return absl::OkStatus();
 }
@@ -69,7 +77,9 @@ int RunTaskCommand(RunTaskOptions options, Cancellation& cancel, std::ostream& o
     err << spec.status().message() << '\n';
     return 2;
   }
-  if (absl::Status s = PrepareLocalBuild(options.runtime, &options.engine, &options.pipeline); !s.ok()) {
+  if (absl::Status s = PrepareLocalBuild(options.runtime, options.secret_env, &options.engine,
+                                        &options.pipeline);
+      !s.ok()) {
     err << s.message() << '\n';
     return 2;
   }

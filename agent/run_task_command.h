@@ -18,6 +18,7 @@ struct RunTaskOptions {
   EngineOptions engine;
   PipelineOptions pipeline;
   std::string gpus = "all";  // "all", "none" or a comma-separated list of device ids
+  std::vector<std::string> secret_env;  // names of this process's env vars builds may ask for
   std::string output_dir = ".";  // wheels go to <output_dir>/wheelhouse/py<V>/cuda<V>/<platform>/
 };
 
@@ -31,10 +32,11 @@ struct ProbeOptions {
 };
 int ProbeCommand(const ProbeOptions& options, std::ostream& out, std::ostream& err);
 
-// Shared by run-task and serve: the engine kind from its name, and the host's resources when
-// the options do not give them. InvalidArgument names an unknown runtime.
-absl::Status PrepareLocalBuild(const std::string& runtime, EngineOptions* engine,
-                               PipelineOptions* pipeline);
+// Shared by run-task and serve: the engine kind from its name, the host's resources when the
+// options do not give them, and the values of the secrets named by --secret-env from this
+// process's environment. InvalidArgument names an unknown runtime or a secret that is not set.
+absl::Status PrepareLocalBuild(const std::string& runtime, const std::vector<std::string>& secret_names,
+                               EngineOptions* engine, PipelineOptions* pipeline);
 
 // Parses --gpus: "all", "none" or "0,1".
 GpuRequest ParseGpuFlag(const std::string& value);

@@ -34,7 +34,9 @@ v1::AgentCapabilities MakeCapabilities(const GpuInventory& gpus, const HostResou
 }
 
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err) {
-  if (absl::Status s = PrepareLocalBuild(options.runtime, &options.engine, &options.pipeline); !s.ok()) {
+  if (absl::Status s = PrepareLocalBuild(options.runtime, options.secret_env, &options.engine,
+                                        &options.pipeline);
+      !s.ok()) {
     err << s.message() << '\n';
     return 2;
   }

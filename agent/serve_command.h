@@ -24,6 +24,7 @@ struct ServeOptions {
   PipelineOptions pipeline;
   std::string nvidia_smi = "nvidia-smi";
   std::string token_file;  // else $CWB_AGENT_TOKEN
+  std::vector<std::string> secret_env;  // names of this process's env vars builds may ask for
   ClientTlsOptions tls;
 };
 

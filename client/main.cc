@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
   logs_cmd->add_option("build", build_id, "Build id")->required();
   logs_cmd->add_option("task", task_id, "Task id or a unique prefix")->required();
   logs_cmd->add_flag("-f,--follow", follow, "Keep printing until the task ends");
+  bool raw = false;
+  logs_cmd->add_flag("--raw", raw, "Print control characters (ANSI sequences) as stored, unescaped");
 
   CLI::App* fetch_cmd = app.add_subcommand(
       "fetch", "Download a build's wheels into DIR/wheelhouse/py<VER>/cuda<VER>/<platform>/\n"
@@ -111,7 +113,7 @@ int main(int argc, char** argv) {
   if (submit_cmd->parsed()) return cwb::SubmitCommand(remote, config, watch, out, err);
   if (watch_cmd->parsed()) return cwb::WatchCommand(remote, build_id, out, err);
   if (status_cmd->parsed()) return cwb::StatusCommand(remote, build_id, out, err);
-  if (logs_cmd->parsed()) return cwb::LogsCommand(remote, build_id, task_id, follow, out, err);
+  if (logs_cmd->parsed()) return cwb::LogsCommand(remote, build_id, task_id, follow, raw, out, err);
   if (fetch_cmd->parsed()) return cwb::FetchCommand(remote, build_id, output_dir, out, err);
   if (cancel_cmd->parsed()) return cwb::CancelCommand(remote, build_id, task_id, out, err);
   if (retry_cmd->parsed()) return cwb::RetryCommand(remote, build_id, task_ids, out, err);

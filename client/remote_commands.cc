@@ -12,6 +12,7 @@
 #include "client/build_view.h"
 #include "client/exit_codes.h"
 #include "client/table.h"
+#include "client/terminal_text.h"
 #include "common/atomic_file.h"
 #include "common/config_parser.h"
 #include "common/digest.h"
@@ -230,7 +231,8 @@ int StatusCommand(const RemoteOptions& options, const std::string& build_id, std
 }
 
 int LogsCommand(const RemoteOptions& options, const std::string& build_id,
-                const std::string& task_id, bool follow, std::ostream& out, std::ostream& err) {
+                const std::string& task_id, bool follow, bool raw, std::ostream& out,
+                std::ostream& err) {
   CoordinatorConnection connection(options.connection);
   absl::StatusOr<std::string> task = ResolveTask(connection, build_id, task_id);
   if (!task.ok()) {
@@ -245,7 +247,9 @@ int LogsCommand(const RemoteOptions& options, const std::string& build_id,
   std::unique_ptr<grpc::ClientReader<v1::LogChunk>> reader =
       connection.stub().StreamLog(context.get(), request);
   v1::LogChunk chunk;
-  while (reader->Read(&chunk)) out << chunk.data() << std::flush;
+  while (reader->Read(&chunk)) {
+    out << (raw ? chunk.data() : EscapeControlCharacters(chunk.data())) << std::flush;
+  }
   grpc::Status status = reader->Finish();
   return status.ok() ? kExitSuccess : Fail(status, err);
 }

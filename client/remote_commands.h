@@ -25,8 +25,10 @@ int WatchCommand(const RemoteOptions& options, const std::string& build_id, std:
                  std::ostream& err);
 int StatusCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
                   std::ostream& err);
+// Control characters in the log are shown escaped unless `raw`.
 int LogsCommand(const RemoteOptions& options, const std::string& build_id,
-                const std::string& task_id, bool follow, std::ostream& out, std::ostream& err);
+                const std::string& task_id, bool follow, bool raw, std::ostream& out,
+                std::ostream& err);
 int FetchCommand(const RemoteOptions& options, const std::string& build_id,
                  const std::string& output_dir, std::ostream& out, std::ostream& err);
 int CancelCommand(const RemoteOptions& options, const std::string& build_id,

@@ -59,6 +59,8 @@ struct ProjectConfig {
   std::vector<std::string> dependencies;
   std::vector<EnvEntry> env;  // in the order written
   std::vector<std::string> labels;  // an agent must carry all of them to build this project
+  // Names of secrets the build needs; agents supply the values from their own environment.
+  std::vector<std::string> secret_env;
   std::optional<MatrixRestriction> restriction;
   SourceLocation location;
   std::string key_path;  // "projects[i]"

@@ -21,8 +21,9 @@ using Validator = ValidationError (*)(std::string_view);
 constexpr std::array<std::string_view, 9> kTopLevelKeys = {
     "output_dir_host", "build_target", "build_matrix",  "projects",           "pytorch_base_images",
     "apt_packages",    "pip_packages", "env",           "dockerfile_template"};
-constexpr std::array<std::string_view, 8> kProjectKeys = {
-    "name", "repo_url", "repo_ref", "build_command", "dependencies", "env", "matrix", "labels"};
+constexpr std::array<std::string_view, 9> kProjectKeys = {
+    "name",   "repo_url", "repo_ref", "build_command", "dependencies",
+    "env",    "matrix",   "labels",   "secret_env"};
 constexpr std::array<std::string_view, 5> kMatrixReservedKeys = {
     kPythonAxis, kCudaAxis, kTorchAxis, "include", "exclude"};
 
@@ -434,6 +435,8 @@ class Parser {
         project.dependencies = ScalarList(value, key_path, &ValidatePipRequirement);
       } else if (key == "env") {
         project.env = Env(value, key_path);
+      } else if (key == "secret_env") {
+        project.secret_env = ScalarList(value, key_path, &ValidateEnvName);
       } else if (key == "labels") {
         project.labels = ScalarList(value, key_path, &ValidateLabel);
       } else if (key == "matrix") {

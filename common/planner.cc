@@ -124,6 +124,7 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
       task.dependencies = project.dependencies;
       task.env = MergeEnv(config.env, project.env);
       task.labels = project.labels;
+      task.secret_env = project.secret_env;
       task.recipe = {config.dockerfile_template, config.template_origin, base->image, axes,
                      config.apt_packages, config.pip_packages};
 

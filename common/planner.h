@@ -26,6 +26,7 @@ struct PlannedTask {
   std::vector<std::string> dependencies;
   std::vector<EnvEntry> env;  // config env, then the project's (the project wins)
   std::vector<std::string> labels;  // where it may run; not part of the id (it changes no output)
+  std::vector<std::string> secret_env;  // names only; values never leave the agents
   ImageRecipe recipe;
   RenderedImage image;
 };

@@ -25,6 +25,7 @@ v1::TaskSpec ToProto(const PlannedTask& task) {
     var->set_value(env.value);
   }
   for (const std::string& label : task.labels) spec.add_required_labels(label);
+  for (const std::string& name : task.secret_env) spec.add_secret_env(name);
   v1::ImageSpec* image = spec.mutable_image();
   image->set_dockerfile_template(task.recipe.dockerfile_template);
   image->set_template_origin(task.recipe.template_origin);

@@ -61,7 +61,7 @@ Coordinator::Coordinator(CoordinatorOptions options, Clock& clock, std::unique_p
     : options_(std::move(options)),
       clock_(clock),
       store_(std::move(store)),
-      logs_(options_.data_dir / "logs"),
+      logs_(options_.data_dir / "logs", options_.max_log_bytes),
       artifacts_(options_.data_dir, options_.max_upload_bytes),
       random_(std::random_device{}()) {}
 

@@ -60,6 +60,7 @@ struct CoordinatorOptions {
   std::chrono::milliseconds lease{10000};  // also the grace after a restart
   uint32_t retry_limit = 3;                // attempts per task before a lost agent fails it
   uint64_t max_upload_bytes = 8ull << 30;
+  uint64_t max_log_bytes = 64ull << 20;    // per task, on the coordinator
   uint32_t task_time_limit_s = 0;          // 0: none
   std::chrono::milliseconds scheduler_tick{500};
 };

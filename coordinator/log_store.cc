@@ -30,6 +30,15 @@ absl::Status LogStore::Append(const std::string& build, const std::string& task,
   const std::string key = absl::StrCat(build, "/", task);
   {
     std::lock_guard lock(mutex_);
+    if (cut_.count(key)) return absl::OkStatus();
+    const uint64_t size = SizeLocked(key, path);
+    if (size + text.size() > max_bytes_per_task_) {
+      cut_.insert(key);
+      text = absl::StrCat(
+          FormatTimestamp(Clock::WallTime(std::chrono::milliseconds(
+              lines.empty() ? 0 : lines.back().time_ms()))),
+          " [cwb] log cut here: it reached the limit of ", max_bytes_per_task_, " bytes\n");
+    }
     std::error_code error;
     std::filesystem::create_directories(path.parent_path(), error);
     std::ofstream out(path, std::ios::app | std::ios::binary);
@@ -39,7 +48,7 @@ absl::Status LogStore::Append(const std::string& build, const std::string& task,
       return absl::ResourceExhaustedError(
           absl::StrCat("cannot append to ", path.string(), ": ", std::strerror(errno)));
     }
-    sizes_[key] = SizeLocked(key, path) + text.size();
+    sizes_[key] = size + text.size();
   }
   grew_.notify_all();
   return absl::OkStatus();

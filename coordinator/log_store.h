@@ -1,6 +1,8 @@
 // Task logs on the coordinator's disk, one append-only file per task
 // (<dir>/<build>/<task>.log; every attempt appends), with waiting for growth so `logs -f` and
-// StreamLog follow without polling. Thread-safe.
+// StreamLog follow without polling. A task's log stops growing at `max_bytes_per_task`, with one
+// line saying where it was cut. Text is stored as it came (control sequences included).
+// Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -8,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,7 +21,8 @@ namespace cwb {
 
 class LogStore {
  public:
-  explicit LogStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  LogStore(std::filesystem::path dir, uint64_t max_bytes_per_task)
+      : dir_(std::move(dir)), max_bytes_per_task_(max_bytes_per_task) {}
 
   // Appends lines as "<time> [<source>] <text>\n".
   absl::Status Append(const std::string& build, const std::string& task,
@@ -40,9 +44,11 @@ class LogStore {
   uint64_t SizeLocked(const std::string& key, const std::filesystem::path& path) const;
 
   const std::filesystem::path dir_;
+  const uint64_t max_bytes_per_task_;
   mutable std::mutex mutex_;
   std::condition_variable grew_;
   mutable std::map<std::string, uint64_t> sizes_;
+  std::set<std::string> cut_;  // logs that reached the limit
   uint64_t wake_generation_ = 0;
 };
 

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   app.add_option("--retry-limit", options.coordinator.retry_limit, "Attempts per task")->capture_default_str();
   app.add_option("--max-upload-bytes", options.coordinator.max_upload_bytes, "Largest wheel accepted")
       ->capture_default_str();
+  app.add_option("--max-log-bytes", options.coordinator.max_log_bytes,
+                 "Bytes of log kept per task (the rest is cut)")->capture_default_str();
   app.add_option("--task-time-limit", options.coordinator.task_time_limit_s,
                  "Seconds a build may run (0: none)")->capture_default_str();
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;

@@ -32,22 +32,31 @@ class ClusterTest : public ::testing::Test {
     std::ofstream(dir_ / "agent-token") << "agent-token-" << ::getpid() << "\n";
   }
 
-  void StartCoordinator(const std::string& listen = "127.0.0.1:0") {
-    coordinator_ = std::make_unique<ChildProcess>(std::vector<std::string>{
+  void StartCoordinator(const std::string& listen = "127.0.0.1:0",
+                        std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {
         CWB_COORDINATOR_BINARY, "--listen", listen, "--data-dir", (dir_ / "coordinator").string(),
         "--lease-ms", "5000", "--heartbeat-ms", "500", "--client-token-file",
-        (dir_ / "client-token").string(), "--agent-token-file", (dir_ / "agent-token").string()});
+        (dir_ / "client-token").string(), "--agent-token-file", (dir_ / "agent-token").string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    coordinator_ = std::make_unique<ChildProcess>(argv);
     address_ = coordinator_->WaitForLine("listening on (\\S+)", seconds(30));
     ASSERT_FALSE(address_.empty()) << coordinator_->Output();
   }
 
-  void StartAgents() {
-    for (int i = 1; i <= 2; ++i) {
-      agents_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
+  // Agents run under `env` so a test can give them secrets in their environment.
+  void StartAgents(int count = 2, std::vector<std::string> env = {},
+                   std::vector<std::string> extra = {}) {
+    for (int i = 1; i <= count; ++i) {
+      std::vector<std::string> argv = {"env"};
+      argv.insert(argv.end(), env.begin(), env.end());
+      argv.insert(argv.end(), {
           CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id",
           absl::StrCat("agent-", i), "--work-dir", (dir_ / absl::StrCat("agent-", i)).string(),
           "--network", "host", "--slots", "1", "--stop-grace", "5", "--token-file",
-          (dir_ / "agent-token").string()}));
+          (dir_ / "agent-token").string()});
+      argv.insert(argv.end(), extra.begin(), extra.end());
+      agents_.push_back(std::make_unique<ChildProcess>(argv));
       ASSERT_FALSE(agents_.back()->WaitForLine("serving", seconds(30)).empty());
     }
   }
@@ -267,6 +276,44 @@ TEST_F(ClusterTest, AgentRemovesContainersLeftByItsEarlierRun) {
 
 namespace cwb {
 namespace {
+
+TEST_F(ClusterTest, HostileLogsAreMaskedCutAndShownSafely) {
+  StartCoordinator("127.0.0.1:0", {"--max-log-bytes", "200000"});
+  StartAgents(1, {"CWB_E2E_SECRET=hf_e2e_do_not_leak"}, {"--secret-env", "CWB_E2E_SECRET"});
+  const fs::path config = dir_ / "hostile.yaml";
+  std::ofstream(config) << absl::StrCat(
+      "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
+      "projects:\n"
+      "  - name: pure\n"
+      "    repo_url: ", pure_.string(), "\n"
+      "    secret_env: [CWB_E2E_SECRET]\n"
+      "    build_command: |\n"
+      "      echo \"the token is $CWB_E2E_SECRET\"\n"
+      "      printf '\\033[31mred\\033[0m \\033]0;retitled\\007\\n'\n"
+      "      seq 1 20000 | sed 's/^/noise line /'\n"
+      "      pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"\n"
+      "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
+  const std::string build_id = Submit(config.string());
+  auto [code, output] = RunCli({"watch", build_id}, seconds(300));
+  ASSERT_EQ(code, 0) << output;
+  const std::string task = Status(build_id).tasks(0).spec().id();
+
+  auto [logs_code, logs] = RunCli({"logs", build_id, task});
+  EXPECT_EQ(logs_code, 0);
+  EXPECT_THAT(logs, ::testing::HasSubstr("the token is ***"));
+  EXPECT_EQ(logs.find("hf_e2e_do_not_leak"), std::string::npos);
+  EXPECT_THAT(logs, ::testing::HasSubstr("\\x1b[31mred\\x1b[0m \\x1b]0;retitled\\x07"));
+  EXPECT_EQ(logs.find('\x1b'), std::string::npos);
+  EXPECT_THAT(logs, ::testing::HasSubstr("[cwb] log cut here: it reached the limit of 200000 bytes"));
+  EXPECT_LE(logs.size(), 200000u + 200u);
+  auto [raw_code, raw] = RunCli({"logs", build_id, task, "--raw"});
+  EXPECT_THAT(raw, ::testing::HasSubstr("\x1b[31mred"));  // stored as it came
+  // The agent's own log file is masked too.
+  std::stringstream agent_log;
+  agent_log << std::ifstream(dir_ / "agent-1" / "logs" / task / (Status(build_id).tasks(0).attempt_id() + ".log")).rdbuf();
+  EXPECT_THAT(agent_log.str(), ::testing::HasSubstr("the token is ***"));
+  EXPECT_EQ(agent_log.str().find("hf_e2e_do_not_leak"), std::string::npos);
+}
 
 TEST_F(ClusterTest, AgentWithoutTheTokenIsRefused) {
   StartCoordinator();

@@ -151,6 +151,28 @@ TEST_F(BuildPipelineTest, TaskEnvOverridesTheMaxJobsDefault) {
   EXPECT_THAT(env_list, ::testing::Not(Contains(Pair("MAX_JOBS", "8"))));
 }
 
+TEST_F(BuildPipelineTest, SecretsGoToTheContainerOnlyWhenTheAgentHasThem) {
+  v1::TaskSpec spec = Spec();
+  spec.add_secret_env("HF_TOKEN");
+  TaskResult missing = RunTask(spec);
+  EXPECT_EQ(missing.outcome, TaskOutcome::kFailed);
+  EXPECT_THAT(missing.message, HasSubstr("this agent has no value for secret_env HF_TOKEN"));
+  options_.secrets = {{"HF_TOKEN", "hf_value"}, {"OTHER", "not-asked-for"}};
+  runtime_.on_run = [](const ContainerRunRequest& request, const ContainerRuntime::LineCallback& on_line) {
+    on_line("leaking hf_value here");
+    for (const Mount& mount : request.mounts) {
+      if (mount.container_path == "/cwb/out") std::ofstream(mount.host_path / "demo-1.0-py3-none-any.whl") << "w";
+    }
+    return 0;
+  };
+  git_.Script({{"git", "-C"}, {kCommit}, 0, false, 1});
+  TaskResult result = RunTask(spec);
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;
+  EXPECT_THAT(runtime_.runs().back().secret_env,
+              ::testing::ElementsAre(std::pair<std::string, std::string>("HF_TOKEN", "hf_value")));
+  EXPECT_THAT(lines_, Contains("[build] leaking *** here"));
+}
+
 TEST_F(BuildPipelineTest, CpuTasksGetNoGpus) {
   TaskResult result = RunTask(Spec("cpu"));
   ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;

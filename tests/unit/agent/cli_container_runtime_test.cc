@@ -51,6 +51,17 @@ TEST(CliContainerRuntimeTest, RunRemovesLeftoverThenRunsThenRemoves) {
                           "docker rm --force cwb-t-a"));
 }
 
+TEST(CliContainerRuntimeTest, SecretsReachTheEngineThroughItsEnvironment) {
+  FakeProcessRunner runner;
+  CliContainerRuntime runtime({EngineKind::kPodman}, runner);
+  ContainerRunRequest request = Request();
+  request.secret_env = {{"HF_TOKEN", "hf_supersecret"}};
+  ASSERT_TRUE(runtime.RunContainer(request, [](std::string_view) {}, nullptr, std::chrono::seconds(1)).ok());
+  const ProcessSpec run = runner.specs()[1];
+  EXPECT_THAT(run.env, ElementsAre(std::pair<std::string, std::string>("HF_TOKEN", "hf_supersecret")));
+  for (const std::string& arg : run.argv) EXPECT_EQ(arg.find("hf_supersecret"), std::string::npos);
+}
+
 TEST(CliContainerRuntimeTest, EngineExitCodesAreDescribed) {
   for (auto [code, text] : std::vector<std::pair<int, std::string>>{
            {125, "the container engine could not run the container (exit 125)"},

@@ -45,6 +45,14 @@ TEST(ContainerArgvTest, DockerRunGolden) {
             "--gpus | all | wheel-builder:py3.10-cuda12.1-abc | /bin/sh | /cwb/ctl/build.sh");
 }
 
+TEST(ContainerArgvTest, SecretValuesNeverAppearInArgv) {
+  ContainerRunRequest request = Request();
+  request.secret_env = {{"HF_TOKEN", "hf_supersecret"}};
+  const std::string argv = absl::StrJoin(RunArgv(Podman(), request), " ");
+  EXPECT_THAT(argv, ::testing::HasSubstr("-e HF_TOKEN "));
+  EXPECT_THAT(argv, ::testing::Not(::testing::HasSubstr("hf_supersecret")));
+}
+
 TEST(ContainerArgvTest, GpuFlags) {
   EXPECT_THAT(GpuArgs(EngineKind::kDocker, GpuRequest::None()), ElementsAre());
   EXPECT_THAT(GpuArgs(EngineKind::kPodman, GpuRequest::None()), ElementsAre());

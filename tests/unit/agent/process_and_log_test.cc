@@ -53,6 +53,25 @@ TEST(LogSinkTest, TimestampsTailAndCap) {
   EXPECT_LE(text.str().size(), 200u + 100u);
 }
 
+TEST(LogSinkTest, SecretsAreMaskedInTheFileAndTheLiveStream) {
+  FakeClock clock;
+  const auto path = std::filesystem::path(::testing::TempDir()) / "sink" / "secret.log";
+  std::vector<std::string> live;
+  LogSink::Options options;
+  options.secrets = {"hf_abc123", "p4ss"};
+  auto sink = LogSink::Open(path, clock, [&](const LogLine& l) { live.push_back(l.text); }, options);
+  ASSERT_TRUE(sink.ok());
+  (*sink)->Write("build", "token=hf_abc123 and hf_abc123hf_abc123, pw p4ss");
+  (*sink)->Flush();
+  EXPECT_THAT(live, ElementsAre("token=*** and ******, pw ***"));
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  EXPECT_THAT(text.str(), ::testing::HasSubstr("token=*** and ******, pw ***"));
+  EXPECT_EQ(text.str().find("hf_abc123"), std::string::npos);
+  EXPECT_EQ(MaskSecrets("aaaa", {"aa"}), "******");
+  EXPECT_EQ(MaskSecrets("x", {""}), "x");
+}
+
 TEST(BoostProcessRunnerTest, MergesOutputAndReportsExitCodes) {
   BoostProcessRunner runner;
   std::vector<std::string> lines;
