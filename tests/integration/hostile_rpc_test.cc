@@ -1,0 +1,278 @@
+// Hostile and malformed requests against a real coordinator over gRPC on loopback: corrupted
+// and oversized uploads, path-smuggling wheel names, stale attempts, oversized messages, unknown
+// ids, malformed configs, and a client vanishing mid-download. Each gets a clear error, nothing
+// lands outside the store, and the coordinator keeps serving.
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+#include "coordinator/server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/test_env.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using namespace cwb::testing;
+
+constexpr char kConfig[] = R"(build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}
+projects:
+  - name: demo
+    repo_url: https://example.com/demo.git
+pytorch_base_images: {"2.4.0": {cpu: base:1}}
+)";
+constexpr char kWheel[] = "demo-1.0-py3-none-any.whl";
+
+class HostileRpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.coordinator.data_dir = dir_ / "store";
+    options.coordinator.max_upload_bytes = 8 << 20;
+    auto server = CoordinatorServer::Start(options, SystemClock::Get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+    builds_ = v1::BuildService::NewStub(channel_);
+    agents_ = v1::AgentService::NewStub(channel_);
+  }
+  void TearDown() override {
+    if (session_context_) session_context_->TryCancel();
+    if (session_) session_->Finish();
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return context;
+  }
+
+  // Submits the one-task build and takes its assignment as an agent would.
+  void SubmitAndAssign() {
+    session_context_ = Context();
+    session_ = agents_->Session(session_context_.get());
+    v1::AgentMessage hello;
+    hello.mutable_register_()->set_agent_id("hostile");
+    hello.mutable_register_()->mutable_capabilities()->set_slots(1);
+    ASSERT_TRUE(session_->Write(hello));
+    v1::CoordinatorMessage message;
+    ASSERT_TRUE(session_->Read(&message) && message.has_ack());
+    v1::SubmitBuildRequest request;
+    request.set_config_yaml(kConfig);
+    ASSERT_TRUE(builds_->SubmitBuild(Context().get(), request, &build_).ok());
+    ASSERT_TRUE(session_->Read(&message) && message.has_assignment());
+    assignment_ = message.assignment();
+  }
+
+  v1::UploadHeader Header(const std::string& filename, uint64_t size) {
+    v1::UploadHeader header;
+    header.set_build_id(assignment_.build_id());
+    header.set_task_id(assignment_.spec().id());
+    header.set_attempt_id(assignment_.attempt_id());
+    header.set_filename(filename);
+    header.set_size_bytes(size);
+    return header;
+  }
+
+  grpc::Status Upload(const v1::UploadHeader& header, const std::string& data, const std::string& sha256) {
+    auto context = Context();
+    v1::ArtifactInfo response;
+    auto writer = agents_->UploadArtifact(context.get(), &response);
+    v1::UploadChunk chunk;
+    *chunk.mutable_header() = header;
+    writer->Write(chunk);
+    for (size_t at = 0; at < data.size(); at += 1 << 20) {
+      chunk.Clear();
+      chunk.set_data(data.substr(at, 1 << 20));
+      if (!writer->Write(chunk)) break;
+    }
+    chunk.Clear();
+    chunk.set_sha256(sha256);
+    writer->Write(chunk);
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  // Every file under the store's uploads and builds directories.
+  std::vector<std::string> StoredFiles() {
+    std::vector<std::string> files;
+    for (const char* sub : {"uploads", "builds"}) {
+      std::error_code error;
+      for (auto it = fs::recursive_directory_iterator(dir_ / "store" / sub, error);
+           !error && it != fs::recursive_directory_iterator(); ++it) {
+        if (it->is_regular_file()) files.push_back(it->path().string());
+      }
+    }
+    return files;
+  }
+
+  void Succeed(const std::vector<std::string>& files) {
+    v1::AgentMessage message;
+    v1::TaskStatusUpdate* status = message.mutable_status();
+    status->set_build_id(assignment_.build_id());
+    status->set_task_id(assignment_.spec().id());
+    status->set_attempt_id(assignment_.attempt_id());
+    status->set_state(v1::TASK_STATE_SUCCEEDED);
+    for (const std::string& f : files) status->add_artifact_filenames(f);
+    ASSERT_TRUE(session_->Write(message));
+  }
+
+  bool Healthy() {
+    v1::ListBuildsResponse response;
+    return builds_->ListBuilds(Context().get(), v1::ListBuildsRequest(), &response).ok();
+  }
+
+  fs::path dir_;
+  std::unique_ptr<CoordinatorServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::BuildService::Stub> builds_;
+  std::unique_ptr<v1::AgentService::Stub> agents_;
+  std::unique_ptr<grpc::ClientContext> session_context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>> session_;
+  v1::BuildInfo build_;
+  v1::Assignment assignment_;
+};
+
+TEST_F(HostileRpcTest, FlippedByteIsRefusedAndNothingIsStored) {
+  SubmitAndAssign();
+  std::string data(3 << 20, 'w');
+  const std::string digest = Sha256Hex(data);
+  data[(3 << 20) / 2] ^= 0x01;
+  grpc::Status status = Upload(Header(kWheel, data.size()), data, digest);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("sha256 mismatch"));
+  EXPECT_TRUE(StoredFiles().empty());
+  data[(3 << 20) / 2] ^= 0x01;
+  EXPECT_TRUE(Upload(Header(kWheel, data.size()), data, digest).ok());
+  EXPECT_TRUE(Healthy());
+}
+
+TEST_F(HostileRpcTest, HostileNamesAreRefusedWithNothingWrittenOutside) {
+  SubmitAndAssign();
+  const std::string data = "wheel";
+  for (const std::string& name :
+       {std::string("../../x.whl"), std::string("../../../escape-1.0-py3-none-any.whl"),
+        (dir_ / "abs-1.0-py3-none-any.whl").string(), std::string("a/b-1.0-py3-none-any.whl"),
+        std::string("nul\0x-1.0-py3-none-any.whl", 26), std::string("README.txt"),
+        std::string("x-1.0-py3-none-any.whl\n")}) {
+    grpc::Status status = Upload(Header(name, data.size()), data, Sha256Hex(data));
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name;
+    EXPECT_THAT(status.error_message(), HasSubstr("header.filename")) << name;
+  }
+  EXPECT_TRUE(StoredFiles().empty());
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename(), "store") << "written outside the store: " << entry.path();
+  }
+}
+
+TEST_F(HostileRpcTest, OversizedUploadsAreRefused) {
+  SubmitAndAssign();
+  const std::string data(1000, 'x');
+  grpc::Status declared = Upload(Header(kWheel, 9 << 20), data, Sha256Hex(data));
+  EXPECT_EQ(declared.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(declared.error_message(), HasSubstr("exceeds the limit of 8388608 bytes"));
+  grpc::Status lied = Upload(Header(kWheel, 10), data, Sha256Hex(data));
+  EXPECT_EQ(lied.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(lied.error_message(), HasSubstr("upload larger than 10 bytes"));
+  EXPECT_TRUE(StoredFiles().empty());
+}
+
+TEST_F(HostileRpcTest, StaleAttemptsCannotUpload) {
+  SubmitAndAssign();
+  v1::UploadHeader header = Header(kWheel, 5);
+  header.set_attempt_id("a000000000000");
+  grpc::Status status = Upload(header, "wheel", Sha256Hex("wheel"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("attempt_id: a000000000000 is not the current attempt"));
+}
+
+TEST_F(HostileRpcTest, BadRequestsGetClearErrors) {
+  v1::BuildInfo build;
+  v1::GetBuildRequest get;
+  grpc::Status empty = builds_->GetBuild(Context().get(), get, &build);
+  EXPECT_EQ(empty.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(empty.error_message(), "build_id: required");
+  get.set_build_id("bnope");
+  grpc::Status unknown = builds_->GetBuild(Context().get(), get, &build);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(unknown.error_message(), "build_id: no build 'bnope'");
+
+  v1::SubmitBuildRequest bad;
+  bad.set_config_yaml("build_target: {python_version: 3.x}\nprojects: 7\n");
+  bad.set_config_name("rpc.yaml");
+  grpc::Status malformed = builds_->SubmitBuild(Context().get(), bad, &build);
+  EXPECT_EQ(malformed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(malformed.error_message(), HasSubstr("rpc.yaml:1:32: build_target.python_version: '3.x'"));
+  EXPECT_THAT(malformed.error_message(), HasSubstr("rpc.yaml:2:11: projects: expected a list"));
+
+  v1::SubmitBuildRequest huge;
+  huge.set_config_yaml(std::string(5 << 20, '#'));
+  grpc::Status oversized = builds_->SubmitBuild(Context().get(), huge, &build);
+  EXPECT_EQ(oversized.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  SubmitAndAssign();
+  v1::StreamLogRequest log;
+  log.set_build_id(build_.build_id());
+  log.set_task_id("nope");
+  auto context = Context();
+  auto reader = builds_->StreamLog(context.get(), log);
+  v1::LogChunk chunk;
+  while (reader->Read(&chunk)) {
+  }
+  grpc::Status no_task = reader->Finish();
+  EXPECT_EQ(no_task.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(no_task.error_message(), HasSubstr("task_id: no task 'nope'"));
+  EXPECT_TRUE(Healthy());
+}
+
+TEST_F(HostileRpcTest, ClientVanishingMidDownloadLeavesTheCoordinatorHealthy) {
+  SubmitAndAssign();
+  std::string data(6 << 20, 'z');
+  for (size_t i = 0; i < data.size(); i += 4096) data[i] = static_cast<char>(i / 4096);
+  ASSERT_TRUE(Upload(Header(kWheel, data.size()), data, Sha256Hex(data)).ok());
+  Succeed({kWheel});
+  v1::GetBuildRequest get;
+  get.set_build_id(build_.build_id());
+  v1::BuildInfo build;
+  for (int i = 0; i < 100 && !build.finished(); ++i) {
+    builds_->GetBuild(Context().get(), get, &build);
+    if (!build.finished()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(build.succeeded(), 1u);
+
+  v1::DownloadArtifactRequest request;
+  request.set_build_id(build_.build_id());
+  request.set_task_id(assignment_.spec().id());
+  request.set_filename(kWheel);
+  {
+    auto context = Context();
+    auto reader = builds_->DownloadArtifact(context.get(), request);
+    v1::ArtifactChunk chunk;
+    ASSERT_TRUE(reader->Read(&chunk));
+    EXPECT_EQ(chunk.total_size(), data.size());
+    context->TryCancel();  // the client goes away after one chunk
+    reader->Finish();
+  }
+  EXPECT_TRUE(Healthy());
+  auto context = Context();
+  auto reader = builds_->DownloadArtifact(context.get(), request);
+  v1::ArtifactChunk chunk;
+  std::string received, digest;
+  while (reader->Read(&chunk)) {
+    EXPECT_LE(chunk.data().size(), 1u << 20);
+    received += chunk.data();
+    if (!chunk.sha256().empty()) digest = chunk.sha256();
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(received, data);
+  EXPECT_EQ(digest, Sha256Hex(data));
+}
+
+}  // namespace
+}  // namespace cwb
