@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/digest.h"
 #include "common/task_proto.h"
 #include "cwb/v1/state.pb.h"
@@ -123,10 +124,34 @@ class ClusterTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    // Agents stop gracefully (their builds are cancelled and containers removed).
-    for (auto& agent : agents_) agent->Signal(SIGTERM);
+    // Agents stop gracefully (their builds are cancelled and containers removed); containers of
+    // agents a test killed are removed here.
+    for (auto& agent : agents_) {
+      agent->Signal(SIGCONT);
+      agent->Signal(SIGTERM);
+    }
     for (auto& agent : agents_) agent->Wait(seconds(60));
+    for (int i = 1; i <= 2; ++i) {
+      const std::vector<std::string> names = absl::StrSplit(
+          MustRun({"podman", "ps", "-aq", "--filter", absl::StrCat("label=cwb.agent=agent-", i)}),
+          '\n', absl::SkipEmpty());
+      for (const std::string& name : names) MustRun({"podman", "rm", "--force", "--time", "0", name});
+    }
   }
+
+  // Polls `cwb status` until `done` holds (real processes: there is no event to wait on here).
+  v1::BuildInfo WaitForBuild(const std::string& build_id,
+                             const std::function<bool(const v1::BuildInfo&)>& done,
+                             seconds timeout = seconds(120)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    v1::BuildInfo build = Status(build_id);
+    while (!done(build) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      build = Status(build_id);
+    }
+    return build;
+  }
+  static int AgentIndex(const std::string& agent_id) { return agent_id == "agent-1" ? 0 : 1; }
 
   fs::path dir_, demo_, pure_;
   std::string address_;
@@ -313,6 +338,101 @@ TEST_F(ClusterTest, HostileLogsAreMaskedCutAndShownSafely) {
   agent_log << std::ifstream(dir_ / "agent-1" / "logs" / task / (Status(build_id).tasks(0).attempt_id() + ".log")).rdbuf();
   EXPECT_THAT(agent_log.str(), ::testing::HasSubstr("the token is ***"));
   EXPECT_EQ(agent_log.str().find("hf_e2e_do_not_leak"), std::string::npos);
+}
+
+TEST_F(ClusterTest, KilledAgentsTaskRunsAgainElsewhere) {
+  StartCoordinator();
+  StartAgents();
+  const fs::path config = dir_ / "one.yaml";
+  std::ofstream(config) << absl::StrCat(
+      "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
+      "projects:\n"
+      "  - name: pure\n"
+      "    repo_url: ", pure_.string(), "\n"
+      "    build_command: |\n", StampAndBuild(6),
+      "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
+  const std::string build_id = Submit(config.string());
+  v1::BuildInfo running = WaitForBuild(build_id, [](const v1::BuildInfo& b) {
+    return b.tasks(0).state() == v1::TASK_STATE_RUNNING;
+  });
+  ASSERT_EQ(running.tasks(0).state(), v1::TASK_STATE_RUNNING);
+  const std::string victim = running.tasks(0).agent_id();
+  const auto killed_at = std::chrono::steady_clock::now();
+  agents_[AgentIndex(victim)]->Signal(SIGKILL);
+
+  // Requeued once the lease (5 s) runs out, then built by the other agent.
+  v1::BuildInfo moved = WaitForBuild(build_id, [&](const v1::BuildInfo& b) {
+    return b.tasks(0).agent_id() != victim && !b.tasks(0).agent_id().empty();
+  });
+  const auto requeue_delay = std::chrono::steady_clock::now() - killed_at;
+  EXPECT_NE(moved.tasks(0).agent_id(), victim);
+  EXPECT_LT(requeue_delay, seconds(5 + 3));  // lease + a scheduling tick + polling
+  v1::BuildInfo done = WaitForBuild(build_id, [](const v1::BuildInfo& b) { return b.finished(); });
+  ASSERT_EQ(done.succeeded(), 1u) << done.tasks(0).message();
+  EXPECT_EQ(done.tasks(0).attempts(), 2u);
+  EXPECT_EQ(done.tasks(0).artifacts_size(), 1);
+}
+
+TEST_F(ClusterTest, RetryLimitEndsInFailureWithTheReason) {
+  StartCoordinator("127.0.0.1:0", {"--retry-limit", "2"});
+  StartAgents(1);
+  const fs::path config = dir_ / "doomed.yaml";
+  std::ofstream(config) << absl::StrCat(
+      "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
+      "projects:\n"
+      "  - name: pure\n"
+      "    repo_url: ", pure_.string(), "\n"
+      "    build_command: sleep 600\n"
+      "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
+  const std::string build_id = Submit(config.string());
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    v1::BuildInfo running = WaitForBuild(build_id, [&](const v1::BuildInfo& b) {
+      return b.tasks(0).state() == v1::TASK_STATE_RUNNING && b.tasks(0).attempts() == static_cast<uint32_t>(attempt);
+    });
+    ASSERT_EQ(running.tasks(0).state(), v1::TASK_STATE_RUNNING) << running.DebugString();
+    agents_.back()->Signal(SIGKILL);  // the agent dies with the build
+    agents_.back()->Wait(seconds(10));
+    agents_.clear();
+    StartAgents(1);  // and comes back (same id) without it
+  }
+  v1::BuildInfo done = WaitForBuild(build_id, [](const v1::BuildInfo& b) { return b.finished(); });
+  ASSERT_EQ(done.failed(), 1u);
+  EXPECT_EQ(done.tasks(0).attempts(), 2u);
+  EXPECT_THAT(done.tasks(0).message(), ::testing::HasSubstr("gave up after 2 attempts"));
+}
+
+TEST_F(ClusterTest, CutOffAgentsLateResultIsRefused) {
+  StartCoordinator();
+  StartAgents();
+  const fs::path config = dir_ / "cut.yaml";
+  std::ofstream(config) << absl::StrCat(
+      "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
+      "projects:\n"
+      "  - name: pure\n"
+      "    repo_url: ", pure_.string(), "\n"
+      "    build_command: |\n", StampAndBuild(8),
+      "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
+  const std::string build_id = Submit(config.string());
+  v1::BuildInfo running = WaitForBuild(build_id, [](const v1::BuildInfo& b) {
+    return b.tasks(0).state() == v1::TASK_STATE_RUNNING;
+  });
+  const std::string cut_off = running.tasks(0).agent_id();
+  const std::string first_attempt = running.tasks(0).attempt_id();
+  agents_[AgentIndex(cut_off)]->Signal(SIGSTOP);  // silent: no heartbeats, but its build goes on
+  v1::BuildInfo moved = WaitForBuild(build_id, [&](const v1::BuildInfo& b) {
+    return b.tasks(0).attempt_id() != first_attempt && b.tasks(0).state() == v1::TASK_STATE_RUNNING;
+  });
+  ASSERT_NE(moved.tasks(0).agent_id(), cut_off);
+  agents_[AgentIndex(cut_off)]->Signal(SIGCONT);  // back, with a result nobody wants any more
+  v1::BuildInfo done = WaitForBuild(build_id, [](const v1::BuildInfo& b) { return b.finished(); });
+  ASSERT_EQ(done.succeeded(), 1u) << done.tasks(0).message();
+  EXPECT_EQ(done.tasks(0).attempt_id(), moved.tasks(0).attempt_id());
+  EXPECT_NE(done.tasks(0).agent_id(), cut_off);
+  ASSERT_EQ(done.tasks(0).artifacts_size(), 1);  // one wheel, one digest
+  // Nothing of the stale attempt was kept: no upload of it lies in the store.
+  EXPECT_FALSE(fs::exists(dir_ / "coordinator" / "uploads" / first_attempt / done.tasks(0).artifacts(0).filename()));
+  const fs::path wheel = dir_ / "coordinator" / "builds" / build_id / done.tasks(0).artifacts(0).wheelhouse_path();
+  EXPECT_EQ(Sha256File(wheel).value_or(""), done.tasks(0).artifacts(0).sha256());
 }
 
 TEST_F(ClusterTest, AgentWithoutTheTokenIsRefused) {
