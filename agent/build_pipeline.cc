@@ -166,6 +166,15 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
       outcome = timed_out ? TaskOutcome::kTimedOut : TaskOutcome::kCancelled;
       message = stop.reason();
     }
+    // A full disk shows up as some tool's "No space left on device"; say so in the outcome.
+    if (outcome == TaskOutcome::kFailed && message.find("No space left") == std::string::npos) {
+      for (const std::string& line : log.Tail()) {
+        if (line.find("No space left on device") != std::string::npos) {
+          absl::StrAppend(&message, " (the disk is full: ", line, ")");
+          break;
+        }
+      }
+    }
     result.outcome = outcome;
     result.message = std::move(message);
     log.Write("cwb", absl::StrCat("task ", OutcomeName(result.outcome), ": ", result.message));

@@ -142,6 +142,18 @@ TEST_F(AgentPodmanTest, DefaultBranchIsUsedWhenNoRefIsGiven) {
   EXPECT_EQ(result.message, "the build command exited with status 1");
 }
 
+TEST_F(AgentPodmanTest, FullWorkspaceFailsTheTaskWithThatReason) {
+  v1::TaskSpec spec = PlanTask("head -c 50000000 /dev/zero > filler && " + std::string(kPipWheel));
+  SmallDisk disk(dir_ / "agent", "8m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a small tmpfs here";
+  TaskResult result = Build(spec, "a1");
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_THAT(result.message, HasSubstr("the disk is full: "));
+  EXPECT_THAT(result.message, HasSubstr("No space left on device"));
+  EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
+  EXPECT_FALSE(fs::exists(dir_ / "agent" / "tasks" / spec.id() / "a1"));
+}
+
 TEST_F(AgentPodmanTest, FailingBuildReportsItsExitCodeAndLastLines) {
   v1::TaskSpec spec = PlanTask("echo about to fail; echo the last words >&2; exit 3");
   TaskResult result = Build(spec, "a1");

@@ -31,6 +31,11 @@ class HostileRpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    if (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()).find("DiskFull") !=
+        std::string::npos) {
+      disk_ = std::make_unique<SmallDisk>(dir_ / "store", "2m");
+      if (!disk_->mounted()) GTEST_SKIP() << "cannot mount a small tmpfs here";
+    }
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.coordinator.data_dir = dir_ / "store";
@@ -45,6 +50,8 @@ class HostileRpcTest : public ::testing::Test {
   void TearDown() override {
     if (session_context_) session_context_->TryCancel();
     if (session_) session_->Finish();
+    server_.reset();
+    disk_.reset();
   }
 
   std::unique_ptr<grpc::ClientContext> Context() {
@@ -129,6 +136,7 @@ class HostileRpcTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  std::unique_ptr<SmallDisk> disk_;  // declared before the server: unmounted after it stops
   std::unique_ptr<CoordinatorServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::BuildService::Stub> builds_;
@@ -229,6 +237,46 @@ TEST_F(HostileRpcTest, BadRequestsGetClearErrors) {
   EXPECT_EQ(no_task.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(no_task.error_message(), HasSubstr("task_id: no task 'nope'"));
   EXPECT_TRUE(Healthy());
+}
+
+TEST_F(HostileRpcTest, AgentDyingMidUploadLeavesNothingVisible) {
+  SubmitAndAssign();
+  const std::string data(4 << 20, 'u');
+  {
+    auto context = Context();
+    v1::ArtifactInfo response;
+    auto writer = agents_->UploadArtifact(context.get(), &response);
+    v1::UploadChunk chunk;
+    *chunk.mutable_header() = Header(kWheel, data.size());
+    ASSERT_TRUE(writer->Write(chunk));
+    chunk.Clear();
+    chunk.set_data(data.substr(0, 2 << 20));
+    ASSERT_TRUE(writer->Write(chunk));
+    context->TryCancel();  // the agent dies halfway
+    writer->Finish();
+  }
+  // The handler notices the broken stream and removes its temporary file.
+  std::vector<std::string> files = StoredFiles();
+  for (int i = 0; i < 100 && !files.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    files = StoredFiles();
+  }
+  EXPECT_TRUE(files.empty()) << files.front();
+  EXPECT_TRUE(Healthy());
+}
+
+TEST_F(HostileRpcTest, DiskFullFailsTheUploadCleanlyAndKeepsServing) {
+  SubmitAndAssign();
+  const std::string data(3 << 20, 'f');  // more than the 2 MiB store holds
+  grpc::Status status = Upload(Header(kWheel, data.size()), data, Sha256Hex(data));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("No space left on device"));
+  EXPECT_TRUE(StoredFiles().empty());
+  EXPECT_TRUE(Healthy());
+  v1::SubmitBuildRequest request;
+  request.set_config_yaml(kConfig);
+  v1::BuildInfo another;
+  EXPECT_TRUE(builds_->SubmitBuild(Context().get(), request, &another).ok());
 }
 
 TEST_F(HostileRpcTest, ClientVanishingMidDownloadLeavesTheCoordinatorHealthy) {

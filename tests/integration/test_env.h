@@ -98,3 +98,34 @@ inline std::filesystem::path MakeRepositoryFrom(const std::filesystem::path& dir
 }
 
 }  // namespace cwb::testing
+
+namespace cwb::testing {
+
+// A tmpfs of `size` (e.g. "2m") mounted at `dir` for the scope's lifetime: a disk that fills up.
+// mounted() is false where mounting is not allowed (not root); tests then skip, unless
+// CWB_REQUIRE_PODMAN=1 (set by scripts/test.sh, which runs as root) makes that a failure.
+class SmallDisk {
+ public:
+  SmallDisk(const std::filesystem::path& dir, const std::string& size) : dir_(dir) {
+    std::filesystem::create_directories(dir);
+    BoostProcessRunner runner;
+    absl::StatusOr<CapturedRun> run =
+        RunAndCapture(runner, {{"mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", dir.string()}});
+    mounted_ = run.ok() && run->exit.ok();
+    if (!mounted_ && std::getenv("CWB_REQUIRE_PODMAN") != nullptr) {
+      ADD_FAILURE() << "cannot mount a tmpfs at " << dir << (run.ok() ? ": " + run->output : "");
+    }
+  }
+  ~SmallDisk() {
+    if (!mounted_) return;
+    BoostProcessRunner runner;
+    (void)RunAndCapture(runner, {{"umount", "--lazy", dir_.string()}});
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::filesystem::path dir_;
+  bool mounted_ = false;
+};
+
+}  // namespace cwb::testing
