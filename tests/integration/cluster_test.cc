@@ -86,6 +86,21 @@ class ClusterTest : public ::testing::Test {
     return path.string();
   }
 
+  // A one-task config building the pure package with `build_command` (a YAML value: a scalar or
+  // a "|\n" block), plus `extra` project keys.
+  std::string WriteOneTaskConfig(const std::string& name, const std::string& build_command,
+                                 const std::string& extra = "") {
+    const fs::path path = dir_ / name;
+    std::ofstream(path) << absl::StrCat(
+        "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
+        "projects:\n"
+        "  - name: pure\n"
+        "    repo_url: ", pure_.string(), "\n", extra,
+        "    build_command: ", build_command,
+        "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
+    return path.string();
+  }
+
   static std::string StampAndBuild(int sleep_seconds) {
     return absl::StrCat(
         "      sed -i \"s/^version = \\\"0.1.0\\\"/version = \\\"0.1.0+torch$CWB_PYTORCH_VERSION\\\"/\" pyproject.toml\n"
@@ -305,20 +320,12 @@ namespace {
 TEST_F(ClusterTest, HostileLogsAreMaskedCutAndShownSafely) {
   StartCoordinator("127.0.0.1:0", {"--max-log-bytes", "200000"});
   StartAgents(1, {"CWB_E2E_SECRET=hf_e2e_do_not_leak"}, {"--secret-env", "CWB_E2E_SECRET"});
-  const fs::path config = dir_ / "hostile.yaml";
-  std::ofstream(config) << absl::StrCat(
-      "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
-      "projects:\n"
-      "  - name: pure\n"
-      "    repo_url: ", pure_.string(), "\n"
-      "    secret_env: [CWB_E2E_SECRET]\n"
-      "    build_command: |\n"
+  const std::string config = WriteOneTaskConfig("hostile.yaml", "|\n"
       "      echo \"the token is $CWB_E2E_SECRET\"\n"
       "      printf '\\033[31mred\\033[0m \\033]0;retitled\\007\\n'\n"
       "      seq 1 20000 | sed 's/^/noise line /'\n"
-      "      pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"\n"
-      "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
-  const std::string build_id = Submit(config.string());
+      "      pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"\n", "    secret_env: [CWB_E2E_SECRET]\n");
+  const std::string build_id = Submit(config);
   auto [code, output] = RunCli({"watch", build_id}, seconds(300));
   ASSERT_EQ(code, 0) << output;
   const std::string task = Status(build_id).tasks(0).spec().id();
@@ -343,15 +350,8 @@ TEST_F(ClusterTest, HostileLogsAreMaskedCutAndShownSafely) {
 TEST_F(ClusterTest, KilledAgentsTaskRunsAgainElsewhere) {
   StartCoordinator();
   StartAgents();
-  const fs::path config = dir_ / "one.yaml";
-  std::ofstream(config) << absl::StrCat(
-      "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
-      "projects:\n"
-      "  - name: pure\n"
-      "    repo_url: ", pure_.string(), "\n"
-      "    build_command: |\n", StampAndBuild(6),
-      "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
-  const std::string build_id = Submit(config.string());
+  const std::string config = WriteOneTaskConfig("one.yaml", "|\n" + StampAndBuild(6));
+  const std::string build_id = Submit(config);
   v1::BuildInfo running = WaitForBuild(build_id, [](const v1::BuildInfo& b) {
     return b.tasks(0).state() == v1::TASK_STATE_RUNNING;
   });
@@ -376,15 +376,8 @@ TEST_F(ClusterTest, KilledAgentsTaskRunsAgainElsewhere) {
 TEST_F(ClusterTest, RetryLimitEndsInFailureWithTheReason) {
   StartCoordinator("127.0.0.1:0", {"--retry-limit", "2"});
   StartAgents(1);
-  const fs::path config = dir_ / "doomed.yaml";
-  std::ofstream(config) << absl::StrCat(
-      "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
-      "projects:\n"
-      "  - name: pure\n"
-      "    repo_url: ", pure_.string(), "\n"
-      "    build_command: sleep 600\n"
-      "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
-  const std::string build_id = Submit(config.string());
+  const std::string config = WriteOneTaskConfig("doomed.yaml", "sleep 600\n");
+  const std::string build_id = Submit(config);
   for (int attempt = 1; attempt <= 2; ++attempt) {
     v1::BuildInfo running = WaitForBuild(build_id, [&](const v1::BuildInfo& b) {
       return b.tasks(0).state() == v1::TASK_STATE_RUNNING && b.tasks(0).attempts() == static_cast<uint32_t>(attempt);
@@ -404,15 +397,8 @@ TEST_F(ClusterTest, RetryLimitEndsInFailureWithTheReason) {
 TEST_F(ClusterTest, CutOffAgentsLateResultIsRefused) {
   StartCoordinator();
   StartAgents();
-  const fs::path config = dir_ / "cut.yaml";
-  std::ofstream(config) << absl::StrCat(
-      "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
-      "projects:\n"
-      "  - name: pure\n"
-      "    repo_url: ", pure_.string(), "\n"
-      "    build_command: |\n", StampAndBuild(8),
-      "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
-  const std::string build_id = Submit(config.string());
+  const std::string config = WriteOneTaskConfig("cut.yaml", "|\n" + StampAndBuild(8));
+  const std::string build_id = Submit(config);
   v1::BuildInfo running = WaitForBuild(build_id, [](const v1::BuildInfo& b) {
     return b.tasks(0).state() == v1::TASK_STATE_RUNNING;
   });
