@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/log_batcher.h"
 #include "common/atomic_file.h"
 #include "common/grpc_status.h"
 
@@ -14,10 +15,6 @@ namespace cwb {
 namespace {
 
 constexpr size_t kChunkBytes = 1 << 20;
-
-int64_t ToMs(Clock::WallTime time) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
 
 v1::TaskState ToState(TaskOutcome outcome) {
   switch (outcome) {
@@ -110,19 +107,15 @@ void AgentDaemon::RunWork(Work* work) {
   if (!assignment.gpu_devices().empty()) {
     gpus = GpuRequest::Devices({assignment.gpu_devices().begin(), assignment.gpu_devices().end()});
   }
-  auto on_log = [&](const LogLine& line) {
-    v1::AgentMessage message;
-    v1::LogBatch* batch = message.mutable_logs();
-    batch->set_build_id(assignment.build_id());
-    batch->set_task_id(assignment.spec().id());
-    batch->set_attempt_id(assignment.attempt_id());
-    v1::LogLine* out = batch->add_lines();
-    out->set_time_ms(ToMs(line.time));
-    out->set_source(line.source);
-    out->set_text(line.text);
-    Send(message);  // lines produced while disconnected stay in the agent's log file only
-  };
-  TaskResult result = pipeline_.Run({&assignment.spec(), assignment.attempt_id(), gpus, on_log, &work->cancel});
+  TaskResult result;
+  {
+    // Lines produced while disconnected stay in the agent's log file only.
+    LogBatcher batcher(assignment.build_id(), assignment.spec().id(), assignment.attempt_id(),
+                       [this](const v1::AgentMessage& m) { return Send(m); }, SystemClock::Get(),
+                       std::chrono::milliseconds(100));
+    result = pipeline_.Run({&assignment.spec(), assignment.attempt_id(), gpus,
+                            [&](const LogLine& line) { batcher.Add(line); }, &work->cancel});
+  }
   {
     std::lock_guard lock(mutex_);
     work->result = std::move(result);

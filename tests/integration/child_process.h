@@ -7,6 +7,7 @@
 #include <boost/process.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <regex>
 #include <string>
@@ -87,6 +88,19 @@ class ChildProcess {
     if (signal == SIGKILL) timed_out_ = true;
     ::kill(child_.id(), signal);
   }
+  int pid() { return static_cast<int>(child_.id()); }
+
+  // Peak resident memory (VmHWM) in bytes, from /proc; 0 if unavailable.
+  uint64_t PeakResidentBytes() {
+    std::ifstream status("/proc/" + std::to_string(pid()) + "/status");
+    std::string key;
+    uint64_t kib = 0;
+    while (status >> key) {
+      if (key == "VmHWM:" && status >> kib) return kib * 1024;
+    }
+    return 0;
+  }
+
   std::string Output() {
     std::lock_guard lock(mutex_);
     return absl::StrJoin(lines_, "\n");

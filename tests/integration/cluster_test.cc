@@ -421,6 +421,31 @@ TEST_F(ClusterTest, CutOffAgentsLateResultIsRefused) {
   EXPECT_EQ(Sha256File(wheel).value_or(""), done.tasks(0).artifacts(0).sha256());
 }
 
+TEST_F(ClusterTest, GigabyteOfOutputKeepsMemoryBoundedAndTheLogCapped) {
+  StartCoordinator("127.0.0.1:0", {"--max-log-bytes", "8000000"});
+  StartAgents(1);
+  const std::string config = WriteOneTaskConfig(
+      "loud.yaml",
+      "|\n"
+      "      yes \"$(printf '%099d' 0)\" | head -c 1073741824\n"
+      "      pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"\n");
+  const std::string build_id = Submit(config);
+  auto [code, output] = RunCli({"watch", build_id}, seconds(600));
+  ASSERT_EQ(code, 0) << output;
+  // 1 GiB went through the agent and (as far as its cap) the coordinator; neither held it.
+  const uint64_t coordinator_peak = coordinator_->PeakResidentBytes();
+  const uint64_t agent_peak = agents_[0]->PeakResidentBytes();
+  EXPECT_GT(coordinator_peak, 0u);
+  EXPECT_LT(coordinator_peak, 200ull << 20) << coordinator_peak;
+  EXPECT_LT(agent_peak, 200ull << 20) << agent_peak;
+  std::cout << "peak RSS after 1 GiB of build output: coordinator " << (coordinator_peak >> 20)
+            << " MiB, agent " << (agent_peak >> 20) << " MiB\n";
+  const std::string task = Status(build_id).tasks(0).spec().id();
+  auto [logs_code, logs] = RunCli({"logs", build_id, task});
+  EXPECT_LE(logs.size(), 8000000u + 200u);
+  EXPECT_THAT(logs, ::testing::HasSubstr("[cwb] log cut here: it reached the limit of 8000000 bytes"));
+}
+
 TEST_F(ClusterTest, AgentWithoutTheTokenIsRefused) {
   StartCoordinator();
   ChildProcess intruder({CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id", "intruder",

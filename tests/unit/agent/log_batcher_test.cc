@@ -1,0 +1,72 @@
+#include "agent/log_batcher.h"
+
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_clock.h"
+
+namespace cwb {
+namespace {
+
+using testing::FakeClock;
+
+class Sent {
+ public:
+  bool Record(const v1::AgentMessage& m) {
+    std::lock_guard lock(mutex_);
+    batches_.push_back(m.logs().lines_size());
+    EXPECT_EQ(m.logs().attempt_id(), "a1");
+    cv_.notify_all();
+    return true;
+  }
+  std::vector<int> Batches() {
+    std::lock_guard lock(mutex_);
+    return batches_;
+  }
+  void WaitFor(size_t n) {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return batches_.size() >= n; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<int> batches_;
+};
+
+LogLine Line(FakeClock& clock, std::string text) { return {clock.WallNow(), "build", std::move(text)}; }
+
+TEST(LogBatcherTest, QuietLinesGoOutAfterTheDelayNotBefore) {
+  FakeClock clock;
+  Sent sent;
+  LogBatcher batcher("b", "t", "a1", [&](const v1::AgentMessage& m) { return sent.Record(m); }, clock,
+                     std::chrono::milliseconds(100));
+  batcher.Add(Line(clock, "one"));
+  batcher.Add(Line(clock, "two"));
+  clock.WaitForSleepers(1);
+  EXPECT_TRUE(sent.Batches().empty());
+  clock.Advance(std::chrono::milliseconds(99));
+  EXPECT_TRUE(sent.Batches().empty());
+  clock.Advance(std::chrono::milliseconds(1));
+  sent.WaitFor(1);
+  EXPECT_THAT(sent.Batches(), ::testing::ElementsAre(2));
+}
+
+TEST(LogBatcherTest, FullBatchesGoOutAtOnceAndTheRestOnDestruction) {
+  FakeClock clock;
+  Sent sent;
+  {
+    LogBatcher batcher("b", "t", "a1", [&](const v1::AgentMessage& m) { return sent.Record(m); }, clock,
+                       std::chrono::hours(1));
+    for (int i = 0; i < LogBatcher::kMaxLines + 5; ++i) batcher.Add(Line(clock, "x"));
+    EXPECT_THAT(sent.Batches(), ::testing::ElementsAre(LogBatcher::kMaxLines));
+    batcher.Add(Line(clock, std::string(LogBatcher::kMaxBytes, 'y')));  // a batch by size
+    EXPECT_THAT(sent.Batches(), ::testing::ElementsAre(LogBatcher::kMaxLines, 6));
+    batcher.Add(Line(clock, "tail"));
+  }
+  EXPECT_THAT(sent.Batches(), ::testing::ElementsAre(LogBatcher::kMaxLines, 6, 1));
+}
+
+}  // namespace
+}  // namespace cwb
