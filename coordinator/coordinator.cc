@@ -91,7 +91,29 @@ absl::Status Coordinator::Recover() {
     }
     tasks_[key] = std::move(task);
   }
+  RemoveDebris();
   return absl::OkStatus();
+}
+
+void Coordinator::RemoveDebris() {
+  // A crash can leave temporary files (never under a final name) and uploads of attempts that
+  // are no longer current; neither is anything's state.
+  namespace fs = std::filesystem;
+  std::error_code error;
+  for (const char* area : {"uploads", "builds"}) {
+    std::vector<fs::path> stray;
+    for (auto it = fs::recursive_directory_iterator(options_.data_dir / area, error);
+         !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+      if (it->path().filename().string().find(".cwb-tmp-") != std::string::npos) {
+        stray.push_back(it->path());
+      }
+    }
+    for (const fs::path& path : stray) fs::remove(path, error);
+  }
+  for (auto it = fs::directory_iterator(options_.data_dir / "uploads", error);
+       !error && it != fs::directory_iterator(); it.increment(error)) {
+    if (!attempts_.count(it->path().filename().string())) fs::remove_all(it->path(), error);
+  }
 }
 
 int64_t Coordinator::NowMs() {

@@ -124,6 +124,7 @@ class Coordinator {
 
   Coordinator(CoordinatorOptions options, Clock& clock, std::unique_ptr<StateStore> store);
   absl::Status Recover();
+  void RemoveDebris();
 
   int64_t NowMs();
   std::string NewId(const char* prefix);

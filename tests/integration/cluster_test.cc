@@ -152,6 +152,8 @@ class ClusterTest : public ::testing::Test {
           '\n', absl::SkipEmpty());
       for (const std::string& name : names) MustRun({"podman", "rm", "--force", "--time", "0", name});
     }
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);  // some tests leave gigabytes of wheels and logs
   }
 
   // Polls `cwb status` until `done` holds (real processes: there is no event to wait on here).
@@ -167,6 +169,29 @@ class ClusterTest : public ::testing::Test {
     return build;
   }
   static int AgentIndex(const std::string& agent_id) { return agent_id == "agent-1" ? 0 : 1; }
+
+  // Waits until the coordinator is writing an upload (a temporary file exists in its store).
+  bool WaitForUploadInFlight() {
+    const fs::path uploads = dir_ / "coordinator" / "uploads";
+    for (int i = 0; i < 6000; ++i) {
+      std::error_code error;
+      for (auto it = fs::recursive_directory_iterator(uploads, error);
+           !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+        if (it->path().filename().string().find(".cwb-tmp-") != std::string::npos) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  // No temporary file is left anywhere in the coordinator's store.
+  void ExpectNoTemporaryFiles() {
+    std::error_code error;
+    for (auto it = fs::recursive_directory_iterator(dir_ / "coordinator", error);
+         !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+      EXPECT_EQ(it->path().filename().string().find(".cwb-tmp-"), std::string::npos) << it->path();
+    }
+  }
 
   fs::path dir_, demo_, pure_;
   std::string address_;
@@ -444,6 +469,54 @@ TEST_F(ClusterTest, GigabyteOfOutputKeepsMemoryBoundedAndTheLogCapped) {
   auto [logs_code, logs] = RunCli({"logs", build_id, task});
   EXPECT_LE(logs.size(), 8000000u + 200u);
   EXPECT_THAT(logs, ::testing::HasSubstr("[cwb] log cut here: it reached the limit of 8000000 bytes"));
+}
+
+TEST_F(ClusterTest, CoordinatorKilledMidUploadStillEndsWithOneVerifiedWheel) {
+  StartCoordinator();
+  const std::string port = address_.substr(address_.rfind(':') + 1);
+  StartAgents(1);
+  const std::string config = WriteOneTaskConfig(
+      "big.yaml", "head -c 600000000 /dev/urandom > \"$CWB_OUT/big-1.0-py3-none-any.whl\"\n");
+  const std::string build_id = Submit(config);
+  ASSERT_TRUE(WaitForUploadInFlight()) << "never saw the upload in flight";
+  coordinator_->Signal(SIGKILL);
+  coordinator_->Wait(seconds(10));
+  StartCoordinator(absl::StrCat("127.0.0.1:", port));
+
+  v1::BuildInfo done = WaitForBuild(build_id, [](const v1::BuildInfo& b) { return b.finished(); },
+                                    seconds(300));
+  ASSERT_EQ(done.succeeded(), 1u) << done.tasks(0).message();
+  EXPECT_EQ(done.tasks(0).attempts(), 1u);  // reconciled; the upload was simply sent again
+  ASSERT_EQ(done.tasks(0).artifacts_size(), 1);
+  const v1::ArtifactInfo& artifact = done.tasks(0).artifacts(0);
+  EXPECT_EQ(artifact.size_bytes(), 600000000u);
+  EXPECT_EQ(Sha256File(dir_ / "coordinator" / "builds" / build_id / artifact.wheelhouse_path()).value_or(""),
+            artifact.sha256());
+  ExpectNoTemporaryFiles();
+}
+
+TEST_F(ClusterTest, AgentKilledMidUploadNeverShowsThePartialWheel) {
+  StartCoordinator();
+  StartAgents();
+  const std::string config = WriteOneTaskConfig(
+      "big.yaml", "head -c 600000000 /dev/urandom > \"$CWB_OUT/big-1.0-py3-none-any.whl\"\n");
+  const std::string build_id = Submit(config);
+  ASSERT_TRUE(WaitForUploadInFlight()) << "never saw the upload in flight";
+  const v1::BuildInfo uploading = Status(build_id);
+  const std::string victim = uploading.tasks(0).agent_id();
+  agents_[AgentIndex(victim)]->Signal(SIGKILL);
+
+  v1::BuildInfo done = WaitForBuild(build_id, [](const v1::BuildInfo& b) { return b.finished(); },
+                                    seconds(300));
+  ASSERT_EQ(done.succeeded(), 1u) << done.tasks(0).message();
+  EXPECT_NE(done.tasks(0).agent_id(), victim);
+  EXPECT_EQ(done.tasks(0).attempts(), 2u);
+  EXPECT_FALSE(fs::exists(dir_ / "coordinator" / "uploads" / uploading.tasks(0).attempt_id()));
+  ASSERT_EQ(done.tasks(0).artifacts_size(), 1);
+  const v1::ArtifactInfo& artifact = done.tasks(0).artifacts(0);
+  EXPECT_EQ(Sha256File(dir_ / "coordinator" / "builds" / build_id / artifact.wheelhouse_path()).value_or(""),
+            artifact.sha256());
+  ExpectNoTemporaryFiles();
 }
 
 TEST_F(ClusterTest, AgentWithoutTheTokenIsRefused) {

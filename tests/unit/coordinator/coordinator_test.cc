@@ -262,6 +262,22 @@ TEST_F(CoordinatorTest, RestartResumesAndReconcilesRunningAttempts) {
   EXPECT_EQ(again->Assignments()[0].spec().id(), second.spec().id());
 }
 
+TEST_F(CoordinatorTest, RestartRemovesDebrisButKeepsCurrentUploads) {
+  const std::string build = Submit();
+  auto agent = Connect("a1", 2);
+  coordinator_->Tick();
+  const v1::Assignment current = agent->Assignments()[0];
+  ASSERT_TRUE(Upload(current, "demo-1.0-cp311-cp311-linux_x86_64.whl", "wheel").ok());
+  const fs::path uploads = options_.data_dir / "uploads";
+  std::ofstream(uploads / current.attempt_id() / ".demo-1.0-py3-none-any.whl.cwb-tmp-1-0") << "partial";
+  fs::create_directories(uploads / "a-gone");
+  std::ofstream(uploads / "a-gone" / "old-1.0-py3-none-any.whl") << "stale";
+  Restart();
+  EXPECT_TRUE(fs::exists(uploads / current.attempt_id() / "demo-1.0-cp311-cp311-linux_x86_64.whl"));
+  EXPECT_FALSE(fs::exists(uploads / current.attempt_id() / ".demo-1.0-py3-none-any.whl.cwb-tmp-1-0"));
+  EXPECT_FALSE(fs::exists(uploads / "a-gone"));
+}
+
 TEST_F(CoordinatorTest, AgentThatNeverReturnsAfterARestartLosesItsTasks) {
   const std::string build = Submit();
   auto agent = Connect("a1", 2);
