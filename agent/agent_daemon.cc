@@ -53,13 +53,6 @@ AgentDaemon::~AgentDaemon() {
   }
 }
 
-std::vector<std::string> AgentDaemon::ActiveAttempts() {
-  std::lock_guard lock(mutex_);
-  std::vector<std::string> out;
-  for (const auto& [id, work] : work_) out.push_back(id);
-  return out;
-}
-
 void AgentDaemon::Authorize(grpc::ClientContext& context) const {
   if (!options_.token.empty()) context.AddMetadata("authorization", "Bearer " + options_.token);
 }

@@ -42,9 +42,6 @@ class AgentDaemon {
 
   void Run(Cancellation& stop);
 
-  // Attempts running or finished-but-unreported (for tests and `cwb-agent` status lines).
-  std::vector<std::string> ActiveAttempts();
-
  private:
   struct Work {
     v1::Assignment assignment;

@@ -5,9 +5,6 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "agent/agent_daemon.h"
-#include "agent/boost_process_runner.h"
-#include "agent/cli_container_runtime.h"
 #include "agent/serve_command.h"
 #include "client/build_view.h"
 #include "client/exit_codes.h"

@@ -106,7 +106,6 @@ class Coordinator {
 
   LogStore& logs() { return logs_; }
   ArtifactStore& artifacts() { return artifacts_; }
-  const CoordinatorOptions& options() const { return options_; }
 
  private:
   struct BuildState {
