@@ -519,6 +519,28 @@ TEST_F(ClusterTest, AgentKilledMidUploadNeverShowsThePartialWheel) {
   ExpectNoTemporaryFiles();
 }
 
+TEST_F(ClusterTest, FullCoordinatorStoreFailsTheTaskWithThatReason) {
+  SmallDisk disk(dir_ / "coordinator", "16m");
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a small tmpfs here";
+  StartCoordinator();
+  StartAgents(1);
+  const std::string config = WriteOneTaskConfig(
+      "big.yaml", "head -c 40000000 /dev/urandom > \"$CWB_OUT/big-1.0-py3-none-any.whl\"\n");
+  const std::string build_id = Submit(config);
+  v1::BuildInfo done = WaitForBuild(build_id, [](const v1::BuildInfo& b) { return b.finished(); });
+  ASSERT_EQ(done.failed(), 1u);
+  EXPECT_THAT(done.tasks(0).message(), ::testing::HasSubstr("No space left on device"));
+  ExpectNoTemporaryFiles();
+  // And the coordinator keeps serving.
+  auto [code, output] = RunCli({"status"});
+  EXPECT_EQ(code, 0) << output;
+  // Stop the processes before the disk is unmounted.
+  for (auto& agent : agents_) agent->Signal(SIGTERM);
+  for (auto& agent : agents_) agent->Wait(seconds(60));
+  agents_.clear();
+  coordinator_.reset();
+}
+
 TEST_F(ClusterTest, AgentWithoutTheTokenIsRefused) {
   StartCoordinator();
   ChildProcess intruder({CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id", "intruder",
