@@ -83,6 +83,18 @@ absl::StatusOr<std::filesystem::path> ArtifactStore::Publish(const std::filesyst
                                                              const std::filesystem::path& relative) {
   const std::filesystem::path destination = BuildDir(build_id) / relative;
   std::error_code error;
+  if (std::filesystem::exists(destination, error)) {
+    absl::StatusOr<std::string> existing = Sha256File(destination);
+    absl::StatusOr<std::string> incoming = Sha256File(uploaded);
+    if (existing.ok() && incoming.ok() && *existing == *incoming) {
+      std::filesystem::remove(uploaded, error);
+      return destination;
+    }
+    return absl::AlreadyExistsError(absl::StrCat(
+        relative.string(), " already holds a different wheel of this build: two variants built "
+        "wheels with the same name (give them distinct versions, e.g. a local version label "
+        "such as +cu121torch2.4)"));
+  }
   std::filesystem::create_directories(destination.parent_path(), error);
   if (error) return IoError("cannot create", destination.parent_path(), error.value());
   if (absl::Status s = CommitTempFile(uploaded, destination); !s.ok()) return s;

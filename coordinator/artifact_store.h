@@ -49,7 +49,9 @@ class ArtifactStore {
   absl::StatusOr<std::unique_ptr<ArtifactUpload>> BeginUpload(const std::string& attempt_id,
                                                               const std::string& filename,
                                                               uint64_t declared_size);
-  // Moves a committed upload into the build's wheelhouse at `relative` (wheelhouse/...).
+  // Moves a committed upload into the build's wheelhouse at `relative` (wheelhouse/...). A
+  // different wheel already there is never replaced: AlreadyExists (two variants built wheels of
+  // the same name); the same bytes again are fine.
   absl::StatusOr<std::filesystem::path> Publish(const std::filesystem::path& uploaded,
                                                 const std::string& build_id,
                                                 const std::filesystem::path& relative);

@@ -169,6 +169,25 @@ TEST_F(CoordinatorTest, HappyPathPublishesTheWheelExactlyOnce) {
   EXPECT_TRUE(absl::IsFailedPrecondition(Upload(a, "demo-1.0-cp311-cp311-linux_x86_64.whl", "x")));
 }
 
+TEST_F(CoordinatorTest, SameNamedWheelsOfTwoVariantsNeverOverwriteEachOther) {
+  const std::string build = Submit();  // torch 2.4.0 and 2.5.0: the same wheel name, by mistake
+  auto agent = Connect("a1", 2);
+  coordinator_->Tick();
+  const auto a = agent->Assignments();
+  ASSERT_EQ(a.size(), 2u);
+  const std::string name = "demo-1.0-cp311-cp311-linux_x86_64.whl";
+  ASSERT_TRUE(Upload(a[0], name, "built against torch 2.4").ok());
+  Report("a1", a[0], v1::TASK_STATE_SUCCEEDED, {name});
+  ASSERT_TRUE(Upload(a[1], name, "built against torch 2.5").ok());
+  Report("a1", a[1], v1::TASK_STATE_SUCCEEDED, {name});
+  EXPECT_EQ(Task(build, 0).state(), v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(Task(build, 1).state(), v1::TASK_STATE_FAILED);
+  EXPECT_THAT(Task(build, 1).message(), ::testing::HasSubstr("two variants built wheels with the same name"));
+  auto found = coordinator_->FindArtifact(build, Task(build, 0).spec().id(), name);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(Sha256File(found->second).value(), Sha256Hex("built against torch 2.4"));
+}
+
 TEST_F(CoordinatorTest, SuccessWithoutTheUploadFails) {
   const std::string build = Submit();
   auto agent = Connect("a1", 1);
