@@ -133,6 +133,41 @@ TEST_F(AgentPodmanTest, DependenciesArePipInstalledBeforeTheBuild) {
   EXPECT_THAT(log.str(), HasSubstr("[build] hello, d, from a wheel built by cwb"));
 }
 
+TEST_F(AgentPodmanTest, RunTaskBinaryBuildsATaskFileOrAPlanEntry) {
+  v1::TaskSpec spec = PlanTask(kPipWheel);
+  const fs::path task_file = dir_ / "task.json";
+  std::ofstream(task_file) << ToJson(spec);
+  const std::string out = (dir_ / "out").string();
+  const std::string log = MustRun({CWB_AGENT_BINARY, "run-task", task_file.string(), "--work-dir",
+                                   (dir_ / "w").string(), "--network", "host", "--gpus", "none",
+                                   "-o", out});
+  EXPECT_THAT(log, HasSubstr("succeeded: built 1 wheel(s)"));
+  const fs::path wheel =
+      fs::path(out) / "wheelhouse/py311/cudacpu/linux_x86_64/cwb_demo-0.1.0-cp311-cp311-linux_x86_64.whl";
+  EXPECT_TRUE(fs::exists(wheel)) << log;
+
+  // A plan (as `cwb plan --json` writes it) with the task chosen by an id prefix; a failing
+  // build exits with 1 and says why.
+  v1::BuildPlan plan;
+  *plan.add_tasks() = spec;
+  *plan.add_tasks() = PlanTask("exit 4");
+  const fs::path plan_file = dir_ / "plan.json";
+  std::ofstream(plan_file) << ToJson(plan);
+  BoostProcessRunner runner;
+  absl::StatusOr<CapturedRun> failing = RunAndCapture(
+      runner, {{CWB_AGENT_BINARY, "run-task", plan_file.string(), "--task",
+                plan.tasks(1).id().substr(0, 8), "--work-dir", (dir_ / "w").string(), "--network",
+                "host", "--gpus", "none", "-o", out}});
+  ASSERT_TRUE(failing.ok());
+  EXPECT_EQ(failing->exit.exit_code, 1);
+  EXPECT_THAT(failing->output, HasSubstr("failed: the build command exited with status 4"));
+  absl::StatusOr<CapturedRun> ambiguous = RunAndCapture(
+      runner, {{CWB_AGENT_BINARY, "run-task", plan_file.string(), "--work-dir", (dir_ / "w").string()}});
+  ASSERT_TRUE(ambiguous.ok());
+  EXPECT_EQ(ambiguous->exit.exit_code, 2);
+  EXPECT_THAT(ambiguous->output, HasSubstr("2 tasks in the plan; choose one with --task ID"));
+}
+
 TEST_F(AgentPodmanTest, DefaultBranchIsUsedWhenNoRefIsGiven) {
   // main's head does not compile: the build must fail in the compiler, proving main was built.
   v1::TaskSpec spec = PlanTask(kPipWheel, "");
