@@ -12,13 +12,6 @@ namespace {
 
 std::string Trim(absl::string_view s) { return std::string(absl::StripAsciiWhitespace(s)); }
 
-// "12.4" -> {12, 4}; false if malformed.
-bool MajorMinor(std::string_view version, int* major, int* minor) {
-  std::vector<std::string> parts = absl::StrSplit(std::string(version), '.');
-  if (parts.size() < 2) return false;
-  return absl::SimpleAtoi(parts[0], major) && absl::SimpleAtoi(parts[1], minor);
-}
-
 }  // namespace
 
 absl::StatusOr<GpuInventory> ParseGpuQuery(std::string_view csv) {
@@ -77,16 +70,6 @@ absl::StatusOr<GpuInventory> ProbeGpus(ProcessRunner& runner, const std::string&
   absl::StatusOr<CapturedRun> banner = RunAndCapture(runner, {{nvidia_smi}});
   if (banner.ok() && banner->exit.ok()) inventory->cuda_version = ParseDriverCudaVersion(banner->output);
   return inventory;
-}
-
-bool DriverSupportsCuda(std::string_view driver_cuda, std::string_view task_cuda) {
-  if (task_cuda == "cpu") return true;
-  int driver_major = 0, driver_minor = 0, task_major = 0, task_minor = 0;
-  if (!MajorMinor(driver_cuda, &driver_major, &driver_minor) ||
-      !MajorMinor(task_cuda, &task_major, &task_minor)) {
-    return false;
-  }
-  return std::tie(driver_major, driver_minor) >= std::tie(task_major, task_minor);
 }
 
 }  // namespace cwb

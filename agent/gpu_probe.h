@@ -39,8 +39,4 @@ std::string ParseDriverCudaVersion(std::string_view banner);
 absl::StatusOr<GpuInventory> ProbeGpus(ProcessRunner& runner,
                                        const std::string& nvidia_smi = "nvidia-smi");
 
-// True when a task built for `task_cuda` ("12.1" or "cpu") can run on a driver supporting
-// `driver_cuda` ("12.4"). Compares major.minor numerically.
-bool DriverSupportsCuda(std::string_view driver_cuda, std::string_view task_cuda);
-
 }  // namespace cwb

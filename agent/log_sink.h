@@ -24,9 +24,6 @@ struct LogLine {
   std::string text;
 };
 
-// "2026-11-25T04:30:00.123Z"
-std::string FormatTimestamp(Clock::WallTime time);
-
 // `text` with every occurrence of each non-empty secret replaced by "***".
 std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets);
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 
 namespace cwb {
 
@@ -31,5 +32,8 @@ class SystemClock final : public Clock {
   SteadyTime SteadyNow() override { return std::chrono::steady_clock::now(); }
   bool SleepUntil(SteadyTime deadline, Cancellation* cancel) override;
 };
+
+// "2026-11-25T04:30:00.123Z" (UTC, milliseconds).
+std::string FormatTimestamp(Clock::WallTime time);
 
 }  // namespace cwb

@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "agent/log_sink.h"
+#include "common/clock.h"
 
 namespace cwb {
 

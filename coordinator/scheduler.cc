@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/gpu_probe.h"
+#include "common/cuda_version.h"
 #include "common/axes.h"
 
 namespace cwb {
