@@ -10,6 +10,7 @@
 #include "agent/log_batcher.h"
 #include "common/atomic_file.h"
 #include "common/grpc_status.h"
+#include "common/task_proto.h"
 
 namespace cwb {
 namespace {
@@ -38,8 +39,8 @@ std::string LoadOrCreateAgentId(const std::filesystem::path& work_dir) {
   return id;
 }
 
-AgentDaemon::AgentDaemon(AgentDaemonOptions options, BuildPipeline& pipeline)
-    : options_(std::move(options)), pipeline_(pipeline) {}
+AgentDaemon::AgentDaemon(AgentDaemonOptions options, BuildPipeline& pipeline, GpuAllocator& gpus)
+    : options_(std::move(options)), pipeline_(pipeline), gpus_(gpus) {}
 
 AgentDaemon::~AgentDaemon() {
   std::map<std::string, std::unique_ptr<Work>> work;
@@ -96,18 +97,21 @@ void AgentDaemon::RunWork(Work* work) {
   status->set_state(v1::TASK_STATE_RUNNING);
   Send(running);
 
-  GpuRequest gpus = options_.capabilities.gpus().empty() ? GpuRequest::None() : GpuRequest::All();
-  if (!assignment.gpu_devices().empty()) {
-    gpus = GpuRequest::Devices({assignment.gpu_devices().begin(), assignment.gpu_devices().end()});
-  }
   TaskResult result;
-  {
+  absl::StatusOr<GpuGrant> grant =
+      gpus_.Acquire(assignment.attempt_id(), NeedsGpu(assignment.spec()), &work->cancel);
+  if (grant.ok()) {
     // Lines produced while disconnected stay in the agent's log file only.
     LogBatcher batcher(assignment.build_id(), assignment.spec().id(), assignment.attempt_id(),
                        [this](const v1::AgentMessage& m) { return Send(m); }, SystemClock::Get(),
                        std::chrono::milliseconds(100));
-    result = pipeline_.Run({&assignment.spec(), assignment.attempt_id(), gpus,
-                            [&](const LogLine& line) { batcher.Add(line); }, &work->cancel});
+    result = pipeline_.Run({&assignment.spec(), assignment.attempt_id(), grant->request,
+                            [&](const LogLine& line) { batcher.Add(line); }, &work->cancel,
+                            CudaArchList(grant->gpus), DescribeGpus(*grant)});
+    gpus_.Release(assignment.attempt_id());
+  } else {
+    result.outcome = work->cancel.cancelled() ? TaskOutcome::kCancelled : TaskOutcome::kFailed;
+    result.message = std::string(grant.status().message());
   }
   {
     std::lock_guard lock(mutex_);

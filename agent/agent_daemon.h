@@ -19,6 +19,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "agent/build_pipeline.h"
+#include "agent/gpu_allocator.h"
 #include "common/auth.h"
 #include "common/cancellation.h"
 #include "cwb/v1/agent.grpc.pb.h"
@@ -37,7 +38,8 @@ struct AgentDaemonOptions {
 
 class AgentDaemon {
  public:
-  AgentDaemon(AgentDaemonOptions options, BuildPipeline& pipeline);
+  // `gpus` hands each attempt its GPUs.
+  AgentDaemon(AgentDaemonOptions options, BuildPipeline& pipeline, GpuAllocator& gpus);
   ~AgentDaemon();
 
   void Run(Cancellation& stop);
@@ -66,6 +68,7 @@ class AgentDaemon {
 
   const AgentDaemonOptions options_;
   BuildPipeline& pipeline_;
+  GpuAllocator& gpus_;
 
   std::mutex write_mutex_;  // one write in flight on the session stream
   Stream* stream_ = nullptr;

@@ -93,13 +93,16 @@ BuildPipeline::BuildPipeline(ContainerRuntime& runtime, ProcessRunner& runner, C
       }()) {}
 
 std::vector<std::pair<std::string, std::string>> BuildPipeline::ContainerEnv(
-    const v1::TaskSpec& spec) const {
+    const v1::TaskSpec& spec, const std::string& cuda_arch_list) const {
   const int max_jobs = options_.max_jobs > 0 ? options_.max_jobs : DefaultMaxJobs(options_.host);
   std::vector<EnvEntry> env = {
       {"CWB_TASK_ID", spec.id()},       {"CWB_PROJECT", spec.project()},
+      {"CWB_SRC", kSrc},                {"CWB_CTL", kCtl},
       {"CWB_OUT", kOut},                {"PIP_CACHE_DIR", kPipCache},
       {"CCACHE_DIR", kCcache},          {"MAX_JOBS", std::to_string(max_jobs)},
   };
+  // The config's (or the project's) TORCH_CUDA_ARCH_LIST wins over this default (MergeEnv).
+  if (!cuda_arch_list.empty() && NeedsGpu(spec)) env.push_back({"TORCH_CUDA_ARCH_LIST", cuda_arch_list});
   for (const v1::AxisValue& axis : spec.axes()) {
     const std::string upper = absl::AsciiStrToUpper(axis.name());
     env.push_back({absl::StrCat("CWB_", upper), axis.value()});
@@ -196,6 +199,9 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
 
   log.Write("cwb", absl::StrCat("task ", spec.id(), " attempt ", run.attempt_id, ": ",
                                 spec.project(), " at ", FormatAxes(AxesFromProto(spec))));
+  if (!run.gpu_description.empty() && NeedsGpu(spec)) {
+    log.Write("cwb", absl::StrCat("GPUs of this attempt: ", run.gpu_description));
+  }
   if (!missing_secrets.empty()) {
     return fail(absl::FailedPreconditionError(absl::StrCat(
         "this agent has no value for secret_env ", absl::StrJoin(missing_secrets, ", "),
@@ -210,7 +216,8 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
   }
   fs::remove(workspace / "src");  // git clone creates it
 
-  // 1. The image: rendered here, built only when no image with this content hash exists.
+  // 1. The image: rendered here, built only when no image with this content hash exists. A
+  // runtime without images (host) builds in the host's environment instead.
   absl::StatusOr<RenderedImage> image = RenderDockerfile(RecipeFromProto(spec));
   if (!image.ok()) return fail(image.status());
   if (!spec.image().content_hash().empty() && spec.image().content_hash() != image->content_hash) {
@@ -218,9 +225,18 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
         "the Dockerfile renders differently on this agent (", image->content_hash.substr(0, 12),
         " instead of ", spec.image().content_hash().substr(0, 12), ")")));
   }
-  absl::StatusOr<bool> exists = runtime_.ImageExists(image->tag);
+  absl::StatusOr<bool> exists =
+      runtime_.uses_images() ? runtime_.ImageExists(image->tag) : absl::StatusOr<bool>(true);
   if (!exists.ok()) return fail(exists.status());
-  if (*exists) {
+  if (!runtime_.uses_images()) {
+    log.Write("cwb", absl::StrCat("the ", runtime_.name(),
+                                  " runtime builds without an image; pip_packages are installed "
+                                  "with the dependencies"));
+    if (!spec.image().apt_packages().empty()) {
+      log.Write("cwb", absl::StrCat("apt_packages are not installed on the host; it must already "
+                                    "have: ", absl::StrJoin(spec.image().apt_packages(), " ")));
+    }
+  } else if (*exists) {
     log.Write("cwb", absl::StrCat("image ", image->tag, " exists; reusing it"));
   } else {
     log.Write("cwb", absl::StrCat("building image ", image->tag));
@@ -250,6 +266,9 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
   // 3. The control files: values travel as files and environment, never as script text.
   const fs::path ctl = workspace / "ctl";
   std::string requirements;
+  if (!runtime_.uses_images()) {
+    for (const std::string& package : spec.image().pip_packages()) absl::StrAppend(&requirements, package, "\n");
+  }
   for (const std::string& dep : spec.dependencies()) absl::StrAppend(&requirements, dep, "\n");
   for (const auto& [file, text] :
        std::vector<std::pair<std::string, std::string>>{{"build.sh", std::string(ContainerBuildScript())},
@@ -268,7 +287,7 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
   request.name = absl::StrCat("cwb-", spec.id(), "-", run.attempt_id);
   request.image = image->tag;
   request.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh")};
-  request.env = ContainerEnv(spec);
+  request.env = ContainerEnv(spec, run.cuda_arch_list);
   request.secret_env = secret_env;
   request.workdir = kSrc;
   request.mounts = {{workspace / "src", kSrc, false},
@@ -276,13 +295,7 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
                     {ctl, kCtl, true},
                     {paths::PipCache(options_.work_dir), kPipCache, false},
                     {paths::Ccache(options_.work_dir), kCcache, false}};
-  const bool cpu_task = [&] {
-    for (const v1::AxisValue& axis : spec.axes()) {
-      if (axis.name() == kCudaAxis) return axis.value() == kCpuCuda;
-    }
-    return true;
-  }();
-  request.gpus = cpu_task ? GpuRequest::None() : run.gpus;
+  request.gpus = NeedsGpu(spec) ? run.gpus : GpuRequest::None();
   request.labels = {{"cwb.task", spec.id()}, {"cwb.attempt", run.attempt_id}};
   request.labels.insert(request.labels.end(), options_.container_labels.begin(),
                         options_.container_labels.end());

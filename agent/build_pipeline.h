@@ -63,6 +63,10 @@ struct TaskRun {
   GpuRequest gpus;                    // ignored for cpu tasks
   LogSink::Callback on_log;           // live log lines; may be empty; called from any thread
   Cancellation* cancel = nullptr;     // may be null
+  // TORCH_CUDA_ARCH_LIST for a GPU task whose config does not set it: the compute capabilities
+  // of the GPUs given to this attempt ("9.0"); empty: not set.
+  std::string cuda_arch_list;
+  std::string gpu_description;  // which GPUs the attempt got, for its log; empty: not logged
 };
 
 class BuildPipeline {
@@ -72,8 +76,9 @@ class BuildPipeline {
 
   TaskResult Run(const TaskRun& run);
 
-  // The environment the container gets (pure; exposed for tests).
-  std::vector<std::pair<std::string, std::string>> ContainerEnv(const v1::TaskSpec& spec) const;
+  // The environment the container gets (pure; exposed for tests). `cuda_arch_list` as on TaskRun.
+  std::vector<std::pair<std::string, std::string>> ContainerEnv(
+      const v1::TaskSpec& spec, const std::string& cuda_arch_list = "") const;
 
  private:
   ContainerRuntime& runtime_;

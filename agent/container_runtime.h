@@ -1,5 +1,6 @@
-// One interface for the container engines the agent drives (docker, podman), chosen by
-// MakeContainerRuntime. The build pipeline talks only to this; unit tests use a fake.
+// One interface for where the agent runs builds: the container engines (docker, podman) and the
+// host itself (no container), chosen by MakeContainerRuntime. The build pipeline talks only to
+// this; unit tests use a fake.
 #pragma once
 
 #include <chrono>
@@ -70,7 +71,11 @@ class ContainerRuntime {
 
   virtual ~ContainerRuntime() = default;
 
-  virtual std::string name() const = 0;  // "docker" or "podman"
+  virtual std::string name() const = 0;  // "docker", "podman" or "host"
+
+  // False for a runtime that runs builds without images (host): ImageExists and BuildImage are
+  // then never called, and the image's pip_packages go with the build's dependencies.
+  virtual bool uses_images() const { return true; }
 
   // Whether an image with this tag exists locally.
   virtual absl::StatusOr<bool> ImageExists(const std::string& tag) = 0;

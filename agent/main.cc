@@ -19,10 +19,16 @@ struct BuildTimes {
 };
 
 // The flags of every subcommand that builds tasks on this host (run-task and serve).
-void AddBuildFlags(CLI::App* command, std::string& runtime, cwb::EngineOptions& engine,
-                   cwb::PipelineOptions& pipeline, std::vector<std::string>& secret_env,
-                   BuildTimes& times) {
-  command->add_option("--runtime", runtime, "Container engine: podman or docker")->capture_default_str();
+void AddBuildFlags(CLI::App* command, cwb::RuntimeOptions& runtime, cwb::PipelineOptions& pipeline,
+                   std::vector<std::string>& secret_env, BuildTimes& times) {
+  cwb::EngineOptions& engine = runtime.engine;
+  command->add_option("--runtime", runtime.name,
+                      "Where builds run: podman, docker, or host (no container; UNSAFE for "
+                      "untrusted configs)")
+      ->capture_default_str();
+  command->add_option("--host-python", runtime.host_python,
+                      "With --runtime host: the Python whose packages (torch) builds see")
+      ->capture_default_str();
   command->add_option("--runtime-binary", engine.binary, "Path of the engine's CLI");
   command->add_option("--network", engine.network, "Network mode for builds (e.g. host)");
   command->add_option("--run-arg", engine.extra_run_args, "Extra argument for `run` (repeatable)");
@@ -41,7 +47,7 @@ void AddBuildFlags(CLI::App* command, std::string& runtime, cwb::EngineOptions& 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"cwb-agent: builds CUDA wheel tasks in docker or podman containers"};
+  CLI::App app{"cwb-agent: builds CUDA wheel tasks in docker or podman containers, or on the host"};
   app.set_version_flag("--version", std::string("cwb-agent ") + CWB_VERSION);
   app.require_subcommand(1);
 
@@ -54,7 +60,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--task", run.task_id, "Task id (or unique prefix) when the file is a plan");
   run_cmd->add_option("-o,--output", run.output_dir, "Output directory: wheels go to DIR/wheelhouse/py<VER>/cuda<VER>/<platform>/")->capture_default_str();
   run_cmd->add_option("--gpus", run.gpus, "GPUs: all, none, or ids like 0,1")->capture_default_str();
-  AddBuildFlags(run_cmd, run.runtime, run.engine, run.pipeline, run.secret_env, run_times);
+  AddBuildFlags(run_cmd, run.runtime, run.pipeline, run.secret_env, run_times);
 
   cwb::ProbeOptions probe;
   CLI::App* probe_cmd = app.add_subcommand("probe", "Print this host's GPUs, driver and resources\n"
@@ -66,13 +72,18 @@ int main(int argc, char** argv) {
   BuildTimes serve_times;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve", "Connect to a coordinator and build the tasks it assigns\n"
-               "  example: cwb-agent serve --coordinator 127.0.0.1:7600 --work-dir /var/lib/cwb-agent --slots 2");
+               "  example: cwb-agent serve --coordinator 127.0.0.1:7600 --work-dir /var/lib/cwb-agent --slots 2\n"
+               "  example: cwb-agent serve --work-dir /var/lib/cwb-agent --gpus-per-task 1   # a slot per GPU");
   serve_cmd->add_option("--coordinator", serve.coordinator, "Coordinator host:port")->capture_default_str();
   serve_cmd->add_option("--agent-id", serve.agent_id, "Identity (default: kept in WORK_DIR/agent-id)");
   serve_cmd->add_option("--label", serve.labels, "A label tasks may require (repeatable)");
-  serve_cmd->add_option("--slots", serve.slots, "Tasks to run at once")->capture_default_str();
+  serve_cmd->add_option("--slots", serve.slots,
+                        "Tasks to run at once (default: one per GPU with --gpus-per-task, else 1)");
+  serve_cmd->add_option("--gpus-per-task", serve.gpus_per_task,
+                        "GPUs each GPU task gets to itself (0: every task sees all GPUs)")
+      ->capture_default_str();
   serve_cmd->add_option("--nvidia-smi", serve.nvidia_smi, "nvidia-smi binary")->capture_default_str();
-  AddBuildFlags(serve_cmd, serve.runtime, serve.engine, serve.pipeline, serve.secret_env, serve_times);
+  AddBuildFlags(serve_cmd, serve.runtime, serve.pipeline, serve.secret_env, serve_times);
   serve_cmd->add_option("--token-file", serve.token_file, "File holding the agent token (else $CWB_AGENT_TOKEN)");
   serve_cmd->add_option("--tls-ca", serve.tls.ca_file, "PEM CA of the coordinator's certificate (enables TLS)");
   serve_cmd->add_option("--tls-cert", serve.tls.cert_file, "PEM client certificate (mutual TLS)");

@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/boost_process_runner.h"
-#include "agent/cli_container_runtime.h"
+#include "agent/gpu_allocator.h"
 #include "agent/gpu_probe.h"
 #include "common/atomic_file.h"
 #include "common/task_proto.h"
@@ -48,11 +48,9 @@ absl::StatusOr<v1::TaskSpec> LoadTask(const std::string& file, const std::string
 
 }  // namespace
 
-absl::Status PrepareLocalBuild(const std::string& runtime, const std::vector<std::string>& secret_names,
-                               EngineOptions* engine, PipelineOptions* pipeline) {
-  absl::StatusOr<EngineKind> kind = ParseEngineKind(runtime);
-  if (!kind.ok()) return kind.status();
-  engine->kind = *kind;
+absl::Status PrepareLocalBuild(const RuntimeOptions& runtime, const std::vector<std::string>& secret_names,
+                               PipelineOptions* pipeline) {
+  if (absl::Status s = CheckRuntimeName(runtime.name); !s.ok()) return s;
   for (const std::string& name : secret_names) {
     const char* value = std::getenv(name.c_str());
     if (value == nullptr || *value == '\0') {
@@ -77,29 +75,44 @@ int RunTaskCommand(RunTaskOptions options, Cancellation& cancel, std::ostream& o
     err << spec.status().message() << '\n';
     return 2;
   }
-  if (absl::Status s = PrepareLocalBuild(options.runtime, options.secret_env, &options.engine,
-                                        &options.pipeline);
+  if (absl::Status s = PrepareLocalBuild(options.runtime, options.secret_env, &options.pipeline);
       !s.ok()) {
     err << s.message() << '\n';
     return 2;
   }
 
   BoostProcessRunner runner;
-  CliContainerRuntime runtime(options.engine, runner);
-  GpuRequest gpus = ParseGpuFlag(options.gpus);
-  if (gpus.kind != GpuRequest::Kind::kNone) {
-    // Only pass GPUs through when the host has them.
-    absl::StatusOr<GpuInventory> inventory = ProbeGpus(runner);
-    if (!inventory.ok() || inventory->gpus.empty()) gpus = GpuRequest::None();
+  absl::StatusOr<AgentRuntime> runtime =
+      MakeContainerRuntime(options.runtime, options.pipeline.work_dir, runner);
+  if (!runtime.ok()) {
+    err << runtime.status().message() << '\n';
+    return 2;
   }
-  BuildPipeline pipeline(runtime, runner, SystemClock::Get(), options.pipeline);
+  GpuRequest gpus = ParseGpuFlag(options.gpus);
+  std::string arch_list;
+  if (gpus.kind != GpuRequest::Kind::kNone) {
+    // Only pass GPUs through when the host has them; the default arch list is theirs.
+    absl::StatusOr<GpuInventory> inventory = ProbeGpus(runner);
+    if (!inventory.ok() || inventory->gpus.empty()) {
+      gpus = GpuRequest::None();
+    } else {
+      std::vector<GpuInfo> given;
+      for (const GpuInfo& gpu : inventory->gpus) {
+        const bool listed = std::find(gpus.devices.begin(), gpus.devices.end(),
+                                      std::to_string(gpu.index)) != gpus.devices.end();
+        if (gpus.kind == GpuRequest::Kind::kAll || listed) given.push_back(gpu);
+      }
+      arch_list = CudaArchList(given);
+    }
+  }
+  BuildPipeline pipeline(*runtime->runtime, runner, SystemClock::Get(), options.pipeline);
   std::mutex out_mutex;
   TaskRun run{&*spec, "local", gpus,
               [&](const LogLine& line) {
                 std::lock_guard lock(out_mutex);
                 out << FormatTimestamp(line.time) << " [" << line.source << "] " << line.text << '\n';
               },
-              &cancel};
+              &cancel, arch_list};
   TaskResult result = pipeline.Run(run);
 
   const AxisValues axes = AxesFromProto(*spec);

@@ -7,15 +7,14 @@
 #include <vector>
 
 #include "agent/build_pipeline.h"
-#include "agent/container_argv.h"
+#include "agent/runtime_factory.h"
 
 namespace cwb {
 
 struct RunTaskOptions {
   std::string task_file;     // a TaskSpec, or a BuildPlan (`cwb plan --json`) with task_id
   std::string task_id;       // which task of a plan; may be a unique prefix
-  std::string runtime = "podman";
-  EngineOptions engine;
+  RuntimeOptions runtime;
   PipelineOptions pipeline;
   std::string gpus = "all";  // "all", "none" or a comma-separated list of device ids
   std::vector<std::string> secret_env;  // names of this process's env vars builds may ask for
@@ -32,11 +31,11 @@ struct ProbeOptions {
 };
 int ProbeCommand(const ProbeOptions& options, std::ostream& out, std::ostream& err);
 
-// Shared by run-task and serve: the engine kind from its name, the host's resources when the
-// options do not give them, and the values of the secrets named by --secret-env from this
+// Shared by run-task and serve: checks the runtime's name, probes the host's resources when the
+// options do not give them, and reads the values of the secrets named by --secret-env from this
 // process's environment. InvalidArgument names an unknown runtime or a secret that is not set.
-absl::Status PrepareLocalBuild(const std::string& runtime, const std::vector<std::string>& secret_names,
-                               EngineOptions* engine, PipelineOptions* pipeline);
+absl::Status PrepareLocalBuild(const RuntimeOptions& runtime, const std::vector<std::string>& secret_names,
+                               PipelineOptions* pipeline);
 
 // Parses --gpus: "all", "none" or "0,1".
 GpuRequest ParseGpuFlag(const std::string& value);

@@ -4,19 +4,30 @@
 
 #include "agent/agent_daemon.h"
 #include "agent/boost_process_runner.h"
-#include "agent/cli_container_runtime.h"
+#include "agent/gpu_allocator.h"
 #include "agent/run_task_command.h"
 
 namespace cwb {
 
 v1::AgentCapabilities MakeCapabilities(const GpuInventory& gpus, const HostResources& host,
-                                       const std::vector<std::string>& labels, int slots) {
+                                       const std::vector<std::string>& labels, int slots,
+                                       int gpu_slots, const std::string& runtime,
+                                       const std::optional<HostPython>& host_python) {
   v1::AgentCapabilities caps;
   char name[256] = {};
   ::gethostname(name, sizeof(name) - 1);
   caps.set_hostname(name);
   for (const std::string& label : labels) caps.add_labels(label);
-  caps.set_slots(static_cast<uint32_t>(std::max(1, slots)));
+  caps.set_slots(static_cast<uint32_t>(std::max(1, slots > 0 ? slots : gpu_slots)));
+  caps.set_gpu_slots(static_cast<uint32_t>(std::max(0, gpu_slots)));
+  caps.set_runtime(runtime);
+  if (host_python.has_value()) {
+    v1::HostToolchain* toolchain = caps.mutable_host_toolchain();
+    toolchain->set_python(host_python->executable);
+    toolchain->set_python_version(host_python->version);
+    toolchain->set_torch_version(host_python->torch_version);
+    toolchain->set_torch_cuda_version(host_python->torch_cuda);
+  }
   for (const GpuInfo& gpu : gpus.gpus) {
     v1::GpuDevice* device = caps.add_gpus();
     device->set_index(gpu.index);
@@ -34,8 +45,7 @@ v1::AgentCapabilities MakeCapabilities(const GpuInventory& gpus, const HostResou
 }
 
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err) {
-  if (absl::Status s = PrepareLocalBuild(options.runtime, options.secret_env, &options.engine,
-                                        &options.pipeline);
+  if (absl::Status s = PrepareLocalBuild(options.runtime, options.secret_env, &options.pipeline);
       !s.ok()) {
     err << s.message() << '\n';
     return 2;
@@ -46,7 +56,13 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
     err << "cwb-agent: GPU probe failed, serving cpu tasks only: " << gpus.status().message() << '\n';
     gpus = GpuInventory{};
   }
-  CliContainerRuntime runtime(options.engine, runner);
+  absl::StatusOr<AgentRuntime> made = MakeContainerRuntime(options.runtime, options.pipeline.work_dir, runner);
+  if (!made.ok()) {
+    err << "cwb-agent: " << made.status().message() << '\n';
+    return 2;
+  }
+  ContainerRuntime& runtime = *made->runtime;
+  GpuAllocator allocator(gpus->gpus, options.gpus_per_task);
   AgentDaemonOptions daemon;
   daemon.coordinator = options.coordinator;
   daemon.agent_id = options.agent_id.empty() ? LoadOrCreateAgentId(options.pipeline.work_dir)
@@ -68,10 +84,19 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
   }
   daemon.token = *token;
   daemon.tls = options.tls;
-  daemon.capabilities = MakeCapabilities(*gpus, options.pipeline.host, options.labels, options.slots);
+  daemon.capabilities = MakeCapabilities(*gpus, options.pipeline.host, options.labels, options.slots,
+                                         allocator.gpu_slots(), options.runtime.name, made->host_python);
   out << "cwb-agent " << daemon.agent_id << " serving " << options.coordinator << " with "
-      << daemon.capabilities.slots() << " slot(s), " << gpus->gpus.size() << " GPU(s)" << std::endl;
-  AgentDaemon agent(daemon, pipeline);
+      << daemon.capabilities.slots() << " slot(s), " << gpus->gpus.size() << " GPU(s)";
+  if (allocator.gpu_slots() > 0) out << " (" << options.gpus_per_task << " per GPU task)";
+  out << ", runtime " << runtime.name();
+  if (made->host_python.has_value()) {
+    out << " (" << made->host_python->executable << ", Python " << made->host_python->version
+        << (made->host_python->torch_version.empty() ? "" : ", torch " + made->host_python->torch_version)
+        << ")";
+  }
+  out << std::endl;
+  AgentDaemon agent(daemon, pipeline, allocator);
   agent.Run(stop);
   return 0;
 }

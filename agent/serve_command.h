@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "agent/build_pipeline.h"
-#include "agent/container_argv.h"
 #include "agent/gpu_probe.h"
+#include "agent/runtime_factory.h"
 #include "common/auth.h"
 #include "common/cancellation.h"
 #include "cwb/v1/state.pb.h"
@@ -18,9 +18,9 @@ struct ServeOptions {
   std::string coordinator = "127.0.0.1:7600";
   std::string agent_id;  // empty: kept in <work_dir>/agent-id
   std::vector<std::string> labels;
-  int slots = 1;
-  std::string runtime = "podman";
-  EngineOptions engine;
+  int slots = 0;          // 0: one per GPU slot with --gpus-per-task, else 1
+  int gpus_per_task = 0;  // N > 0: each GPU task gets N GPUs of its own; 0: tasks share all GPUs
+  RuntimeOptions runtime;
   PipelineOptions pipeline;
   std::string nvidia_smi = "nvidia-smi";
   std::string token_file;  // else $CWB_AGENT_TOKEN
@@ -30,8 +30,10 @@ struct ServeOptions {
 
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err);
 
-// What the agent reports about itself.
+// What the agent reports about itself. `slots` 0 means one per GPU slot (at least 1).
 v1::AgentCapabilities MakeCapabilities(const GpuInventory& gpus, const HostResources& host,
-                                       const std::vector<std::string>& labels, int slots);
+                                       const std::vector<std::string>& labels, int slots,
+                                       int gpu_slots, const std::string& runtime,
+                                       const std::optional<HostPython>& host_python);
 
 }  // namespace cwb

@@ -91,7 +91,14 @@ int main(int argc, char** argv) {
       "build", "Build a config's matrix on this machine (in-process coordinator and agent)\n"
                "  example: cwb build examples/quickstart.yaml --network host");
   build_cmd->add_option("config", local.config_path, "Build config (YAML)")->required();
-  build_cmd->add_option("--runtime", local.runtime, "podman or docker")->capture_default_str();
+  build_cmd->add_option("--runtime", local.runtime, "podman, docker, or host (no container)")
+      ->capture_default_str();
+  build_cmd->add_option("--host-python", local.host_python,
+                        "With --runtime host: the Python whose packages (torch) builds see")
+      ->capture_default_str();
+  build_cmd->add_option("--gpus-per-task", local.gpus_per_task,
+                        "GPUs each GPU task gets to itself (0: every task sees all GPUs)")
+      ->capture_default_str();
   build_cmd->add_option("--network", local.network, "Network mode for builds (e.g. host)");
   build_cmd->add_option("--slots", local.slots, "Tasks to build at once")->capture_default_str();
   build_cmd->add_option("-o,--output", local.output_dir, "Output directory (default: output_dir_host)");

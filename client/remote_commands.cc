@@ -374,8 +374,10 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
   ServeOptions serve;
   serve.coordinator = (*server)->address();
   serve.slots = options.slots;
-  serve.runtime = options.runtime;
-  serve.engine.network = options.network;
+  serve.gpus_per_task = options.gpus_per_task;
+  serve.runtime.name = options.runtime;
+  serve.runtime.host_python = options.host_python;
+  serve.runtime.engine.network = options.network;
   serve.pipeline.work_dir = state / "agent";
   serve.pipeline.keep_failed_workspace = options.keep_failed;
   Cancellation stop_agent;

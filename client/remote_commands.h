@@ -39,9 +39,11 @@ int AgentsCommand(const RemoteOptions& options, std::ostream& out, std::ostream&
 
 struct LocalBuildOptions {
   std::string config_path;
-  std::string runtime = "podman";
+  std::string runtime = "podman";  // podman, docker or host
+  std::string host_python = "python3";  // with the host runtime
   std::string network;          // engine network mode for builds
   int slots = 1;
+  int gpus_per_task = 0;        // as cwb-agent serve --gpus-per-task
   std::string output_dir;       // empty: the config's output_dir_host
   bool terminal = false;
   bool keep_failed = false;

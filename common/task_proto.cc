@@ -80,4 +80,11 @@ absl::Status FromJson(const std::string& json, google::protobuf::Message* messag
   return absl::OkStatus();
 }
 
+bool NeedsGpu(const v1::TaskSpec& task) {
+  for (const v1::AxisValue& axis : task.axes()) {
+    if (axis.name() == kCudaAxis) return axis.value() != kCpuCuda;
+  }
+  return false;
+}
+
 }  // namespace cwb

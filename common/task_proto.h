@@ -17,6 +17,8 @@ v1::BuildPlan ToProto(const BuildPlan& plan);
 // The image recipe a TaskSpec carries, for rendering on the agent.
 ImageRecipe RecipeFromProto(const v1::TaskSpec& task);
 AxisValues AxesFromProto(const v1::TaskSpec& task);
+// Whether the task builds for CUDA (its cuda_version is not "cpu") and so needs a GPU.
+bool NeedsGpu(const v1::TaskSpec& task);
 
 // Pretty JSON with the proto field names (snake_case).
 std::string ToJson(const google::protobuf::Message& message);

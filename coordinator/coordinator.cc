@@ -576,9 +576,18 @@ void Coordinator::ScheduleLocked() {
   std::vector<AgentSlots> slots;
   for (auto& [id, agent] : agents_) {
     if (!agent.channel) continue;
-    slots.push_back({id, &agent.info.capabilities(),
-                     static_cast<int>(agent.info.capabilities().slots()) -
-                         static_cast<int>(agent.attempts.size())});
+    const v1::AgentCapabilities& caps = agent.info.capabilities();
+    int free_gpu_slots = -1;
+    if (caps.gpu_slots() > 0) {
+      free_gpu_slots = static_cast<int>(caps.gpu_slots());
+      for (const std::string& attempt : agent.attempts) {
+        auto it = attempts_.find(attempt);
+        if (it != attempts_.end() && NeedsGpu(tasks_.at(it->second).spec())) --free_gpu_slots;
+      }
+    }
+    slots.push_back({id, &caps,
+                     static_cast<int>(caps.slots()) - static_cast<int>(agent.attempts.size()),
+                     free_gpu_slots});
   }
   for (const std::string& build_id : build_order_) {
     BuildState& build = builds_.at(build_id);
@@ -595,7 +604,11 @@ void Coordinator::ScheduleLocked() {
         continue;
       }
       const std::string agent_id = std::get<0>(choice);
-      for (AgentSlots& slot : slots) slot.free_slots -= slot.agent_id == agent_id;
+      for (AgentSlots& slot : slots) {
+        if (slot.agent_id != agent_id) continue;
+        --slot.free_slots;
+        if (slot.free_gpu_slots > 0 && NeedsGpu(task.spec())) --slot.free_gpu_slots;
+      }
       const std::string attempt = NewId("a");
       task.set_state(v1::TASK_STATE_ASSIGNED);
       task.set_attempt_id(attempt);

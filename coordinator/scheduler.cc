@@ -4,20 +4,44 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/cuda_version.h"
 #include "common/axes.h"
+#include "common/task_proto.h"
+#include "common/versions.h"
 
 namespace cwb {
 namespace {
 
-std::string TaskCuda(const v1::TaskSpec& task) {
+std::string TaskAxis(const v1::TaskSpec& task, std::string_view name, std::string_view fallback) {
   for (const v1::AxisValue& axis : task.axes()) {
-    if (axis.name() == kCudaAxis) return axis.value();
+    if (axis.name() == name) return axis.value();
   }
-  return std::string(kCpuCuda);
+  return std::string(fallback);
+}
+
+std::string TaskCuda(const v1::TaskSpec& task) { return TaskAxis(task, kCudaAxis, kCpuCuda); }
+
+// Why a host-runtime agent's toolchain cannot build the task, or nullopt.
+std::optional<std::string> ToolchainMismatch(const v1::TaskSpec& task, const v1::HostToolchain& host) {
+  const std::string python = TaskAxis(task, kPythonAxis, "");
+  if (!host.python_version().empty() && python != host.python_version()) {
+    return absl::StrCat("needs Python ", python, " (the agent builds on its host with Python ",
+                        host.python_version(), ")");
+  }
+  const std::string torch = TaskAxis(task, kTorchAxis, "");
+  if (!torch.empty() && !ReleaseMatches(torch, host.torch_version())) {
+    return absl::StrCat("needs PyTorch ", torch, " (the agent's host Python has ",
+                        host.torch_version().empty() ? "none" : host.torch_version(), ")");
+  }
+  const std::string cuda = TaskCuda(task);
+  if (cuda != kCpuCuda && !ReleaseMatches(cuda, host.torch_cuda_version())) {
+    return absl::StrCat("needs CUDA ", cuda, " (the agent's PyTorch is built for ",
+                        host.torch_cuda_version().empty() ? "no CUDA" : host.torch_cuda_version(), ")");
+  }
+  return std::nullopt;
 }
 
 }  // namespace
+
 
 std::optional<std::string> Incompatibility(const v1::TaskSpec& task,
                                            const v1::AgentCapabilities& agent) {
@@ -25,6 +49,9 @@ std::optional<std::string> Incompatibility(const v1::TaskSpec& task,
     if (std::find(agent.labels().begin(), agent.labels().end(), label) == agent.labels().end()) {
       return absl::StrCat("needs label '", label, "'");
     }
+  }
+  if (agent.has_host_toolchain()) {
+    if (auto mismatch = ToolchainMismatch(task, agent.host_toolchain())) return mismatch;
   }
   const std::string cuda = TaskCuda(task);
   if (cuda == kCpuCuda) return std::nullopt;
@@ -40,6 +67,7 @@ std::variant<std::string, std::string> ChooseAgent(const v1::TaskSpec& task,
                                                    const std::vector<AgentSlots>& agents) {
   const AgentSlots* best = nullptr;
   bool any_compatible = false;
+  const bool needs_gpu = NeedsGpu(task);
   std::vector<std::string> reasons;
   for (const AgentSlots& agent : agents) {
     if (auto why = Incompatibility(task, *agent.capabilities)) {
@@ -47,7 +75,7 @@ std::variant<std::string, std::string> ChooseAgent(const v1::TaskSpec& task,
       continue;
     }
     any_compatible = true;
-    if (agent.free_slots <= 0) continue;
+    if (agent.free_slots <= 0 || (needs_gpu && agent.free_gpu_slots == 0)) continue;
     if (best == nullptr || agent.free_slots > best->free_slots ||
         (agent.free_slots == best->free_slots && agent.agent_id < best->agent_id)) {
       best = &agent;

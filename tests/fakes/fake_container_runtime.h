@@ -20,8 +20,10 @@ class FakeContainerRuntime final : public ContainerRuntime {
   std::function<int(const ContainerRunRequest&, const LineCallback&)> on_run;
   bool block_runs_until_cancelled = false;
   absl::Status build_status = absl::OkStatus();
+  bool images = true;  // false: behaves like a runtime without images (host)
 
   std::string name() const override { return "fake"; }
+  bool uses_images() const override { return images; }
 
   absl::StatusOr<bool> ImageExists(const std::string& tag) override {
     std::lock_guard lock(mutex_);

@@ -173,6 +173,61 @@ TEST_F(BuildPipelineTest, SecretsGoToTheContainerOnlyWhenTheAgentHasThem) {
   EXPECT_THAT(lines_, Contains("[build] leaking *** here"));
 }
 
+TEST_F(BuildPipelineTest, ArchListDefaultsToTheAttemptsGpusUnlessTheConfigSetsIt) {
+  v1::TaskSpec unset = Spec();
+  unset.clear_env();
+  BuildPipeline pipeline(runtime_, git_, clock_, options_);
+  EXPECT_THAT(pipeline.ContainerEnv(unset, "8.0;9.0"), Contains(Pair("TORCH_CUDA_ARCH_LIST", "8.0;9.0")));
+  // The config's value (Spec() sets 9.0) wins over the agent's GPUs.
+  auto configured = pipeline.ContainerEnv(Spec(), "8.0");
+  EXPECT_THAT(configured, Contains(Pair("TORCH_CUDA_ARCH_LIST", "9.0")));
+  EXPECT_THAT(configured, ::testing::Not(Contains(Pair("TORCH_CUDA_ARCH_LIST", "8.0"))));
+  // CPU variants get no arch list.
+  v1::TaskSpec cpu = Spec("cpu");
+  cpu.clear_env();
+  for (const auto& [name, value] : pipeline.ContainerEnv(cpu, "9.0")) EXPECT_NE(name, "TORCH_CUDA_ARCH_LIST");
+}
+
+TEST_F(BuildPipelineTest, AttemptLogNamesItsGpus) {
+  BuildPipeline pipeline(runtime_, git_, clock_, options_);
+  v1::TaskSpec spec = Spec();
+  TaskResult result = pipeline.Run({&spec, "a1", GpuRequest::Devices({"1"}),
+                                    [this](const LogLine& line) {
+                                      std::lock_guard lock(lines_mutex_);
+                                      lines_.push_back("[" + line.source + "] " + line.text);
+                                    },
+                                    nullptr, "9.0", "1 (NVIDIA H100 80GB HBM3, sm 9.0, GPU-1)"});
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;
+  EXPECT_THAT(lines_, Contains("[cwb] GPUs of this attempt: 1 (NVIDIA H100 80GB HBM3, sm 9.0, GPU-1)"));
+  EXPECT_THAT(runtime_.runs()[0].gpus.devices, ::testing::ElementsAre("1"));
+}
+
+TEST_F(BuildPipelineTest, RuntimeWithoutImagesSkipsTheImageAndInstallsPipPackagesWithTheDependencies) {
+  runtime_.images = false;
+  v1::TaskSpec spec = Spec();
+  spec.mutable_image()->add_pip_packages("wheel");
+  spec.mutable_image()->add_apt_packages("ninja-build");
+  std::string requirements;
+  runtime_.on_run = [&](const ContainerRunRequest& request, const ContainerRuntime::LineCallback&) {
+    for (const Mount& mount : request.mounts) {
+      if (mount.container_path == "/cwb/ctl") {
+        std::ifstream in(mount.host_path / "requirements.txt");
+        requirements.assign(std::istreambuf_iterator<char>(in), {});
+      }
+      if (mount.container_path == "/cwb/out") std::ofstream(mount.host_path / "demo-1.0-py3-none-any.whl") << "w";
+    }
+    return 0;
+  };
+  TaskResult result = RunTask(spec);
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;
+  EXPECT_TRUE(runtime_.builds().empty());
+  EXPECT_FALSE(result.image_built);
+  EXPECT_EQ(requirements, "wheel\nninja\n");
+  EXPECT_THAT(lines_, Contains(HasSubstr("apt_packages are not installed on the host; it must already have: ninja-build")));
+  EXPECT_THAT(runtime_.runs()[0].env, Contains(Pair("CWB_SRC", "/cwb/src")));
+  EXPECT_THAT(runtime_.runs()[0].env, Contains(Pair("CWB_CTL", "/cwb/ctl")));
+}
+
 TEST_F(BuildPipelineTest, CpuTasksGetNoGpus) {
   TaskResult result = RunTask(Spec("cpu"));
   ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;

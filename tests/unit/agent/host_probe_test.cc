@@ -1,7 +1,7 @@
 // GPU probe parsing, driver/CUDA compatibility, host resources and MAX_JOBS.
 #include "absl/strings/str_split.h"
 #include "agent/gpu_probe.h"
-#include "common/cuda_version.h"
+#include "common/versions.h"
 #include "agent/host_resources.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -85,6 +85,18 @@ TEST(GpuProbeTest, DriverSupportsCuda) {
   EXPECT_FALSE(DriverSupportsCuda("12.2", "12.10"));
   EXPECT_TRUE(DriverSupportsCuda("", "cpu"));
   EXPECT_FALSE(DriverSupportsCuda("", "12.1"));
+}
+
+TEST(VersionsTest, ReleaseMatchesComparesTheWrittenNumbers) {
+  EXPECT_TRUE(ReleaseMatches("2.11", "2.11.0+cu130"));
+  EXPECT_TRUE(ReleaseMatches("2.11.0", "2.11.0+cu130"));
+  EXPECT_TRUE(ReleaseMatches("13.0", "13.0"));
+  EXPECT_FALSE(ReleaseMatches("2.1", "2.11.0"));
+  EXPECT_FALSE(ReleaseMatches("2.11.1", "2.11.0"));
+  EXPECT_FALSE(ReleaseMatches("2.11.0.1", "2.11.0"));
+  EXPECT_FALSE(ReleaseMatches("2.11", ""));
+  EXPECT_FALSE(ReleaseMatches("", "2.11.0"));
+  EXPECT_FALSE(ReleaseMatches("x.y", "2.11.0"));
 }
 
 TEST(HostResourcesTest, MemTotalAndMaxJobs) {

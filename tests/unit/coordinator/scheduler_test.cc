@@ -69,5 +69,52 @@ TEST(SchedulerTest, TiesGoToTheSmallerId) {
   EXPECT_EQ(std::get<0>(choice), "a");
 }
 
+v1::TaskSpec HostTask(const std::string& python, const std::string& cuda, const std::string& torch) {
+  v1::TaskSpec spec;
+  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"python_version", python}, {"cuda_version", cuda}, {"pytorch_version", torch}}) {
+    v1::AxisValue* axis = spec.add_axes();
+    axis->set_name(name);
+    axis->set_value(value);
+  }
+  return spec;
+}
+
+TEST(SchedulerTest, HostRuntimeAgentsRunOnlyWhatTheirPythonAndTorchMatch) {
+  v1::AgentCapabilities host = Agent(1, "13.0");
+  host.mutable_host_toolchain()->set_python_version("3.12");
+  host.mutable_host_toolchain()->set_torch_version("2.11.0+cu130");
+  host.mutable_host_toolchain()->set_torch_cuda_version("13.0");
+  EXPECT_EQ(Incompatibility(HostTask("3.12", "13.0", "2.11"), host), std::nullopt);
+  EXPECT_EQ(Incompatibility(HostTask("3.12", "13.0", "2.11.0"), host), std::nullopt);
+  EXPECT_EQ(Incompatibility(HostTask("3.11", "13.0", "2.11"), host),
+            "needs Python 3.11 (the agent builds on its host with Python 3.12)");
+  EXPECT_EQ(Incompatibility(HostTask("3.12", "13.0", "2.1"), host),
+            "needs PyTorch 2.1 (the agent's host Python has 2.11.0+cu130)");
+  EXPECT_EQ(Incompatibility(HostTask("3.12", "12.8", "2.11"), host),
+            "needs CUDA 12.8 (the agent's PyTorch is built for 13.0)");
+  // A container agent brings each task's own Python and torch in its image.
+  EXPECT_EQ(Incompatibility(HostTask("3.9", "12.8", "2.1"), Agent(1, "13.0")), std::nullopt);
+  v1::AgentCapabilities no_torch = Agent(0, "");
+  no_torch.mutable_host_toolchain()->set_python_version("3.11");
+  EXPECT_EQ(Incompatibility(HostTask("3.11", "cpu", "2.4.0"), no_torch),
+            "needs PyTorch 2.4.0 (the agent's host Python has none)");
+}
+
+TEST(SchedulerTest, GpuTasksNeedAFreeGpuSlotCpuTasksDoNot) {
+  v1::AgentCapabilities gpu = Agent(2, "13.0");
+  gpu.set_slots(4);
+  gpu.set_gpu_slots(2);
+  std::vector<AgentSlots> agents = {{"gpu", &gpu, 2, 0}};  // both GPUs busy, two slots free
+  auto choice = ChooseAgent(Task("12.1"), agents);
+  ASSERT_FALSE(Chosen(choice));
+  EXPECT_EQ(std::get<1>(choice), "waiting: every agent that can run it is busy");
+  EXPECT_TRUE(Chosen(ChooseAgent(Task("cpu"), agents)));
+  agents[0].free_gpu_slots = 1;
+  EXPECT_TRUE(Chosen(ChooseAgent(Task("12.1"), agents)));
+  agents[0].free_gpu_slots = -1;  // GPUs shared: only slots count
+  EXPECT_TRUE(Chosen(ChooseAgent(Task("12.1"), agents)));
+}
+
 }  // namespace
 }  // namespace cwb

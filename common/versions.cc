@@ -1,4 +1,4 @@
-#include "common/cuda_version.h"
+#include "common/versions.h"
 
 #include <string>
 #include <tuple>
@@ -27,6 +27,18 @@ bool DriverSupportsCuda(std::string_view driver_cuda, std::string_view task_cuda
     return false;
   }
   return std::tie(driver_major, driver_minor) >= std::tie(task_major, task_minor);
+}
+
+bool ReleaseMatches(std::string_view wanted, std::string_view actual) {
+  actual = actual.substr(0, actual.find('+'));
+  std::vector<std::string> want = absl::StrSplit(std::string(wanted), '.');
+  std::vector<std::string> have = absl::StrSplit(std::string(actual), '.');
+  if (wanted.empty() || want.size() > have.size()) return false;
+  for (size_t i = 0; i < want.size(); ++i) {
+    int w = 0, h = 0;
+    if (!absl::SimpleAtoi(want[i], &w) || !absl::SimpleAtoi(have[i], &h) || w != h) return false;
+  }
+  return true;
 }
 
 }  // namespace cwb
