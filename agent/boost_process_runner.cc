@@ -74,6 +74,17 @@ absl::StatusOr<ProcessExit> BoostProcessRunner::Run(const ProcessSpec& spec,
     });
   }
 
+  // The exit is noticed while the output is still being read: what the process left running
+  // (its group, and what `after_exit` knows of) is killed then, so the output reaches its end.
+  std::thread waiter([&, pid] {
+    siginfo_t info{};
+    while (::waitid(P_PID, pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
+    }
+    ::kill(-pid, SIGKILL);  // not reaped yet: the group id cannot have been reused
+    if (spec.after_exit) spec.after_exit();
+    exited.Cancel("exited");
+  });
+
   LineSplitter splitter(max_line_bytes_, on_line);
   std::array<char, 65536> buffer;
   std::streambuf* in = output.rdbuf();
@@ -84,11 +95,8 @@ absl::StatusOr<ProcessExit> BoostProcessRunner::Run(const ProcessSpec& spec,
     splitter.Feed(std::string_view(buffer.data(), static_cast<size_t>(n)));
   }
   splitter.Finish();
-  // Wait for the exit without reaping, then stop the killer, then reap.
-  siginfo_t info{};
-  while (::waitid(P_PID, pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
-  }
-  exited.Cancel("exited");
+  // The waiter has seen the exit (without reaping); stop the killer, then reap.
+  waiter.join();
   if (killer.joinable()) killer.join();
   child.wait(error);
 

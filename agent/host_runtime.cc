@@ -54,9 +54,11 @@ absl::Status ValidRunName(const std::string& name) {
   return absl::OkStatus();
 }
 
-// Pids whose environment holds `entry` ("NAME=value"), read from /proc.
-std::vector<pid_t> ProcessesWithEnv(const std::string& entry) {
-  std::vector<pid_t> pids;
+}  // namespace
+
+std::vector<int> HostRunProcesses(const std::string& run_name) {
+  const std::string entry = absl::StrCat(kRunEnvName, "=", run_name);
+  std::vector<int> pids;
   std::error_code error;
   for (const fs::directory_entry& proc : fs::directory_iterator("/proc", error)) {
     pid_t pid = 0;
@@ -72,6 +74,8 @@ std::vector<pid_t> ProcessesWithEnv(const std::string& entry) {
   }
   return pids;
 }
+
+namespace {
 
 std::string EnvValue(const std::vector<std::pair<std::string, std::string>>& env,
                      std::string_view name) {
@@ -150,7 +154,7 @@ absl::Status HostRuntime::BuildImage(const ImageBuildRequest& request, const Lin
 absl::Status HostRuntime::PrepareRun(const fs::path& dir, const LineCallback& on_line,
                                      Cancellation* cancel) {
   std::error_code error;
-  for (const char* sub : {"bin", "tmp"}) {
+  for (const char* sub : {"tmp"}) {
     fs::create_directories(dir / sub, error);
     if (error) {
       return absl::ResourceExhaustedError(
@@ -177,7 +181,9 @@ absl::Status HostRuntime::PrepareRun(const fs::path& dir, const LineCallback& on
   if (absl::Status s = WriteFileAtomically(site_packages / "cwb-host-packages.pth", pth + "\n"); !s.ok()) {
     return s;
   }
-  fs::create_symlink(venv / "bin" / "python", dir / "bin" / "cwb-python", error);
+  // Inside venv/bin: Python finds its pyvenv.cfg next to the path it was started by, so a link
+  // anywhere else would run the base interpreter outside the venv.
+  fs::create_symlink("python", venv / "bin" / "cwb-python", error);
   if (error) return absl::InternalError(absl::StrCat("cannot link cwb-python: ", error.message()));
   return absl::OkStatus();
 }
@@ -209,7 +215,7 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
   for (const auto& [key, value] : request.env) spec.env.emplace_back(key, HostPathFor(request.mounts, value));
   for (const auto& entry : request.secret_env) spec.env.push_back(entry);
   const char* path = std::getenv("PATH");
-  spec.env.emplace_back("PATH", absl::StrCat((dir / "bin").string(), ":", (dir / "venv" / "bin").string(), ":",
+  spec.env.emplace_back("PATH", absl::StrCat((dir / "venv" / "bin").string(), ":",
                                              path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin"));
   spec.env.emplace_back("VIRTUAL_ENV", (dir / "venv").string());
   spec.env.emplace_back("TMPDIR", (dir / "tmp").string());
@@ -223,6 +229,9 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
     case GpuRequest::Kind::kAll: break;
   }
   spec.kill_grace = stop_grace;
+  spec.after_exit = [name = request.name] {
+    for (int pid : HostRunProcesses(name)) ::kill(pid, SIGKILL);
+  };
   Cancellation::Subscription announce;
   if (cancel != nullptr) {
     announce = cancel->Subscribe([&] {
@@ -253,7 +262,7 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
 
 absl::Status HostRuntime::RemoveContainer(const std::string& name) {
   if (absl::Status s = ValidRunName(name); !s.ok()) return s;
-  for (pid_t pid : ProcessesWithEnv(absl::StrCat(kRunEnvName, "=", name))) ::kill(pid, SIGKILL);
+  for (int pid : HostRunProcesses(name)) ::kill(pid, SIGKILL);
   std::error_code error;
   fs::remove_all(options_.runs_dir / name, error);
   if (error) {

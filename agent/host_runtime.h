@@ -10,8 +10,8 @@
 // Layout:  <runs_dir>/<run name>/
 //            |-- labels       the run's labels, one key=value per line (ListContainers)
 //            |-- venv/        python -m venv --without-pip; a .pth adds the chosen Python's
-//            |                site-packages (site.addsitedir, so their own .pth files work too)
-//            |-- bin/         cwb-python -> venv/bin/python
+//            |                site-packages (site.addsitedir, so their own .pth files work too);
+//            |                venv/bin (with cwb-python -> python) leads the build's PATH
 //            `-- tmp/         TMPDIR of the build
 // Every process of a run carries CWB_HOST_RUN=<run name> in its environment, which is how
 // RemoveContainer finds what a crashed agent left running. Thread-safe.
@@ -44,6 +44,9 @@ absl::StatusOr<HostPython> ParseHostPythonProbe(std::string_view text);
 
 // Runs `python` to learn the above.
 absl::StatusOr<HostPython> ProbeHostPython(ProcessRunner& runner, const std::string& python);
+
+// The processes of a run: those whose environment holds CWB_HOST_RUN=<run_name> (from /proc).
+std::vector<int> HostRunProcesses(const std::string& run_name);
 
 // `value` with a leading container path of one of `mounts` replaced by that mount's host path
 // (the longest matching container path wins); other values are returned unchanged.
@@ -81,7 +84,7 @@ class HostRuntime final : public ContainerRuntime {
   HostRuntime(HostRuntimeOptions options, ProcessRunner& runner, HostPython python)
       : options_(std::move(options)), runner_(runner), python_(std::move(python)) {}
 
-  // Makes the run's venv, shims and tmp; the venv's site-packages gets the .pth.
+  // Makes the run's venv (with cwb-python) and tmp; the venv's site-packages gets the .pth.
   absl::Status PrepareRun(const std::filesystem::path& dir, const LineCallback& on_line,
                           Cancellation* cancel);
 

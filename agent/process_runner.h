@@ -23,6 +23,10 @@ struct ProcessSpec {
   std::filesystem::path cwd;                              // empty: the agent's
   // After cancellation: SIGTERM, then SIGKILL once this grace has passed.
   std::chrono::milliseconds kill_grace{10000};
+  // Called once the process has exited, before the rest of its output is read: kills what it
+  // left running outside its process group (which would otherwise hold the output open). What is
+  // left in its process group gets SIGKILL regardless, as a container's processes would.
+  std::function<void()> after_exit;
 };
 
 struct ProcessExit {

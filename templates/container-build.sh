@@ -11,11 +11,12 @@ src=${CWB_SRC:-/cwb/src}
 ctl=${CWB_CTL:-/cwb/ctl}
 
 # `python` and `pip` mean the matrix's Python inside the build, whatever the image calls it.
+# (Wrappers, not links: a venv's Python must be started by its own path to know it is one.)
 shims="${TMPDIR:-/tmp}/cwb-bin"
 mkdir -p "$shims"
-ln -sf "$(command -v cwb-python)" "$shims/python"
+printf '#!/bin/sh\nexec cwb-python "$@"\n' > "$shims/python"
 printf '#!/bin/sh\nexec cwb-python -m pip "$@"\n' > "$shims/pip"
-chmod +x "$shims/pip"
+chmod +x "$shims/python" "$shims/pip"
 PATH="$shims:$PATH"
 # Compile through ccache when the image has it (its cache is a per-agent mount).
 if [ -d /usr/lib/ccache ]; then PATH="/usr/lib/ccache:$PATH"; fi
