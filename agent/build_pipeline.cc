@@ -299,7 +299,10 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
   request.labels = {{"cwb.task", spec.id()}, {"cwb.attempt", run.attempt_id}};
   request.labels.insert(request.labels.end(), options_.container_labels.begin(),
                         options_.container_labels.end());
-  log.Write("cwb", absl::StrCat("running container ", request.name, " from ", image->tag));
+  log.Write("cwb", runtime_.uses_images()
+                       ? absl::StrCat("running container ", request.name, " from ", image->tag)
+                       : absl::StrCat("running build ", request.name, " on the host (", runtime_.name(),
+                                      " runtime)"));
   absl::StatusOr<ContainerExit> exit =
       runtime_.RunContainer(request, log.LinesFrom("build"), &stop, options_.stop_grace);
   if (!exit.ok()) return fail(exit.status());

@@ -12,6 +12,8 @@ packages=(
   libsqlite3-dev libkainjow-mustache-dev libcli11-dev libssl-dev
   # container builds (podman as root with runc) and the local base image
   podman runc catatonit fuse-overlayfs uidmap debootstrap
+  # scripts/bundle-binaries.sh (binaries for a GPU host without the libraries)
+  patchelf
   # python used by tests and fixtures
   python3 python3-pip python3-setuptools python3-wheel python3-venv python3-dev
 )
