@@ -17,7 +17,6 @@
 # the work directory it prints.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-repo_root=$(pwd)
 bundle=$(realpath "${1:-.gpu-bundle}")
 bin=$bundle/bin  # they find $bundle/lib by their rpath
 python=${CWB_GPU_PYTHON:-$(command -v python3)}
@@ -147,5 +146,7 @@ echo "import site; site.addsitedir('$site')" > "$work/fresh/lib/python$py_versio
 if "$python" -c 'import cwb_saxpy' 2>/dev/null; then echo "cwb_saxpy must not be importable outside the fresh venv"; exit 1; fi
 "$work/fresh/bin/python" -m pip install --no-deps --no-index --quiet "${wheels[0]}"
 "$work/fresh/bin/python" -m pip list 2>/dev/null | grep -i saxpy
-(cd "$work" && "$work/fresh/bin/python" "$repo_root/tests/gpu/torch-ext/check_wheel.py")
+# From a copy: next to the fixture, its source package (without the built _C) would shadow the wheel.
+cp tests/gpu/torch-ext/check_wheel.py "$work/check_wheel.py"
+(cd "$work" && "$work/fresh/bin/python" "$work/check_wheel.py")
 step "done: the GPU path works end to end"
