@@ -178,6 +178,7 @@ absl::Status HostRuntime::PrepareRun(const fs::path& dir, const LineCallback& on
   }
   const fs::path site_packages = venv / "lib" / ("python" + python_.version) / "site-packages";
   fs::create_directories(site_packages, error);
+  fs::create_directories(venv / "bin", error);
   if (absl::Status s = WriteFileAtomically(site_packages / "cwb-host-packages.pth", pth + "\n"); !s.ok()) {
     return s;
   }

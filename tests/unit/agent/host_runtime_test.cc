@@ -158,15 +158,16 @@ TEST_F(HostRuntimeRunTest, CancellationReachesTheBuild) {
   Cancellation cancel;
   std::vector<std::string> lines;
   std::mutex mutex;
-  std::thread canceller([&] {
-    runner_.WaitForCommand("/bin/sh");
-    cancel.Cancel("cancelled by a user");
+  absl::StatusOr<ContainerExit> exit;
+  std::thread build([&] {
+    exit = runtime_->RunContainer(
+        Request(), [&](std::string_view line) { std::lock_guard lock(mutex); lines.emplace_back(line); },
+        &cancel, std::chrono::seconds(3));
   });
-  absl::StatusOr<ContainerExit> exit = runtime_->RunContainer(
-      Request(), [&](std::string_view line) { std::lock_guard lock(mutex); lines.emplace_back(line); }, &cancel,
-      std::chrono::seconds(3));
-  canceller.join();
-  ASSERT_TRUE(exit.ok());
+  runner_.WaitForCommand("/bin/sh");
+  cancel.Cancel("cancelled by a user");
+  build.join();
+  ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_TRUE(exit->cancelled);
   EXPECT_EQ(exit->description, "cancelled: cancelled by a user");
   EXPECT_THAT(lines, Contains("cwb: stopping the build (SIGTERM, SIGKILL after 3s): cancelled by a user"));
