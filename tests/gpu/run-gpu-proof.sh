@@ -6,7 +6,8 @@
 #   3. a matrix holding a small torch CUDA extension (tests/gpu/torch-ext, made a git repository
 #      here), CWB_GPU_VARIANTS variants of it (default 2), submitted and watched with the cwb CLI;
 #   4. the agent's records of each attempt's GPU and the build's own CUDA_VISIBLE_DEVICES and
-#      TORCH_CUDA_ARCH_LIST; with several GPUs, which builds overlapped in time on which GPU;
+#      TORCH_CUDA_ARCH_LIST; each build installs its wheel and runs the kernel on the GPU it was
+#      given (its UUID shown); with several GPUs, which builds overlapped in time on which GPU;
 #   5. the wheels fetched (digests verified), installed in a fresh virtual environment, and the
 #      kernel run on every GPU, its results checked against torch.
 #
@@ -14,7 +15,8 @@
 # BUNDLE_DIR (default .gpu-bundle) comes from scripts/bundle-binaries.sh, built on any Debian 12
 # machine. Needs nvidia-smi, nvcc, git, and a python3 with CUDA torch, setuptools and pip
 # (CWB_GPU_PYTHON to choose another). Logs go to $OUT when it is set (the device tool), else to
-# the work directory it prints.
+# the work directory it prints. CWB_GPU_REQUIRE_OVERLAP=1 fails the run unless two builds ran at
+# the same time on different GPUs (the two-GPU proof, run-two-gpu-proof.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bundle=$(realpath "${1:-.gpu-bundle}")
@@ -75,6 +77,8 @@ projects:
       python -c "import torch; print('cwb-gpu: the build sees', torch.cuda.device_count(), 'GPU(s):', torch.cuda.get_device_name(0))"
       sed -i "s/version=\"0.1.0\"/version=\"0.1.0+\$VARIANT\"/" setup.py
       pip wheel . --no-deps --no-build-isolation -w "\$CWB_OUT"
+      pip install --no-deps --no-index --quiet "\$CWB_OUT"/*.whl
+      cp check_wheel.py "\$TMPDIR/" && (cd "\$TMPDIR" && python check_wheel.py | sed 's/^/cwb-gpu: in the build: /')
       echo "cwb-gpu: end \$(date +%s.%N)"
 pytorch_base_images:
   "$torch_version": {"$cuda_version": "unused-by-the-host-runtime"}
@@ -112,7 +116,7 @@ done
 [ "$watch_status" -eq 0 ] || { echo "the build failed (cwb exit $watch_status)"; exit 1; }
 "$python" - "$logs" $tasks <<'PY'
 # Which builds overlapped in time, and on which GPU (from the builds' own start/end lines).
-import re, sys, itertools
+import itertools, os, re, sys
 logs, tasks = sys.argv[1], sys.argv[2:]
 spans = {}
 for task in tasks:
@@ -120,14 +124,19 @@ for task in tasks:
     start = re.search(r"cwb-gpu: start ([0-9.]+) CUDA_VISIBLE_DEVICES=(\S*)", text)
     end = re.search(r"cwb-gpu: end ([0-9.]+)", text)
     spans[task] = (float(start.group(1)), float(end.group(1)), start.group(2))
+overlaps = 0
 for (a, (s1, e1, d1)), (b, (s2, e2, d2)) in itertools.combinations(spans.items(), 2):
     overlap = min(e1, e2) - max(s1, s2)
     if overlap > 0:
+        overlaps += 1
         print(f"overlap: {a} on GPU {d1} and {b} on GPU {d2} ran together for {overlap:.1f} s"
               + ("" if d1 != d2 else "  <-- SAME GPU"))
         if d1 == d2:
             sys.exit("two builds shared a GPU")
-print(f"{len(spans)} builds; GPUs used: {sorted(set(d for _, _, d in spans.values()))}")
+gpus = sorted(set(d for _, _, d in spans.values()))
+print(f"{len(spans)} builds; GPUs used: {gpus}; {overlaps} pair(s) ran at the same time")
+if os.environ.get("CWB_GPU_REQUIRE_OVERLAP") == "1" and (overlaps == 0 or len(gpus) < 2):
+    sys.exit("expected builds running at the same time on different GPUs")
 PY
 
 step "fetch"

@@ -12,8 +12,10 @@ for device in range(torch.cuda.device_count()):
     torch.cuda.synchronize(device)
     error = (out - (2.5 * x + y)).abs().max().item()
     name = torch.cuda.get_device_name(device)
-    print(f"cwb_saxpy on cuda:{device} ({name}, sm {'.'.join(map(str, torch.cuda.get_device_capability(device)))}): "
-          f"{x.numel()} elements, max |error| = {error:.3g}, kernel ran on device {cwb_saxpy.device_of_last_launch()}")
+    uuid = getattr(torch.cuda.get_device_properties(device), "uuid", "?")
+    print(f"cwb_saxpy on cuda:{device} ({name}, sm {'.'.join(map(str, torch.cuda.get_device_capability(device)))}, "
+          f"GPU-{uuid}): {x.numel()} elements, max |error| = {error:.3g}, "
+          f"kernel ran on device {cwb_saxpy.device_of_last_launch()}")
     if not error < 1e-5 or cwb_saxpy.device_of_last_launch() != device:
         sys.exit(f"wrong result on cuda:{device}")
 print("cwb_saxpy: all results correct")
