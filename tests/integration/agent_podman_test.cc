@@ -8,9 +8,7 @@
 #include "agent/boost_process_runner.h"
 #include "agent/build_pipeline.h"
 #include "agent/cli_container_runtime.h"
-#include "common/config_parser.h"
 #include "common/digest.h"
-#include "common/planner.h"
 #include "common/task_proto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -43,12 +41,7 @@ class AgentPodmanTest : public ::testing::Test {
         ref.empty() ? "" : absl::StrCat("    repo_ref: ", ref, "\n"),
         "    build_command: '", build_command, "'\n", extra_project_keys,
         "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
-    absl::StatusOr<Config> parsed = LoadConfigText(config, "it.yaml", dir_);
-    EXPECT_TRUE(parsed.ok()) << parsed.status();
-    Diagnostics diagnostics;
-    std::optional<BuildPlan> plan = PlanBuild(*parsed, diagnostics);
-    EXPECT_TRUE(plan.has_value()) << diagnostics.ToString();
-    return ToProto(plan->tasks.at(0));
+    return PlanOnlyTask(config, dir_);
   }
 
   TaskResult Build(const v1::TaskSpec& spec, const std::string& attempt,

@@ -14,8 +14,6 @@
 #include "agent/boost_process_runner.h"
 #include "agent/build_pipeline.h"
 #include "agent/host_runtime.h"
-#include "common/config_parser.h"
-#include "common/planner.h"
 #include "common/task_proto.h"
 #include "cwb/v1/state.pb.h"
 #include "gmock/gmock.h"
@@ -80,12 +78,7 @@ class HostRuntimeIntegrationTest : public ::testing::Test {
         "    repo_ref: v0.1.0\n"
         "    build_command: '", build_command, "'\n", extra_project_keys,
         "pytorch_base_images: {\"2.4.0\": {cpu: unused-by-the-host-runtime}}\n");
-    absl::StatusOr<Config> parsed = LoadConfigText(config, "host.yaml", dir_);
-    EXPECT_TRUE(parsed.ok()) << parsed.status();
-    Diagnostics diagnostics;
-    std::optional<BuildPlan> plan = PlanBuild(*parsed, diagnostics);
-    EXPECT_TRUE(plan.has_value()) << diagnostics.ToString();
-    return ToProto(plan->tasks.at(0));
+    return PlanOnlyTask(config, dir_);
   }
 
   TaskResult Build(const v1::TaskSpec& spec, const std::string& attempt, Cancellation* cancel = nullptr,

@@ -11,6 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/boost_process_runner.h"
+#include "common/config_parser.h"
+#include "common/planner.h"
+#include "common/task_proto.h"
 #include "gtest/gtest.h"
 
 namespace cwb::testing {
@@ -82,6 +85,19 @@ inline std::filesystem::path MakeDemoRepository(const std::filesystem::path& dir
   MustRun({"sh", "-c", "echo 'this is not C' >> cwb_demo/_native.c"}, {}, repo);
   Git(repo, {"commit", "-q", "-am", "break the build on main"});
   return repo;
+}
+
+// The only task of a one-target config, through the real parser and planner (test failures on
+// errors). `dir` is where relative paths in the config resolve.
+inline v1::TaskSpec PlanOnlyTask(const std::string& config_text, const std::filesystem::path& dir) {
+  absl::StatusOr<Config> parsed = LoadConfigText(config_text, "test.yaml", dir);
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  if (!parsed.ok()) return {};
+  Diagnostics diagnostics;
+  std::optional<BuildPlan> plan = PlanBuild(*parsed, diagnostics);
+  EXPECT_TRUE(plan.has_value() && plan->tasks.size() == 1) << diagnostics.ToString();
+  if (!plan.has_value() || plan->tasks.empty()) return {};
+  return ToProto(plan->tasks.front());
 }
 
 // A git repository holding a copy of `source` (a directory of the cwb source tree), tagged v0.1.0.
