@@ -225,9 +225,6 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
         "the Dockerfile renders differently on this agent (", image->content_hash.substr(0, 12),
         " instead of ", spec.image().content_hash().substr(0, 12), ")")));
   }
-  absl::StatusOr<bool> exists =
-      runtime_.uses_images() ? runtime_.ImageExists(image->tag) : absl::StatusOr<bool>(true);
-  if (!exists.ok()) return fail(exists.status());
   if (!runtime_.uses_images()) {
     log.Write("cwb", absl::StrCat("the ", runtime_.name(),
                                   " runtime builds without an image; pip_packages are installed "
@@ -236,6 +233,8 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
       log.Write("cwb", absl::StrCat("apt_packages are not installed on the host; it must already "
                                     "have: ", absl::StrJoin(spec.image().apt_packages(), " ")));
     }
+  } else if (absl::StatusOr<bool> exists = runtime_.ImageExists(image->tag); !exists.ok()) {
+    return fail(exists.status());
   } else if (*exists) {
     log.Write("cwb", absl::StrCat("image ", image->tag, " exists; reusing it"));
   } else {

@@ -1,12 +1,10 @@
 #include "agent/gpu_allocator.h"
 
 #include <algorithm>
-#include <tuple>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "common/versions.h"
 
 namespace cwb {
 
@@ -79,12 +77,8 @@ std::string DescribeGpus(const GpuGrant& grant) {
 std::string CudaArchList(const std::vector<GpuInfo>& gpus) {
   std::vector<std::pair<int, int>> caps;
   for (const GpuInfo& gpu : gpus) {
-    std::vector<std::string> parts = absl::StrSplit(gpu.compute_capability, '.');
     int major = 0, minor = 0;
-    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &major) || !absl::SimpleAtoi(parts[1], &minor)) {
-      continue;
-    }
-    caps.emplace_back(major, minor);
+    if (ParseMajorMinor(gpu.compute_capability, &major, &minor)) caps.emplace_back(major, minor);
   }
   std::sort(caps.begin(), caps.end());
   caps.erase(std::unique(caps.begin(), caps.end()), caps.end());

@@ -6,15 +6,12 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "agent/container_argv.h"
 #include "common/atomic_file.h"
 #include "common/cancellation.h"
 
@@ -54,6 +51,19 @@ absl::Status ValidRunName(const std::string& name) {
   return absl::OkStatus();
 }
 
+std::string EnvValue(const std::vector<std::pair<std::string, std::string>>& env,
+                     std::string_view name) {
+  for (const auto& [key, value] : env) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+// SIGKILL to every process of the run.
+void KillRun(const std::string& run_name) {
+  for (int pid : HostRunProcesses(run_name)) ::kill(pid, SIGKILL);
+}
+
 }  // namespace
 
 std::vector<int> HostRunProcesses(const std::string& run_name) {
@@ -74,18 +84,6 @@ std::vector<int> HostRunProcesses(const std::string& run_name) {
   }
   return pids;
 }
-
-namespace {
-
-std::string EnvValue(const std::vector<std::pair<std::string, std::string>>& env,
-                     std::string_view name) {
-  for (const auto& [key, value] : env) {
-    if (key == name) return value;
-  }
-  return "";
-}
-
-}  // namespace
 
 absl::StatusOr<HostPython> ParseHostPythonProbe(std::string_view text) {
   HostPython python;
@@ -154,12 +152,10 @@ absl::Status HostRuntime::BuildImage(const ImageBuildRequest& request, const Lin
 absl::Status HostRuntime::PrepareRun(const fs::path& dir, const LineCallback& on_line,
                                      Cancellation* cancel) {
   std::error_code error;
-  for (const char* sub : {"tmp"}) {
-    fs::create_directories(dir / sub, error);
-    if (error) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("cannot create ", (dir / sub).string(), ": ", error.message()));
-    }
+  fs::create_directories(dir / "tmp", error);
+  if (error) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot create ", (dir / "tmp").string(), ": ", error.message()));
   }
   const fs::path venv = dir / "venv";
   on_line(absl::StrCat("cwb: virtual environment from ", python_.base_executable, " seeing the packages of ",
@@ -230,9 +226,7 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
     case GpuRequest::Kind::kAll: break;
   }
   spec.kill_grace = stop_grace;
-  spec.after_exit = [name = request.name] {
-    for (int pid : HostRunProcesses(name)) ::kill(pid, SIGKILL);
-  };
+  spec.after_exit = [name = request.name] { KillRun(name); };
   Cancellation::Subscription announce;
   if (cancel != nullptr) {
     announce = cancel->Subscribe([&] {
@@ -263,7 +257,7 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
 
 absl::Status HostRuntime::RemoveContainer(const std::string& name) {
   if (absl::Status s = ValidRunName(name); !s.ok()) return s;
-  for (int pid : HostRunProcesses(name)) ::kill(pid, SIGKILL);
+  KillRun(name);
   std::error_code error;
   fs::remove_all(options_.runs_dir / name, error);
   if (error) {

@@ -8,22 +8,17 @@
 #include "absl/strings/str_split.h"
 
 namespace cwb {
-namespace {
-
-// "12.4" -> {12, 4}; false if malformed.
-bool MajorMinor(std::string_view version, int* major, int* minor) {
+bool ParseMajorMinor(std::string_view version, int* major, int* minor) {
   std::vector<std::string> parts = absl::StrSplit(std::string(version), '.');
   if (parts.size() < 2) return false;
   return absl::SimpleAtoi(parts[0], major) && absl::SimpleAtoi(parts[1], minor);
 }
 
-}  // namespace
-
 bool DriverSupportsCuda(std::string_view driver_cuda, std::string_view task_cuda) {
   if (task_cuda == "cpu") return true;
   int driver_major = 0, driver_minor = 0, task_major = 0, task_minor = 0;
-  if (!MajorMinor(driver_cuda, &driver_major, &driver_minor) ||
-      !MajorMinor(task_cuda, &task_major, &task_minor)) {
+  if (!ParseMajorMinor(driver_cuda, &driver_major, &driver_minor) ||
+      !ParseMajorMinor(task_cuda, &task_major, &task_minor)) {
     return false;
   }
   return std::tie(driver_major, driver_minor) >= std::tie(task_major, task_minor);

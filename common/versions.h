@@ -6,6 +6,9 @@
 
 namespace cwb {
 
+// "12.4" (or "11.8.0") -> 12 and 4; false when the first two dot-separated parts are not numbers.
+bool ParseMajorMinor(std::string_view version, int* major, int* minor);
+
 // True when a task built for `task_cuda` ("12.1" or "cpu") can run on a driver supporting
 // `driver_cuda` ("12.4"). Compares major.minor numerically; false when either is malformed.
 bool DriverSupportsCuda(std::string_view driver_cuda, std::string_view task_cuda);

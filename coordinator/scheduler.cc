@@ -42,7 +42,6 @@ std::optional<std::string> ToolchainMismatch(const v1::TaskSpec& task, const v1:
 
 }  // namespace
 
-
 std::optional<std::string> Incompatibility(const v1::TaskSpec& task,
                                            const v1::AgentCapabilities& agent) {
   for (const std::string& label : task.required_labels()) {
