@@ -15,7 +15,7 @@
 #include "agent/container_runtime.h"
 #include "agent/host_resources.h"
 #include "agent/log_sink.h"
-#include "agent/process_runner.h"
+#include "common/process_runner.h"
 #include "common/cancellation.h"
 #include "common/clock.h"
 #include "cwb/v1/task.pb.h"

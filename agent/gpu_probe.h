@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "agent/process_runner.h"
+#include "common/process_runner.h"
 
 namespace cwb {
 

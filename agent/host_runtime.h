@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "agent/container_runtime.h"
-#include "agent/process_runner.h"
+#include "common/process_runner.h"
 
 namespace cwb {
 

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "agent/boost_process_runner.h"
+#include "common/boost_process_runner.h"
 #include "agent/gpu_allocator.h"
 #include "agent/gpu_probe.h"
 #include "common/atomic_file.h"

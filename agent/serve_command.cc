@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "agent/agent_daemon.h"
-#include "agent/boost_process_runner.h"
+#include "common/boost_process_runner.h"
 #include "agent/gpu_allocator.h"
 #include "agent/run_task_command.h"
 

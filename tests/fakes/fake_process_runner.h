@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
-#include "agent/process_runner.h"
+#include "common/process_runner.h"
 #include "common/cancellation.h"
 
 namespace cwb::testing {

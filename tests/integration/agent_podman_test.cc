@@ -5,7 +5,7 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/boost_process_runner.h"
+#include "common/boost_process_runner.h"
 #include "agent/build_pipeline.h"
 #include "agent/cli_container_runtime.h"
 #include "common/digest.h"

@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "agent/boost_process_runner.h"
+#include "common/boost_process_runner.h"
 #include "agent/build_pipeline.h"
 #include "agent/host_runtime.h"
 #include "common/task_proto.h"

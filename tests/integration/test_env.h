@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/boost_process_runner.h"
+#include "common/boost_process_runner.h"
 #include "common/config_parser.h"
 #include "common/planner.h"
 #include "common/task_proto.h"

@@ -6,8 +6,8 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/boost_process_runner.h"
-#include "agent/line_splitter.h"
+#include "common/boost_process_runner.h"
+#include "common/line_splitter.h"
 #include "agent/log_sink.h"
 #include "common/cancellation.h"
 #include "gmock/gmock.h"

@@ -1,4 +1,4 @@
-#include "agent/line_splitter.h"
+#include "common/line_splitter.h"
 
 namespace cwb {
 

@@ -2,7 +2,7 @@
 // bounded chunks. Thread-safe: Run may be called from several threads at once.
 #pragma once
 
-#include "agent/process_runner.h"
+#include "common/process_runner.h"
 #include "common/clock.h"
 
 namespace cwb {

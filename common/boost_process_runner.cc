@@ -1,4 +1,4 @@
-#include "agent/boost_process_runner.h"
+#include "common/boost_process_runner.h"
 
 #include <signal.h>
 #include <sys/types.h>
@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/line_splitter.h"
+#include "common/line_splitter.h"
 #include "common/cancellation.h"
 
 namespace cwb {
