@@ -55,7 +55,7 @@ absl::StatusOr<ConnectionSettings> ResolveConnection(ConnectionSettings flags) {
 CoordinatorConnection::CoordinatorConnection(const ConnectionSettings& settings)
     : address_(settings.coordinator), token_(settings.token) {
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(16 << 20);
+  args.SetMaxReceiveMessageSize(256 << 20);  // a build of 100,000 tasks is about 60 MB
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       MakeChannelCredentials(settings.tls);
   if (!credentials.ok()) {

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   submit_cmd->add_option("config", config, "Build config (YAML)")->required();
   submit_cmd->add_flag("--watch", watch, "Follow the build until it ends");
   submit_cmd->add_flag("--json", remote.json, "Print the submitted build as JSON");
+  submit_cmd->add_flag("--no-cache", remote.no_cache,
+                       "Build every task, even those built before from the same spec and commit");
 
   CLI::App* watch_cmd = app.add_subcommand(
       "watch", "Follow a build live: a line per task and a progress bar\n  example: cwb watch b0123456789ab");
@@ -103,6 +105,8 @@ int main(int argc, char** argv) {
   build_cmd->add_option("--slots", local.slots, "Tasks to build at once")->capture_default_str();
   build_cmd->add_option("-o,--output", local.output_dir, "Output directory (default: output_dir_host)");
   build_cmd->add_flag("--keep-failed", local.keep_failed, "Keep the workspace of failed builds");
+  build_cmd->add_flag("--no-cache", local.no_cache,
+                      "Build every task, even those built before from the same spec and commit");
 
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
   std::ostream& out = std::cout;

@@ -46,7 +46,8 @@ int ExitFor(const v1::BuildInfo& build) {
 }
 
 // Reads the config (checking it here first) into a SubmitBuild request.
-absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path) {
+absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path,
+                                                         bool no_cache) {
   absl::StatusOr<Config> config = LoadConfigFile(config_path);
   if (!config.ok()) return config.status();
   Diagnostics diagnostics;
@@ -59,6 +60,7 @@ absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& conf
   request.set_config_name(config_path);
   request.set_config_dir(fs::absolute(config_path).parent_path().string());
   if (!config->template_path.empty()) request.set_dockerfile_template(config->dockerfile_template);
+  request.set_no_cache(no_cache);
   return request;
 }
 
@@ -168,7 +170,7 @@ absl::Status DownloadOne(CoordinatorConnection& connection, const std::string& b
 
 int SubmitCommand(const RemoteOptions& options, const std::string& config_path, bool watch,
                   std::ostream& out, std::ostream& err, std::string* build_id) {
-  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(config_path);
+  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(config_path, options.no_cache);
   if (!request.ok()) {
     err << request.status().message() << '\n';
     return kExitUsageError;
@@ -387,6 +389,7 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
   RemoteOptions remote;
   remote.connection.coordinator = (*server)->address();
   remote.terminal = options.terminal;
+  remote.no_cache = options.no_cache;
   // Ctrl-C cancels every unfinished task of whatever this process submitted; the watch below then
   // ends as usual.
   Cancellation done;

@@ -16,6 +16,7 @@ struct RemoteOptions {
   ConnectionSettings connection;  // resolved (ResolveConnection) by the caller
   bool json = false;
   bool terminal = false;  // render live views for a terminal
+  bool no_cache = false;  // submit: build every task, reusing no earlier result
 };
 
 // `build_id` (may be null) receives the new build's id.
@@ -47,6 +48,7 @@ struct LocalBuildOptions {
   std::string output_dir;       // empty: the config's output_dir_host
   bool terminal = false;
   bool keep_failed = false;
+  bool no_cache = false;        // build every task, reusing no earlier result
 };
 // `cwb build`: an in-process coordinator and local agent; wheels land in output_dir_host.
 // `interrupt` (Ctrl-C) cancels the build: running containers are stopped, finished wheels fetched.

@@ -44,8 +44,10 @@ absl::Status CommitTempFile(const std::filesystem::path& temp, const std::filesy
     std::filesystem::remove(temp, ignored);
     return status;
   }
-  return SyncFile(path.parent_path().empty() ? "." : path.parent_path(), O_RDONLY | O_DIRECTORY);
+  return SyncDirectory(path.parent_path().empty() ? "." : path.parent_path());
 }
+
+absl::Status SyncDirectory(const std::filesystem::path& dir) { return SyncFile(dir, O_RDONLY | O_DIRECTORY); }
 
 absl::Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents) {
   std::error_code error;

@@ -17,6 +17,9 @@ absl::Status WriteFileAtomically(const std::filesystem::path& path, std::string_
 // directory. On failure `temp` is removed.
 absl::Status CommitTempFile(const std::filesystem::path& temp, const std::filesystem::path& path);
 
+// fsyncs a directory, making the entries created or renamed in it durable.
+absl::Status SyncDirectory(const std::filesystem::path& dir);
+
 // A temporary name beside `path` that no other writer uses.
 std::filesystem::path TempPathFor(const std::filesystem::path& path);
 

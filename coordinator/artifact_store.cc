@@ -1,5 +1,7 @@
 #include "coordinator/artifact_store.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -99,6 +101,43 @@ absl::StatusOr<std::filesystem::path> ArtifactStore::Publish(const std::filesyst
   if (error) return IoError("cannot create", destination.parent_path(), error.value());
   if (absl::Status s = CommitTempFile(uploaded, destination); !s.ok()) return s;
   return destination;
+}
+
+absl::Status ArtifactStore::Share(const std::string& from, const std::filesystem::path& relative,
+                                  const std::string& to, std::set<std::filesystem::path>* synced) {
+  const std::filesystem::path source = BuildDir(from) / relative;
+  const std::filesystem::path destination = BuildDir(to) / relative;
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(source, error)) {
+    return absl::NotFoundError(absl::StrCat(source.string(), " is gone"));
+  }
+  std::filesystem::create_directories(destination.parent_path(), error);
+  if (error) return IoError("cannot create", destination.parent_path(), error.value());
+  if (::link(source.c_str(), destination.c_str()) != 0) {
+    const int link_error = errno;
+    if (link_error == EEXIST) {
+      absl::StatusOr<std::string> existing = Sha256File(destination);
+      absl::StatusOr<std::string> wanted = Sha256File(source);
+      if (existing.ok() && wanted.ok() && *existing == *wanted) return absl::OkStatus();
+      return absl::AlreadyExistsError(absl::StrCat(relative.string(), " already holds a different wheel"));
+    }
+    if (link_error != EXDEV && link_error != EPERM && link_error != EMLINK) {
+      return IoError("cannot link", destination, link_error);
+    }
+    const std::filesystem::path temp = TempPathFor(destination);
+    std::filesystem::copy_file(source, temp, error);
+    if (error) return IoError("cannot copy to", temp, error.value());
+    if (absl::Status s = CommitTempFile(temp, destination); !s.ok()) return s;
+  }
+  synced->insert(destination.parent_path());
+  return absl::OkStatus();
+}
+
+absl::Status ArtifactStore::SyncDirectories(const std::set<std::filesystem::path>& dirs) {
+  for (const std::filesystem::path& dir : dirs) {
+    if (absl::Status s = SyncDirectory(dir); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 void ArtifactStore::DiscardUploads(const std::string& attempt_id) {

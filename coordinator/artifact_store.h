@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -55,6 +56,12 @@ class ArtifactStore {
   absl::StatusOr<std::filesystem::path> Publish(const std::filesystem::path& uploaded,
                                                 const std::string& build_id,
                                                 const std::filesystem::path& relative);
+  // Gives build `to` the wheel build `from` has at `relative` (a hard link; a copy across
+  // filesystems). The same bytes already there are fine; different ones are AlreadyExists. The
+  // new directory entries are durable once SyncDirectories has run on what `synced` collects.
+  absl::Status Share(const std::string& from, const std::filesystem::path& relative,
+                     const std::string& to, std::set<std::filesystem::path>* synced);
+  absl::Status SyncDirectories(const std::set<std::filesystem::path>& dirs);
   std::filesystem::path BuildDir(const std::string& build_id) const { return root_ / "builds" / build_id; }
   void DiscardUploads(const std::string& attempt_id);
 

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/axes.h"
+#include "common/boost_process_runner.h"
 #include "common/config_parser.h"
 #include "common/planner.h"
 #include "common/task_proto.h"
@@ -46,30 +47,67 @@ bool BuildWatcher::closed() const {
 
 // ---- Coordinator ----
 
-absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOptions options,
-                                                                  Clock& clock) {
+namespace {
+
+// The identity of a target across builds: the project and its axis values. Durations are kept
+// per target, so a changed build command or commit still predicts from the earlier builds.
+std::string TargetKey(const v1::TaskSpec& spec) {
+  std::string key = spec.project();
+  for (const v1::AxisValue& axis : spec.axes()) absl::StrAppend(&key, "|", axis.name(), "=", axis.value());
+  return key;
+}
+
+absl::Status NotFoundBuild(const std::string& build_id) {
+  return absl::NotFoundError(absl::StrCat("build_id: no build '", build_id, "'"));
+}
+
+}  // namespace
+
+// Holds the coordinator's mutex for one call and flushes the call's changes before releasing it.
+class Coordinator::Locked {
+ public:
+  explicit Locked(Coordinator& coordinator) : coordinator_(coordinator), lock_(coordinator.mutex_) {}
+  ~Locked() { coordinator_.Flush(); }
+
+ private:
+  Coordinator& coordinator_;
+  std::lock_guard<std::mutex> lock_;
+};
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
+    CoordinatorOptions options, Clock& clock, std::unique_ptr<SourceResolver> resolver) {
   absl::StatusOr<std::unique_ptr<StateStore>> store =
       StateStore::Open(options.data_dir / "state.sqlite3");
   if (!store.ok()) return store.status();
   std::unique_ptr<Coordinator> coordinator(
-      new Coordinator(std::move(options), clock, *std::move(store)));
+      new Coordinator(std::move(options), clock, *std::move(store), std::move(resolver)));
   if (absl::Status s = coordinator->Recover(); !s.ok()) return s;
   return coordinator;
 }
 
-Coordinator::Coordinator(CoordinatorOptions options, Clock& clock, std::unique_ptr<StateStore> store)
+Coordinator::Coordinator(CoordinatorOptions options, Clock& clock, std::unique_ptr<StateStore> store,
+                         std::unique_ptr<SourceResolver> resolver)
     : options_(std::move(options)),
       clock_(clock),
       store_(std::move(store)),
+      resolver_(std::move(resolver)),
       logs_(options_.data_dir / "logs", options_.max_log_bytes),
       artifacts_(options_.data_dir, options_.max_upload_bytes),
-      random_(std::random_device{}()) {}
+      random_(std::random_device{}()) {
+  if (resolver_ == nullptr) {
+    resolver_runner_ = std::make_unique<BoostProcessRunner>();
+    resolver_ = MakeGitSourceResolver(*resolver_runner_, options_.resolve_timeout);
+  }
+}
+
+Coordinator::~Coordinator() = default;
 
 absl::Status Coordinator::Recover() {
   absl::StatusOr<StoredState> state = store_->LoadAll();
   if (!state.ok()) return state.status();
-  std::lock_guard lock(mutex_);
+  Locked locked(*this);
   const Clock::SteadyTime now = clock_.SteadyNow();
+  durations_ = std::move(state->target_durations);
   for (v1::AgentInfo& info : state->agents) {
     // Every agent starts disconnected, seen "now": the lease is the grace it has to come back.
     info.set_connected(false);
@@ -78,18 +116,35 @@ absl::Status Coordinator::Recover() {
   }
   for (const v1::BuildInfo& build : state->builds) {
     build_order_.push_back(build.build_id());
-    builds_[build.build_id()].header = build;
+    BuildState& b = builds_[build.build_id()];
+    b.header = build;
+    b.seq = next_build_seq_++;
+    b.templates = std::move(state->templates[build.build_id()]);
   }
-  for (v1::TaskInfo& task : state->tasks) {
-    const TaskKey key{task.build_id(), task.spec().id()};
-    builds_[task.build_id()].task_ids.push_back(task.spec().id());
-    if (!task.attempt_id().empty() && !IsTerminal(task.state())) {
-      attempts_[task.attempt_id()] = key;
-      agents_[task.agent_id()].attempts.insert(task.attempt_id());
-      agents_[task.agent_id()].last_seen = now;
-      agents_[task.agent_id()].info.set_agent_id(task.agent_id());
+  for (StoredTask& stored : state->tasks) {
+    const TaskKey key{stored.info.build_id(), stored.info.spec().id()};
+    BuildState& build = builds_.at(key.first);
+    TaskRecord& task = tasks_[key];
+    task.info = std::move(stored.info);
+    task.template_index = stored.template_index;
+    task.index = static_cast<uint32_t>(build.task_ids.size());
+    if (task.template_index < 0) {
+      // A row from before templates were shared: its spec carries the template.
+      const std::string& text = task.info.spec().image().dockerfile_template();
+      auto it = std::find(build.templates.begin(), build.templates.end(), text);
+      task.template_index = static_cast<int>(it - build.templates.begin());
+      if (it == build.templates.end()) build.templates.push_back(text);
+      task.info.mutable_spec()->mutable_image()->clear_dockerfile_template();
     }
-    tasks_[key] = std::move(task);
+    build.task_ids.push_back(key.second);
+    if (!task.info.attempt_id().empty() && !IsTerminal(task.info.state())) {
+      attempts_[task.info.attempt_id()] = key;
+      AgentState& agent = agents_[task.info.agent_id()];
+      agent.attempts.insert(task.info.attempt_id());
+      agent.last_seen = now;
+      agent.info.set_agent_id(task.info.agent_id());
+    }
+    Track(task);
   }
   RemoveDebris();
   return absl::OkStatus();
@@ -132,13 +187,14 @@ void Coordinator::Wake() {
 
 v1::BuildInfo Coordinator::BuildView(const BuildState& build, bool with_tasks) {
   v1::BuildInfo view = build.header;
-  uint32_t succeeded = 0, failed = 0, cancelled = 0;
-  for (const std::string& id : build.task_ids) {
-    const v1::TaskInfo& task = tasks_.at({build.header.build_id(), id});
-    succeeded += task.state() == v1::TASK_STATE_SUCCEEDED;
-    failed += task.state() == v1::TASK_STATE_FAILED;
-    cancelled += task.state() == v1::TASK_STATE_CANCELLED;
-    if (with_tasks) *view.add_tasks() = task;
+  const uint32_t succeeded = build.counts[v1::TASK_STATE_SUCCEEDED];
+  const uint32_t failed = build.counts[v1::TASK_STATE_FAILED];
+  const uint32_t cancelled = build.counts[v1::TASK_STATE_CANCELLED];
+  if (with_tasks) {
+    view.mutable_tasks()->Reserve(static_cast<int>(build.task_ids.size()));
+    for (const std::string& id : build.task_ids) {
+      *view.add_tasks() = tasks_.at({build.header.build_id(), id}).info;
+    }
   }
   view.set_total(static_cast<uint32_t>(build.task_ids.size()));
   view.set_succeeded(succeeded);
@@ -148,72 +204,128 @@ v1::BuildInfo Coordinator::BuildView(const BuildState& build, bool with_tasks) {
   return view;
 }
 
-void Coordinator::Changed(v1::TaskInfo& task) {
-  if (absl::Status s = store_->PutTasks({&task}); !s.ok()) {
-    // The in-memory view stays ahead; the next change retries the write.
-    std::fprintf(stderr, "cwb-coordinator: cannot persist task %s: %s\n", task.spec().id().c_str(),
-                 std::string(s.message()).c_str());
-  }
-  BuildState& build = builds_.at(task.build_id());
-  const bool finished = BuildView(build, false).finished();
-  v1::BuildEvent event;
-  *event.mutable_task() = task;
-  event.set_build_finished(finished);
-  std::erase_if(build.watchers, [&](const std::weak_ptr<BuildWatcher>& weak) {
-    std::shared_ptr<BuildWatcher> watcher = weak.lock();
-    if (!watcher || watcher->closed()) return true;
-    watcher->Push(event);
-    return false;
-  });
-  if (IsTerminal(task.state())) logs_.Wake();
+TaskQueue::Order Coordinator::OrderOf(const TaskRecord& task) {
+  return {builds_.at(task.info.build_id()).seq, ExpectedMs(task.info.spec()), task.index};
 }
 
-void Coordinator::Persist(const v1::AgentInfo& agent) {
-  if (absl::Status s = store_->PutAgent(agent); !s.ok()) {
-    std::fprintf(stderr, "cwb-coordinator: cannot persist agent %s: %s\n",
-                 agent.agent_id().c_str(), std::string(s.message()).c_str());
+int64_t Coordinator::ExpectedMs(const v1::TaskSpec& spec) const {
+  auto it = durations_.find(TargetKey(spec));
+  return it == durations_.end() ? -1 : it->second;
+}
+
+void Coordinator::Track(TaskRecord& task) {
+  ++builds_.at(task.info.build_id()).counts[task.info.state()];
+  if (task.info.state() == v1::TASK_STATE_QUEUED) {
+    queue_.Push({task.info.build_id(), task.info.spec().id()}, task.info.spec(), OrderOf(task));
   }
 }
 
-v1::TaskInfo* Coordinator::FindAttempt(const std::string& attempt_id) {
+void Coordinator::SetState(TaskRecord& task, v1::TaskState state) {
+  const v1::TaskState old = task.info.state();
+  if (old == state) return;
+  BuildState& build = builds_.at(task.info.build_id());
+  --build.counts[old];
+  ++build.counts[state];
+  task.info.set_state(state);
+  const TaskKey key{task.info.build_id(), task.info.spec().id()};
+  if (old == v1::TASK_STATE_QUEUED) queue_.Remove(key);
+  if (state == v1::TASK_STATE_QUEUED) queue_.Push(key, task.info.spec(), OrderOf(task));
+  if (state != v1::TASK_STATE_QUEUED) task.info.clear_waiting_reason();
+}
+
+void Coordinator::Changed(TaskRecord& task, bool persist) {
+  if (persist && !task.dirty) {
+    task.dirty = true;
+    dirty_.push_back(&task);
+    batch_.tasks.push_back(&task.info);
+  }
+  BuildState& build = builds_.at(task.info.build_id());
+  if (!build.watchers.empty()) {
+    v1::BuildEvent event;
+    *event.mutable_task() = task.info;
+    event.set_build_finished(build.counts[v1::TASK_STATE_SUCCEEDED] +
+                                 build.counts[v1::TASK_STATE_FAILED] +
+                                 build.counts[v1::TASK_STATE_CANCELLED] ==
+                             build.task_ids.size());
+    events_.emplace_back(task.info.build_id(), std::move(event));
+  }
+  if (IsTerminal(task.info.state())) wake_logs_ = true;
+}
+
+void Coordinator::Persist(const v1::AgentInfo& agent) { batch_.agents.push_back(agent); }
+
+void Coordinator::SendTo(const std::string& agent_id, v1::CoordinatorMessage message) {
+  outbox_.emplace_back(agent_id, std::move(message));
+}
+
+void Coordinator::Flush() {
+  if (!batch_.empty()) {
+    if (absl::Status s = store_->Apply(batch_); !s.ok()) {
+      // The in-memory view stays ahead; the tasks are written again with their next change.
+      std::fprintf(stderr, "cwb-coordinator: cannot persist %zu task change(s): %s\n",
+                   batch_.tasks.size(), std::string(s.message()).c_str());
+    }
+    batch_.Clear();
+  }
+  for (TaskRecord* task : dirty_) task->dirty = false;
+  dirty_.clear();
+  for (auto& [agent_id, message] : outbox_) {
+    auto it = agents_.find(agent_id);
+    if (it != agents_.end() && it->second.channel) it->second.channel->Send(message);
+  }
+  outbox_.clear();
+  for (auto& [build_id, event] : events_) {
+    std::erase_if(builds_.at(build_id).watchers, [&](const std::weak_ptr<BuildWatcher>& weak) {
+      std::shared_ptr<BuildWatcher> watcher = weak.lock();
+      if (!watcher || watcher->closed()) return true;
+      watcher->Push(event);
+      return false;
+    });
+  }
+  events_.clear();
+  if (wake_logs_) logs_.Wake();
+  wake_logs_ = false;
+}
+
+Coordinator::TaskRecord* Coordinator::FindAttempt(const std::string& attempt_id) {
   auto it = attempts_.find(attempt_id);
   if (it == attempts_.end()) return nullptr;
   auto task = tasks_.find(it->second);
   return task == tasks_.end() ? nullptr : &task->second;
 }
 
-void Coordinator::SendTo(const std::string& agent_id, const v1::CoordinatorMessage& message) {
-  auto it = agents_.find(agent_id);
-  if (it != agents_.end() && it->second.channel) it->second.channel->Send(message);
+Coordinator::TaskRecord* Coordinator::FindTask(const std::string& build_id, const std::string& task_id) {
+  auto it = tasks_.find(TaskKey{build_id, task_id});
+  return it == tasks_.end() ? nullptr : &it->second;
 }
 
-void Coordinator::EndAttempt(v1::TaskInfo& task, const std::string& outcome) {
-  const std::string attempt = task.attempt_id();
+void Coordinator::EndAttempt(TaskRecord& task, const std::string& outcome) {
+  const std::string attempt = task.info.attempt_id();
   if (attempt.empty()) return;
   attempts_.erase(attempt);
-  if (auto agent = agents_.find(task.agent_id()); agent != agents_.end()) {
+  if (auto agent = agents_.find(task.info.agent_id()); agent != agents_.end()) {
     agent->second.attempts.erase(attempt);
   }
-  (void)store_->FinishAttempt(attempt, NowMs(), outcome);
+  batch_.attempts_ended.push_back({attempt, NowMs(), outcome});
   if (outcome != "succeeded") {
-    (void)store_->DeleteUploads(attempt);
+    batch_.uploads_deleted.push_back(attempt);
     artifacts_.DiscardUploads(attempt);
   }
 }
 
-void Coordinator::RequeueOrFail(v1::TaskInfo& task, const std::string& reason) {
+void Coordinator::RequeueOrFail(TaskRecord& task, const std::string& reason) {
   EndAttempt(task, "lost");
-  task.clear_attempt_id();
-  task.clear_agent_id();
-  task.set_started_at_ms(0);
-  if (task.attempts() >= options_.retry_limit) {
-    task.set_state(v1::TASK_STATE_FAILED);
-    task.set_finished_at_ms(NowMs());
-    task.set_message(absl::StrCat(reason, "; gave up after ", task.attempts(), " attempts"));
+  task.info.clear_attempt_id();
+  task.info.clear_agent_id();
+  task.info.set_started_at_ms(0);
+  if (task.info.attempts() >= options_.retry_limit) {
+    SetState(task, v1::TASK_STATE_FAILED);
+    task.info.set_finished_at_ms(NowMs());
+    task.info.set_message(absl::StrCat(reason, "; gave up after ", task.info.attempts(), " attempts"));
   } else {
-    task.set_state(v1::TASK_STATE_QUEUED);
-    task.set_message(absl::StrCat(reason, "; queued again (", task.attempts(), " of ",
-                                  options_.retry_limit, " attempts used)"));
+    SetState(task, v1::TASK_STATE_QUEUED);
+    task.info.set_message(absl::StrCat(reason, "; queued again (", task.info.attempts(), " of ",
+                                       options_.retry_limit, " attempts used)"));
   }
   Changed(task);
 }
@@ -221,7 +333,7 @@ void Coordinator::RequeueOrFail(v1::TaskInfo& task, const std::string& reason) {
 void Coordinator::LoseAgent(AgentState& agent, const std::string& reason) {
   const std::set<std::string> attempts = agent.attempts;
   for (const std::string& attempt : attempts) {
-    if (v1::TaskInfo* task = FindAttempt(attempt); task != nullptr && !IsTerminal(task->state())) {
+    if (TaskRecord* task = FindAttempt(attempt); task != nullptr && !IsTerminal(task->info.state())) {
       RequeueOrFail(*task, reason);
     }
   }
@@ -230,7 +342,17 @@ void Coordinator::LoseAgent(AgentState& agent, const std::string& reason) {
   agent.channel.reset();
   agent.info.set_connected(false);
   agent.info.clear_running_attempts();
+  ++agents_epoch_;
   Persist(agent.info);
+}
+
+void Coordinator::RecordDuration(const TaskRecord& task) {
+  if (task.info.started_at_ms() <= 0 || task.info.finished_at_ms() < task.info.started_at_ms()) return;
+  const int64_t took = task.info.finished_at_ms() - task.info.started_at_ms();
+  const std::string key = TargetKey(task.info.spec());
+  auto [it, added] = durations_.emplace(key, took);
+  if (!added) it->second = (it->second + took) / 2;  // the recent builds weigh most
+  batch_.target_durations[key] = it->second;
 }
 
 // ---- client API ----
@@ -249,97 +371,184 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
   std::optional<BuildPlan> plan = PlanBuild(*config, diagnostics);
   if (!plan) return diagnostics.ToStatus();
 
-  std::lock_guard lock(mutex_);
+  // The commit each source resolves to now, asked once per repository and ref (outside the
+  // lock: it may take a network round trip). A source that cannot be resolved is just built.
+  std::map<std::pair<std::string, std::string>, std::string> commits;
+  if (!request.no_cache()) {
+    for (const PlannedTask& planned : plan->tasks) {
+      auto [it, added] = commits.try_emplace({planned.repo_url, planned.repo_ref});
+      if (!added) continue;
+      absl::StatusOr<std::string> commit = resolver_->Resolve(planned.repo_url, planned.repo_ref);
+      if (commit.ok()) {
+        it->second = *commit;
+      } else {
+        std::fprintf(stderr, "cwb-coordinator: not reusing results of %s: %s\n", planned.repo_url.c_str(),
+                     std::string(commit.status().message()).c_str());
+      }
+    }
+  }
+
+  Locked locked(*this);
   v1::BuildInfo header;
   header.set_build_id(NewId("b"));
   header.set_config_name(name);
   header.set_created_at_ms(NowMs());
-  std::vector<v1::TaskInfo> tasks;
+  std::vector<std::string> templates;
+  std::vector<StoredTask> stored;
+  stored.reserve(plan->tasks.size());
   for (const PlannedTask& planned : plan->tasks) {
-    v1::TaskInfo& task = tasks.emplace_back();
-    task.set_build_id(header.build_id());
-    *task.mutable_spec() = ToProto(planned);
-    task.set_state(v1::TASK_STATE_QUEUED);
-    task.set_queued_at_ms(header.created_at_ms());
+    StoredTask& task = stored.emplace_back();
+    task.info.set_build_id(header.build_id());
+    *task.info.mutable_spec() = ToProto(planned);
+    std::string* text = task.info.mutable_spec()->mutable_image()->mutable_dockerfile_template();
+    auto it = std::find(templates.begin(), templates.end(), *text);
+    task.template_index = static_cast<int>(it - templates.begin());
+    if (it == templates.end()) templates.push_back(std::move(*text));
+    text->clear();
+    task.info.set_state(v1::TASK_STATE_QUEUED);
+    task.info.set_queued_at_ms(header.created_at_ms());
   }
-  if (absl::Status s = store_->InsertBuild(header, tasks); !s.ok()) return s;
+
   BuildState& build = builds_[header.build_id()];
   build.header = header;
-  build_order_.push_back(header.build_id());
-  for (v1::TaskInfo& task : tasks) {
-    build.task_ids.push_back(task.spec().id());
-    tasks_[{header.build_id(), task.spec().id()}] = std::move(task);
+  build.seq = next_build_seq_++;
+  build.templates = std::move(templates);
+  std::vector<TaskRecord*> records;
+  for (size_t i = 0; i < stored.size(); ++i) {
+    TaskRecord& task = tasks_[TaskKey{header.build_id(), stored[i].info.spec().id()}];
+    task.info = stored[i].info;
+    task.template_index = stored[i].template_index;
+    task.index = static_cast<uint32_t>(i);
+    build.task_ids.push_back(task.info.spec().id());
+    records.push_back(&task);
   }
+  // Tasks built before at the same commit are completed from the result cache.
+  std::set<std::filesystem::path> synced;
+  std::map<std::string, std::vector<v1::LogLine>> reuse_logs;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const PlannedTask& planned = plan->tasks[i];
+    auto commit = commits.find({planned.repo_url, planned.repo_ref});
+    if (commit == commits.end() || commit->second.empty()) continue;
+    std::vector<v1::LogLine> log;
+    if (ReuseResult(*records[i], commit->second, &synced, &log)) {
+      stored[i].info = records[i]->info;
+      reuse_logs[records[i]->info.spec().id()] = std::move(log);
+    }
+  }
+  absl::Status status = artifacts_.SyncDirectories(synced);
+  if (status.ok()) status = store_->InsertBuild(header, build.templates, stored);
+  if (!status.ok()) {
+    for (const std::string& id : build.task_ids) tasks_.erase(TaskKey{header.build_id(), id});
+    builds_.erase(header.build_id());
+    std::error_code ignored;
+    std::filesystem::remove_all(artifacts_.BuildDir(header.build_id()), ignored);
+    return status;
+  }
+  build_order_.push_back(header.build_id());
+  for (TaskRecord* task : records) Track(*task);
+  for (const auto& [task_id, lines] : reuse_logs) (void)logs_.Append(header.build_id(), task_id, lines);
   Wake();
   return BuildView(build, true);
 }
 
+bool Coordinator::ReuseResult(TaskRecord& task, const std::string& commit,
+                              std::set<std::filesystem::path>* synced,
+                              std::vector<v1::LogLine>* log) {
+  absl::StatusOr<std::optional<v1::TaskInfo>> found = store_->FindResult(task.info.spec().id(), commit);
+  if (!found.ok() || !found->has_value()) return false;
+  const v1::TaskInfo& earlier = **found;
+  std::vector<std::filesystem::path> shared;
+  for (const v1::ArtifactInfo& artifact : earlier.artifacts()) {
+    absl::Status s = artifacts_.Share(earlier.build_id(), artifact.wheelhouse_path(),
+                                      task.info.build_id(), synced);
+    if (!s.ok()) {
+      // Its wheels are gone (or clash): build it after all, leaving nothing behind.
+      std::error_code ignored;
+      for (const std::filesystem::path& path : shared) std::filesystem::remove(path, ignored);
+      return false;
+    }
+    shared.push_back(artifacts_.BuildDir(task.info.build_id()) / artifact.wheelhouse_path());
+  }
+  const int64_t now = NowMs();
+  task.info.set_state(v1::TASK_STATE_SUCCEEDED);
+  task.info.set_commit(commit);
+  *task.info.mutable_artifacts() = earlier.artifacts();
+  task.info.set_started_at_ms(now);
+  task.info.set_finished_at_ms(now);
+  task.info.set_message(absl::StrCat("reused the wheels of build ", earlier.build_id(),
+                                     " (same spec, commit ", commit.substr(0, 12), ")"));
+  v1::LogLine& line = log->emplace_back();
+  line.set_time_ms(now);
+  line.set_source("cwb");
+  line.set_text(absl::StrCat("result cache: ", task.info.message(), "; nothing was built"));
+  return true;
+}
+
 absl::StatusOr<v1::BuildInfo> Coordinator::GetBuild(const std::string& build_id) {
-  std::lock_guard lock(mutex_);
+  Locked locked(*this);
   auto it = builds_.find(build_id);
-  if (it == builds_.end()) return absl::NotFoundError(absl::StrCat("build_id: no build '", build_id, "'"));
+  if (it == builds_.end()) return NotFoundBuild(build_id);
   return BuildView(it->second, true);
 }
 
 std::vector<v1::BuildInfo> Coordinator::ListBuilds() {
-  std::lock_guard lock(mutex_);
+  Locked locked(*this);
   std::vector<v1::BuildInfo> out;
+  out.reserve(build_order_.size());
   for (const std::string& id : build_order_) out.push_back(BuildView(builds_.at(id), false));
   return out;
 }
 
 absl::StatusOr<v1::TaskInfo> Coordinator::GetTask(const std::string& build_id,
                                                   const std::string& task_id) {
-  std::lock_guard lock(mutex_);
-  auto it = tasks_.find({build_id, task_id});
-  if (it == tasks_.end()) {
-    if (!builds_.count(build_id)) return absl::NotFoundError(absl::StrCat("build_id: no build '", build_id, "'"));
+  Locked locked(*this);
+  TaskRecord* task = FindTask(build_id, task_id);
+  if (task == nullptr) {
+    if (!builds_.count(build_id)) return NotFoundBuild(build_id);
     return absl::NotFoundError(absl::StrCat("task_id: no task '", task_id, "' in build ", build_id));
   }
-  return it->second;
+  return task->info;
 }
 
 absl::StatusOr<std::shared_ptr<BuildWatcher>> Coordinator::Watch(const std::string& build_id,
                                                                  v1::BuildInfo* snapshot) {
-  std::lock_guard lock(mutex_);
+  Locked locked(*this);
   auto it = builds_.find(build_id);
-  if (it == builds_.end()) return absl::NotFoundError(absl::StrCat("build_id: no build '", build_id, "'"));
+  if (it == builds_.end()) return NotFoundBuild(build_id);
   auto watcher = std::make_shared<BuildWatcher>();
   it->second.watchers.push_back(watcher);
   *snapshot = BuildView(it->second, true);
   return watcher;
 }
 
-void Coordinator::CancelLocked(v1::TaskInfo& task, const std::string& reason) {
-  if (!task.attempt_id().empty()) {
+void Coordinator::CancelLocked(TaskRecord& task, const std::string& reason) {
+  if (!task.info.attempt_id().empty()) {
     v1::CoordinatorMessage message;
-    message.mutable_cancel()->set_attempt_id(task.attempt_id());
+    message.mutable_cancel()->set_attempt_id(task.info.attempt_id());
     message.mutable_cancel()->set_reason(reason);
-    SendTo(task.agent_id(), message);
+    SendTo(task.info.agent_id(), std::move(message));
     EndAttempt(task, "cancelled");
   }
-  task.set_state(v1::TASK_STATE_CANCELLED);
-  task.set_message(reason);
-  task.set_finished_at_ms(NowMs());
+  SetState(task, v1::TASK_STATE_CANCELLED);
+  task.info.set_message(reason);
+  task.info.set_finished_at_ms(NowMs());
   Changed(task);
 }
 
 absl::StatusOr<uint32_t> Coordinator::Cancel(const std::string& build_id, const std::string& task_id) {
-  std::lock_guard lock(mutex_);
+  Locked locked(*this);
   auto build = builds_.find(build_id);
-  if (build == builds_.end()) return absl::NotFoundError(absl::StrCat("build_id: no build '", build_id, "'"));
+  if (build == builds_.end()) return NotFoundBuild(build_id);
+  if (!task_id.empty() && FindTask(build_id, task_id) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("task_id: no task '", task_id, "' in build ", build_id));
+  }
   uint32_t cancelled = 0;
   for (const std::string& id : build->second.task_ids) {
     if (!task_id.empty() && id != task_id) continue;
-    v1::TaskInfo& task = tasks_.at({build_id, id});
-    if (IsTerminal(task.state())) continue;
+    TaskRecord& task = *FindTask(build_id, id);
+    if (IsTerminal(task.info.state())) continue;
     CancelLocked(task, "cancelled by a user");
     ++cancelled;
-  }
-  if (!task_id.empty() && cancelled == 0 &&
-      std::find(build->second.task_ids.begin(), build->second.task_ids.end(), task_id) ==
-          build->second.task_ids.end()) {
-    return absl::NotFoundError(absl::StrCat("task_id: no task '", task_id, "' in build ", build_id));
   }
   Wake();
   return cancelled;
@@ -347,25 +556,25 @@ absl::StatusOr<uint32_t> Coordinator::Cancel(const std::string& build_id, const 
 
 absl::StatusOr<uint32_t> Coordinator::Retry(const std::string& build_id,
                                             const std::vector<std::string>& task_ids) {
-  std::lock_guard lock(mutex_);
+  Locked locked(*this);
   auto build = builds_.find(build_id);
-  if (build == builds_.end()) return absl::NotFoundError(absl::StrCat("build_id: no build '", build_id, "'"));
+  if (build == builds_.end()) return NotFoundBuild(build_id);
   for (const std::string& id : task_ids) {
-    if (!tasks_.count({build_id, id})) {
+    if (FindTask(build_id, id) == nullptr) {
       return absl::NotFoundError(absl::StrCat("task_ids: no task '", id, "' in build ", build_id));
     }
   }
   uint32_t requeued = 0;
   for (const std::string& id : build->second.task_ids) {
     if (!task_ids.empty() && std::find(task_ids.begin(), task_ids.end(), id) == task_ids.end()) continue;
-    v1::TaskInfo& task = tasks_.at({build_id, id});
-    if (task.state() != v1::TASK_STATE_FAILED && task.state() != v1::TASK_STATE_CANCELLED) continue;
-    task.set_state(v1::TASK_STATE_QUEUED);
-    task.set_attempts(0);
-    task.set_message("retried by a user");
-    task.set_queued_at_ms(NowMs());
-    task.set_finished_at_ms(0);
-    task.clear_artifacts();
+    TaskRecord& task = *FindTask(build_id, id);
+    if (task.info.state() != v1::TASK_STATE_FAILED && task.info.state() != v1::TASK_STATE_CANCELLED) continue;
+    SetState(task, v1::TASK_STATE_QUEUED);
+    task.info.set_attempts(0);
+    task.info.set_message("retried by a user");
+    task.info.set_queued_at_ms(NowMs());
+    task.info.set_finished_at_ms(0);
+    task.info.clear_artifacts();
     Changed(task);
     ++requeued;
   }
@@ -374,14 +583,15 @@ absl::StatusOr<uint32_t> Coordinator::Retry(const std::string& build_id,
 }
 
 std::vector<v1::AgentInfo> Coordinator::ListAgents() {
-  std::lock_guard lock(mutex_);
+  Locked locked(*this);
   std::vector<v1::AgentInfo> out;
   for (auto& [id, agent] : agents_) {
     v1::AgentInfo info = agent.info;
     info.clear_running_attempts();
     for (const std::string& attempt : agent.attempts) {
-      if (v1::TaskInfo* task = FindAttempt(attempt)) {
-        info.add_running_attempts(absl::StrCat(task->build_id(), "/", task->spec().id(), "/", attempt));
+      if (TaskRecord* task = FindAttempt(attempt)) {
+        info.add_running_attempts(
+            absl::StrCat(task->info.build_id(), "/", task->info.spec().id(), "/", attempt));
       }
     }
     out.push_back(std::move(info));
@@ -406,7 +616,7 @@ absl::StatusOr<std::pair<v1::ArtifactInfo, std::filesystem::path>> Coordinator::
 absl::StatusOr<v1::RegisterAck> Coordinator::Register(const v1::Register& request,
                                                       std::shared_ptr<AgentChannel> channel) {
   if (request.agent_id().empty()) return absl::InvalidArgumentError("register.agent_id: empty");
-  std::lock_guard lock(mutex_);
+  Locked locked(*this);
   AgentState& agent = agents_[request.agent_id()];
   if (agent.channel && agent.channel != channel) agent.channel->Close();  // replaced by this one
   agent.channel = std::move(channel);
@@ -415,6 +625,7 @@ absl::StatusOr<v1::RegisterAck> Coordinator::Register(const v1::Register& reques
   *agent.info.mutable_capabilities() = request.capabilities();
   agent.info.set_connected(true);
   agent.info.set_last_heartbeat_ms(NowMs());
+  ++agents_epoch_;
 
   // Reconcile: what the agent still runs and is current stays; the rest it must abandon.
   v1::RegisterAck ack;
@@ -422,8 +633,8 @@ absl::StatusOr<v1::RegisterAck> Coordinator::Register(const v1::Register& reques
   ack.set_lease_ms(static_cast<uint32_t>(options_.lease.count()));
   std::set<std::string> reported;
   for (const v1::RunningAttempt& running : request.running()) {
-    v1::TaskInfo* task = FindAttempt(running.attempt_id());
-    if (task != nullptr && !IsTerminal(task->state()) && task->agent_id() == request.agent_id()) {
+    TaskRecord* task = FindAttempt(running.attempt_id());
+    if (task != nullptr && !IsTerminal(task->info.state()) && task->info.agent_id() == request.agent_id()) {
       reported.insert(running.attempt_id());
     } else {
       ack.add_abandon_attempts(running.attempt_id());
@@ -432,7 +643,7 @@ absl::StatusOr<v1::RegisterAck> Coordinator::Register(const v1::Register& reques
   const std::set<std::string> bound = agent.attempts;
   for (const std::string& attempt : bound) {
     if (reported.count(attempt)) continue;
-    if (v1::TaskInfo* task = FindAttempt(attempt); task != nullptr && !IsTerminal(task->state())) {
+    if (TaskRecord* task = FindAttempt(attempt); task != nullptr && !IsTerminal(task->info.state())) {
       RequeueOrFail(*task, absl::StrCat("agent ", request.agent_id(), " came back without it"));
     }
   }
@@ -441,13 +652,13 @@ absl::StatusOr<v1::RegisterAck> Coordinator::Register(const v1::Register& reques
   // The ack goes out before anything the scheduler sends on this channel.
   v1::CoordinatorMessage message;
   *message.mutable_ack() = ack;
-  agent.channel->Send(message);
+  SendTo(request.agent_id(), std::move(message));
   Wake();
   return ack;
 }
 
 void Coordinator::Heartbeat(const std::string& agent_id, const AgentChannel* channel) {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(mutex_);  // changes nothing durable
   auto it = agents_.find(agent_id);
   if (it == agents_.end() || it->second.channel.get() != channel) return;
   it->second.last_seen = clock_.SteadyNow();
@@ -455,34 +666,36 @@ void Coordinator::Heartbeat(const std::string& agent_id, const AgentChannel* cha
 }
 
 void Coordinator::Disconnected(const std::string& agent_id, const AgentChannel* channel) {
-  std::lock_guard lock(mutex_);
+  Locked locked(*this);
   auto it = agents_.find(agent_id);
   if (it == agents_.end() || it->second.channel.get() != channel) return;
   // Its attempts stay bound until the lease runs out: it may reconnect and carry on.
   it->second.channel.reset();
   it->second.info.set_connected(false);
+  ++agents_epoch_;
   Persist(it->second.info);
 }
 
 void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpdate& update) {
-  std::lock_guard lock(mutex_);
-  v1::TaskInfo* task = FindAttempt(update.attempt_id());
-  if (task == nullptr || task->agent_id() != agent_id || IsTerminal(task->state())) {
+  Locked locked(*this);
+  TaskRecord* found = FindAttempt(update.attempt_id());
+  if (found == nullptr || found->info.agent_id() != agent_id || IsTerminal(found->info.state())) {
     // A stale attempt (reassigned, cancelled or already ended): refused, and the agent told to
     // stop it if it still runs.
     if (update.state() == v1::TASK_STATE_RUNNING) {
       v1::CoordinatorMessage message;
       message.mutable_cancel()->set_attempt_id(update.attempt_id());
       message.mutable_cancel()->set_reason("this attempt is no longer current");
-      SendTo(agent_id, message);
+      SendTo(agent_id, std::move(message));
     }
     return;
   }
+  TaskRecord& task = *found;
   switch (update.state()) {
     case v1::TASK_STATE_RUNNING:
-      task->set_state(v1::TASK_STATE_RUNNING);
-      task->set_started_at_ms(NowMs());
-      task->set_message("");
+      SetState(task, v1::TASK_STATE_RUNNING);
+      task.info.set_started_at_ms(NowMs());
+      task.info.set_message("");
       break;
     case v1::TASK_STATE_SUCCEEDED: {
       absl::StatusOr<std::vector<UploadRecord>> uploads = store_->UploadsFor(update.attempt_id());
@@ -498,7 +711,7 @@ void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpda
           break;
         }
         absl::StatusOr<std::filesystem::path> path = artifacts_.Publish(
-            upload->path, task->build_id(), upload->artifact.wheelhouse_path());
+            upload->path, task.info.build_id(), upload->artifact.wheelhouse_path());
         if (!path.ok()) {
           problem = std::string(path.status().message());
           break;
@@ -506,45 +719,53 @@ void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpda
         published.push_back(upload->artifact);
       }
       if (update.artifact_filenames().empty()) problem = "the agent reported no wheel";
-      task->set_commit(update.commit());
-      task->set_exit_code(update.exit_code());
-      task->set_finished_at_ms(NowMs());
+      task.info.set_commit(update.commit());
+      task.info.set_exit_code(update.exit_code());
+      task.info.set_finished_at_ms(NowMs());
       if (problem.empty()) {
-        EndAttempt(*task, "succeeded");
-        (void)store_->DeleteUploads(update.attempt_id());
-        task->clear_artifacts();
-        for (const v1::ArtifactInfo& artifact : published) *task->add_artifacts() = artifact;
-        task->set_state(v1::TASK_STATE_SUCCEEDED);
-        task->set_message(update.message());
+        EndAttempt(task, "succeeded");
+        batch_.uploads_deleted.push_back(update.attempt_id());
+        task.info.clear_artifacts();
+        for (const v1::ArtifactInfo& artifact : published) *task.info.add_artifacts() = artifact;
+        SetState(task, v1::TASK_STATE_SUCCEEDED);
+        task.info.set_message(update.message());
+        RecordDuration(task);
+        if (!update.commit().empty()) {
+          v1::TaskInfo& result = batch_.results.emplace_back();
+          result.set_build_id(task.info.build_id());
+          result.mutable_spec()->set_id(task.info.spec().id());
+          result.set_commit(update.commit());
+          *result.mutable_artifacts() = task.info.artifacts();
+        }
       } else {
-        EndAttempt(*task, "failed");
-        task->set_state(v1::TASK_STATE_FAILED);
-        task->set_message(problem);
+        EndAttempt(task, "failed");
+        SetState(task, v1::TASK_STATE_FAILED);
+        task.info.set_message(problem);
       }
       Wake();
       break;
     }
     case v1::TASK_STATE_FAILED:
     case v1::TASK_STATE_CANCELLED:
-      EndAttempt(*task, StateName(update.state()));
-      task->set_state(update.state());
-      task->set_message(update.message());
-      task->set_exit_code(update.exit_code());
-      task->set_commit(update.commit());
-      task->set_finished_at_ms(NowMs());
+      EndAttempt(task, StateName(update.state()));
+      SetState(task, update.state());
+      task.info.set_message(update.message());
+      task.info.set_exit_code(update.exit_code());
+      task.info.set_commit(update.commit());
+      task.info.set_finished_at_ms(NowMs());
       Wake();
       break;
     default:
       return;
   }
-  Changed(*task);
+  Changed(task);
 }
 
 void Coordinator::OnLogs(const std::string& agent_id, const v1::LogBatch& batch) {
   {
     std::lock_guard lock(mutex_);
-    v1::TaskInfo* task = FindAttempt(batch.attempt_id());
-    if (task == nullptr || task->agent_id() != agent_id) return;  // stale attempt: dropped
+    TaskRecord* task = FindAttempt(batch.attempt_id());
+    if (task == nullptr || task->info.agent_id() != agent_id) return;  // stale attempt: dropped
   }
   (void)logs_.Append(batch.build_id(), batch.task_id(),
                      {batch.lines().begin(), batch.lines().end()});
@@ -552,9 +773,9 @@ void Coordinator::OnLogs(const std::string& agent_id, const v1::LogBatch& batch)
 
 absl::Status Coordinator::CheckUpload(const v1::UploadHeader& header) {
   std::lock_guard lock(mutex_);
-  v1::TaskInfo* task = FindAttempt(header.attempt_id());
-  if (task == nullptr || IsTerminal(task->state()) || task->build_id() != header.build_id() ||
-      task->spec().id() != header.task_id()) {
+  TaskRecord* task = FindAttempt(header.attempt_id());
+  if (task == nullptr || IsTerminal(task->info.state()) || task->info.build_id() != header.build_id() ||
+      task->info.spec().id() != header.task_id()) {
     return absl::FailedPreconditionError(
         absl::StrCat("attempt_id: ", header.attempt_id(), " is not the current attempt of task ",
                      header.task_id()));
@@ -572,8 +793,68 @@ absl::Status Coordinator::RecordUpload(const v1::UploadHeader& header,
 
 // ---- time ----
 
+void Coordinator::ExpireLeases() {
+  const Clock::SteadyTime now = clock_.SteadyNow();
+  if (now < next_lease_check_) return;
+  next_lease_check_ = now + std::min<std::chrono::milliseconds>(options_.lease / 10, options_.scheduler_tick);
+  for (auto& [id, agent] : agents_) {
+    const bool silent = now - agent.last_seen > options_.lease;
+    if (silent && (agent.channel || !agent.attempts.empty())) {
+      LoseAgent(agent, absl::StrCat("agent ", id, " was silent for more than ",
+                                    options_.lease.count(), " ms"));
+    }
+  }
+}
+
+void Coordinator::Assign(TaskRecord& task, AgentSlots& slot) {
+  --slot.free_slots;
+  if (slot.free_gpu_slots > 0 && NeedsGpu(task.info.spec())) --slot.free_gpu_slots;
+  const std::string attempt = NewId("a");
+  SetState(task, v1::TASK_STATE_ASSIGNED);
+  task.info.set_attempt_id(attempt);
+  task.info.set_agent_id(slot.agent_id);
+  task.info.set_attempts(task.info.attempts() + 1);
+  attempts_[attempt] = {task.info.build_id(), task.info.spec().id()};
+  agents_.at(slot.agent_id).attempts.insert(attempt);
+  batch_.attempts_started.push_back(
+      {attempt, task.info.build_id(), task.info.spec().id(), slot.agent_id, NowMs()});
+  v1::CoordinatorMessage message;
+  v1::Assignment* assignment = message.mutable_assignment();
+  assignment->set_build_id(task.info.build_id());
+  assignment->set_attempt_id(attempt);
+  *assignment->mutable_spec() = task.info.spec();
+  const BuildState& build = builds_.at(task.info.build_id());
+  if (task.template_index >= 0 && static_cast<size_t>(task.template_index) < build.templates.size()) {
+    assignment->mutable_spec()->mutable_image()->set_dockerfile_template(build.templates[task.template_index]);
+  }
+  assignment->set_time_limit_s(options_.task_time_limit_s);
+  SendTo(slot.agent_id, std::move(message));
+  Changed(task);
+}
+
+void Coordinator::UpdateWaitingReasons(TaskQueue::Group& group) {
+  const std::string& reason = group.memo.eligible.waiting_reason;
+  auto show = [&](const TaskKey& key) {
+    TaskRecord* task = FindTask(key.first, key.second);
+    if (task == nullptr || task->info.state() != v1::TASK_STATE_QUEUED ||
+        task->info.waiting_reason() == reason) {
+      return;
+    }
+    task->info.set_waiting_reason(reason);
+    Changed(*task, /*persist=*/false);
+  };
+  if (group.memo.shown_reason != reason) {
+    for (const auto& [order, key] : group.tasks) show(key);
+    group.memo.shown_reason = reason;
+  } else {
+    for (const TaskKey& key : group.fresh) show(key);
+  }
+  group.fresh.clear();
+}
+
 void Coordinator::ScheduleLocked() {
-  std::vector<AgentSlots> slots;
+  // The connected agents in id order (stable within an epoch) and what each has free.
+  slots_.clear();
   for (auto& [id, agent] : agents_) {
     if (!agent.channel) continue;
     const v1::AgentCapabilities& caps = agent.info.capabilities();
@@ -582,64 +863,41 @@ void Coordinator::ScheduleLocked() {
       free_gpu_slots = static_cast<int>(caps.gpu_slots());
       for (const std::string& attempt : agent.attempts) {
         auto it = attempts_.find(attempt);
-        if (it != attempts_.end() && NeedsGpu(tasks_.at(it->second).spec())) --free_gpu_slots;
+        if (it != attempts_.end() && NeedsGpu(tasks_.at(it->second).info.spec())) --free_gpu_slots;
       }
     }
-    slots.push_back({id, &caps,
-                     static_cast<int>(caps.slots()) - static_cast<int>(agent.attempts.size()),
-                     free_gpu_slots});
+    slots_.push_back({id, &caps,
+                      static_cast<int>(caps.slots()) - static_cast<int>(agent.attempts.size()),
+                      free_gpu_slots});
   }
-  for (const std::string& build_id : build_order_) {
-    BuildState& build = builds_.at(build_id);
-    for (const std::string& id : build.task_ids) {
-      v1::TaskInfo& task = tasks_.at({build_id, id});
-      if (task.state() != v1::TASK_STATE_QUEUED) continue;
-      std::variant<std::string, std::string> choice = ChooseAgent(task.spec(), slots);
-      if (!Chosen(choice)) {
-        const std::string& reason = std::get<1>(choice);
-        if (task.waiting_reason() != reason) {
-          task.set_waiting_reason(reason);
-          Changed(task);
-        }
-        continue;
-      }
-      const std::string agent_id = std::get<0>(choice);
-      for (AgentSlots& slot : slots) {
-        if (slot.agent_id != agent_id) continue;
-        --slot.free_slots;
-        if (slot.free_gpu_slots > 0 && NeedsGpu(task.spec())) --slot.free_gpu_slots;
-      }
-      const std::string attempt = NewId("a");
-      task.set_state(v1::TASK_STATE_ASSIGNED);
-      task.set_attempt_id(attempt);
-      task.set_agent_id(agent_id);
-      task.set_attempts(task.attempts() + 1);
-      task.clear_waiting_reason();
-      attempts_[attempt] = {build_id, id};
-      agents_.at(agent_id).attempts.insert(attempt);
-      (void)store_->RecordAttempt(attempt, build_id, id, agent_id, NowMs());
-      v1::CoordinatorMessage message;
-      v1::Assignment* assignment = message.mutable_assignment();
-      assignment->set_build_id(build_id);
-      assignment->set_attempt_id(attempt);
-      *assignment->mutable_spec() = task.spec();
-      assignment->set_time_limit_s(options_.task_time_limit_s);
-      SendTo(agent_id, message);
-      Changed(task);
+  for (auto& [key, group] : queue_.groups()) {
+    if (group.memo.epoch != agents_epoch_) {
+      group.memo.eligible = FindEligible(group.requirements, slots_);
+      group.memo.epoch = agents_epoch_;
     }
   }
+  // Assign the first task in dispatch order that some free, eligible agent can take, until none.
+  while (!queue_.empty()) {
+    TaskQueue::Group* best_group = nullptr;
+    AgentSlots* best_agent = nullptr;
+    for (auto& [key, group] : queue_.groups()) {
+      if (group.tasks.empty()) continue;
+      if (best_group != nullptr && !(group.tasks.begin()->first < best_group->tasks.begin()->first)) continue;
+      AgentSlots* agent = PickAgent(NeedsGpu(group.requirements), slots_, group.memo.eligible.agents);
+      if (agent == nullptr) continue;
+      best_group = &group;
+      best_agent = agent;
+    }
+    if (best_group == nullptr) break;
+    const TaskKey key = best_group->tasks.begin()->second;
+    Assign(tasks_.at(key), *best_agent);
+  }
+  for (auto& [key, group] : queue_.groups()) UpdateWaitingReasons(group);
 }
 
 void Coordinator::Tick() {
-  std::lock_guard lock(mutex_);
-  const Clock::SteadyTime now = clock_.SteadyNow();
-  for (auto& [id, agent] : agents_) {
-    const bool silent = now - agent.last_seen > options_.lease;
-    if (silent && (agent.channel || !agent.attempts.empty())) {
-      LoseAgent(agent, absl::StrCat("agent ", id, " was silent for more than ",
-                                    options_.lease.count(), " ms"));
-    }
-  }
+  Locked locked(*this);
+  ExpireLeases();
   ScheduleLocked();
 }
 

@@ -1,10 +1,17 @@
 // The coordinator's logic, behind plain methods so it is tested without gRPC: builds and their
-// tasks, agents and their sessions, attempts, scheduling, leases, reconciliation after restarts.
-// Owns the in-memory view; every change is written through to the StateStore before it is
-// visible. Thread-safe (one mutex); never blocks on the network: messages to agents go through
-// AgentChannel::Send, which only enqueues.
+// tasks, agents and their sessions, attempts, scheduling, leases, reconciliation after restarts,
+// durations of earlier builds (long tasks start first) and the result cache (an unchanged task at
+// an unchanged commit is not built again).
+//
+// Owns the in-memory view. Each public call collects its changes and, before returning, writes
+// them to the StateStore in one transaction and only then makes them visible (messages to agents,
+// watcher events), so nothing is seen that a restart would forget. Thread-safe (one mutex); never
+// blocks on the network: messages to agents go through AgentChannel::Send, which only enqueues.
+// Costs do not grow with the number of tasks: build summaries are counted as tasks change, and
+// the scheduler looks only at the queue's groups and at tasks it assigns (TaskQueue).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -17,13 +24,17 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/cancellation.h"
 #include "common/clock.h"
 #include "common/task_state.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/log_store.h"
+#include "coordinator/source_resolver.h"
 #include "coordinator/state_store.h"
+#include "coordinator/task_queue.h"
 #include "cwb/v1/agent.pb.h"
 #include "cwb/v1/client.pb.h"
 
@@ -63,14 +74,19 @@ struct CoordinatorOptions {
   uint64_t max_log_bytes = 64ull << 20;    // per task, on the coordinator
   uint32_t task_time_limit_s = 0;          // 0: none
   std::chrono::milliseconds scheduler_tick{500};
+  std::chrono::milliseconds resolve_timeout{30000};  // git ls-remote of one source
 };
 
 class Coordinator {
  public:
-  static absl::StatusOr<std::unique_ptr<Coordinator>> Create(CoordinatorOptions options,
-                                                             Clock& clock);
+  // `resolver` finds the commits of sources for the result cache; null: git ls-remote.
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Create(
+      CoordinatorOptions options, Clock& clock, std::unique_ptr<SourceResolver> resolver = nullptr);
+  ~Coordinator();
 
   // ---- client API ----
+  // Plans the config and queues its tasks; a task whose spec was built before at the commit its
+  // source resolves to now is completed at once with those wheels (unless request.no_cache).
   absl::StatusOr<v1::BuildInfo> Submit(const v1::SubmitBuildRequest& request);
   absl::StatusOr<v1::BuildInfo> GetBuild(const std::string& build_id);
   std::vector<v1::BuildInfo> ListBuilds();
@@ -108,9 +124,21 @@ class Coordinator {
   ArtifactStore& artifacts() { return artifacts_; }
 
  private:
+  using TaskKey = TaskQueue::TaskKey;
+  // A task as the coordinator holds it. Its spec lacks the Dockerfile template, which its build
+  // keeps once (BuildState::templates); assignments put it back.
+  struct TaskRecord {
+    v1::TaskInfo info;
+    int template_index = -1;
+    uint32_t index = 0;  // position in the build's matrix
+    bool dirty = false;  // in the pending batch
+  };
   struct BuildState {
-    v1::BuildInfo header;  // without tasks
+    v1::BuildInfo header;  // without tasks and counts
+    uint64_t seq = 0;      // submission order
     std::vector<std::string> task_ids;
+    std::vector<std::string> templates;
+    std::array<uint32_t, v1::TaskState_ARRAYSIZE> counts{};  // tasks in each state
     std::vector<std::weak_ptr<BuildWatcher>> watchers;
   };
   struct AgentState {
@@ -119,9 +147,10 @@ class Coordinator {
     Clock::SteadyTime last_seen;
     std::set<std::string> attempts;  // attempt ids bound to this agent
   };
-  using TaskKey = std::pair<std::string, std::string>;  // build, task
+  class Locked;
 
-  Coordinator(CoordinatorOptions options, Clock& clock, std::unique_ptr<StateStore> store);
+  Coordinator(CoordinatorOptions options, Clock& clock, std::unique_ptr<StateStore> store,
+              std::unique_ptr<SourceResolver> resolver);
   absl::Status Recover();
   void RemoveDebris();
 
@@ -129,20 +158,41 @@ class Coordinator {
   std::string NewId(const char* prefix);
   void Wake();
   v1::BuildInfo BuildView(const BuildState& build, bool with_tasks);
-  // Persists and publishes a task change.
-  void Changed(v1::TaskInfo& task);
+  // Adds a loaded or submitted task to the counts (and the queue when queued).
+  void Track(TaskRecord& task);
+  // Moves a task to `state`, keeping its build's counts and the queue in step.
+  void SetState(TaskRecord& task, v1::TaskState state);
+  // Publishes a task change once the pending batch is durable; `persist`: the change is part
+  // of it (a new waiting reason alone is not: it is recomputed after a restart).
+  void Changed(TaskRecord& task, bool persist = true);
   void Persist(const v1::AgentInfo& agent);
-  void EndAttempt(v1::TaskInfo& task, const std::string& outcome);
-  void RequeueOrFail(v1::TaskInfo& task, const std::string& reason);
+  void SendTo(const std::string& agent_id, v1::CoordinatorMessage message);
+  // Writes the pending batch, then sends and publishes what waited for it. Called with the lock.
+  void Flush();
+
+  void EndAttempt(TaskRecord& task, const std::string& outcome);
+  void RequeueOrFail(TaskRecord& task, const std::string& reason);
   void LoseAgent(AgentState& agent, const std::string& reason);
+  void ExpireLeases();
   void ScheduleLocked();
-  void CancelLocked(v1::TaskInfo& task, const std::string& reason);
-  v1::TaskInfo* FindAttempt(const std::string& attempt_id);
-  void SendTo(const std::string& agent_id, const v1::CoordinatorMessage& message);
+  void Assign(TaskRecord& task, AgentSlots& agent);
+  void UpdateWaitingReasons(TaskQueue::Group& group);
+  void CancelLocked(TaskRecord& task, const std::string& reason);
+  void RecordDuration(const TaskRecord& task);
+  int64_t ExpectedMs(const v1::TaskSpec& spec) const;
+  TaskQueue::Order OrderOf(const TaskRecord& task);
+  // Completes a new task from an earlier build of the same spec at `commit`, if the result
+  // cache has one whose wheels are still stored; true if it did.
+  bool ReuseResult(TaskRecord& task, const std::string& commit,
+                   std::set<std::filesystem::path>* synced, std::vector<v1::LogLine>* log);
+  TaskRecord* FindAttempt(const std::string& attempt_id);
+  TaskRecord* FindTask(const std::string& build_id, const std::string& task_id);
 
   const CoordinatorOptions options_;
   Clock& clock_;
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<ProcessRunner> resolver_runner_;  // for the default resolver
+  std::unique_ptr<SourceResolver> resolver_;
   LogStore logs_;
   ArtifactStore artifacts_;
 
@@ -150,11 +200,26 @@ class Coordinator {
   std::condition_variable wake_cv_;
   bool wake_ = false;
   std::mt19937_64 random_;
+  uint64_t next_build_seq_ = 1;
   std::vector<std::string> build_order_;
   std::map<std::string, BuildState> builds_;
-  std::map<TaskKey, v1::TaskInfo> tasks_;
-  std::map<std::string, TaskKey> attempts_;  // current attempts only
+  absl::node_hash_map<TaskKey, TaskRecord> tasks_;
+  absl::flat_hash_map<std::string, TaskKey> attempts_;  // current attempts only
   std::map<std::string, AgentState> agents_;
+  TaskQueue queue_;
+  // Bumped whenever the set of connected agents or their capabilities change; the queue's
+  // per-group eligibility memos are valid for one epoch.
+  uint64_t agents_epoch_ = 1;
+  std::vector<AgentSlots> slots_;   // connected agents of agents_epoch_, in id order
+  std::map<std::string, int64_t> durations_;  // expected build ms by target
+  Clock::SteadyTime next_lease_check_{};
+
+  // Changes of the current call, written by Flush.
+  StoreBatch batch_;
+  std::vector<TaskRecord*> dirty_;
+  std::vector<std::pair<std::string, v1::CoordinatorMessage>> outbox_;
+  std::vector<std::pair<std::string, v1::BuildEvent>> events_;  // by build
+  bool wake_logs_ = false;
 };
 
 }  // namespace cwb

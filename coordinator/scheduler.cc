@@ -62,34 +62,39 @@ std::optional<std::string> Incompatibility(const v1::TaskSpec& task,
   return std::nullopt;
 }
 
-std::variant<std::string, std::string> ChooseAgent(const v1::TaskSpec& task,
-                                                   const std::vector<AgentSlots>& agents) {
-  const AgentSlots* best = nullptr;
-  bool any_compatible = false;
-  const bool needs_gpu = NeedsGpu(task);
+Eligibility FindEligible(const v1::TaskSpec& task, const std::vector<AgentSlots>& agents) {
+  Eligibility out;
   std::vector<std::string> reasons;
-  for (const AgentSlots& agent : agents) {
-    if (auto why = Incompatibility(task, *agent.capabilities)) {
+  for (size_t i = 0; i < agents.size(); ++i) {
+    if (auto why = Incompatibility(task, *agents[i].capabilities)) {
       if (std::find(reasons.begin(), reasons.end(), *why) == reasons.end()) reasons.push_back(*why);
       continue;
     }
-    any_compatible = true;
+    out.agents.push_back(i);
+  }
+  if (agents.empty()) {
+    out.waiting_reason = "waiting: no agent is connected";
+  } else if (!out.agents.empty()) {
+    out.waiting_reason = "waiting: every agent that can run it is busy";
+  } else {
+    out.waiting_reason =
+        absl::StrCat("waiting: no connected agent can run it (", absl::StrJoin(reasons, "; "), ")");
+  }
+  return out;
+}
+
+AgentSlots* PickAgent(bool needs_gpu, std::vector<AgentSlots>& agents,
+                      const std::vector<size_t>& eligible) {
+  AgentSlots* best = nullptr;
+  for (size_t i : eligible) {
+    AgentSlots& agent = agents[i];
     if (agent.free_slots <= 0 || (needs_gpu && agent.free_gpu_slots == 0)) continue;
     if (best == nullptr || agent.free_slots > best->free_slots ||
         (agent.free_slots == best->free_slots && agent.agent_id < best->agent_id)) {
       best = &agent;
     }
   }
-  if (best != nullptr) return std::variant<std::string, std::string>(std::in_place_index<0>, best->agent_id);
-  std::string reason;
-  if (agents.empty()) {
-    reason = "waiting: no agent is connected";
-  } else if (any_compatible) {
-    reason = "waiting: every agent that can run it is busy";
-  } else {
-    reason = absl::StrCat("waiting: no connected agent can run it (", absl::StrJoin(reasons, "; "), ")");
-  }
-  return std::variant<std::string, std::string>(std::in_place_index<1>, reason);
+  return best;
 }
 
 }  // namespace cwb

@@ -7,7 +7,6 @@
 
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "cwb/v1/state.pb.h"
@@ -26,11 +25,19 @@ struct AgentSlots {
 std::optional<std::string> Incompatibility(const v1::TaskSpec& task,
                                            const v1::AgentCapabilities& agent);
 
-// The agent to run `task` now: among compatible agents with a free slot (and a free GPU slot for
-// a GPU task where the agent counts them), the one with the most free slots (ties by id). Otherwise the reason the task waits, for users to see.
-std::variant<std::string, std::string> ChooseAgent(const v1::TaskSpec& task,
-                                                   const std::vector<AgentSlots>& agents);
-// Convenience over ChooseAgent's variant.
-inline bool Chosen(const std::variant<std::string, std::string>& choice) { return choice.index() == 0; }
+// Which agents can ever run tasks like `task` (whatever their load), and what such a task shows
+// while it waits. The answer depends only on the task's requirements (TaskQueue groups tasks by
+// them) and the agents' capabilities, so the coordinator computes it once per group until the
+// set of connected agents changes.
+struct Eligibility {
+  std::vector<size_t> agents;  // indexes into the agent list given
+  std::string waiting_reason;  // "waiting: ..." (no agent, none able, or all able ones busy)
+};
+Eligibility FindEligible(const v1::TaskSpec& task, const std::vector<AgentSlots>& agents);
+
+// The eligible agent to run a task now: the one with the most free slots (ties by id) that has a
+// free GPU slot too for a GPU task where the agent counts them; nullptr while all are busy.
+AgentSlots* PickAgent(bool needs_gpu, std::vector<AgentSlots>& agents,
+                      const std::vector<size_t>& eligible);
 
 }  // namespace cwb

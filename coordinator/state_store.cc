@@ -7,6 +7,9 @@
 namespace cwb {
 namespace {
 
+// Schema version 2: templates stored once per build, target durations, the result cache.
+constexpr int kSchemaVersion = 2;
+
 constexpr char kSchema[] = R"sql(
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
@@ -23,6 +26,12 @@ CREATE TABLE IF NOT EXISTS tasks (
   state INTEGER NOT NULL,
   info BLOB NOT NULL,
   PRIMARY KEY (build_id, task_id)
+);
+CREATE TABLE IF NOT EXISTS build_templates (
+  build_id TEXT NOT NULL REFERENCES builds(build_id),
+  idx INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  PRIMARY KEY (build_id, idx)
 );
 CREATE TABLE IF NOT EXISTS agents (
   agent_id TEXT PRIMARY KEY,
@@ -44,15 +53,35 @@ CREATE TABLE IF NOT EXISTS uploads (
   path TEXT NOT NULL,
   PRIMARY KEY (attempt_id, filename)
 );
+CREATE TABLE IF NOT EXISTS target_durations (
+  target TEXT PRIMARY KEY,
+  duration_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+  task_id TEXT NOT NULL,
+  commit_sha TEXT NOT NULL,
+  info BLOB NOT NULL,
+  PRIMARY KEY (task_id, commit_sha)
+);
 )sql";
 
-// A prepared statement that finalises itself.
+absl::Status SqliteError(sqlite3* db, const char* what) {
+  const int code = sqlite3_extended_errcode(db);
+  std::string message = absl::StrCat("sqlite: ", what, sqlite3_errmsg(db));
+  if ((code & 0xff) == SQLITE_FULL) return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
+}
+
+// A statement prepared once and reset after each use.
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql) : db_(db) {
-    status_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+    status_ = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
   }
   ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
   Statement& Text(int i, const std::string& v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -65,20 +94,27 @@ class Statement {
     sqlite3_bind_int64(stmt_, i, v);
     return *this;
   }
-  // Runs to completion.
+  // Runs to completion and resets.
   absl::Status Run() {
-    if (status_ != SQLITE_OK) return Error();
+    if (status_ != SQLITE_OK) return SqliteError(db_, "");
     const int rc = sqlite3_step(stmt_);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return Error();
-    return absl::OkStatus();
+    absl::Status status = rc == SQLITE_DONE || rc == SQLITE_ROW ? absl::OkStatus() : SqliteError(db_, "");
+    Reset();
+    return status;
   }
-  // Steps once; true while a row is available.
+  // Steps once; true while a row is available. Call Reset when done reading.
   absl::StatusOr<bool> Next() {
-    if (status_ != SQLITE_OK) return Error();
+    if (status_ != SQLITE_OK) return SqliteError(db_, "");
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    return Error();
+    absl::Status status = SqliteError(db_, "");
+    Reset();
+    return status;
+  }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
   }
   std::string ColumnBlob(int i) {
     const void* data = sqlite3_column_blob(stmt_, i);
@@ -88,14 +124,9 @@ class Statement {
     const unsigned char* text = sqlite3_column_text(stmt_, i);
     return text == nullptr ? "" : std::string(reinterpret_cast<const char*>(text));
   }
+  int64_t ColumnInt(int i) { return sqlite3_column_int64(stmt_, i); }
 
  private:
-  absl::Status Error() {
-    const int code = sqlite3_extended_errcode(db_);
-    std::string message = absl::StrCat("sqlite: ", sqlite3_errmsg(db_));
-    if (code == SQLITE_FULL) return absl::ResourceExhaustedError(message);
-    return absl::InternalError(message);
-  }
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   int status_;
@@ -105,39 +136,66 @@ class Statement {
 class Transaction {
  public:
   explicit Transaction(sqlite3* db) : db_(db) {
-    sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    begun_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
   }
   ~Transaction() {
     if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
+  absl::Status begun() const { return begun_ ? absl::OkStatus() : SqliteError(db_, "begin: "); }
   absl::Status Commit() {
     done_ = true;
     if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      absl::Status status = SqliteError(db_, "commit: ");
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      return absl::InternalError(absl::StrCat("sqlite commit: ", sqlite3_errmsg(db_)));
+      return status;
     }
     return absl::OkStatus();
   }
 
  private:
   sqlite3* db_;
+  bool begun_ = false;
   bool done_ = false;
 };
 
-absl::Status PutTask(sqlite3* db, const v1::TaskInfo& task, int64_t seq) {
-  return Statement(db,
-                   "INSERT INTO tasks(build_id, task_id, seq, state, info) VALUES(?, ?, ?, ?, ?) "
-                   "ON CONFLICT(build_id, task_id) DO UPDATE SET state = excluded.state, "
-                   "info = excluded.info")
-      .Text(1, task.build_id())
-      .Text(2, task.spec().id())
-      .Int(3, seq)
-      .Int(4, task.state())
-      .Blob(5, task.SerializeAsString())
-      .Run();
+}  // namespace
+
+// Every statement the store runs, prepared once.
+class StateStore::Statements {
+ public:
+  explicit Statements(sqlite3* db)
+      : insert_build(db, "INSERT INTO builds(build_id, seq, info) VALUES(?, "
+                         "(SELECT COALESCE(MAX(seq), 0) + 1 FROM builds), ?)"),
+        insert_template(db, "INSERT INTO build_templates(build_id, idx, text) VALUES(?, ?, ?)"),
+        insert_task(db, "INSERT INTO tasks(build_id, task_id, seq, state, info, template_index) "
+                        "VALUES(?, ?, ?, ?, ?, ?)"),
+        update_task(db, "UPDATE tasks SET state = ?, info = ? WHERE build_id = ? AND task_id = ?"),
+        put_agent(db, "INSERT INTO agents(agent_id, info) VALUES(?, ?) ON CONFLICT(agent_id) "
+                      "DO UPDATE SET info = excluded.info"),
+        start_attempt(db, "INSERT INTO attempts(attempt_id, build_id, task_id, agent_id, "
+                          "started_at_ms) VALUES(?, ?, ?, ?, ?)"),
+        end_attempt(db, "UPDATE attempts SET finished_at_ms = ?, outcome = ? WHERE attempt_id = ?"),
+        put_upload(db, "INSERT INTO uploads(attempt_id, filename, info, path) VALUES(?, ?, ?, ?) "
+                       "ON CONFLICT(attempt_id, filename) DO UPDATE SET info = excluded.info, "
+                       "path = excluded.path"),
+        uploads_for(db, "SELECT info, path FROM uploads WHERE attempt_id = ? ORDER BY filename"),
+        delete_uploads(db, "DELETE FROM uploads WHERE attempt_id = ?"),
+        put_duration(db, "INSERT INTO target_durations(target, duration_ms) VALUES(?, ?) "
+                         "ON CONFLICT(target) DO UPDATE SET duration_ms = excluded.duration_ms"),
+        put_result(db, "INSERT INTO results(task_id, commit_sha, info) VALUES(?, ?, ?) "
+                       "ON CONFLICT(task_id, commit_sha) DO UPDATE SET info = excluded.info"),
+        find_result(db, "SELECT info FROM results WHERE task_id = ? AND commit_sha = ?") {}
+
+  Statement insert_build, insert_template, insert_task, update_task, put_agent, start_attempt,
+      end_attempt, put_upload, uploads_for, delete_uploads, put_duration, put_result, find_result;
+};
+
+bool StoreBatch::empty() const {
+  return tasks.empty() && attempts_started.empty() && attempts_ended.empty() &&
+         uploads_deleted.empty() && agents.empty() && target_durations.empty() && results.empty();
 }
 
-}  // namespace
+void StoreBatch::Clear() { *this = StoreBatch(); }
 
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::filesystem::path& path) {
   std::error_code error;
@@ -152,10 +210,17 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::filesyst
   sqlite3_busy_timeout(db, 5000);
   std::unique_ptr<StateStore> store(new StateStore(db));
   if (absl::Status s = store->Exec(kSchema); !s.ok()) return s;
+  if (absl::Status s = store->Migrate(); !s.ok()) return s;
+  store->statements_ = std::make_unique<Statements>(db);
   return store;
 }
 
-StateStore::~StateStore() { sqlite3_close(db_); }
+StateStore::StateStore(sqlite3* db) : db_(db) {}
+
+StateStore::~StateStore() {
+  statements_.reset();  // statements are finalised before the database closes
+  sqlite3_close(db_);
+}
 
 absl::Status StateStore::Exec(const char* sql) {
   char* error = nullptr;
@@ -167,71 +232,104 @@ absl::Status StateStore::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
+absl::Status StateStore::Migrate() {
+  // Version 1 databases kept each task's template in its row and had no template_index.
+  Statement columns(db_, "SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'template_index'");
+  absl::StatusOr<bool> has_column = columns.Next();
+  if (!has_column.ok()) return has_column.status();
+  columns.Reset();
+  if (!*has_column) {
+    if (absl::Status s = Exec("ALTER TABLE tasks ADD COLUMN template_index INTEGER NOT NULL DEFAULT -1");
+        !s.ok()) {
+      return s;
+    }
+  }
+  return Exec(absl::StrCat("PRAGMA user_version = ", kSchemaVersion).c_str());
+}
+
 absl::Status StateStore::InsertBuild(const v1::BuildInfo& build,
-                                     const std::vector<v1::TaskInfo>& tasks) {
+                                     const std::vector<std::string>& templates,
+                                     const std::vector<StoredTask>& tasks) {
   Transaction transaction(db_);
+  if (absl::Status s = transaction.begun(); !s.ok()) return s;
   v1::BuildInfo header = build;
   header.clear_tasks();
-  absl::Status s = Statement(db_,
-                             "INSERT INTO builds(build_id, seq, info) VALUES(?, "
-                             "(SELECT COALESCE(MAX(seq), 0) + 1 FROM builds), ?)")
-                       .Text(1, build.build_id())
+  absl::Status s = statements_->insert_build.Text(1, build.build_id())
                        .Blob(2, header.SerializeAsString())
                        .Run();
   if (!s.ok()) return s;
+  for (size_t i = 0; i < templates.size(); ++i) {
+    s = statements_->insert_template.Text(1, build.build_id())
+            .Int(2, static_cast<int64_t>(i))
+            .Text(3, templates[i])
+            .Run();
+    if (!s.ok()) return s;
+  }
   for (size_t i = 0; i < tasks.size(); ++i) {
-    if (s = PutTask(db_, tasks[i], static_cast<int64_t>(i)); !s.ok()) return s;
+    const v1::TaskInfo& task = tasks[i].info;
+    s = statements_->insert_task.Text(1, task.build_id())
+            .Text(2, task.spec().id())
+            .Int(3, static_cast<int64_t>(i))
+            .Int(4, task.state())
+            .Blob(5, task.SerializeAsString())
+            .Int(6, tasks[i].template_index)
+            .Run();
+    if (!s.ok()) return s;
   }
   return transaction.Commit();
 }
 
-absl::Status StateStore::PutTasks(const std::vector<const v1::TaskInfo*>& tasks) {
+absl::Status StateStore::Apply(const StoreBatch& batch) {
+  if (batch.empty()) return absl::OkStatus();
   Transaction transaction(db_);
-  for (const v1::TaskInfo* task : tasks) {
-    // seq is kept from the insert (ON CONFLICT leaves it).
-    if (absl::Status s = PutTask(db_, *task, 0); !s.ok()) return s;
+  if (absl::Status s = transaction.begun(); !s.ok()) return s;
+  Statements& st = *statements_;
+  std::string bytes;
+  for (const v1::TaskInfo* task : batch.tasks) {
+    task->SerializeToString(&bytes);
+    absl::Status s = st.update_task.Int(1, task->state())
+                         .Blob(2, bytes)
+                         .Text(3, task->build_id())
+                         .Text(4, task->spec().id())
+                         .Run();
+    if (!s.ok()) return s;
+  }
+  for (const AttemptStart& a : batch.attempts_started) {
+    absl::Status s = st.start_attempt.Text(1, a.attempt_id)
+                         .Text(2, a.build_id)
+                         .Text(3, a.task_id)
+                         .Text(4, a.agent_id)
+                         .Int(5, a.started_at_ms)
+                         .Run();
+    if (!s.ok()) return s;
+  }
+  for (const AttemptEnd& a : batch.attempts_ended) {
+    absl::Status s =
+        st.end_attempt.Int(1, a.finished_at_ms).Text(2, a.outcome).Text(3, a.attempt_id).Run();
+    if (!s.ok()) return s;
+  }
+  for (const std::string& attempt : batch.uploads_deleted) {
+    if (absl::Status s = st.delete_uploads.Text(1, attempt).Run(); !s.ok()) return s;
+  }
+  for (const v1::AgentInfo& agent : batch.agents) {
+    absl::Status s = st.put_agent.Text(1, agent.agent_id()).Blob(2, agent.SerializeAsString()).Run();
+    if (!s.ok()) return s;
+  }
+  for (const auto& [target, ms] : batch.target_durations) {
+    if (absl::Status s = st.put_duration.Text(1, target).Int(2, ms).Run(); !s.ok()) return s;
+  }
+  for (const v1::TaskInfo& result : batch.results) {
+    absl::Status s = st.put_result.Text(1, result.spec().id())
+                         .Text(2, result.commit())
+                         .Blob(3, result.SerializeAsString())
+                         .Run();
+    if (!s.ok()) return s;
   }
   return transaction.Commit();
-}
-
-absl::Status StateStore::PutAgent(const v1::AgentInfo& agent) {
-  return Statement(db_,
-                   "INSERT INTO agents(agent_id, info) VALUES(?, ?) ON CONFLICT(agent_id) DO UPDATE "
-                   "SET info = excluded.info")
-      .Text(1, agent.agent_id())
-      .Blob(2, agent.SerializeAsString())
-      .Run();
-}
-
-absl::Status StateStore::RecordAttempt(const std::string& attempt_id, const std::string& build_id,
-                                       const std::string& task_id, const std::string& agent_id,
-                                       int64_t started_at_ms) {
-  return Statement(db_,
-                   "INSERT INTO attempts(attempt_id, build_id, task_id, agent_id, started_at_ms) "
-                   "VALUES(?, ?, ?, ?, ?)")
-      .Text(1, attempt_id)
-      .Text(2, build_id)
-      .Text(3, task_id)
-      .Text(4, agent_id)
-      .Int(5, started_at_ms)
-      .Run();
-}
-
-absl::Status StateStore::FinishAttempt(const std::string& attempt_id, int64_t finished_at_ms,
-                                       const std::string& outcome) {
-  return Statement(db_, "UPDATE attempts SET finished_at_ms = ?, outcome = ? WHERE attempt_id = ?")
-      .Int(1, finished_at_ms)
-      .Text(2, outcome)
-      .Text(3, attempt_id)
-      .Run();
 }
 
 absl::Status StateStore::PutUpload(const UploadRecord& upload) {
-  return Statement(db_,
-                   "INSERT INTO uploads(attempt_id, filename, info, path) VALUES(?, ?, ?, ?) "
-                   "ON CONFLICT(attempt_id, filename) DO UPDATE SET info = excluded.info, "
-                   "path = excluded.path")
-      .Text(1, upload.attempt_id)
+  return statements_->put_upload.Text(1, upload.attempt_id)
       .Text(2, upload.artifact.filename())
       .Blob(3, upload.artifact.SerializeAsString())
       .Text(4, upload.path.string())
@@ -239,7 +337,7 @@ absl::Status StateStore::PutUpload(const UploadRecord& upload) {
 }
 
 absl::StatusOr<std::vector<UploadRecord>> StateStore::UploadsFor(const std::string& attempt_id) {
-  Statement query(db_, "SELECT info, path FROM uploads WHERE attempt_id = ? ORDER BY filename");
+  Statement& query = statements_->uploads_for;
   query.Text(1, attempt_id);
   std::vector<UploadRecord> out;
   while (true) {
@@ -252,44 +350,62 @@ absl::StatusOr<std::vector<UploadRecord>> StateStore::UploadsFor(const std::stri
     record.path = query.ColumnText(1);
     out.push_back(std::move(record));
   }
+  query.Reset();
   return out;
 }
 
-absl::Status StateStore::DeleteUploads(const std::string& attempt_id) {
-  return Statement(db_, "DELETE FROM uploads WHERE attempt_id = ?").Text(1, attempt_id).Run();
+absl::StatusOr<std::optional<v1::TaskInfo>> StateStore::FindResult(const std::string& task_id,
+                                                                   const std::string& commit) {
+  Statement& query = statements_->find_result;
+  query.Text(1, task_id).Text(2, commit);
+  absl::StatusOr<bool> row = query.Next();
+  if (!row.ok()) return row.status();
+  std::optional<v1::TaskInfo> out;
+  if (*row) out.emplace().ParseFromString(query.ColumnBlob(0));
+  query.Reset();
+  return out;
 }
 
 absl::StatusOr<StoredState> StateStore::LoadAll() {
   StoredState state;
-  {
-    Statement query(db_, "SELECT info FROM builds ORDER BY seq");
+  // Reads every row of `sql`, handing each to `row`.
+  auto read = [&](const char* sql, const std::function<void(Statement&)>& row) -> absl::Status {
+    Statement query(db_, sql);
     while (true) {
-      absl::StatusOr<bool> row = query.Next();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      state.builds.emplace_back().ParseFromString(query.ColumnBlob(0));
+      absl::StatusOr<bool> next = query.Next();
+      if (!next.ok()) return next.status();
+      if (!*next) return absl::OkStatus();
+      row(query);
     }
+  };
+  absl::Status s = read("SELECT info FROM builds ORDER BY seq", [&](Statement& q) {
+    state.builds.emplace_back().ParseFromString(q.ColumnBlob(0));
+  });
+  if (s.ok()) {
+    s = read("SELECT build_id, text FROM build_templates ORDER BY build_id, idx", [&](Statement& q) {
+      state.templates[q.ColumnText(0)].push_back(q.ColumnText(1));
+    });
   }
-  {
-    Statement query(db_,
-                    "SELECT t.info FROM tasks t JOIN builds b ON b.build_id = t.build_id "
-                    "ORDER BY b.seq, t.seq");
-    while (true) {
-      absl::StatusOr<bool> row = query.Next();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      state.tasks.emplace_back().ParseFromString(query.ColumnBlob(0));
-    }
+  if (s.ok()) {
+    s = read("SELECT t.info, t.template_index FROM tasks t JOIN builds b ON b.build_id = t.build_id "
+             "ORDER BY b.seq, t.seq",
+             [&](Statement& q) {
+               StoredTask& task = state.tasks.emplace_back();
+               task.info.ParseFromString(q.ColumnBlob(0));
+               task.template_index = static_cast<int>(q.ColumnInt(1));
+             });
   }
-  {
-    Statement query(db_, "SELECT info FROM agents ORDER BY agent_id");
-    while (true) {
-      absl::StatusOr<bool> row = query.Next();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      state.agents.emplace_back().ParseFromString(query.ColumnBlob(0));
-    }
+  if (s.ok()) {
+    s = read("SELECT info FROM agents ORDER BY agent_id", [&](Statement& q) {
+      state.agents.emplace_back().ParseFromString(q.ColumnBlob(0));
+    });
   }
+  if (s.ok()) {
+    s = read("SELECT target, duration_ms FROM target_durations", [&](Statement& q) {
+      state.target_durations[q.ColumnText(0)] = q.ColumnInt(1);
+    });
+  }
+  if (!s.ok()) return s;
   return state;
 }
 

@@ -1,11 +1,15 @@
-// Durable coordinator state in SQLite (WAL): builds, tasks, agents, attempts and uploaded
-// artifacts. Tasks and agents are stored as their proto views; the coordinator keeps them in
-// memory and writes every change through, so a restarted coordinator resumes from LoadAll().
-// Each method is one transaction. Not thread-safe: the coordinator serialises calls.
+// Durable coordinator state in SQLite (WAL): builds, tasks, agents, attempts, uploaded artifacts,
+// how long each target took to build, and the result cache. Tasks and agents are stored as their
+// proto views; a build's Dockerfile templates are stored once per build, not in every task. The
+// coordinator keeps everything in memory and writes each batch of changes through in one
+// transaction (Apply), so a restarted coordinator resumes from LoadAll(). Opening an older
+// database upgrades its schema in place. Not thread-safe: the coordinator serialises calls.
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,10 +27,45 @@ struct UploadRecord {
   std::filesystem::path path;  // where the verified file lies
 };
 
+// A task as stored: its view, whose spec lacks the Dockerfile template, and which of its build's
+// templates it uses (-1: the spec carries its own, as rows written before templates were shared).
+struct StoredTask {
+  v1::TaskInfo info;
+  int template_index = -1;
+};
+
 struct StoredState {
-  std::vector<v1::BuildInfo> builds;  // without tasks
-  std::vector<v1::TaskInfo> tasks;    // in submission order
+  std::vector<v1::BuildInfo> builds;                          // without tasks, in submission order
+  std::map<std::string, std::vector<std::string>> templates;  // by build
+  std::vector<StoredTask> tasks;                              // in submission order
   std::vector<v1::AgentInfo> agents;
+  std::map<std::string, int64_t> target_durations;  // expected build time (ms) by target key
+};
+
+struct AttemptStart {
+  std::string attempt_id, build_id, task_id, agent_id;
+  int64_t started_at_ms = 0;
+};
+
+struct AttemptEnd {
+  std::string attempt_id;
+  int64_t finished_at_ms = 0;
+  std::string outcome;  // succeeded, failed, cancelled, lost
+};
+
+// Changes made durable together by StateStore::Apply. Task pointers must stay valid until then.
+struct StoreBatch {
+  std::vector<const v1::TaskInfo*> tasks;  // new views of tasks already inserted
+  std::vector<AttemptStart> attempts_started;
+  std::vector<AttemptEnd> attempts_ended;
+  std::vector<std::string> uploads_deleted;  // attempt ids whose upload records go
+  std::vector<v1::AgentInfo> agents;
+  std::map<std::string, int64_t> target_durations;  // target key -> expected ms
+  // Succeeded tasks (build_id, spec.id, commit, artifacts) to reuse for the same spec and commit.
+  std::vector<v1::TaskInfo> results;
+
+  bool empty() const;
+  void Clear();
 };
 
 class StateStore {
@@ -34,25 +73,26 @@ class StateStore {
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::filesystem::path& path);
   ~StateStore();
 
-  absl::Status InsertBuild(const v1::BuildInfo& build, const std::vector<v1::TaskInfo>& tasks);
-  absl::Status PutTasks(const std::vector<const v1::TaskInfo*>& tasks);
-  absl::Status PutAgent(const v1::AgentInfo& agent);
-  absl::Status RecordAttempt(const std::string& attempt_id, const std::string& build_id,
-                             const std::string& task_id, const std::string& agent_id,
-                             int64_t started_at_ms);
-  absl::Status FinishAttempt(const std::string& attempt_id, int64_t finished_at_ms,
-                             const std::string& outcome);
+  // A new build with its tasks (each naming one of `templates`), in one transaction.
+  absl::Status InsertBuild(const v1::BuildInfo& build, const std::vector<std::string>& templates,
+                           const std::vector<StoredTask>& tasks);
+  absl::Status Apply(const StoreBatch& batch);
   absl::Status PutUpload(const UploadRecord& upload);
   absl::StatusOr<std::vector<UploadRecord>> UploadsFor(const std::string& attempt_id);
-  absl::Status DeleteUploads(const std::string& attempt_id);
+  // The stored result of a task with this spec id built at this commit, if any.
+  absl::StatusOr<std::optional<v1::TaskInfo>> FindResult(const std::string& task_id,
+                                                         const std::string& commit);
 
   absl::StatusOr<StoredState> LoadAll();
 
  private:
-  explicit StateStore(sqlite3* db) : db_(db) {}
+  class Statements;
+  explicit StateStore(sqlite3* db);
   absl::Status Exec(const char* sql);
+  absl::Status Migrate();
 
   sqlite3* db_;
+  std::unique_ptr<Statements> statements_;
 };
 
 }  // namespace cwb

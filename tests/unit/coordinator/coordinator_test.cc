@@ -2,14 +2,18 @@
 // clock and fake agent channels (no gRPC), with real SQLite in a temporary directory.
 #include "coordinator/coordinator.h"
 
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/fakes/fake_source_resolver.h"
 
 namespace cwb {
 namespace {
@@ -62,14 +66,16 @@ class CoordinatorTest : public ::testing::Test {
 
   void Restart() {
     coordinator_.reset();
-    auto created = Coordinator::Create(options_, clock_);
+    auto created = Coordinator::Create(options_, clock_,
+                                       std::make_unique<testing::FakeSourceResolver>(&commits_));
     ASSERT_TRUE(created.ok()) << created.status();
     coordinator_ = *std::move(created);
   }
 
-  std::string Submit() {
+  std::string Submit(const std::string& config = kConfig, bool no_cache = false) {
     v1::SubmitBuildRequest request;
-    request.set_config_yaml(kConfig);
+    request.set_config_yaml(config);
+    request.set_no_cache(no_cache);
     request.set_config_name("c.yaml");
     absl::StatusOr<v1::BuildInfo> build = coordinator_->Submit(request);
     EXPECT_TRUE(build.ok()) << build.status();
@@ -128,8 +134,27 @@ class CoordinatorTest : public ::testing::Test {
     return coordinator_->RecordUpload(header, info, *path);
   }
 
+  // Runs an assignment to success: RUNNING, `took` on the clock, the wheel uploaded, SUCCEEDED
+  // with `commit`.
+  void Succeed(const std::string& agent, const v1::Assignment& a, std::chrono::milliseconds took,
+               const std::string& commit = "") {
+    Report(agent, a, v1::TASK_STATE_RUNNING);
+    clock_.Advance(took);
+    const std::string wheel = absl::StrCat("demo-1.0+", a.spec().id(), "-cp311-cp311-linux_x86_64.whl");
+    ASSERT_TRUE(Upload(a, wheel, "wheel of " + a.spec().id()).ok());
+    v1::TaskStatusUpdate update;
+    update.set_build_id(a.build_id());
+    update.set_task_id(a.spec().id());
+    update.set_attempt_id(a.attempt_id());
+    update.set_state(v1::TASK_STATE_SUCCEEDED);
+    update.set_commit(commit);
+    update.add_artifact_filenames(wheel);
+    coordinator_->OnStatus(agent, update);
+  }
+
   CoordinatorOptions options_;
   FakeClock clock_;
+  testing::FakeSourceResolver::Commits commits_;
   std::unique_ptr<Coordinator> coordinator_;
 };
 
@@ -343,6 +368,198 @@ TEST_F(CoordinatorTest, BadConfigOverRpcListsEveryError) {
   ASSERT_TRUE(absl::IsInvalidArgument(build.status()));
   EXPECT_THAT(std::string(build.status().message()), ::testing::HasSubstr("rpc.yaml:1:33: build_matrix.python_version[0]"));
   EXPECT_THAT(std::string(build.status().message()), ::testing::HasSubstr("rpc.yaml:2:11: projects"));
+}
+
+TEST_F(CoordinatorTest, UnchangedTasksAtTheSameCommitReuseTheirWheelsWithoutAnAgent) {
+  const std::string commit_a(40, 'a'), commit_b(40, 'b');
+  commits_[{"https://example.com/demo.git", ""}] = commit_a;
+  const std::string first = Submit();
+  auto agent = Connect("a1", 2);
+  coordinator_->Tick();
+  for (const v1::Assignment& a : agent->Assignments()) Succeed("a1", a, std::chrono::seconds(5), commit_a);
+  ASSERT_TRUE(coordinator_->GetBuild(first)->finished());
+
+  // The same matrix at the same commit: finished at submit, the same files, nothing assigned.
+  const std::string second = Submit();
+  v1::BuildInfo reused = coordinator_->GetBuild(second).value();
+  EXPECT_TRUE(reused.finished());
+  EXPECT_EQ(reused.succeeded(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const v1::TaskInfo& task = reused.tasks(i);
+    EXPECT_EQ(task.commit(), commit_a);
+    EXPECT_EQ(task.attempts(), 0u);
+    EXPECT_THAT(task.message(), ::testing::HasSubstr("reused the wheels of build " + first));
+    ASSERT_EQ(task.artifacts_size(), 1);
+    auto mine = coordinator_->FindArtifact(second, task.spec().id(), task.artifacts(0).filename());
+    auto theirs = coordinator_->FindArtifact(first, task.spec().id(), task.artifacts(0).filename());
+    ASSERT_TRUE(mine.ok() && theirs.ok());
+    EXPECT_NE(mine->second, theirs->second);
+    EXPECT_TRUE(fs::equivalent(mine->second, theirs->second));  // a hard link, not a copy
+    EXPECT_THAT(coordinator_->logs().Read(second, task.spec().id(), 0, 4096).value(),
+                ::testing::HasSubstr("[cwb] result cache: reused the wheels of build " + first));
+  }
+  coordinator_->Tick();
+  EXPECT_EQ(agent->Assignments().size(), 2u);  // still only the first build's two
+
+  // It survives a restart.
+  Restart();
+  agent = Connect("a1", 2);
+  EXPECT_TRUE(coordinator_->GetBuild(Submit())->finished());
+
+  // --no-cache builds anyway; a new commit builds anew.
+  const std::string forced = Submit(kConfig, /*no_cache=*/true);
+  EXPECT_EQ(coordinator_->GetBuild(forced)->succeeded(), 0u);
+  commits_[{"https://example.com/demo.git", ""}] = commit_b;
+  const std::string moved = Submit();
+  EXPECT_EQ(coordinator_->GetBuild(moved)->succeeded(), 0u);
+  // A source that cannot be resolved is simply built.
+  commits_.clear();
+  EXPECT_EQ(coordinator_->GetBuild(Submit())->succeeded(), 0u);
+}
+
+TEST_F(CoordinatorTest, ReusedResultWhoseWheelsAreGoneIsBuiltAgain) {
+  const std::string commit(40, 'c');
+  commits_[{"https://example.com/demo.git", ""}] = commit;
+  const std::string first = Submit();
+  auto agent = Connect("a1", 2);
+  coordinator_->Tick();
+  for (const v1::Assignment& a : agent->Assignments()) Succeed("a1", a, std::chrono::seconds(1), commit);
+  fs::remove_all(options_.data_dir / "builds" / first);
+  const std::string second = Submit();
+  v1::BuildInfo build = coordinator_->GetBuild(second).value();
+  EXPECT_EQ(build.succeeded(), 0u);
+  EXPECT_EQ(build.tasks(0).state(), v1::TASK_STATE_QUEUED);
+  EXPECT_FALSE(fs::exists(options_.data_dir / "builds" / second));  // nothing half-shared
+}
+
+constexpr char kFourTorches[] = R"(build_matrix:
+  python_version: [3.11]
+  cuda_version: [cpu]
+  pytorch_version: [2.2.0, 2.3.0, 2.4.0, 2.5.0]
+projects:
+  - name: demo
+    repo_url: https://example.com/demo.git
+pytorch_base_images:
+  "2.2.0": {cpu: base:1}
+  "2.3.0": {cpu: base:1}
+  "2.4.0": {cpu: base:1}
+  "2.5.0": {cpu: base:1}
+)";
+
+TEST_F(CoordinatorTest, TasksThatTookLongestBeforeStartFirst) {
+  const std::string first = Submit(kFourTorches);
+  auto agent = Connect("a1", 1);
+  // Matrix order while nothing is known; each takes longer than the one before.
+  std::vector<std::string> order;
+  for (int i = 0; i < 4; ++i) {
+    coordinator_->Tick();
+    const v1::Assignment a = agent->Assignments().back();
+    order.push_back(a.spec().id());
+    Succeed("a1", a, std::chrono::milliseconds(100 * (i + 1)));
+  }
+  v1::BuildInfo build = coordinator_->GetBuild(first).value();
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(order[i], build.tasks(i).spec().id());
+
+  // The next build of the same targets starts the longest first. Survives a restart too.
+  Restart();
+  agent = Connect("a1", 1);
+  const std::string second = Submit(kFourTorches);
+  std::vector<std::string> next;
+  for (int i = 0; i < 4; ++i) {
+    coordinator_->Tick();
+    const v1::Assignment a = agent->Assignments().back();
+    next.push_back(a.spec().id());
+    Succeed("a1", a, std::chrono::seconds(1));
+  }
+  EXPECT_THAT(next, ::testing::ElementsAre(order[3], order[2], order[1], order[0]));
+}
+
+TEST_F(CoordinatorTest, EarlierBuildsGoFirstAndEachTaskWaitsForAnAgentThatCanRunIt) {
+  constexpr char kGpuAndCpu[] = R"(build_matrix:
+  python_version: [3.11]
+  cuda_version: ["12.4", cpu]
+  pytorch_version: [2.4.0]
+projects:
+  - name: demo
+    repo_url: https://example.com/demo.git
+pytorch_base_images:
+  "2.4.0": {"12.4": base:cu, cpu: base:1}
+)";
+  const std::string first = Submit(kGpuAndCpu);
+  const std::string second = Submit();
+  auto cpu = Connect("cpu", 3);
+  coordinator_->Tick();
+  // The GPU task waits, saying why; the CPU one of the first build goes before the second build's.
+  v1::BuildInfo build = coordinator_->GetBuild(first).value();
+  EXPECT_EQ(build.tasks(0).state(), v1::TASK_STATE_QUEUED);
+  EXPECT_EQ(build.tasks(0).waiting_reason(), "waiting: no connected agent can run it (needs a GPU)");
+  ASSERT_EQ(cpu->Assignments().size(), 3u);
+  EXPECT_EQ(cpu->Assignments()[0].build_id(), first);
+  EXPECT_EQ(cpu->Assignments()[1].build_id(), second);
+  // Assignments carry the Dockerfile template; views do not.
+  EXPECT_FALSE(cpu->Assignments()[0].spec().image().dockerfile_template().empty());
+  EXPECT_TRUE(build.tasks(1).spec().image().dockerfile_template().empty());
+  v1::AgentCapabilities caps;
+  caps.set_slots(1);
+  caps.add_gpus()->set_index(0);
+  caps.set_driver_cuda_version("12.8");
+  v1::Register reg;
+  reg.set_agent_id("gpu");
+  *reg.mutable_capabilities() = caps;
+  auto gpu = std::make_shared<RecordingChannel>();
+  ASSERT_TRUE(coordinator_->Register(reg, gpu).ok());
+  coordinator_->Tick();
+  ASSERT_EQ(gpu->Assignments().size(), 1u);
+  EXPECT_EQ(gpu->Assignments()[0].spec().id(), build.tasks(0).spec().id());
+}
+
+TEST_F(CoordinatorTest, DatabaseOfTheFirstSchemaIsUpgradedInPlace) {
+  // A queued task as the first schema stored it: the whole spec, template included, in its row.
+  const std::string build = Submit();
+  auto agent = Connect("a1", 1);
+  coordinator_->Tick();
+  const v1::TaskSpec spec = agent->Assignments()[0].spec();
+  ASSERT_FALSE(spec.image().dockerfile_template().empty());
+  coordinator_.reset();
+  fs::remove_all(options_.data_dir);
+  fs::create_directories(options_.data_dir);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((options_.data_dir / "state.sqlite3").c_str(), &db), SQLITE_OK);
+  v1::BuildInfo header;
+  header.set_build_id("b000000000001");
+  header.set_config_name("old.yaml");
+  v1::TaskInfo task;
+  task.set_build_id(header.build_id());
+  *task.mutable_spec() = spec;
+  task.set_state(v1::TASK_STATE_QUEUED);
+  const std::string sql = R"sql(
+    CREATE TABLE builds (build_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, info BLOB NOT NULL);
+    CREATE TABLE tasks (build_id TEXT NOT NULL REFERENCES builds(build_id), task_id TEXT NOT NULL,
+      seq INTEGER NOT NULL, state INTEGER NOT NULL, info BLOB NOT NULL, PRIMARY KEY (build_id, task_id));
+    CREATE TABLE agents (agent_id TEXT PRIMARY KEY, info BLOB NOT NULL);
+    CREATE TABLE attempts (attempt_id TEXT PRIMARY KEY, build_id TEXT NOT NULL, task_id TEXT NOT NULL,
+      agent_id TEXT NOT NULL, started_at_ms INTEGER NOT NULL, finished_at_ms INTEGER, outcome TEXT);
+    CREATE TABLE uploads (attempt_id TEXT NOT NULL, filename TEXT NOT NULL, info BLOB NOT NULL,
+      path TEXT NOT NULL, PRIMARY KEY (attempt_id, filename));
+    INSERT INTO builds VALUES ('b000000000001', 1, x')sql" + absl::BytesToHexString(header.SerializeAsString()) +
+      R"sql(');
+    INSERT INTO tasks VALUES ('b000000000001', ')sql" + spec.id() + "', 0, 1, x'" +
+      absl::BytesToHexString(task.SerializeAsString()) + "');";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  Restart();
+  v1::BuildInfo old = coordinator_->GetBuild("b000000000001").value();
+  ASSERT_EQ(old.tasks_size(), 1);
+  EXPECT_TRUE(old.tasks(0).spec().image().dockerfile_template().empty());
+  agent = Connect("a1", 2);
+  Submit();  // new builds are stored the new way beside it
+  coordinator_->Tick();
+  ASSERT_EQ(agent->Assignments().size(), 2u);
+  EXPECT_EQ(agent->Assignments()[0].build_id(), "b000000000001");
+  EXPECT_EQ(agent->Assignments()[0].spec().SerializeAsString(), spec.SerializeAsString());
+  Restart();
+  EXPECT_EQ(coordinator_->ListBuilds().size(), 2u);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "coordinator/scheduler.h"
 
+#include "common/task_proto.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -25,6 +27,18 @@ v1::AgentCapabilities Agent(int gpus, const std::string& cuda, std::vector<std::
   return caps;
 }
 
+// What the coordinator does for one task: find the eligible agents, then pick one of them.
+struct Choice {
+  std::string agent;   // empty: none now
+  std::string reason;  // the waiting reason when none
+};
+Choice Choose(const v1::TaskSpec& task, std::vector<AgentSlots> agents) {
+  Eligibility eligible = FindEligible(task, agents);
+  AgentSlots* agent = PickAgent(NeedsGpu(task), agents, eligible.agents);
+  if (agent != nullptr) return {agent->agent_id, ""};
+  return {"", eligible.waiting_reason};
+}
+
 TEST(SchedulerTest, IncompatibilityReasons) {
   EXPECT_EQ(Incompatibility(Task("cpu"), Agent(0, "")), std::nullopt);
   EXPECT_EQ(Incompatibility(Task("cpu"), Agent(1, "12.4")), std::nullopt);
@@ -41,32 +55,27 @@ TEST(SchedulerTest, IncompatibilityReasons) {
 TEST(SchedulerTest, ChoosesTheCompatibleAgentWithTheMostFreeSlots) {
   v1::AgentCapabilities cpu = Agent(0, ""), old_gpu = Agent(1, "11.8"), gpu = Agent(2, "12.4");
   std::vector<AgentSlots> agents = {{"cpu", &cpu, 4}, {"old", &old_gpu, 3}, {"new", &gpu, 1}};
-  auto choice = ChooseAgent(Task("12.1"), agents);
-  ASSERT_TRUE(Chosen(choice));
-  EXPECT_EQ(std::get<0>(choice), "new");
-  choice = ChooseAgent(Task("cpu"), agents);
-  ASSERT_TRUE(Chosen(choice));
-  EXPECT_EQ(std::get<0>(choice), "cpu");
+  EXPECT_EQ(Choose(Task("12.1"), agents).agent, "new");
+  EXPECT_EQ(Choose(Task("cpu"), agents).agent, "cpu");
   agents[2].free_slots = 0;
-  choice = ChooseAgent(Task("12.1"), agents);
-  ASSERT_FALSE(Chosen(choice));
-  EXPECT_EQ(std::get<1>(choice), "waiting: every agent that can run it is busy");
+  Choice choice = Choose(Task("12.1"), agents);
+  EXPECT_EQ(choice.agent, "");
+  EXPECT_EQ(choice.reason, "waiting: every agent that can run it is busy");
+  // Eligibility lists the agents that could ever run it, busy or not.
+  EXPECT_THAT(FindEligible(Task("12.1"), agents).agents, ::testing::ElementsAre(2));
 }
 
 TEST(SchedulerTest, ReasonsWhenNobodyCanRunIt) {
-  auto none = ChooseAgent(Task("12.1"), {});
-  EXPECT_EQ(std::get<1>(none), "waiting: no agent is connected");
+  EXPECT_EQ(Choose(Task("12.1"), {}).reason, "waiting: no agent is connected");
   v1::AgentCapabilities cpu = Agent(0, ""), old_gpu = Agent(1, "11.8");
-  auto unable = ChooseAgent(Task("12.1"), {{"cpu", &cpu, 1}, {"old", &old_gpu, 1}});
-  EXPECT_EQ(std::get<1>(unable),
+  EXPECT_EQ(Choose(Task("12.1"), {{"cpu", &cpu, 1}, {"old", &old_gpu, 1}}).reason,
             "waiting: no connected agent can run it (needs a GPU; needs a driver for CUDA 12.1 "
             "(the agent's supports 11.8))");
 }
 
 TEST(SchedulerTest, TiesGoToTheSmallerId) {
   v1::AgentCapabilities a = Agent(0, ""), b = Agent(0, "");
-  auto choice = ChooseAgent(Task("cpu"), {{"b", &b, 1}, {"a", &a, 1}});
-  EXPECT_EQ(std::get<0>(choice), "a");
+  EXPECT_EQ(Choose(Task("cpu"), {{"b", &b, 1}, {"a", &a, 1}}).agent, "a");
 }
 
 v1::TaskSpec HostTask(const std::string& python, const std::string& cuda, const std::string& torch) {
@@ -106,14 +115,14 @@ TEST(SchedulerTest, GpuTasksNeedAFreeGpuSlotCpuTasksDoNot) {
   gpu.set_slots(4);
   gpu.set_gpu_slots(2);
   std::vector<AgentSlots> agents = {{"gpu", &gpu, 2, 0}};  // both GPUs busy, two slots free
-  auto choice = ChooseAgent(Task("12.1"), agents);
-  ASSERT_FALSE(Chosen(choice));
-  EXPECT_EQ(std::get<1>(choice), "waiting: every agent that can run it is busy");
-  EXPECT_TRUE(Chosen(ChooseAgent(Task("cpu"), agents)));
+  Choice choice = Choose(Task("12.1"), agents);
+  EXPECT_EQ(choice.agent, "");
+  EXPECT_EQ(choice.reason, "waiting: every agent that can run it is busy");
+  EXPECT_EQ(Choose(Task("cpu"), agents).agent, "gpu");
   agents[0].free_gpu_slots = 1;
-  EXPECT_TRUE(Chosen(ChooseAgent(Task("12.1"), agents)));
+  EXPECT_EQ(Choose(Task("12.1"), agents).agent, "gpu");
   agents[0].free_gpu_slots = -1;  // GPUs shared: only slots count
-  EXPECT_TRUE(Chosen(ChooseAgent(Task("12.1"), agents)));
+  EXPECT_EQ(Choose(Task("12.1"), agents).agent, "gpu");
 }
 
 }  // namespace
