@@ -8,14 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/log_batcher.h"
+#include "agent/wheel_upload.h"
 #include "common/atomic_file.h"
 #include "common/grpc_status.h"
 #include "common/task_proto.h"
 
 namespace cwb {
 namespace {
-
-constexpr size_t kChunkBytes = 1 << 20;
 
 v1::TaskState ToState(TaskOutcome outcome) {
   switch (outcome) {
@@ -121,40 +120,6 @@ void AgentDaemon::RunWork(Work* work) {
   finished_cv_.notify_all();
 }
 
-absl::Status AgentDaemon::Upload(v1::AgentService::Stub& stub, const v1::Assignment& assignment,
-                                 const BuiltWheel& wheel) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
-  Authorize(context);
-  v1::ArtifactInfo response;
-  std::unique_ptr<grpc::ClientWriter<v1::UploadChunk>> writer = stub.UploadArtifact(&context, &response);
-  v1::UploadChunk chunk;
-  v1::UploadHeader* header = chunk.mutable_header();
-  header->set_build_id(assignment.build_id());
-  header->set_task_id(assignment.spec().id());
-  header->set_attempt_id(assignment.attempt_id());
-  header->set_filename(wheel.filename);
-  header->set_size_bytes(wheel.size);
-  bool ok = writer->Write(chunk);
-  std::ifstream in(wheel.path, std::ios::binary);
-  std::string buffer(kChunkBytes, '\0');
-  while (ok && in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    const size_t n = static_cast<size_t>(in.gcount());
-    if (n == 0) break;
-    chunk.Clear();
-    chunk.set_data(buffer.data(), n);
-    ok = writer->Write(chunk);
-  }
-  if (ok) {
-    chunk.Clear();
-    chunk.set_sha256(wheel.sha256);
-    writer->Write(chunk);
-  }
-  writer->WritesDone();
-  return FromGrpcStatus(writer->Finish());
-}
-
 void AgentDaemon::Report(v1::AgentService::Stub& stub, Cancellation& connection_done) {
   while (!connection_done.cancelled()) {
     Work* done = nullptr;
@@ -180,7 +145,7 @@ void AgentDaemon::Report(v1::AgentService::Stub& stub, Cancellation& connection_
     std::vector<std::string> uploaded;
     if (result.outcome == TaskOutcome::kSucceeded) {
       for (const BuiltWheel& wheel : result.wheels) {
-        absl::Status s = Upload(stub, assignment, wheel);
+        absl::Status s = UploadWheel(stub, options_.token, assignment, wheel);
         if (absl::IsFailedPrecondition(s)) {
           stale = true;  // the coordinator moved on: this result is not wanted
           break;

@@ -61,8 +61,6 @@ class AgentDaemon {
   void RunWork(Work* work);
   // Uploads and reports finished work while connected; leaves the rest for the next session.
   void Report(v1::AgentService::Stub& stub, Cancellation& connection_done);
-  absl::Status Upload(v1::AgentService::Stub& stub, const v1::Assignment& assignment,
-                      const BuiltWheel& wheel);
   v1::Register RegisterMessage();
   void Authorize(grpc::ClientContext& context) const;
 

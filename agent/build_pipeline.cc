@@ -117,6 +117,42 @@ std::vector<std::pair<std::string, std::string>> BuildPipeline::ContainerEnv(
   return out;
 }
 
+absl::Status BuildPipeline::EnsureImage(const RenderedImage& image, const fs::path& workspace, LogSink& log,
+                                        Cancellation& stop, bool* built) {
+  std::shared_ptr<std::timed_mutex> building;
+  {
+    std::lock_guard lock(image_mutex_);
+    std::shared_ptr<std::timed_mutex>& entry = image_builds_[image.tag];
+    if (!entry) entry = std::make_shared<std::timed_mutex>();
+    building = entry;
+  }
+  bool waited = false;
+  while (!building->try_lock_for(std::chrono::milliseconds(200))) {
+    if (!waited) log.Write("cwb", absl::StrCat("waiting for another attempt's build of image ", image.tag));
+    waited = true;
+    if (stop.cancelled()) return absl::CancelledError(stop.reason());
+  }
+  std::unique_lock held(*building, std::adopt_lock);
+  absl::StatusOr<bool> exists = runtime_.ImageExists(image.tag);
+  if (!exists.ok()) return exists.status();
+  if (*exists) {
+    log.Write("cwb", absl::StrCat("image ", image.tag, " exists; reusing it"));
+    return absl::OkStatus();
+  }
+  log.Write("cwb", absl::StrCat("building image ", image.tag));
+  if (absl::Status s = WriteFileAtomically(workspace / "image" / "Dockerfile", image.dockerfile); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = runtime_.BuildImage({image.tag, workspace / "image" / "Dockerfile", workspace / "image",
+                                            {{"cwb.content_hash", image.content_hash}}},
+                                           log.LinesFrom("image"), &stop);
+      !s.ok()) {
+    return s;
+  }
+  *built = true;
+  return absl::OkStatus();
+}
+
 TaskResult BuildPipeline::Run(const TaskRun& run) {
   const v1::TaskSpec& spec = *run.spec;
   const fs::path workspace = paths::Workspace(options_.work_dir, spec.id(), run.attempt_id);
@@ -233,24 +269,8 @@ TaskResult BuildPipeline::Run(const TaskRun& run) {
       log.Write("cwb", absl::StrCat("apt_packages are not installed on the host; it must already "
                                     "have: ", absl::StrJoin(spec.image().apt_packages(), " ")));
     }
-  } else if (absl::StatusOr<bool> exists = runtime_.ImageExists(image->tag); !exists.ok()) {
-    return fail(exists.status());
-  } else if (*exists) {
-    log.Write("cwb", absl::StrCat("image ", image->tag, " exists; reusing it"));
-  } else {
-    log.Write("cwb", absl::StrCat("building image ", image->tag));
-    if (absl::Status s = WriteFileAtomically(workspace / "image" / "Dockerfile", image->dockerfile);
-        !s.ok()) {
-      return fail(s);
-    }
-    if (absl::Status s = runtime_.BuildImage(
-            {image->tag, workspace / "image" / "Dockerfile", workspace / "image",
-             {{"cwb.content_hash", image->content_hash}}},
-            log.LinesFrom("image"), &stop);
-        !s.ok()) {
-      return fail(s);
-    }
-    result.image_built = true;
+  } else if (absl::Status s = EnsureImage(*image, workspace, log, stop, &result.image_built); !s.ok()) {
+    return fail(s);
   }
   if (stop.cancelled()) return finish(TaskOutcome::kCancelled, "");
 

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "common/process_runner.h"
 #include "common/cancellation.h"
 #include "common/clock.h"
+#include "common/dockerfile_renderer.h"
 #include "cwb/v1/task.pb.h"
 
 namespace cwb {
@@ -81,10 +84,17 @@ class BuildPipeline {
       const v1::TaskSpec& spec, const std::string& cuda_arch_list = "") const;
 
  private:
+  // Builds the task's image unless one with its tag exists. Attempts needing the same image
+  // wait for one build of it instead of building it twice at once.
+  absl::Status EnsureImage(const RenderedImage& image, const std::filesystem::path& workspace,
+                           LogSink& log, Cancellation& stop, bool* built);
+
   ContainerRuntime& runtime_;
   ProcessRunner& runner_;
   Clock& clock_;
   const PipelineOptions options_;
+  std::mutex image_mutex_;
+  std::map<std::string, std::shared_ptr<std::timed_mutex>> image_builds_;  // by tag
 };
 
 }  // namespace cwb

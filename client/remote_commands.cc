@@ -10,6 +10,7 @@
 #include "client/exit_codes.h"
 #include "client/table.h"
 #include "client/terminal_text.h"
+#include "client/wheel_download.h"
 #include "common/atomic_file.h"
 #include "common/config_parser.h"
 #include "common/digest.h"
@@ -126,46 +127,6 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, bool t
   return kExitSomeFailed;
 }
 
-absl::Status DownloadOne(CoordinatorConnection& connection, const std::string& build_id,
-                         const v1::TaskInfo& task, const v1::ArtifactInfo& artifact,
-                         const fs::path& destination) {
-  v1::DownloadArtifactRequest request;
-  request.set_build_id(build_id);
-  request.set_task_id(task.spec().id());
-  request.set_filename(artifact.filename());
-  auto context = connection.Context(std::chrono::seconds(3600));
-  std::unique_ptr<grpc::ClientReader<v1::ArtifactChunk>> reader =
-      connection.stub().DownloadArtifact(context.get(), request);
-  std::error_code error;
-  fs::create_directories(destination.parent_path(), error);
-  const fs::path temp = TempPathFor(destination);
-  std::ofstream file(temp, std::ios::binary);
-  Sha256 hasher;
-  uint64_t size = 0;
-  std::string announced;
-  v1::ArtifactChunk chunk;
-  while (reader->Read(&chunk)) {
-    file.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
-    hasher.Update(chunk.data());
-    size += chunk.data().size();
-    if (!chunk.sha256().empty()) announced = chunk.sha256();
-  }
-  file.close();
-  absl::Status status = FromGrpcStatus(reader->Finish());
-  const std::string digest = hasher.FinishHex();
-  if (status.ok() && !file) status = absl::InternalError(absl::StrCat("cannot write ", temp.string()));
-  if (status.ok() && (digest != artifact.sha256() || (!announced.empty() && announced != digest) ||
-                      size != artifact.size_bytes())) {
-    status = absl::DataLossError(absl::StrCat(artifact.filename(), ": downloaded sha256 ", digest,
-                                              " does not match ", artifact.sha256()));
-  }
-  if (!status.ok()) {
-    fs::remove(temp, error);
-    return status;
-  }
-  return CommitTempFile(temp, destination);
-}
-
 }  // namespace
 
 int SubmitCommand(const RemoteOptions& options, const std::string& config_path, bool watch,
@@ -273,7 +234,7 @@ int FetchCommand(const RemoteOptions& options, const std::string& build_id,
           continue;
         }
       }
-      if (absl::Status s = DownloadOne(connection, build_id, task, artifact, destination); !s.ok()) {
+      if (absl::Status s = DownloadWheel(connection, build_id, task.spec().id(), artifact, destination); !s.ok()) {
         err << "cwb: " << artifact.filename() << ": " << s.message() << '\n';
         ++failed;
         continue;

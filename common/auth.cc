@@ -72,7 +72,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
   return grpc::SslCredentials(options);
 }
 
-grpc::Status CheckBearerToken(const grpc::ServerContext& context, const std::string& expected) {
+grpc::Status CheckBearerToken(const grpc::ServerContextBase& context, const std::string& expected) {
   if (expected.empty()) return grpc::Status::OK;
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");

@@ -34,6 +34,6 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 
 // OK when `expected` is empty (no token configured) or the call carries
 // "authorization: Bearer <expected>"; UNAUTHENTICATED otherwise. Compares in constant time.
-grpc::Status CheckBearerToken(const grpc::ServerContext& context, const std::string& expected);
+grpc::Status CheckBearerToken(const grpc::ServerContextBase& context, const std::string& expected);
 
 }  // namespace cwb

@@ -22,13 +22,28 @@ std::string ImageTag(const AxisValues& axes, const std::string& content_hash) {
                       AxisOrEmpty(axes, kCudaAxis), "-", content_hash.substr(0, 12));
 }
 
-absl::StatusOr<RenderedImage> RenderDockerfile(const ImageRecipe& recipe) {
-  mustache::mustache tmpl{recipe.dockerfile_template};
-  if (!tmpl.is_valid()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("template ", recipe.template_origin, ": ", tmpl.error_message()));
+struct DockerfileTemplate::Parsed {
+  explicit Parsed(const std::string& text) : tmpl(text) {
+    tmpl.set_custom_escape([](const std::string& s) { return s; });
   }
-  tmpl.set_custom_escape([](const std::string& s) { return s; });
+  mustache::mustache tmpl;
+};
+
+DockerfileTemplate::DockerfileTemplate(const std::string& text, std::string origin)
+    : origin_(std::move(origin)), parsed_(std::make_unique<Parsed>(text)) {}
+
+DockerfileTemplate::~DockerfileTemplate() = default;
+DockerfileTemplate::DockerfileTemplate(DockerfileTemplate&&) noexcept = default;
+
+absl::StatusOr<RenderedImage> RenderDockerfile(const ImageRecipe& recipe) {
+  return DockerfileTemplate(recipe.dockerfile_template, recipe.template_origin).Render(recipe);
+}
+
+absl::StatusOr<RenderedImage> DockerfileTemplate::Render(const ImageRecipe& recipe) {
+  mustache::mustache& tmpl = parsed_->tmpl;
+  if (!tmpl.is_valid()) {
+    return absl::InvalidArgumentError(absl::StrCat("template ", origin_, ": ", tmpl.error_message()));
+  }
 
   mustache::data context;
   context.set("template_origin", recipe.template_origin);
@@ -61,8 +76,7 @@ absl::StatusOr<RenderedImage> RenderDockerfile(const ImageRecipe& recipe) {
   RenderedImage image;
   image.dockerfile = tmpl.render(context);
   if (!tmpl.is_valid()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("template ", recipe.template_origin, ": ", tmpl.error_message()));
+    return absl::InvalidArgumentError(absl::StrCat("template ", origin_, ": ", tmpl.error_message()));
   }
   image.content_hash = Sha256Hex(image.dockerfile);
   image.tag = ImageTag(recipe.axes, image.content_hash);

@@ -1,7 +1,8 @@
 // Renders a Dockerfile from a Mustache template and an image recipe, and derives the image's
-// content hash and tag. Pure; safe to call from any thread.
+// content hash and tag.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,25 @@ struct RenderedImage {
   std::string tag;           // wheel-builder:py<VER>-cuda<VER>-<hash12>
 };
 
-// Renders `recipe`. Values are substituted as they are (no HTML escaping): they were validated
-// when the config was read. Fails with InvalidArgument naming the template on a syntax error.
+// A template parsed once and rendered for many recipes (a matrix of thousands of targets). Not
+// thread-safe: one per thread.
+class DockerfileTemplate {
+ public:
+  DockerfileTemplate(const std::string& text, std::string origin);
+  ~DockerfileTemplate();
+  DockerfileTemplate(DockerfileTemplate&&) noexcept;
+  // Renders `recipe`, whose template must be this one's text. Values are substituted as they are
+  // (no HTML escaping): they were validated when the config was read. Fails with InvalidArgument
+  // naming the template on a syntax error.
+  absl::StatusOr<RenderedImage> Render(const ImageRecipe& recipe);
+
+ private:
+  struct Parsed;
+  std::string origin_;
+  std::unique_ptr<Parsed> parsed_;
+};
+
+// Parses recipe.dockerfile_template and renders `recipe` (see DockerfileTemplate::Render).
 absl::StatusOr<RenderedImage> RenderDockerfile(const ImageRecipe& recipe);
 
 // "wheel-builder:py3.10-cuda12.1-0123456789ab": the seed's tag naming plus the content hash.

@@ -1,5 +1,7 @@
 #include "common/matrix.h"
 
+#include <set>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -87,10 +89,9 @@ std::vector<AxisValues> ExpandMatrix(const MatrixSpec& matrix, Diagnostics& diag
   }
 
   std::vector<AxisValues> unique;
+  std::set<AxisValues> seen;
   for (AxisValues& combination : combinations) {
-    if (std::find(unique.begin(), unique.end(), combination) == unique.end()) {
-      unique.push_back(std::move(combination));
-    }
+    if (seen.insert(combination).second) unique.push_back(std::move(combination));
   }
   return unique;
 }

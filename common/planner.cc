@@ -83,6 +83,7 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
   // Missing base images are reported once per (torch, cuda) pair, naming a task that needs it.
   std::set<std::pair<std::string, std::string>> reported_missing;
   std::map<std::string, RenderedImage> rendered_by_recipe;
+  DockerfileTemplate dockerfile(config.dockerfile_template, config.template_origin);
   bool template_error_reported = false;
 
   for (const ProjectConfig& project : config.projects) {
@@ -131,7 +132,7 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
       const std::string recipe_key = absl::StrCat(base->image, "\n", FormatAxes(axes));
       auto cached = rendered_by_recipe.find(recipe_key);
       if (cached == rendered_by_recipe.end()) {
-        absl::StatusOr<RenderedImage> rendered = RenderDockerfile(task.recipe);
+        absl::StatusOr<RenderedImage> rendered = dockerfile.Render(task.recipe);
         if (!rendered.ok()) {
           if (!template_error_reported) {
             diagnostics.Error(config.template_location, "dockerfile_template",

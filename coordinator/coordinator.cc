@@ -90,9 +90,11 @@ Coordinator::Coordinator(CoordinatorOptions options, Clock& clock, std::unique_p
     : options_(std::move(options)),
       clock_(clock),
       store_(std::move(store)),
+      writer_(*store_),
       resolver_(std::move(resolver)),
       logs_(options_.data_dir / "logs", options_.max_log_bytes),
       artifacts_(options_.data_dir, options_.max_upload_bytes),
+      submit_random_(std::random_device{}()),
       random_(std::random_device{}()) {
   if (resolver_ == nullptr) {
     resolver_runner_ = std::make_unique<BoostProcessRunner>();
@@ -100,7 +102,7 @@ Coordinator::Coordinator(CoordinatorOptions options, Clock& clock, std::unique_p
   }
 }
 
-Coordinator::~Coordinator() = default;
+Coordinator::~Coordinator() { writer_.Stop(); }
 
 absl::Status Coordinator::Recover() {
   absl::StatusOr<StoredState> state = store_->LoadAll();
@@ -185,6 +187,8 @@ void Coordinator::Wake() {
   wake_cv_.notify_all();
 }
 
+void Coordinator::ScheduleSoon() { schedule_ = true; }
+
 v1::BuildInfo Coordinator::BuildView(const BuildState& build, bool with_tasks) {
   v1::BuildInfo view = build.header;
   const uint32_t succeeded = build.counts[v1::TASK_STATE_SUCCEEDED];
@@ -237,7 +241,6 @@ void Coordinator::Changed(TaskRecord& task, bool persist) {
   if (persist && !task.dirty) {
     task.dirty = true;
     dirty_.push_back(&task);
-    batch_.tasks.push_back(&task.info);
   }
   BuildState& build = builds_.at(task.info.build_id());
   if (!build.watchers.empty()) {
@@ -259,33 +262,50 @@ void Coordinator::SendTo(const std::string& agent_id, v1::CoordinatorMessage mes
 }
 
 void Coordinator::Flush() {
-  if (!batch_.empty()) {
-    if (absl::Status s = store_->Apply(batch_); !s.ok()) {
-      // The in-memory view stays ahead; the tasks are written again with their next change.
-      std::fprintf(stderr, "cwb-coordinator: cannot persist %zu task change(s): %s\n",
-                   batch_.tasks.size(), std::string(s.message()).c_str());
-    }
-    batch_.Clear();
+  // A call that freed slots or queued tasks assigns them before it returns: no thread handoff
+  // between a slot freeing and its next assignment.
+  if (schedule_) {
+    schedule_ = false;
+    ScheduleLocked();
   }
-  for (TaskRecord* task : dirty_) task->dirty = false;
+  CommitWriter::Commit commit;
+  commit.batch = std::move(batch_);
+  batch_ = StoreBatch();
+  for (TaskRecord* task : dirty_) {
+    task->dirty = false;
+    commit.batch.tasks.push_back({task->info.build_id(), task->info.spec().id(), task->info.state(),
+                                  task->info.SerializeAsString()});
+  }
   dirty_.clear();
   for (auto& [agent_id, message] : outbox_) {
     auto it = agents_.find(agent_id);
-    if (it != agents_.end() && it->second.channel) it->second.channel->Send(message);
+    if (it == agents_.end() || !it->second.channel) continue;
+    commit.deliveries.push_back(
+        [channel = it->second.channel, message = std::move(message)]() mutable { channel->Send(std::move(message)); });
   }
   outbox_.clear();
   for (auto& [build_id, event] : events_) {
+    std::vector<std::shared_ptr<BuildWatcher>> watchers;
     std::erase_if(builds_.at(build_id).watchers, [&](const std::weak_ptr<BuildWatcher>& weak) {
       std::shared_ptr<BuildWatcher> watcher = weak.lock();
       if (!watcher || watcher->closed()) return true;
-      watcher->Push(event);
+      watchers.push_back(std::move(watcher));
       return false;
+    });
+    if (watchers.empty()) continue;
+    commit.deliveries.push_back([watchers = std::move(watchers), event = std::move(event)] {
+      for (const std::shared_ptr<BuildWatcher>& watcher : watchers) watcher->Push(event);
     });
   }
   events_.clear();
-  if (wake_logs_) logs_.Wake();
+  if (wake_logs_) commit.deliveries.push_back([this] { logs_.Wake(); });
   wake_logs_ = false;
+  writer_.Submit(std::move(commit));
 }
+
+void Coordinator::StartCommitThread() { writer_.Start(); }
+
+void Coordinator::StopCommitThread() { writer_.Stop(); }
 
 Coordinator::TaskRecord* Coordinator::FindAttempt(const std::string& attempt_id) {
   auto it = attempts_.find(attempt_id);
@@ -388,18 +408,21 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
     }
   }
 
-  Locked locked(*this);
+  writer_.Sync();  // the result cache must see every result reported before this call
+  // One submission at a time from here, so builds are stored in the order they are held; all
+  // but the last step run without the coordinator's lock.
+  std::lock_guard submitting(submit_mutex_);
   v1::BuildInfo header;
-  header.set_build_id(NewId("b"));
+  header.set_build_id(absl::StrFormat("b%012x", submit_random_() & 0xffffffffffffull));
   header.set_config_name(name);
   header.set_created_at_ms(NowMs());
   std::vector<std::string> templates;
-  std::vector<StoredTask> stored;
-  stored.reserve(plan->tasks.size());
-  for (const PlannedTask& planned : plan->tasks) {
-    StoredTask& task = stored.emplace_back();
+  std::vector<TaskRecord> records(plan->tasks.size());
+  for (size_t i = 0; i < plan->tasks.size(); ++i) {
+    TaskRecord& task = records[i];
+    task.index = static_cast<uint32_t>(i);
     task.info.set_build_id(header.build_id());
-    *task.info.mutable_spec() = ToProto(planned);
+    *task.info.mutable_spec() = ToProto(plan->tasks[i]);
     std::string* text = task.info.mutable_spec()->mutable_image()->mutable_dockerfile_template();
     auto it = std::find(templates.begin(), templates.end(), *text);
     task.template_index = static_cast<int>(it - templates.begin());
@@ -407,20 +430,6 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
     text->clear();
     task.info.set_state(v1::TASK_STATE_QUEUED);
     task.info.set_queued_at_ms(header.created_at_ms());
-  }
-
-  BuildState& build = builds_[header.build_id()];
-  build.header = header;
-  build.seq = next_build_seq_++;
-  build.templates = std::move(templates);
-  std::vector<TaskRecord*> records;
-  for (size_t i = 0; i < stored.size(); ++i) {
-    TaskRecord& task = tasks_[TaskKey{header.build_id(), stored[i].info.spec().id()}];
-    task.info = stored[i].info;
-    task.template_index = stored[i].template_index;
-    task.index = static_cast<uint32_t>(i);
-    build.task_ids.push_back(task.info.spec().id());
-    records.push_back(&task);
   }
   // Tasks built before at the same commit are completed from the result cache.
   std::set<std::filesystem::path> synced;
@@ -430,25 +439,37 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
     auto commit = commits.find({planned.repo_url, planned.repo_ref});
     if (commit == commits.end() || commit->second.empty()) continue;
     std::vector<v1::LogLine> log;
-    if (ReuseResult(*records[i], commit->second, &synced, &log)) {
-      stored[i].info = records[i]->info;
-      reuse_logs[records[i]->info.spec().id()] = std::move(log);
+    if (ReuseResult(records[i], commit->second, &synced, &log)) {
+      reuse_logs[records[i].info.spec().id()] = std::move(log);
     }
   }
+  std::vector<std::pair<const v1::TaskInfo*, int>> rows;
+  rows.reserve(records.size());
+  for (const TaskRecord& task : records) rows.emplace_back(&task.info, task.template_index);
   absl::Status status = artifacts_.SyncDirectories(synced);
-  if (status.ok()) status = store_->InsertBuild(header, build.templates, stored);
+  if (status.ok()) status = store_->InsertBuild(header, templates, rows);
   if (!status.ok()) {
-    for (const std::string& id : build.task_ids) tasks_.erase(TaskKey{header.build_id(), id});
-    builds_.erase(header.build_id());
     std::error_code ignored;
     std::filesystem::remove_all(artifacts_.BuildDir(header.build_id()), ignored);
     return status;
   }
-  build_order_.push_back(header.build_id());
-  for (TaskRecord* task : records) Track(*task);
   for (const auto& [task_id, lines] : reuse_logs) (void)logs_.Append(header.build_id(), task_id, lines);
-  Wake();
-  return BuildView(build, true);
+
+  Locked locked(*this);
+  BuildState& build = builds_[header.build_id()];
+  build.header = header;
+  build.seq = next_build_seq_++;
+  build.templates = std::move(templates);
+  build_order_.push_back(header.build_id());
+  build.task_ids.reserve(records.size());
+  for (TaskRecord& record : records) {
+    build.task_ids.push_back(record.info.spec().id());
+    TaskRecord& task = tasks_[TaskKey{header.build_id(), record.info.spec().id()}];
+    task = std::move(record);
+    Track(task);
+  }
+  ScheduleSoon();
+  return BuildView(build, /*with_tasks=*/false);
 }
 
 bool Coordinator::ReuseResult(TaskRecord& task, const std::string& commit,
@@ -484,11 +505,11 @@ bool Coordinator::ReuseResult(TaskRecord& task, const std::string& commit,
   return true;
 }
 
-absl::StatusOr<v1::BuildInfo> Coordinator::GetBuild(const std::string& build_id) {
+absl::StatusOr<v1::BuildInfo> Coordinator::GetBuild(const std::string& build_id, bool with_tasks) {
   Locked locked(*this);
   auto it = builds_.find(build_id);
   if (it == builds_.end()) return NotFoundBuild(build_id);
-  return BuildView(it->second, true);
+  return BuildView(it->second, with_tasks);
 }
 
 std::vector<v1::BuildInfo> Coordinator::ListBuilds() {
@@ -550,7 +571,7 @@ absl::StatusOr<uint32_t> Coordinator::Cancel(const std::string& build_id, const 
     CancelLocked(task, "cancelled by a user");
     ++cancelled;
   }
-  Wake();
+  ScheduleSoon();
   return cancelled;
 }
 
@@ -578,7 +599,7 @@ absl::StatusOr<uint32_t> Coordinator::Retry(const std::string& build_id,
     Changed(task);
     ++requeued;
   }
-  Wake();
+  ScheduleSoon();
   return requeued;
 }
 
@@ -653,7 +674,7 @@ absl::StatusOr<v1::RegisterAck> Coordinator::Register(const v1::Register& reques
   v1::CoordinatorMessage message;
   *message.mutable_ack() = ack;
   SendTo(request.agent_id(), std::move(message));
-  Wake();
+  ScheduleSoon();
   return ack;
 }
 
@@ -742,7 +763,7 @@ void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpda
         SetState(task, v1::TASK_STATE_FAILED);
         task.info.set_message(problem);
       }
-      Wake();
+      ScheduleSoon();
       break;
     }
     case v1::TASK_STATE_FAILED:
@@ -753,7 +774,7 @@ void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpda
       task.info.set_exit_code(update.exit_code());
       task.info.set_commit(update.commit());
       task.info.set_finished_at_ms(NowMs());
-      Wake();
+      ScheduleSoon();
       break;
     default:
       return;

@@ -3,9 +3,10 @@
 // durations of earlier builds (long tasks start first) and the result cache (an unchanged task at
 // an unchanged commit is not built again).
 //
-// Owns the in-memory view. Each public call collects its changes and, before returning, writes
-// them to the StateStore in one transaction and only then makes them visible (messages to agents,
-// watcher events), so nothing is seen that a restart would forget. Thread-safe (one mutex); never
+// Owns the in-memory view. Each public call collects its changes and hands them to the
+// CommitWriter, which makes them durable (one transaction for many calls under load) and only
+// then visible (messages to agents, watcher events), so nothing is seen that a restart would
+// forget; reads of the in-memory view may be a transaction ahead. Thread-safe (one mutex); never
 // blocks on the network: messages to agents go through AgentChannel::Send, which only enqueues.
 // Costs do not grow with the number of tasks: build summaries are counted as tasks change, and
 // the scheduler looks only at the queue's groups and at tasks it assigns (TaskQueue).
@@ -31,6 +32,7 @@
 #include "common/clock.h"
 #include "common/task_state.h"
 #include "coordinator/artifact_store.h"
+#include "coordinator/commit_writer.h"
 #include "coordinator/log_store.h"
 #include "coordinator/source_resolver.h"
 #include "coordinator/state_store.h"
@@ -44,7 +46,7 @@ namespace cwb {
 class AgentChannel {
  public:
   virtual ~AgentChannel() = default;
-  virtual void Send(const v1::CoordinatorMessage& message) = 0;
+  virtual void Send(v1::CoordinatorMessage message) = 0;
   // Ends the session (the agent will reconnect).
   virtual void Close() = 0;
 };
@@ -87,8 +89,9 @@ class Coordinator {
   // ---- client API ----
   // Plans the config and queues its tasks; a task whose spec was built before at the commit its
   // source resolves to now is completed at once with those wheels (unless request.no_cache).
+  // The new build without its tasks.
   absl::StatusOr<v1::BuildInfo> Submit(const v1::SubmitBuildRequest& request);
-  absl::StatusOr<v1::BuildInfo> GetBuild(const std::string& build_id);
+  absl::StatusOr<v1::BuildInfo> GetBuild(const std::string& build_id, bool with_tasks = true);
   std::vector<v1::BuildInfo> ListBuilds();
   absl::StatusOr<v1::TaskInfo> GetTask(const std::string& build_id, const std::string& task_id);
   // A watcher of the build's task changes, and the build as it is now.
@@ -115,10 +118,18 @@ class Coordinator {
                             const std::filesystem::path& path);
 
   // ---- time ----
-  // Expires leases and assigns queued tasks. Called by RunScheduler, or directly by tests.
+  // Expires leases and assigns queued tasks. Calls that free slots or queue tasks schedule by
+  // themselves before they return; this catches up with time. Called by RunScheduler, or
+  // directly by tests.
   void Tick();
-  // Calls Tick whenever something changed, and at least every scheduler_tick, until `stop`.
+  // Calls Tick every scheduler_tick until `stop`.
   void RunScheduler(Cancellation& stop);
+
+  // Group commit on a thread of its own (the server runs this); without it, each call writes and
+  // delivers its changes before returning.
+  void StartCommitThread();
+  // Writes and delivers what is pending, then writes at once again.
+  void StopCommitThread();
 
   LogStore& logs() { return logs_; }
   ArtifactStore& artifacts() { return artifacts_; }
@@ -157,6 +168,8 @@ class Coordinator {
   int64_t NowMs();
   std::string NewId(const char* prefix);
   void Wake();
+  // Has the scheduler run at the end of the current call (in Flush).
+  void ScheduleSoon();
   v1::BuildInfo BuildView(const BuildState& build, bool with_tasks);
   // Adds a loaded or submitted task to the counts (and the queue when queued).
   void Track(TaskRecord& task);
@@ -167,7 +180,8 @@ class Coordinator {
   void Changed(TaskRecord& task, bool persist = true);
   void Persist(const v1::AgentInfo& agent);
   void SendTo(const std::string& agent_id, v1::CoordinatorMessage message);
-  // Writes the pending batch, then sends and publishes what waited for it. Called with the lock.
+  // Hands the call's changes to the writer: store writes, then the messages and events that
+  // waited for them. Called with the lock, at the end of each call.
   void Flush();
 
   void EndAttempt(TaskRecord& task, const std::string& outcome);
@@ -191,11 +205,14 @@ class Coordinator {
   const CoordinatorOptions options_;
   Clock& clock_;
   std::unique_ptr<StateStore> store_;
+  CommitWriter writer_;
   std::unique_ptr<ProcessRunner> resolver_runner_;  // for the default resolver
   std::unique_ptr<SourceResolver> resolver_;
   LogStore logs_;
   ArtifactStore artifacts_;
 
+  std::mutex submit_mutex_;       // held by Submit before mutex_, never after
+  std::mt19937_64 submit_random_;  // build ids; under submit_mutex_
   std::mutex mutex_;
   std::condition_variable wake_cv_;
   bool wake_ = false;
@@ -214,12 +231,13 @@ class Coordinator {
   std::map<std::string, int64_t> durations_;  // expected build ms by target
   Clock::SteadyTime next_lease_check_{};
 
-  // Changes of the current call, written by Flush.
+  // Changes of the current call, handed to writer_ by Flush.
   StoreBatch batch_;
   std::vector<TaskRecord*> dirty_;
   std::vector<std::pair<std::string, v1::CoordinatorMessage>> outbox_;
   std::vector<std::pair<std::string, v1::BuildEvent>> events_;  // by build
   bool wake_logs_ = false;
+  bool schedule_ = false;
 };
 
 }  // namespace cwb

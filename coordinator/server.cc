@@ -47,6 +47,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
   if (!server->server_ || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
+  server->coordinator_->StartCommitThread();
   server->scheduler_ = std::thread([s = server.get()] { s->coordinator_->RunScheduler(s->stop_); });
   return server;
 }
@@ -64,6 +65,7 @@ void CoordinatorServer::Shutdown() {
   coordinator_->logs().Wake();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (scheduler_.joinable()) scheduler_.join();
+  coordinator_->StopCommitThread();
 }
 
 CoordinatorServer::~CoordinatorServer() { Shutdown(); }

@@ -1,7 +1,10 @@
 #include "coordinator/services.h"
 
+#include <atomic>
+#include <deque>
 #include <fstream>
-#include <thread>
+#include <mutex>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/auth.h"
@@ -20,60 +23,143 @@ grpc::Status Missing(const char* field) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": required"));
 }
 
-// The session's way back to its agent: a queue drained by one writer thread (one write in flight).
-class StreamChannel final : public AgentChannel {
+// One agent's Session stream on gRPC's callback API: no thread of its own. Each message read is
+// handed to the coordinator at once; what the coordinator sends (Send, from any thread) is
+// queued and written one message at a time. The coordinator keeps a shared_ptr to it as the
+// agent's AgentChannel; the reactor itself lives until OnDone.
+class SessionReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>,
+                             public AgentChannel,
+                             public std::enable_shared_from_this<SessionReactor> {
  public:
-  StreamChannel(grpc::ServerContext* context,
-                grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>* stream)
-      : context_(context), stream_(stream), writer_([this] { WriteLoop(); }) {}
-  ~StreamChannel() override {
-    Close();
-    writer_.join();
+  SessionReactor(Coordinator& coordinator, grpc::CallbackServerContext* context, const std::string& token)
+      : coordinator_(coordinator) {
+    if (grpc::Status denied = CheckBearerToken(*context, token); !denied.ok()) {
+      FinishWhenIdle(denied);
+      return;
+    }
+    StartRead(&incoming_);
+  }
+  // The reactor owns itself until OnDone, which drops this reference.
+  void Keep(std::shared_ptr<SessionReactor> self) { self_ = std::move(self); }
+
+  // Never calls into gRPC under mutex_: a reaction may run inside StartWrite or Finish.
+  void Send(v1::CoordinatorMessage message) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (finishing_) return;
+      if (writing_) {
+        queue_.push_back(std::move(message));
+        return;
+      }
+      writing_ = true;
+      outgoing_ = std::move(message);
+    }
+    StartWrite(&outgoing_);
   }
 
-  void Send(const v1::CoordinatorMessage& message) override {
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      queue_.push_back(message);
+  // Ends the session (the agent will reconnect), once the write in flight is done.
+  void Close() override { FinishWhenIdle(grpc::Status::OK); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Ended();
+      FinishWhenIdle(grpc::Status::OK);
+      return;
     }
-    cv_.notify_all();
+    if (agent_id_.empty()) {
+      if (!incoming_.has_register_()) {
+        FinishWhenIdle(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                    "register: the first message must register"));
+        return;
+      }
+      absl::StatusOr<v1::RegisterAck> ack = coordinator_.Register(incoming_.register_(), shared_from_this());
+      if (!ack.ok()) {
+        FinishWhenIdle(ToGrpcStatus(ack.status()));
+        return;
+      }
+      agent_id_ = incoming_.register_().agent_id();
+    } else {
+      coordinator_.Heartbeat(agent_id_, this);  // any message shows the agent is alive
+      switch (incoming_.message_case()) {
+        case v1::AgentMessage::kStatus:
+          coordinator_.OnStatus(agent_id_, incoming_.status());
+          break;
+        case v1::AgentMessage::kLogs:
+          coordinator_.OnLogs(agent_id_, incoming_.logs());
+          break;
+        default:
+          break;
+      }
+    }
+    StartRead(&incoming_);
   }
-  void Close() override {
+
+  void OnWriteDone(bool ok) override {
+    bool finish = false, next = false;
     {
       std::lock_guard lock(mutex_);
-      if (closed_) return;
-      closed_ = true;
+      if (!ok) {
+        queue_.clear();
+        close_status_ = grpc::Status::OK;
+      }
+      if (!close_status_.has_value() && !queue_.empty()) {
+        outgoing_ = std::move(queue_.front());
+        queue_.pop_front();
+        next = true;
+      } else {
+        writing_ = false;
+        finish = close_status_.has_value() && TakeFinishLocked();
+      }
     }
-    cv_.notify_all();
-    context_->TryCancel();
+    if (next) {
+      StartWrite(&outgoing_);
+    } else if (finish) {
+      Finish(*close_status_);
+    }
+  }
+
+  void OnDone() override {
+    Ended();
+    self_.reset();  // may delete this
   }
 
  private:
-  void WriteLoop() {
-    while (true) {
-      v1::CoordinatorMessage message;
-      {
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
-        if (closed_ && queue_.empty()) return;
-        message = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      if (!stream_->Write(message)) {
-        Close();
-        return;
-      }
+  // Finishes with `status` now, or when the write in flight is done. Finish is called once, not
+  // under mutex_, and last: OnDone may follow on another thread at once.
+  void FinishWhenIdle(grpc::Status status) {
+    bool finish = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (!close_status_.has_value()) close_status_ = std::move(status);
+      finish = !writing_ && TakeFinishLocked();
     }
+    if (finish) Finish(*close_status_);
+  }
+  // True once: the caller must then call Finish. Messages sent later are dropped.
+  bool TakeFinishLocked() {
+    if (finishing_) return false;
+    finishing_ = true;
+    queue_.clear();
+    return true;
+  }
+  // Tells the coordinator the agent is gone (once).
+  void Ended() {
+    if (agent_id_.empty() || ended_.exchange(true)) return;
+    coordinator_.Disconnected(agent_id_, this);
   }
 
-  grpc::ServerContext* context_;
-  grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>* stream_;
+  Coordinator& coordinator_;
+  std::shared_ptr<SessionReactor> self_;
+  v1::AgentMessage incoming_;  // only the read side touches it
+  std::string agent_id_;       // set by the first read, then only read
+  std::atomic<bool> ended_{false};
+
   std::mutex mutex_;
-  std::condition_variable cv_;
+  v1::CoordinatorMessage outgoing_;  // the write in flight
   std::deque<v1::CoordinatorMessage> queue_;
-  bool closed_ = false;
-  std::thread writer_;
+  bool writing_ = false;
+  std::optional<grpc::Status> close_status_;  // set once the session is to end
+  bool finishing_ = false;
 };
 
 }  // namespace
@@ -100,7 +186,7 @@ grpc::Status BuildServiceImpl::GetBuild(grpc::ServerContext* context, const v1::
                                         v1::BuildInfo* response) {
   if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
-  absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(request->build_id());
+  absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(request->build_id(), !request->without_tasks());
   if (!build.ok()) return ToGrpcStatus(build.status());
   *response = *std::move(build);
   return grpc::Status::OK;
@@ -223,35 +309,11 @@ grpc::Status BuildServiceImpl::ListAgents(grpc::ServerContext* context, const v1
 
 // ---- AgentService ----
 
-grpc::Status AgentServiceImpl::Session(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>* stream) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
-  v1::AgentMessage message;
-  if (!stream->Read(&message)) return grpc::Status::CANCELLED;
-  if (!message.has_register_()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "register: the first message must register");
-  }
-  const std::string agent_id = message.register_().agent_id();
-  auto channel = std::make_shared<StreamChannel>(context, stream);
-  absl::StatusOr<v1::RegisterAck> ack = coordinator_.Register(message.register_(), channel);
-  if (!ack.ok()) return ToGrpcStatus(ack.status());
-  while (stream->Read(&message)) {
-    coordinator_.Heartbeat(agent_id, channel.get());  // any message shows the agent is alive
-    switch (message.message_case()) {
-      case v1::AgentMessage::kStatus:
-        coordinator_.OnStatus(agent_id, message.status());
-        break;
-      case v1::AgentMessage::kLogs:
-        coordinator_.OnLogs(agent_id, message.logs());
-        break;
-      default:
-        break;
-    }
-  }
-  coordinator_.Disconnected(agent_id, channel.get());
-  channel->Close();
-  return grpc::Status::OK;
+grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* AgentServiceImpl::Session(
+    grpc::CallbackServerContext* context) {
+  auto reactor = std::make_shared<SessionReactor>(coordinator_, context, token_);
+  reactor->Keep(reactor);
+  return reactor.get();
 }
 
 grpc::Status AgentServiceImpl::UploadArtifact(grpc::ServerContext* context,

@@ -1,6 +1,7 @@
 // gRPC adapters over Coordinator: each handler checks its request, calls the coordinator and
-// converts the status. Synchronous API; long streams wait with short timeouts so a cancelled
-// client or a stopping server ends them promptly.
+// converts the status. The client API is synchronous (long streams wait with short timeouts so a
+// cancelled client or a stopping server ends them promptly); agents' sessions use the callback
+// API.
 #pragma once
 
 #include "coordinator/coordinator.h"
@@ -40,14 +41,16 @@ class BuildServiceImpl final : public v1::BuildService::Service {
   const std::string token_;
 };
 
-class AgentServiceImpl final : public v1::AgentService::Service {
+// Session runs on gRPC's callback API (a thousand agents need no thread each); uploads are
+// synchronous streams.
+class AgentServiceImpl final : public v1::AgentService::WithCallbackMethod_Session<v1::AgentService::Service> {
  public:
   // `token`: the agent bearer token every call must carry; empty: none required.
   AgentServiceImpl(Coordinator& coordinator, std::string token)
       : coordinator_(coordinator), token_(std::move(token)) {}
 
-  grpc::Status Session(grpc::ServerContext* context,
-                       grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::AgentMessage>* stream) override;
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* Session(
+      grpc::CallbackServerContext* context) override;
   grpc::Status UploadArtifact(grpc::ServerContext* context,
                               grpc::ServerReader<v1::UploadChunk>* reader,
                               v1::ArtifactInfo* response) override;

@@ -195,7 +195,22 @@ bool StoreBatch::empty() const {
          uploads_deleted.empty() && agents.empty() && target_durations.empty() && results.empty();
 }
 
-void StoreBatch::Clear() { *this = StoreBatch(); }
+void StoreBatch::Append(StoreBatch later) {
+  auto move_all = [](auto& to, auto& from) {
+    if (to.empty()) {
+      to = std::move(from);
+    } else {
+      to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+    }
+  };
+  move_all(tasks, later.tasks);
+  move_all(attempts_started, later.attempts_started);
+  move_all(attempts_ended, later.attempts_ended);
+  move_all(uploads_deleted, later.uploads_deleted);
+  move_all(agents, later.agents);
+  move_all(results, later.results);
+  for (auto& [target, ms] : later.target_durations) target_durations[target] = ms;
+}
 
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::filesystem::path& path) {
   std::error_code error;
@@ -249,7 +264,8 @@ absl::Status StateStore::Migrate() {
 
 absl::Status StateStore::InsertBuild(const v1::BuildInfo& build,
                                      const std::vector<std::string>& templates,
-                                     const std::vector<StoredTask>& tasks) {
+                                     const std::vector<std::pair<const v1::TaskInfo*, int>>& tasks) {
+  std::lock_guard lock(mutex_);
   Transaction transaction(db_);
   if (absl::Status s = transaction.begun(); !s.ok()) return s;
   v1::BuildInfo header = build;
@@ -266,13 +282,13 @@ absl::Status StateStore::InsertBuild(const v1::BuildInfo& build,
     if (!s.ok()) return s;
   }
   for (size_t i = 0; i < tasks.size(); ++i) {
-    const v1::TaskInfo& task = tasks[i].info;
+    const v1::TaskInfo& task = *tasks[i].first;
     s = statements_->insert_task.Text(1, task.build_id())
             .Text(2, task.spec().id())
             .Int(3, static_cast<int64_t>(i))
             .Int(4, task.state())
             .Blob(5, task.SerializeAsString())
-            .Int(6, tasks[i].template_index)
+            .Int(6, tasks[i].second)
             .Run();
     if (!s.ok()) return s;
   }
@@ -281,17 +297,13 @@ absl::Status StateStore::InsertBuild(const v1::BuildInfo& build,
 
 absl::Status StateStore::Apply(const StoreBatch& batch) {
   if (batch.empty()) return absl::OkStatus();
+  std::lock_guard lock(mutex_);
   Transaction transaction(db_);
   if (absl::Status s = transaction.begun(); !s.ok()) return s;
   Statements& st = *statements_;
-  std::string bytes;
-  for (const v1::TaskInfo* task : batch.tasks) {
-    task->SerializeToString(&bytes);
-    absl::Status s = st.update_task.Int(1, task->state())
-                         .Blob(2, bytes)
-                         .Text(3, task->build_id())
-                         .Text(4, task->spec().id())
-                         .Run();
+  for (const TaskRow& task : batch.tasks) {
+    absl::Status s =
+        st.update_task.Int(1, task.state).Blob(2, task.info).Text(3, task.build_id).Text(4, task.task_id).Run();
     if (!s.ok()) return s;
   }
   for (const AttemptStart& a : batch.attempts_started) {
@@ -329,6 +341,7 @@ absl::Status StateStore::Apply(const StoreBatch& batch) {
 }
 
 absl::Status StateStore::PutUpload(const UploadRecord& upload) {
+  std::lock_guard lock(mutex_);
   return statements_->put_upload.Text(1, upload.attempt_id)
       .Text(2, upload.artifact.filename())
       .Blob(3, upload.artifact.SerializeAsString())
@@ -337,6 +350,7 @@ absl::Status StateStore::PutUpload(const UploadRecord& upload) {
 }
 
 absl::StatusOr<std::vector<UploadRecord>> StateStore::UploadsFor(const std::string& attempt_id) {
+  std::lock_guard lock(mutex_);
   Statement& query = statements_->uploads_for;
   query.Text(1, attempt_id);
   std::vector<UploadRecord> out;
@@ -356,6 +370,7 @@ absl::StatusOr<std::vector<UploadRecord>> StateStore::UploadsFor(const std::stri
 
 absl::StatusOr<std::optional<v1::TaskInfo>> StateStore::FindResult(const std::string& task_id,
                                                                    const std::string& commit) {
+  std::lock_guard lock(mutex_);
   Statement& query = statements_->find_result;
   query.Text(1, task_id).Text(2, commit);
   absl::StatusOr<bool> row = query.Next();
@@ -367,6 +382,7 @@ absl::StatusOr<std::optional<v1::TaskInfo>> StateStore::FindResult(const std::st
 }
 
 absl::StatusOr<StoredState> StateStore::LoadAll() {
+  std::lock_guard lock(mutex_);
   StoredState state;
   // Reads every row of `sql`, handing each to `row`.
   auto read = [&](const char* sql, const std::function<void(Statement&)>& row) -> absl::Status {

@@ -3,12 +3,13 @@
 // proto views; a build's Dockerfile templates are stored once per build, not in every task. The
 // coordinator keeps everything in memory and writes each batch of changes through in one
 // transaction (Apply), so a restarted coordinator resumes from LoadAll(). Opening an older
-// database upgrades its schema in place. Not thread-safe: the coordinator serialises calls.
+// database upgrades its schema in place. Thread-safe: calls are serialised.
 #pragma once
 
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,9 +54,16 @@ struct AttemptEnd {
   std::string outcome;  // succeeded, failed, cancelled, lost
 };
 
-// Changes made durable together by StateStore::Apply. Task pointers must stay valid until then.
+// A new view of a task already inserted, serialized.
+struct TaskRow {
+  std::string build_id, task_id;
+  int state = 0;
+  std::string info;  // v1::TaskInfo, its spec without the template
+};
+
+// Changes made durable together by StateStore::Apply, in this order.
 struct StoreBatch {
-  std::vector<const v1::TaskInfo*> tasks;  // new views of tasks already inserted
+  std::vector<TaskRow> tasks;
   std::vector<AttemptStart> attempts_started;
   std::vector<AttemptEnd> attempts_ended;
   std::vector<std::string> uploads_deleted;  // attempt ids whose upload records go
@@ -65,7 +73,8 @@ struct StoreBatch {
   std::vector<v1::TaskInfo> results;
 
   bool empty() const;
-  void Clear();
+  // Adds `later`'s changes after these.
+  void Append(StoreBatch later);
 };
 
 class StateStore {
@@ -73,9 +82,10 @@ class StateStore {
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::filesystem::path& path);
   ~StateStore();
 
-  // A new build with its tasks (each naming one of `templates`), in one transaction.
+  // A new build with its tasks, each with the index of its template in `templates`, in one
+  // transaction.
   absl::Status InsertBuild(const v1::BuildInfo& build, const std::vector<std::string>& templates,
-                           const std::vector<StoredTask>& tasks);
+                           const std::vector<std::pair<const v1::TaskInfo*, int>>& tasks);
   absl::Status Apply(const StoreBatch& batch);
   absl::Status PutUpload(const UploadRecord& upload);
   absl::StatusOr<std::vector<UploadRecord>> UploadsFor(const std::string& attempt_id);
@@ -91,6 +101,7 @@ class StateStore {
   absl::Status Exec(const char* sql);
   absl::Status Migrate();
 
+  std::mutex mutex_;
   sqlite3* db_;
   std::unique_ptr<Statements> statements_;
 };

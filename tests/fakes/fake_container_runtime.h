@@ -21,6 +21,7 @@ class FakeContainerRuntime final : public ContainerRuntime {
   bool block_runs_until_cancelled = false;
   absl::Status build_status = absl::OkStatus();
   bool images = true;  // false: behaves like a runtime without images (host)
+  std::function<void()> on_build;  // called inside each BuildImage (e.g. to hold it)
 
   std::string name() const override { return "fake"; }
   bool uses_images() const override { return images; }
@@ -31,6 +32,7 @@ class FakeContainerRuntime final : public ContainerRuntime {
   }
   absl::Status BuildImage(const ImageBuildRequest& request, const LineCallback& on_line,
                           Cancellation*) override {
+    if (on_build) on_build();
     std::lock_guard lock(mutex_);
     builds_.push_back(request);
     on_line("STEP 1/1: FROM base");

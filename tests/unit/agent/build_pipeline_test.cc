@@ -245,6 +245,36 @@ TEST_F(BuildPipelineTest, ExistingImageIsReusedWithoutABuild) {
   EXPECT_THAT(lines_, Contains(HasSubstr("exists; reusing it")));
 }
 
+TEST_F(BuildPipelineTest, AttemptsNeedingTheSameImageBuildItOnce) {
+  git_.Script({{"git", "-C"}, {kCommit}, 0, false, -1});  // every later git -C resolves too
+  Cancellation building, second_waits, release;  // used as one-shot latches
+  runtime_.on_build = [&] {
+    building.Cancel("the first attempt builds the image");
+    release.Wait();
+  };
+  BuildPipeline pipeline(runtime_, git_, clock_, options_);
+  const v1::TaskSpec spec = Spec();
+  TaskResult first, second;
+  std::thread a([&] { first = pipeline.Run({&spec, "a1", GpuRequest::All(), {}, nullptr}); });
+  building.Wait();
+  std::thread b([&] {
+    second = pipeline.Run({&spec, "a2", GpuRequest::All(), [&](const LogLine& line) {
+                             if (line.text.find("waiting for another attempt's build of image") != std::string::npos) {
+                               second_waits.Cancel("waiting");
+                             }
+                           }, nullptr});
+  });
+  second_waits.Wait();  // the second attempt waits instead of building the image too
+  release.Cancel("built");
+  a.join();
+  b.join();
+  EXPECT_EQ(first.outcome, TaskOutcome::kSucceeded) << first.message;
+  EXPECT_EQ(second.outcome, TaskOutcome::kSucceeded) << second.message;
+  EXPECT_EQ(runtime_.builds().size(), 1u);
+  EXPECT_TRUE(first.image_built);
+  EXPECT_FALSE(second.image_built);
+}
+
 TEST_F(BuildPipelineTest, FailingBuildReportsExitAndTailAndCleansUp) {
   runtime_.on_run = [](const ContainerRunRequest&, const ContainerRuntime::LineCallback& on_line) {
     for (int i = 0; i < 100; ++i) on_line("line " + std::to_string(i));

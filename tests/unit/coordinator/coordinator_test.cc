@@ -24,7 +24,7 @@ using testing::FakeClock;
 // Records what the coordinator sends to one agent.
 class RecordingChannel final : public AgentChannel {
  public:
-  void Send(const v1::CoordinatorMessage& message) override { sent.push_back(message); }
+  void Send(v1::CoordinatorMessage message) override { sent.push_back(std::move(message)); }
   void Close() override { closed = true; }
   std::vector<v1::Assignment> Assignments() const {
     std::vector<v1::Assignment> out;
@@ -271,7 +271,8 @@ TEST_F(CoordinatorTest, CancelTellsTheAgentAndEndsTheTaskOnce) {
   Report("a1", a, v1::TASK_STATE_CANCELLED);  // the agent confirms: nothing changes
   EXPECT_EQ(coordinator_->GetBuild(build)->cancelled(), 2u);
   EXPECT_EQ(coordinator_->Retry(build, {}).value(), 2u);
-  EXPECT_EQ(Task(build, 0).state(), v1::TASK_STATE_QUEUED);
+  EXPECT_EQ(Task(build, 0).state(), v1::TASK_STATE_ASSIGNED);  // queued, and given to the free agent at once
+  EXPECT_EQ(Task(build, 0).message(), "retried by a user");
   EXPECT_TRUE(absl::IsNotFound(coordinator_->Cancel("nope", "").status()));
   EXPECT_TRUE(absl::IsNotFound(coordinator_->Retry(build, {"nope"}).status()));
 }
@@ -428,7 +429,7 @@ TEST_F(CoordinatorTest, ReusedResultWhoseWheelsAreGoneIsBuiltAgain) {
   const std::string second = Submit();
   v1::BuildInfo build = coordinator_->GetBuild(second).value();
   EXPECT_EQ(build.succeeded(), 0u);
-  EXPECT_EQ(build.tasks(0).state(), v1::TASK_STATE_QUEUED);
+  EXPECT_EQ(build.tasks(0).state(), v1::TASK_STATE_ASSIGNED);  // built again
   EXPECT_FALSE(fs::exists(options_.data_dir / "builds" / second));  // nothing half-shared
 }
 

@@ -1,0 +1,48 @@
+#include "agent/wheel_upload.h"
+
+#include <fstream>
+
+#include "common/grpc_status.h"
+
+namespace cwb {
+namespace {
+
+constexpr size_t kChunkBytes = 1 << 20;  // well under gRPC's 4 MiB message limit
+
+}  // namespace
+
+absl::Status UploadWheel(v1::AgentService::Stub& stub, const std::string& token,
+                         const v1::Assignment& assignment, const BuiltWheel& wheel) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+  v1::ArtifactInfo response;
+  std::unique_ptr<grpc::ClientWriter<v1::UploadChunk>> writer = stub.UploadArtifact(&context, &response);
+  v1::UploadChunk chunk;
+  v1::UploadHeader* header = chunk.mutable_header();
+  header->set_build_id(assignment.build_id());
+  header->set_task_id(assignment.spec().id());
+  header->set_attempt_id(assignment.attempt_id());
+  header->set_filename(wheel.filename);
+  header->set_size_bytes(wheel.size);
+  bool ok = writer->Write(chunk);
+  std::ifstream in(wheel.path, std::ios::binary);
+  std::string buffer(kChunkBytes, '\0');
+  while (ok && in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const size_t n = static_cast<size_t>(in.gcount());
+    if (n == 0) break;
+    chunk.Clear();
+    chunk.set_data(buffer.data(), n);
+    ok = writer->Write(chunk);
+  }
+  if (ok) {
+    chunk.Clear();
+    chunk.set_sha256(wheel.sha256);
+    writer->Write(chunk);
+  }
+  writer->WritesDone();
+  return FromGrpcStatus(writer->Finish());
+}
+
+}  // namespace cwb

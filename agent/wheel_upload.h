@@ -1,0 +1,20 @@
+// Sends one built wheel to the coordinator's store: an UploadArtifact stream of the header, the
+// file in 1 MiB chunks read from disk as they go (one write in flight, so memory stays at one
+// chunk whatever the wheel's size), and the sha256 last. Used by the agent daemon and the
+// artifact benchmark.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "agent/build_pipeline.h"
+#include "cwb/v1/agent.grpc.pb.h"
+
+namespace cwb {
+
+// `token`: the agent bearer token, empty for none. The coordinator's answer as a status
+// (FailedPrecondition: the attempt is no longer current; InvalidArgument: refused).
+absl::Status UploadWheel(v1::AgentService::Stub& stub, const std::string& token,
+                         const v1::Assignment& assignment, const BuiltWheel& wheel);
+
+}  // namespace cwb

@@ -1,0 +1,106 @@
+// Benchmark 5, rebuild avoidance: a matrix of several projects (real git repositories) built by
+// the real agent daemon and build pipeline (real git checkouts) with a runtime that finishes at
+// once and counts what it builds. Then: the unchanged matrix again (the result cache: no
+// container, under a second), one project's commit changed (only its tasks rebuild, and no
+// image: the rendered Dockerfiles did not change), and --no-cache (everything rebuilds, still no
+// image). Baseline, in the same run: the first, cold build of the matrix.
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/agent_daemon.h"
+#include "bench/benchmarks.h"
+#include "bench/coordinator_process.h"
+#include "bench/instant_runtime.h"
+#include "common/boost_process_runner.h"
+
+namespace cwb::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+}  // namespace
+
+void RunCacheBench(const BenchContext& context, Report& report) {
+  const fs::path dir = context.Dir("cache");
+  const int projects = context.tiny ? 2 : 4;
+  const std::vector<std::string> pythons =
+      context.tiny ? std::vector<std::string>{"3.11"} : std::vector<std::string>{"3.8", "3.9", "3.10", "3.11", "3.12"};
+  const std::vector<std::string> torches = context.tiny
+                                               ? std::vector<std::string>{"2.3.0", "2.4.0", "2.5.0"}
+                                               : std::vector<std::string>{"2.1.0", "2.2.0", "2.3.0", "2.4.0", "2.5.0"};
+  const int per_project = static_cast<int>(pythons.size() * torches.size());
+  const int tasks = projects * per_project;
+  std::vector<BenchProject> sources;
+  for (int i = 0; i < projects; ++i) {
+    const std::string name = absl::StrCat("pkg", i);
+    CommitPackage(dir / name, name, "first");
+    sources.push_back({name, (dir / name).string(), {}});
+  }
+  const fs::path config = WriteConfig(
+      dir / "cache.yaml", sources,
+      {absl::StrCat("python_version: [", absl::StrJoin(pythons, ", "), "]"), "cuda_version: [cpu]"}, torches);
+
+  CoordinatorProcess coordinator(context.coordinator_binary, dir / "coordinator");
+  if (coordinator.address().empty()) {
+    report.Check("cache", "coordinator started", 0, false, coordinator.Output());
+    return;
+  }
+  // The real agent: daemon, pipeline, git; only the container runtime finishes at once.
+  InstantRuntime runtime;
+  BoostProcessRunner runner;
+  PipelineOptions pipeline_options;
+  pipeline_options.work_dir = dir / "agent";
+  pipeline_options.host = ProbeHostResources();
+  BuildPipeline pipeline(runtime, runner, SystemClock::Get(), pipeline_options);
+  GpuAllocator gpus({}, 0);
+  AgentDaemonOptions daemon_options;
+  daemon_options.coordinator = coordinator.address();
+  daemon_options.agent_id = "cache-agent";
+  daemon_options.capabilities.set_slots(4);
+  AgentDaemon daemon(daemon_options, pipeline, gpus);
+  Cancellation stop;
+  std::thread agent([&] { daemon.Run(stop); });
+
+  // Builds the matrix; how long from submit to finished, and whether every task succeeded.
+  auto build = [&](bool no_cache, const std::string& what) -> std::pair<double, bool> {
+    context.log() << "cache: " << what << "\n" << std::flush;
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<std::string> id = Submit(coordinator.address(), config, no_cache);
+    absl::StatusOr<v1::BuildInfo> done =
+        id.ok() ? WaitForBuild(coordinator.address(), *id, std::chrono::minutes(10)) : id.status();
+    const double seconds = Seconds(std::chrono::steady_clock::now() - start);
+    if (!done.ok()) context.log() << "cache: " << done.status() << "\n";
+    return {seconds, done.ok() && done->succeeded() == static_cast<uint32_t>(tasks)};
+  };
+  const std::string label = absl::StrCat("cache ", tasks, " tasks (", projects, " projects)");
+  auto [cold, cold_ok] = build(false, "cold build");
+  const int cold_runs = runtime.runs(), cold_images = runtime.image_builds();
+  report.Check(label, "cold build: containers run", cold_runs, cold_ok && cold_runs == tasks,
+               absl::StrCat(tasks, " (one per task)"));
+  report.Check(label, "cold build: images built", cold_images,
+               cold_images == static_cast<int>(pythons.size() * torches.size()),
+               absl::StrCat(pythons.size() * torches.size(), " (one per distinct Dockerfile)"));
+
+  auto [warm, warm_ok] = build(false, "unchanged resubmit");
+  report.Check(label, "unchanged resubmit: containers run", runtime.runs() - cold_runs,
+               warm_ok && runtime.runs() == cold_runs, "0");
+  report.AtMost(label, "unchanged resubmit: seconds", warm, 1.0, "< 1 s", "cold build", cold);
+
+  CommitPackage(dir / "pkg0", "pkg0", "second");
+  int runs_before = runtime.runs();
+  const bool changed_ok = build(false, "one project's commit changed").second;
+  report.Check(label, "pkg0 changed: tasks rebuilt", runtime.runs() - runs_before,
+               changed_ok && runtime.runs() - runs_before == per_project,
+               absl::StrCat(per_project, " (pkg0's only)"));
+  runs_before = runtime.runs();
+  const bool forced_ok = build(true, "--no-cache").second;
+  report.Check(label, "--no-cache: tasks rebuilt", runtime.runs() - runs_before,
+               forced_ok && runtime.runs() - runs_before == tasks, absl::StrCat(tasks));
+  report.Check(label, "images built after the cold build", runtime.image_builds() - cold_images,
+               runtime.image_builds() == cold_images, "0 (Dockerfiles unchanged)");
+  stop.Cancel("benchmark done");
+  agent.join();
+}
+
+}  // namespace cwb::bench
