@@ -27,13 +27,13 @@ absl::Status UploadWheel(v1::AgentService::Stub& stub, const std::string& token,
   header->set_size_bytes(wheel.size);
   bool ok = writer->Write(chunk);
   std::ifstream in(wheel.path, std::ios::binary);
-  std::string buffer(kChunkBytes, '\0');
+  std::string& data = *chunk.mutable_data();  // reused: the file is read straight into it
   while (ok && in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    data.resize(kChunkBytes);
+    in.read(data.data(), static_cast<std::streamsize>(data.size()));
     const size_t n = static_cast<size_t>(in.gcount());
     if (n == 0) break;
-    chunk.Clear();
-    chunk.set_data(buffer.data(), n);
+    data.resize(n);
     ok = writer->Write(chunk);
   }
   if (ok) {

@@ -222,7 +222,11 @@ void RunArtifactBench(const BenchContext& context, Report& report) {
     std::vector<double> disk, tcp, upload, download;
     bool verified = true;
     for (int round = 0; round < rounds; ++round) {
+      // Each measurement starts with nothing left for the disk to write back from the one before
+      // (the kernel would otherwise throttle its writes to pay for that one's).
+      ::sync();
       disk.push_back(DiskWriteSeconds(file, dir / "disk-copy"));
+      ::sync();
       tcp.push_back(TcpCopySeconds(file, bytes));
 
       absl::StatusOr<std::string> build = Submit(coordinator.address(), config, /*no_cache=*/true);
@@ -232,6 +236,7 @@ void RunArtifactBench(const BenchContext& context, Report& report) {
         return;
       }
       agent.Report(assignment, v1::TASK_STATE_RUNNING, "");
+      ::sync();
       RssSampler sampler(coordinator.pid());
       auto start = std::chrono::steady_clock::now();
       absl::Status uploaded = UploadWheel(agent.stub(), "", assignment, wheel);
@@ -245,10 +250,16 @@ void RunArtifactBench(const BenchContext& context, Report& report) {
       }
       const v1::TaskInfo& task = done->tasks(0);
       const fs::path destination = dir / "wheelhouse" / task.artifacts(0).wheelhouse_path();
+      ::sync();
       start = std::chrono::steady_clock::now();
       absl::Status fetched = DownloadWheel(client, *build, task.spec().id(), task.artifacts(0), destination);
       download.push_back(Seconds(std::chrono::steady_clock::now() - start));
       rss_peak = std::max(rss_peak, sampler.Stop());
+      const double mb = static_cast<double>(bytes) / 1e6;
+      context.log() << absl::StrFormat("artifact: %s round %d: disk %.0f, tcp %.0f, upload %.0f, download %.0f MB/s\n",
+                                       label, round + 1, mb / disk.back(), mb / tcp.back(), mb / upload.back(),
+                                       mb / download.back())
+                    << std::flush;
       verified = verified && fetched.ok() && Sha256File(destination).value_or("") == wheel.sha256;
       std::error_code ignored;
       fs::remove(destination, ignored);

@@ -130,7 +130,11 @@ void RunLogLatencyBench(const BenchContext& context, Report& report) {
   absl::StatusOr<v1::BuildInfo> done = WaitForBuild(coordinator.address(), *build, std::chrono::seconds(60));
   const bool complete = code == 0 && static_cast<int>(end_to_end.size()) == lines && done.ok() &&
                         done->succeeded() == 1;
-  if (!complete) context.log() << "log latency: logs exited " << code << ": " << err.str() << agent.Output() << "\n";
+  if (!complete) {
+    context.log() << "log latency: logs -f exited " << code << " " << err.str() << "with "
+                  << end_to_end.size() << " lines; the task: "
+                  << (done.ok() ? done->tasks(0).message() : std::string(done.status().message())) << "\n";
+  }
   const std::string label = absl::StrCat("log latency, ", lines, " lines, podman");
   report.Check(label, "lines that reached logs -f", static_cast<double>(end_to_end.size()), complete,
                absl::StrCat("all ", lines, ", the task succeeded"));

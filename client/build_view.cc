@@ -46,6 +46,7 @@ void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& ou
 }
 
 void LiveBuildView::Snapshot(const v1::BuildInfo& build, int64_t now_ms) {
+  std::lock_guard lock(mutex_);
   build_id_ = build.build_id();
   order_.clear();
   tasks_.clear();
@@ -54,7 +55,7 @@ void LiveBuildView::Snapshot(const v1::BuildInfo& build, int64_t now_ms) {
     tasks_[task.spec().id()] = task;
     if (!terminal_) PrintLine(task);
   }
-  if (terminal_) Redraw(now_ms);
+  if (terminal_) RedrawLocked(now_ms);
   out_ << std::flush;
 }
 
@@ -67,11 +68,13 @@ void LiveBuildView::PrintLine(const v1::TaskInfo& task) {
 }
 
 void LiveBuildView::Update(const v1::TaskInfo& task, int64_t now_ms) {
+  std::lock_guard lock(mutex_);
   auto it = tasks_.find(task.spec().id());
   const bool state_changed = it == tasks_.end() || it->second.state() != task.state();
   tasks_[task.spec().id()] = task;
   if (terminal_) {
-    Redraw(now_ms);
+    changed_ = true;
+    if (now_ms - drawn_at_ms_ >= kRedrawMs) RedrawLocked(now_ms);
     return;
   }
   if (!state_changed) return;  // plain output: one line per state change
@@ -79,36 +82,87 @@ void LiveBuildView::Update(const v1::TaskInfo& task, int64_t now_ms) {
   out_ << std::flush;
 }
 
-void LiveBuildView::Redraw(int64_t now_ms) {
+void LiveBuildView::Tick(int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  if (!terminal_ || drawn_lines_ == 0) return;
+  if ((changed_ && now_ms - drawn_at_ms_ >= kRedrawMs) || now_ms - drawn_at_ms_ >= 1000) RedrawLocked(now_ms);
+}
+
+void LiveBuildView::RedrawLocked(int64_t now_ms) {
+  // Which tasks get a row: all of a small build; of a large one, running tasks first, then
+  // failed, queued and succeeded ones, in matrix order within each.
+  std::vector<const v1::TaskInfo*> shown;
+  std::map<v1::TaskState, uint32_t> hidden;
+  uint32_t done = 0;
+  for (const std::string& id : order_) done += IsTerminal(tasks_.at(id).state());
+  if (order_.size() <= static_cast<size_t>(kMaxRows)) {
+    for (const std::string& id : order_) shown.push_back(&tasks_.at(id));
+  } else {
+    auto rank = [](v1::TaskState state) {
+      switch (state) {
+        case v1::TASK_STATE_RUNNING:
+        case v1::TASK_STATE_ASSIGNED: return 0;
+        case v1::TASK_STATE_FAILED:
+        case v1::TASK_STATE_CANCELLED: return 1;
+        case v1::TASK_STATE_QUEUED: return 2;
+        default: return 3;
+      }
+    };
+    for (int wanted = 0; wanted < 4; ++wanted) {
+      for (const std::string& id : order_) {
+        const v1::TaskInfo& task = tasks_.at(id);
+        if (rank(task.state()) != wanted) continue;
+        if (shown.size() < static_cast<size_t>(kMaxRows)) {
+          shown.push_back(&task);
+        } else {
+          ++hidden[task.state()];
+        }
+      }
+    }
+  }
   if (drawn_lines_ > 0) out_ << "\x1b[" << drawn_lines_ << "F";  // back to the first line
   TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED"});
-  uint32_t done = 0;
-  for (const std::string& id : order_) {
-    const v1::TaskInfo& task = tasks_.at(id);
-    done += IsTerminal(task.state());
-    table.AddRow({id, task.spec().project(), AxesLabel(task.spec()), StateName(task.state()),
-                  task.agent_id(), Elapsed(task, now_ms)});
+  for (const v1::TaskInfo* task : shown) {
+    table.AddRow({task->spec().id(), task->spec().project(), AxesLabel(task->spec()), StateName(task->state()),
+                  task->agent_id(), Elapsed(*task, now_ms)});
   }
   std::ostringstream text;
   table.Print(text);
+  if (!hidden.empty()) {
+    uint32_t more = 0;
+    std::string counts;
+    for (const auto& [state, n] : hidden) {
+      more += n;
+      absl::StrAppend(&counts, counts.empty() ? "" : ", ", n, " ", StateName(state));
+    }
+    text << "... and " << more << " more (" << counts << ")\n";
+  }
   text << ProgressBar(done, static_cast<uint32_t>(order_.size())) << '\n';
   std::string rendered = text.str();
+  const int previous_lines = drawn_lines_;
   drawn_lines_ = 0;
   size_t start = 0;
   for (size_t end; (end = rendered.find('\n', start)) != std::string::npos; start = end + 1) {
     out_ << "\x1b[2K" << rendered.substr(start, end - start) << '\n';
     ++drawn_lines_;
   }
+  // A shorter table than the last leaves its old lines below: clear them.
+  for (int i = drawn_lines_; i < previous_lines; ++i) out_ << "\x1b[2K\n";
+  if (previous_lines > drawn_lines_) out_ << "\x1b[" << previous_lines - drawn_lines_ << "F";
   out_ << std::flush;
+  drawn_at_ms_ = now_ms;
+  changed_ = false;
 }
 
 uint32_t LiveBuildView::succeeded() const {
+  std::lock_guard lock(mutex_);
   uint32_t n = 0;
   for (const auto& [id, task] : tasks_) n += task.state() == v1::TASK_STATE_SUCCEEDED;
   return n;
 }
 
 uint32_t LiveBuildView::failed() const {
+  std::lock_guard lock(mutex_);
   uint32_t n = 0;
   for (const auto& [id, task] : tasks_) {
     n += task.state() == v1::TASK_STATE_FAILED || task.state() == v1::TASK_STATE_CANCELLED;
@@ -117,8 +171,10 @@ uint32_t LiveBuildView::failed() const {
 }
 
 void LiveBuildView::Finish(int64_t now_ms) {
-  if (terminal_) Redraw(now_ms);
-  out_ << "build " << build_id_ << " finished: " << succeeded() << " succeeded, " << failed()
+  const uint32_t succeeded_tasks = succeeded(), failed_tasks = failed();
+  std::lock_guard lock(mutex_);
+  if (terminal_) RedrawLocked(now_ms);
+  out_ << "build " << build_id_ << " finished: " << succeeded_tasks << " succeeded, " << failed_tasks
        << " failed or cancelled\n";
   for (const std::string& id : order_) {
     const v1::TaskInfo& task = tasks_.at(id);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -20,13 +21,22 @@ std::string ProgressBar(uint32_t done, uint32_t total, int width = 30);
 // The task table of `cwb status BUILD`.
 void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& out);
 
-// Follows a build's events and renders them.
+// Follows a build's events and renders them. On a terminal it redraws a table in place, at most
+// every kRedrawMs (Tick catches up and keeps elapsed times moving), showing at most kMaxRows
+// tasks: running ones first, then failed, queued and succeeded, and a count of the rest; a build
+// of ten thousand tasks stays readable and cheap to follow. Otherwise it prints one line per
+// state change. Thread-safe (a ticker thread may call Tick).
 class LiveBuildView {
  public:
+  static constexpr int kMaxRows = 40;
+  static constexpr int64_t kRedrawMs = 200;
+
   LiveBuildView(std::ostream& out, bool terminal) : out_(out), terminal_(terminal) {}
 
   void Snapshot(const v1::BuildInfo& build, int64_t now_ms);
   void Update(const v1::TaskInfo& task, int64_t now_ms);
+  // Redraws if something changed since the last draw, or a second has passed.
+  void Tick(int64_t now_ms);
   // Final summary line; returns the counts.
   void Finish(int64_t now_ms);
 
@@ -34,15 +44,18 @@ class LiveBuildView {
   uint32_t failed() const;  // failed or cancelled
 
  private:
-  void Redraw(int64_t now_ms);
+  void RedrawLocked(int64_t now_ms);
   void PrintLine(const v1::TaskInfo& task);  // the plain (non-terminal) form
 
   std::ostream& out_;
   const bool terminal_;
+  mutable std::mutex mutex_;
   std::string build_id_;
   std::vector<std::string> order_;
   std::map<std::string, v1::TaskInfo> tasks_;
   int drawn_lines_ = 0;
+  int64_t drawn_at_ms_ = 0;
+  bool changed_ = false;  // since the last draw
 };
 
 }  // namespace cwb

@@ -12,6 +12,7 @@
 #include "client/terminal_text.h"
 #include "client/wheel_download.h"
 #include "common/atomic_file.h"
+#include "common/clock.h"
 #include "common/config_parser.h"
 #include "common/digest.h"
 #include "common/grpc_status.h"
@@ -93,6 +94,17 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, bool t
     std::unique_ptr<grpc::ClientReader<v1::BuildEvent>> reader =
         connection.stub().WatchBuild(context.get(), request);
     LiveBuildView view(out, terminal);
+    // On a terminal the view redraws by itself between events (elapsed times, coalesced changes).
+    Cancellation read_done;
+    std::thread ticker;
+    if (terminal) {
+      ticker = std::thread([&] {
+        while (SystemClock::Get().SleepUntil(SystemClock::Get().SteadyNow() + std::chrono::milliseconds(200),
+                                             &read_done)) {
+          view.Tick(NowMs());
+        }
+      });
+    }
     v1::BuildEvent event;
     bool finished = false;
     bool got_snapshot = false;
@@ -108,6 +120,8 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, bool t
         break;
       }
     }
+    read_done.Cancel("the watch stream ended");
+    if (ticker.joinable()) ticker.join();
     if (finished) {
       context->TryCancel();
       reader->Finish();

@@ -1,7 +1,5 @@
 #include "client/wheel_download.h"
 
-#include <fstream>
-
 #include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"
 #include "common/digest.h"
@@ -22,32 +20,35 @@ absl::Status DownloadWheel(CoordinatorConnection& connection, const std::string&
       connection.stub().DownloadArtifact(context.get(), request);
   std::error_code error;
   fs::create_directories(destination.parent_path(), error);
-  const fs::path temp = TempPathFor(destination);
-  std::ofstream file(temp, std::ios::binary);
+  absl::StatusOr<std::unique_ptr<TempFileWriter>> file = TempFileWriter::Create(destination);
+  if (!file.ok()) {
+    context->TryCancel();
+    reader->Finish();
+    return file.status();
+  }
   Sha256 hasher;
-  uint64_t size = 0;
   std::string announced;
+  absl::Status written;
   v1::ArtifactChunk chunk;
   while (reader->Read(&chunk)) {
-    file.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+    if (written.ok()) written = (*file)->Write(chunk.data());
+    if (!written.ok()) {
+      context->TryCancel();  // the disk failed: stop the transfer
+      continue;
+    }
     hasher.Update(chunk.data());
-    size += chunk.data().size();
     if (!chunk.sha256().empty()) announced = chunk.sha256();
   }
-  file.close();
   absl::Status status = FromGrpcStatus(reader->Finish());
+  if (!written.ok()) return written;
+  if (!status.ok()) return status;
   const std::string digest = hasher.FinishHex();
-  if (status.ok() && !file) status = absl::InternalError(absl::StrCat("cannot write ", temp.string()));
-  if (status.ok() && (digest != artifact.sha256() || (!announced.empty() && announced != digest) ||
-                      size != artifact.size_bytes())) {
-    status = absl::DataLossError(absl::StrCat(artifact.filename(), ": downloaded sha256 ", digest,
-                                              " does not match ", artifact.sha256()));
+  if (digest != artifact.sha256() || (!announced.empty() && announced != digest) ||
+      (*file)->size() != artifact.size_bytes()) {
+    return absl::DataLossError(absl::StrCat(artifact.filename(), ": downloaded sha256 ", digest,
+                                            " does not match ", artifact.sha256()));
   }
-  if (!status.ok()) {
-    fs::remove(temp, error);
-    return status;
-  }
-  return CommitTempFile(temp, destination);
+  return (*file)->Commit();
 }
 
 }  // namespace cwb

@@ -19,14 +19,6 @@ absl::Status IoError(std::string_view what, const std::filesystem::path& path, i
 
 }  // namespace
 
-ArtifactUpload::~ArtifactUpload() {
-  if (file_ != nullptr) std::fclose(file_);
-  if (!committed_) {
-    std::error_code ignored;
-    std::filesystem::remove(temp_, ignored);
-  }
-}
-
 absl::Status ArtifactUpload::Write(std::string_view data) {
   if (file_ == nullptr) return absl::FailedPreconditionError("upload already closed");
   if (written_ + data.size() > declared_size_ || written_ + data.size() > limit_) {
@@ -34,9 +26,7 @@ absl::Status ArtifactUpload::Write(std::string_view data) {
         "upload larger than ", std::min(declared_size_, limit_), " bytes (declared ",
         declared_size_, ", limit ", limit_, ")"));
   }
-  if (std::fwrite(data.data(), 1, data.size(), file_) != data.size()) {
-    return IoError("cannot write", temp_, errno);
-  }
+  if (absl::Status s = file_->Write(data); !s.ok()) return s;
   hasher_.Update(data);
   written_ += data.size();
   return absl::OkStatus();
@@ -44,9 +34,7 @@ absl::Status ArtifactUpload::Write(std::string_view data) {
 
 absl::StatusOr<std::filesystem::path> ArtifactUpload::Commit(const std::string& expected_sha256) {
   if (file_ == nullptr) return absl::FailedPreconditionError("upload already closed");
-  const int close_result = std::fclose(file_);
-  file_ = nullptr;
-  if (close_result != 0) return IoError("cannot close", temp_, errno);
+  std::unique_ptr<TempFileWriter> file = std::move(file_);
   if (written_ != declared_size_) {
     return absl::InvalidArgumentError(
         absl::StrCat("upload ended after ", written_, " of ", declared_size_, " bytes"));
@@ -56,8 +44,7 @@ absl::StatusOr<std::filesystem::path> ArtifactUpload::Commit(const std::string& 
     return absl::InvalidArgumentError(absl::StrCat("sha256 mismatch: the upload hashes to ", actual,
                                                    ", the agent said ", expected_sha256));
   }
-  if (absl::Status s = CommitTempFile(temp_, final_); !s.ok()) return s;
-  committed_ = true;
+  if (absl::Status s = file->Commit(); !s.ok()) return s;
   return final_;
 }
 
@@ -73,11 +60,10 @@ absl::StatusOr<std::unique_ptr<ArtifactUpload>> ArtifactStore::BeginUpload(
   std::filesystem::create_directories(dir, error);
   if (error) return IoError("cannot create", dir, error.value());
   const std::filesystem::path final_path = dir / filename;
-  const std::filesystem::path temp = TempPathFor(final_path);
-  std::FILE* file = std::fopen(temp.c_str(), "wbx");
-  if (file == nullptr) return IoError("cannot create", temp, errno);
+  absl::StatusOr<std::unique_ptr<TempFileWriter>> file = TempFileWriter::Create(final_path);
+  if (!file.ok()) return file.status();
   return std::unique_ptr<ArtifactUpload>(
-      new ArtifactUpload(temp, final_path, file, declared_size, max_upload_bytes_));
+      new ArtifactUpload(*std::move(file), final_path, declared_size, max_upload_bytes_));
 }
 
 absl::StatusOr<std::filesystem::path> ArtifactStore::Publish(const std::filesystem::path& uploaded,

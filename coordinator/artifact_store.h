@@ -6,20 +6,19 @@
 // Thread-safe: uploads are independent.
 #pragma once
 
-#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/atomic_file.h"
 #include "common/digest.h"
 
 namespace cwb {
 
 class ArtifactUpload {
  public:
-  ~ArtifactUpload();  // removes the temporary file unless committed
   // Appends bytes; fails (and the upload is dead) past the declared size or the store's limit.
   absl::Status Write(std::string_view data);
   // Verifies size and digest, then makes the file durable under its final name.
@@ -28,17 +27,15 @@ class ArtifactUpload {
 
  private:
   friend class ArtifactStore;
-  ArtifactUpload(std::filesystem::path temp, std::filesystem::path final_path, std::FILE* file,
+  ArtifactUpload(std::unique_ptr<TempFileWriter> file, std::filesystem::path final_path,
                  uint64_t declared_size, uint64_t limit)
-      : temp_(std::move(temp)), final_(std::move(final_path)), file_(file),
-        declared_size_(declared_size), limit_(limit) {}
+      : file_(std::move(file)), final_(std::move(final_path)), declared_size_(declared_size), limit_(limit) {}
 
-  std::filesystem::path temp_, final_;
-  std::FILE* file_;
+  std::unique_ptr<TempFileWriter> file_;  // null once closed; removes its file unless committed
+  std::filesystem::path final_;
   uint64_t declared_size_, limit_;
   uint64_t written_ = 0;
   Sha256 hasher_;
-  bool committed_ = false;
 };
 
 class ArtifactStore {

@@ -274,7 +274,7 @@ void Coordinator::Flush() {
   for (TaskRecord* task : dirty_) {
     task->dirty = false;
     commit.batch.tasks.push_back({task->info.build_id(), task->info.spec().id(), task->info.state(),
-                                  task->info.SerializeAsString()});
+                                  SerializeWithoutSpec(task->info)});
   }
   dirty_.clear();
   for (auto& [agent_id, message] : outbox_) {
@@ -443,9 +443,9 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
       reuse_logs[records[i].info.spec().id()] = std::move(log);
     }
   }
-  std::vector<std::pair<const v1::TaskInfo*, int>> rows;
+  std::vector<std::pair<v1::TaskInfo*, int>> rows;
   rows.reserve(records.size());
-  for (const TaskRecord& task : records) rows.emplace_back(&task.info, task.template_index);
+  for (TaskRecord& task : records) rows.emplace_back(&task.info, task.template_index);
   absl::Status status = artifacts_.SyncDirectories(synced);
   if (status.ok()) status = store_->InsertBuild(header, templates, rows);
   if (!status.ok()) {
@@ -697,8 +697,16 @@ void Coordinator::Disconnected(const std::string& agent_id, const AgentChannel* 
   Persist(it->second.info);
 }
 
+void Coordinator::Seen(const std::string& agent_id) {
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end()) return;
+  it->second.last_seen = clock_.SteadyNow();
+  it->second.info.set_last_heartbeat_ms(NowMs());
+}
+
 void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpdate& update) {
   Locked locked(*this);
+  Seen(agent_id);
   TaskRecord* found = FindAttempt(update.attempt_id());
   if (found == nullptr || found->info.agent_id() != agent_id || IsTerminal(found->info.state())) {
     // A stale attempt (reassigned, cancelled or already ended): refused, and the agent told to
@@ -785,6 +793,7 @@ void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpda
 void Coordinator::OnLogs(const std::string& agent_id, const v1::LogBatch& batch) {
   {
     std::lock_guard lock(mutex_);
+    Seen(agent_id);
     TaskRecord* task = FindAttempt(batch.attempt_id());
     if (task == nullptr || task->info.agent_id() != agent_id) return;  // stale attempt: dropped
   }

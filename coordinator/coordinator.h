@@ -108,6 +108,7 @@ class Coordinator {
   // ---- agent API ----
   absl::StatusOr<v1::RegisterAck> Register(const v1::Register& request,
                                            std::shared_ptr<AgentChannel> channel);
+  // A heartbeat; status updates and logs count as one too.
   void Heartbeat(const std::string& agent_id, const AgentChannel* channel);
   void Disconnected(const std::string& agent_id, const AgentChannel* channel);
   void OnStatus(const std::string& agent_id, const v1::TaskStatusUpdate& update);
@@ -179,6 +180,8 @@ class Coordinator {
   // of it (a new waiting reason alone is not: it is recomputed after a restart).
   void Changed(TaskRecord& task, bool persist = true);
   void Persist(const v1::AgentInfo& agent);
+  // The agent is alive now (it sent something).
+  void Seen(const std::string& agent_id);
   void SendTo(const std::string& agent_id, v1::CoordinatorMessage message);
   // Hands the call's changes to the writer: store writes, then the messages and events that
   // waited for them. Called with the lock, at the end of each call.

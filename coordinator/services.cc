@@ -79,8 +79,10 @@ class SessionReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1
       }
       agent_id_ = incoming_.register_().agent_id();
     } else {
-      coordinator_.Heartbeat(agent_id_, this);  // any message shows the agent is alive
       switch (incoming_.message_case()) {
+        case v1::AgentMessage::kHeartbeat:
+          coordinator_.Heartbeat(agent_id_, this);
+          break;
         case v1::AgentMessage::kStatus:
           coordinator_.OnStatus(agent_id_, incoming_.status());
           break;
@@ -262,19 +264,20 @@ grpc::Status BuildServiceImpl::DownloadArtifact(grpc::ServerContext* context,
   if (!found.ok()) return ToGrpcStatus(found.status());
   std::ifstream in(found->second, std::ios::binary);
   if (!in) return grpc::Status(grpc::StatusCode::DATA_LOSS, "filename: the stored wheel is missing");
-  std::string buffer(kChunkBytes, '\0');
-  bool first = true;
+  // One chunk message reused: the file is read straight into its data, no copy between.
+  v1::ArtifactChunk chunk;
+  chunk.set_total_size(found->first.size_bytes());
+  std::string& data = *chunk.mutable_data();
   while (!context->IsCancelled()) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    data.resize(kChunkBytes);
+    in.read(data.data(), static_cast<std::streamsize>(data.size()));
     const size_t n = static_cast<size_t>(in.gcount());
-    v1::ArtifactChunk chunk;
-    chunk.set_data(buffer.data(), n);
-    if (first) chunk.set_total_size(found->first.size_bytes());
-    first = false;
-    const bool last = n < buffer.size() || in.peek() == std::char_traits<char>::eof();
+    data.resize(n);
+    const bool last = n < kChunkBytes || in.peek() == std::char_traits<char>::eof();
     if (last) chunk.set_sha256(found->first.sha256());
     if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
     if (last) return grpc::Status::OK;
+    chunk.clear_total_size();
   }
   return grpc::Status::CANCELLED;
 }

@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 
 namespace cwb {
@@ -125,6 +128,7 @@ class Statement {
     return text == nullptr ? "" : std::string(reinterpret_cast<const char*>(text));
   }
   int64_t ColumnInt(int i) { return sqlite3_column_int64(stmt_, i); }
+  bool ColumnIsNull(int i) { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
 
  private:
   sqlite3* db_;
@@ -160,6 +164,14 @@ class Transaction {
 
 }  // namespace
 
+std::string SerializeWithoutSpec(v1::TaskInfo& task) {
+  // Detached rather than copied: a copy of the view with the spec cleared would copy it first.
+  v1::TaskSpec* spec = task.release_spec();
+  std::string bytes = task.SerializeAsString();
+  task.set_allocated_spec(spec);
+  return bytes;
+}
+
 // Every statement the store runs, prepared once.
 class StateStore::Statements {
  public:
@@ -167,8 +179,8 @@ class StateStore::Statements {
       : insert_build(db, "INSERT INTO builds(build_id, seq, info) VALUES(?, "
                          "(SELECT COALESCE(MAX(seq), 0) + 1 FROM builds), ?)"),
         insert_template(db, "INSERT INTO build_templates(build_id, idx, text) VALUES(?, ?, ?)"),
-        insert_task(db, "INSERT INTO tasks(build_id, task_id, seq, state, info, template_index) "
-                        "VALUES(?, ?, ?, ?, ?, ?)"),
+        insert_task(db, "INSERT INTO tasks(build_id, task_id, seq, state, info, template_index, spec) "
+                        "VALUES(?, ?, ?, ?, ?, ?, ?)"),
         update_task(db, "UPDATE tasks SET state = ?, info = ? WHERE build_id = ? AND task_id = ?"),
         put_agent(db, "INSERT INTO agents(agent_id, info) VALUES(?, ?) ON CONFLICT(agent_id) "
                       "DO UPDATE SET info = excluded.info"),
@@ -227,12 +239,40 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::filesyst
   if (absl::Status s = store->Exec(kSchema); !s.ok()) return s;
   if (absl::Status s = store->Migrate(); !s.ok()) return s;
   store->statements_ = std::make_unique<Statements>(db);
+  // Checkpoints (copying the WAL into the database, with fsyncs) run on a connection and thread
+  // of their own, so commits never wait for one.
+  if (absl::Status s = store->Exec("PRAGMA wal_autocheckpoint = 0"); !s.ok()) return s;
+  sqlite3* checkpoints = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &checkpoints, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    std::string message = absl::StrCat("cannot open ", path.string(), ": ", sqlite3_errmsg(checkpoints));
+    sqlite3_close(checkpoints);
+    return absl::UnavailableError(message);
+  }
+  sqlite3_busy_timeout(checkpoints, 5000);
+  store->checkpointer_ = std::thread([store = store.get(), checkpoints] {
+    std::unique_lock lock(store->checkpoint_mutex_);
+    while (!store->stopping_) {
+      store->checkpoint_cv_.wait_for(lock, std::chrono::seconds(1));
+      lock.unlock();
+      sqlite3_wal_checkpoint_v2(checkpoints, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+    lock.unlock();
+    sqlite3_wal_checkpoint_v2(checkpoints, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    sqlite3_close(checkpoints);
+  });
   return store;
 }
 
 StateStore::StateStore(sqlite3* db) : db_(db) {}
 
 StateStore::~StateStore() {
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    stopping_ = true;
+  }
+  checkpoint_cv_.notify_all();
+  if (checkpointer_.joinable()) checkpointer_.join();
   statements_.reset();  // statements are finalised before the database closes
   sqlite3_close(db_);
 }
@@ -248,15 +288,17 @@ absl::Status StateStore::Exec(const char* sql) {
 }
 
 absl::Status StateStore::Migrate() {
-  // Version 1 databases kept each task's template in its row and had no template_index.
-  Statement columns(db_, "SELECT 1 FROM pragma_table_info('tasks') WHERE name = 'template_index'");
-  absl::StatusOr<bool> has_column = columns.Next();
-  if (!has_column.ok()) return has_column.status();
-  columns.Reset();
-  if (!*has_column) {
-    if (absl::Status s = Exec("ALTER TABLE tasks ADD COLUMN template_index INTEGER NOT NULL DEFAULT -1");
-        !s.ok()) {
-      return s;
+  // Version 1 databases kept each task's whole spec, template included, in its info column; from
+  // version 2 the spec (without template) is written once, apart, and updates leave it alone.
+  for (const char* column : {"template_index INTEGER NOT NULL DEFAULT -1", "spec BLOB"}) {
+    const std::string name(column, std::strchr(column, ' '));
+    Statement exists(db_, "SELECT 1 FROM pragma_table_info('tasks') WHERE name = ?");
+    exists.Text(1, name);
+    absl::StatusOr<bool> has_column = exists.Next();
+    if (!has_column.ok()) return has_column.status();
+    exists.Reset();
+    if (!*has_column) {
+      if (absl::Status s = Exec(absl::StrCat("ALTER TABLE tasks ADD COLUMN ", column).c_str()); !s.ok()) return s;
     }
   }
   return Exec(absl::StrCat("PRAGMA user_version = ", kSchemaVersion).c_str());
@@ -264,7 +306,7 @@ absl::Status StateStore::Migrate() {
 
 absl::Status StateStore::InsertBuild(const v1::BuildInfo& build,
                                      const std::vector<std::string>& templates,
-                                     const std::vector<std::pair<const v1::TaskInfo*, int>>& tasks) {
+                                     const std::vector<std::pair<v1::TaskInfo*, int>>& tasks) {
   std::lock_guard lock(mutex_);
   Transaction transaction(db_);
   if (absl::Status s = transaction.begun(); !s.ok()) return s;
@@ -282,13 +324,14 @@ absl::Status StateStore::InsertBuild(const v1::BuildInfo& build,
     if (!s.ok()) return s;
   }
   for (size_t i = 0; i < tasks.size(); ++i) {
-    const v1::TaskInfo& task = *tasks[i].first;
+    v1::TaskInfo& task = *tasks[i].first;
     s = statements_->insert_task.Text(1, task.build_id())
             .Text(2, task.spec().id())
             .Int(3, static_cast<int64_t>(i))
             .Int(4, task.state())
-            .Blob(5, task.SerializeAsString())
+            .Blob(5, SerializeWithoutSpec(task))
             .Int(6, tasks[i].second)
+            .Blob(7, task.spec().SerializeAsString())
             .Run();
     if (!s.ok()) return s;
   }
@@ -403,12 +446,14 @@ absl::StatusOr<StoredState> StateStore::LoadAll() {
     });
   }
   if (s.ok()) {
-    s = read("SELECT t.info, t.template_index FROM tasks t JOIN builds b ON b.build_id = t.build_id "
+    s = read("SELECT t.info, t.template_index, t.spec FROM tasks t JOIN builds b ON b.build_id = t.build_id "
              "ORDER BY b.seq, t.seq",
              [&](Statement& q) {
                StoredTask& task = state.tasks.emplace_back();
                task.info.ParseFromString(q.ColumnBlob(0));
                task.template_index = static_cast<int>(q.ColumnInt(1));
+               if (q.ColumnIsNull(2)) return;  // a version 1 row: the spec is in info
+               task.info.mutable_spec()->ParseFromString(q.ColumnBlob(2));
              });
   }
   if (s.ok()) {

@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,8 +60,11 @@ struct AttemptEnd {
 struct TaskRow {
   std::string build_id, task_id;
   int state = 0;
-  std::string info;  // v1::TaskInfo, its spec without the template
+  std::string info;  // SerializeWithoutSpec: the spec never changes and is stored once
 };
+
+// `task` serialized without its spec (which it detaches for the moment this takes, and puts back).
+std::string SerializeWithoutSpec(v1::TaskInfo& task);
 
 // Changes made durable together by StateStore::Apply, in this order.
 struct StoreBatch {
@@ -85,7 +90,7 @@ class StateStore {
   // A new build with its tasks, each with the index of its template in `templates`, in one
   // transaction.
   absl::Status InsertBuild(const v1::BuildInfo& build, const std::vector<std::string>& templates,
-                           const std::vector<std::pair<const v1::TaskInfo*, int>>& tasks);
+                           const std::vector<std::pair<v1::TaskInfo*, int>>& tasks);
   absl::Status Apply(const StoreBatch& batch);
   absl::Status PutUpload(const UploadRecord& upload);
   absl::StatusOr<std::vector<UploadRecord>> UploadsFor(const std::string& attempt_id);
@@ -104,6 +109,11 @@ class StateStore {
   std::mutex mutex_;
   sqlite3* db_;
   std::unique_ptr<Statements> statements_;
+  // A thread that checkpoints the WAL every second on its own connection.
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_cv_;
+  bool stopping_ = false;
+  std::thread checkpointer_;
 };
 
 }  // namespace cwb

@@ -109,6 +109,40 @@ TEST(AtomicFileTest, FailureLeavesTheOldFile) {
   EXPECT_EQ(entries, 2);  // f.txt and d.txt/, no temporary left behind
 }
 
+TEST(TempFileWriterTest, LargeFilesAppearWholeUnderTheirNameOnlyOnCommit) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "tempfile";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto count = [&] {
+    int entries = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++entries;
+    return entries;
+  };
+  std::string expected;
+  {
+    auto writer = TempFileWriter::Create(dir / "big.whl");
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    for (int i = 0; i < 20; ++i) {  // 20 MiB: writeback starts twice on the way
+      const std::string chunk(1 << 20, static_cast<char>('a' + i));
+      ASSERT_TRUE((*writer)->Write(chunk).ok());
+      expected += chunk;
+    }
+    EXPECT_EQ((*writer)->size(), expected.size());
+    EXPECT_FALSE(std::filesystem::exists(dir / "big.whl"));
+    ASSERT_TRUE((*writer)->Commit().ok());
+    EXPECT_FALSE((*writer)->Write("more").ok());
+  }
+  EXPECT_EQ(Sha256File(dir / "big.whl").value(), Sha256Hex(expected));
+  EXPECT_EQ(count(), 1);
+  {
+    auto abandoned = TempFileWriter::Create(dir / "partial.whl");
+    ASSERT_TRUE(abandoned.ok());
+    ASSERT_TRUE((*abandoned)->Write("half a wheel").ok());
+    EXPECT_EQ(count(), 2);
+  }
+  EXPECT_EQ(count(), 1);  // an uncommitted file leaves nothing
+}
+
 }  // namespace
 }  // namespace cwb
 
