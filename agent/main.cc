@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--tls-key", serve.tls.key_file, "PEM private key of --tls-cert");
 
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
+  cwb::ConfigureProcess();
   if (run_cmd->parsed()) {
     run_times.ApplyTo(run.pipeline);
     cwb::Cancellation cancel;

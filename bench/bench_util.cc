@@ -109,7 +109,7 @@ absl::StatusOr<v1::BuildInfo> WaitForBuild(const std::string& address, const std
   CoordinatorConnection connection(Settings(address));
   v1::GetBuildRequest request;
   request.set_build_id(build_id);
-  request.set_without_tasks(true);
+  request.set_view(v1::TASK_VIEW_NONE);
   while (true) {
     v1::BuildInfo build;
     grpc::Status status = connection.stub().GetBuild(connection.Context().get(), request, &build);

@@ -46,7 +46,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--coordinator-binary", context.coordinator_binary, "The cwb-coordinator to measure")
       ->capture_default_str();
+  app.add_option("--agent-binary", context.agent_binary, "The cwb-agent to run")->capture_default_str();
+  app.add_option("--cli-binary", context.cli_binary, "The cwb client to time")->capture_default_str();
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
+  cwb::ConfigureProcess();
 
   std::vector<std::string> selected;
   if (!only.empty()) selected = absl::StrSplit(only, ',', absl::SkipEmpty());

@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
                       "Build every task, even those built before from the same spec and commit");
 
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
+  cwb::ConfigureProcess();
   std::ostream& out = std::cout;
   std::ostream& err = std::cerr;
   if (plan_cmd->parsed()) return cwb::RunPlan(plan, out, err);

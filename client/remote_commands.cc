@@ -1,5 +1,7 @@
 #include "client/remote_commands.h"
 
+#include <google/protobuf/arena.h>
+
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -71,6 +73,7 @@ absl::StatusOr<std::string> ResolveTask(CoordinatorConnection& connection,
                                         const std::string& build_id, const std::string& prefix) {
   v1::GetBuildRequest request;
   request.set_build_id(build_id);
+  request.set_view(v1::TASK_VIEW_SUMMARY);
   v1::BuildInfo build;
   grpc::Status status = connection.stub().GetBuild(connection.Context().get(), request, &build);
   if (!status.ok()) return FromGrpcStatus(status);
@@ -193,7 +196,10 @@ int StatusCommand(const RemoteOptions& options, const std::string& build_id, std
   }
   v1::GetBuildRequest request;
   request.set_build_id(build_id);
-  v1::BuildInfo build;
+  request.set_view(options.json ? v1::TASK_VIEW_FULL : v1::TASK_VIEW_SUMMARY);
+  // On an arena: a build of ten thousand tasks is parsed without ten thousand allocations each.
+  google::protobuf::Arena arena;
+  v1::BuildInfo& build = *google::protobuf::Arena::CreateMessage<v1::BuildInfo>(&arena);
   grpc::Status status = connection.stub().GetBuild(connection.Context().get(), request, &build);
   if (!status.ok()) return Fail(status, err);
   if (options.json) {
@@ -233,6 +239,7 @@ int FetchCommand(const RemoteOptions& options, const std::string& build_id,
   CoordinatorConnection connection(options.connection);
   v1::GetBuildRequest request;
   request.set_build_id(build_id);
+  request.set_view(v1::TASK_VIEW_SUMMARY);
   v1::BuildInfo build;
   grpc::Status status = connection.stub().GetBuild(connection.Context().get(), request, &build);
   if (!status.ok()) return Fail(status, err);

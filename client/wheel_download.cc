@@ -1,8 +1,7 @@
 #include "client/wheel_download.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/atomic_file.h"
-#include "common/digest.h"
+#include "common/streaming_file.h"
 #include "common/grpc_status.h"
 
 namespace cwb {
@@ -20,29 +19,25 @@ absl::Status DownloadWheel(CoordinatorConnection& connection, const std::string&
       connection.stub().DownloadArtifact(context.get(), request);
   std::error_code error;
   fs::create_directories(destination.parent_path(), error);
-  absl::StatusOr<std::unique_ptr<TempFileWriter>> file = TempFileWriter::Create(destination);
+  absl::StatusOr<std::unique_ptr<StreamingFile>> file = StreamingFile::Create(destination);
   if (!file.ok()) {
     context->TryCancel();
     reader->Finish();
     return file.status();
   }
-  Sha256 hasher;
   std::string announced;
   absl::Status written;
   v1::ArtifactChunk chunk;
   while (reader->Read(&chunk)) {
-    if (written.ok()) written = (*file)->Write(chunk.data());
-    if (!written.ok()) {
-      context->TryCancel();  // the disk failed: stop the transfer
-      continue;
-    }
-    hasher.Update(chunk.data());
     if (!chunk.sha256().empty()) announced = chunk.sha256();
+    if (written.ok()) written = (*file)->Add(std::move(*chunk.mutable_data()));
+    if (!written.ok()) context->TryCancel();  // the disk failed: stop the transfer
   }
   absl::Status status = FromGrpcStatus(reader->Finish());
+  if (written.ok()) written = (*file)->Drain();
   if (!written.ok()) return written;
   if (!status.ok()) return status;
-  const std::string digest = hasher.FinishHex();
+  const std::string digest = (*file)->Sha256Hex();
   if (digest != artifact.sha256() || (!announced.empty() && announced != digest) ||
       (*file)->size() != artifact.size_bytes()) {
     return absl::DataLossError(absl::StrCat(artifact.filename(), ": downloaded sha256 ", digest,

@@ -4,7 +4,11 @@
 
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
+
 namespace cwb {
+
+void ConfigureProcess() { absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore); }
 
 void CancelOnSignals(Cancellation& cancel) {
   sigset_t set;

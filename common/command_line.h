@@ -24,6 +24,10 @@ inline std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv)
   return std::nullopt;
 }
 
+// Settings every binary starts with: absl's mutex deadlock detection off (gRPC's mutexes would
+// otherwise keep a graph of lock orders on every acquisition, a cost paid on each message).
+void ConfigureProcess();
+
 // Blocks SIGINT and SIGTERM in this thread and every thread started after it; a dedicated thread
 // cancels `cancel` on the first of them (with the signal named in the reason). Call it in main
 // before starting threads. `cancel` must outlive the process's use of it.

@@ -19,27 +19,26 @@ absl::Status IoError(std::string_view what, const std::filesystem::path& path, i
 
 }  // namespace
 
-absl::Status ArtifactUpload::Write(std::string_view data) {
+absl::Status ArtifactUpload::Write(std::string data) {
   if (file_ == nullptr) return absl::FailedPreconditionError("upload already closed");
   if (written_ + data.size() > declared_size_ || written_ + data.size() > limit_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "upload larger than ", std::min(declared_size_, limit_), " bytes (declared ",
         declared_size_, ", limit ", limit_, ")"));
   }
-  if (absl::Status s = file_->Write(data); !s.ok()) return s;
-  hasher_.Update(data);
   written_ += data.size();
-  return absl::OkStatus();
+  return file_->Add(std::move(data));
 }
 
 absl::StatusOr<std::filesystem::path> ArtifactUpload::Commit(const std::string& expected_sha256) {
   if (file_ == nullptr) return absl::FailedPreconditionError("upload already closed");
-  std::unique_ptr<TempFileWriter> file = std::move(file_);
-  if (written_ != declared_size_) {
+  std::unique_ptr<StreamingFile> file = std::move(file_);
+  if (absl::Status s = file->Drain(); !s.ok()) return s;
+  if (file->size() != declared_size_) {
     return absl::InvalidArgumentError(
-        absl::StrCat("upload ended after ", written_, " of ", declared_size_, " bytes"));
+        absl::StrCat("upload ended after ", file->size(), " of ", declared_size_, " bytes"));
   }
-  const std::string actual = hasher_.FinishHex();
+  const std::string actual = file->Sha256Hex();
   if (actual != expected_sha256) {
     return absl::InvalidArgumentError(absl::StrCat("sha256 mismatch: the upload hashes to ", actual,
                                                    ", the agent said ", expected_sha256));
@@ -60,7 +59,7 @@ absl::StatusOr<std::unique_ptr<ArtifactUpload>> ArtifactStore::BeginUpload(
   std::filesystem::create_directories(dir, error);
   if (error) return IoError("cannot create", dir, error.value());
   const std::filesystem::path final_path = dir / filename;
-  absl::StatusOr<std::unique_ptr<TempFileWriter>> file = TempFileWriter::Create(final_path);
+  absl::StatusOr<std::unique_ptr<StreamingFile>> file = StreamingFile::Create(final_path);
   if (!file.ok()) return file.status();
   return std::unique_ptr<ArtifactUpload>(
       new ArtifactUpload(*std::move(file), final_path, declared_size, max_upload_bytes_));

@@ -1,7 +1,7 @@
 // The coordinator's wheel store. An upload streams into a temporary file under
-// <root>/uploads/<attempt>/, its size bounded and its sha256 computed on the way; only when the
-// digest matches is it fsynced and renamed to its name, so a partial or corrupt upload is never
-// visible. When the attempt succeeds the files move (rename) into the build's wheelhouse:
+// <root>/uploads/<attempt>/ (a StreamingFile: hashed and written while the next chunk arrives),
+// its size bounded; only when the sha256 matches is it fsynced and renamed to its name, so a
+// partial or corrupt upload is never visible. When the attempt succeeds the files move (rename) into the build's wheelhouse:
 //   <root>/builds/<build>/wheelhouse/py<VER>/cuda<VER>/<platform>/<wheel>
 // Thread-safe: uploads are independent.
 #pragma once
@@ -12,30 +12,29 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/atomic_file.h"
-#include "common/digest.h"
+#include "common/streaming_file.h"
 
 namespace cwb {
 
 class ArtifactUpload {
  public:
-  // Appends bytes; fails (and the upload is dead) past the declared size or the store's limit.
-  absl::Status Write(std::string_view data);
+  // Appends a chunk; fails (and the upload is dead) past the declared size or the store's limit,
+  // or when the disk fails.
+  absl::Status Write(std::string data);
   // Verifies size and digest, then makes the file durable under its final name.
   absl::StatusOr<std::filesystem::path> Commit(const std::string& expected_sha256);
   uint64_t size() const { return written_; }
 
  private:
   friend class ArtifactStore;
-  ArtifactUpload(std::unique_ptr<TempFileWriter> file, std::filesystem::path final_path,
+  ArtifactUpload(std::unique_ptr<StreamingFile> file, std::filesystem::path final_path,
                  uint64_t declared_size, uint64_t limit)
       : file_(std::move(file)), final_(std::move(final_path)), declared_size_(declared_size), limit_(limit) {}
 
-  std::unique_ptr<TempFileWriter> file_;  // null once closed; removes its file unless committed
+  std::unique_ptr<StreamingFile> file_;  // null once closed; removes its file unless committed
   std::filesystem::path final_;
   uint64_t declared_size_, limit_;
-  uint64_t written_ = 0;
-  Sha256 hasher_;
+  uint64_t written_ = 0;  // bytes accepted
 };
 
 class ArtifactStore {

@@ -189,16 +189,21 @@ void Coordinator::Wake() {
 
 void Coordinator::ScheduleSoon() { schedule_ = true; }
 
-v1::BuildInfo Coordinator::BuildView(const BuildState& build, bool with_tasks) {
+v1::BuildInfo Coordinator::BuildView(BuildState& build, v1::TaskView task_view) {
   v1::BuildInfo view = build.header;
   const uint32_t succeeded = build.counts[v1::TASK_STATE_SUCCEEDED];
   const uint32_t failed = build.counts[v1::TASK_STATE_FAILED];
   const uint32_t cancelled = build.counts[v1::TASK_STATE_CANCELLED];
-  if (with_tasks) {
-    view.mutable_tasks()->Reserve(static_cast<int>(build.task_ids.size()));
-    for (const std::string& id : build.task_ids) {
-      *view.add_tasks() = tasks_.at({build.header.build_id(), id}).info;
+  if (task_view != v1::TASK_VIEW_NONE) view.mutable_tasks()->Reserve(static_cast<int>(build.task_ids.size()));
+  for (const std::string& id : build.task_ids) {
+    if (task_view == v1::TASK_VIEW_NONE) break;
+    v1::TaskInfo& info = tasks_.at({build.header.build_id(), id}).info;
+    v1::TaskInfo* task = view.add_tasks();
+    if (task_view == v1::TASK_VIEW_FULL) {
+      *task = info;
+      continue;
     }
+    Summarize(info, task);
   }
   view.set_total(static_cast<uint32_t>(build.task_ids.size()));
   view.set_succeeded(succeeded);
@@ -206,6 +211,17 @@ v1::BuildInfo Coordinator::BuildView(const BuildState& build, bool with_tasks) {
   view.set_cancelled(cancelled);
   view.set_finished(succeeded + failed + cancelled == build.task_ids.size());
   return view;
+}
+
+void Coordinator::Summarize(v1::TaskInfo& info, v1::TaskInfo* summary) {
+  // The spec is detached for the copy (not copied and then cut), then given what a summary has.
+  v1::TaskSpec* spec = info.release_spec();
+  *summary = info;
+  info.set_allocated_spec(spec);
+  v1::TaskSpec* cut = summary->mutable_spec();
+  cut->set_id(spec->id());
+  cut->set_project(spec->project());
+  *cut->mutable_axes() = spec->axes();
 }
 
 TaskQueue::Order Coordinator::OrderOf(const TaskRecord& task) {
@@ -245,7 +261,7 @@ void Coordinator::Changed(TaskRecord& task, bool persist) {
   BuildState& build = builds_.at(task.info.build_id());
   if (!build.watchers.empty()) {
     v1::BuildEvent event;
-    *event.mutable_task() = task.info;
+    Summarize(task.info, event.mutable_task());
     event.set_build_finished(build.counts[v1::TASK_STATE_SUCCEEDED] +
                                  build.counts[v1::TASK_STATE_FAILED] +
                                  build.counts[v1::TASK_STATE_CANCELLED] ==
@@ -469,7 +485,7 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
     Track(task);
   }
   ScheduleSoon();
-  return BuildView(build, /*with_tasks=*/false);
+  return BuildView(build, v1::TASK_VIEW_NONE);
 }
 
 bool Coordinator::ReuseResult(TaskRecord& task, const std::string& commit,
@@ -505,18 +521,18 @@ bool Coordinator::ReuseResult(TaskRecord& task, const std::string& commit,
   return true;
 }
 
-absl::StatusOr<v1::BuildInfo> Coordinator::GetBuild(const std::string& build_id, bool with_tasks) {
+absl::StatusOr<v1::BuildInfo> Coordinator::GetBuild(const std::string& build_id, v1::TaskView view) {
   Locked locked(*this);
   auto it = builds_.find(build_id);
   if (it == builds_.end()) return NotFoundBuild(build_id);
-  return BuildView(it->second, with_tasks);
+  return BuildView(it->second, view);
 }
 
 std::vector<v1::BuildInfo> Coordinator::ListBuilds() {
   Locked locked(*this);
   std::vector<v1::BuildInfo> out;
   out.reserve(build_order_.size());
-  for (const std::string& id : build_order_) out.push_back(BuildView(builds_.at(id), false));
+  for (const std::string& id : build_order_) out.push_back(BuildView(builds_.at(id), v1::TASK_VIEW_NONE));
   return out;
 }
 
@@ -538,7 +554,7 @@ absl::StatusOr<std::shared_ptr<BuildWatcher>> Coordinator::Watch(const std::stri
   if (it == builds_.end()) return NotFoundBuild(build_id);
   auto watcher = std::make_shared<BuildWatcher>();
   it->second.watchers.push_back(watcher);
-  *snapshot = BuildView(it->second, true);
+  *snapshot = BuildView(it->second, v1::TASK_VIEW_SUMMARY);
   return watcher;
 }
 

@@ -91,10 +91,11 @@ class Coordinator {
   // source resolves to now is completed at once with those wheels (unless request.no_cache).
   // The new build without its tasks.
   absl::StatusOr<v1::BuildInfo> Submit(const v1::SubmitBuildRequest& request);
-  absl::StatusOr<v1::BuildInfo> GetBuild(const std::string& build_id, bool with_tasks = true);
+  absl::StatusOr<v1::BuildInfo> GetBuild(const std::string& build_id, v1::TaskView view = v1::TASK_VIEW_FULL);
   std::vector<v1::BuildInfo> ListBuilds();
   absl::StatusOr<v1::TaskInfo> GetTask(const std::string& build_id, const std::string& task_id);
-  // A watcher of the build's task changes, and the build as it is now.
+  // A watcher of the build's task changes, and the build as it is now; both carry task summaries
+  // (TASK_VIEW_SUMMARY).
   absl::StatusOr<std::shared_ptr<BuildWatcher>> Watch(const std::string& build_id,
                                                       v1::BuildInfo* snapshot);
   absl::StatusOr<uint32_t> Cancel(const std::string& build_id, const std::string& task_id);
@@ -171,7 +172,9 @@ class Coordinator {
   void Wake();
   // Has the scheduler run at the end of the current call (in Flush).
   void ScheduleSoon();
-  v1::BuildInfo BuildView(const BuildState& build, bool with_tasks);
+  v1::BuildInfo BuildView(BuildState& build, v1::TaskView view);
+  // `info` with its spec cut to id, project and axes (TASK_VIEW_SUMMARY).
+  static void Summarize(v1::TaskInfo& info, v1::TaskInfo* summary);
   // Adds a loaded or submitted task to the counts (and the queue when queued).
   void Track(TaskRecord& task);
   // Moves a task to `state`, keeping its build's counts and the queue in step.

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   app.add_option("--task-time-limit", options.coordinator.task_time_limit_s,
                  "Seconds a build may run (0: none)")->capture_default_str();
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
+  cwb::ConfigureProcess();
   for (auto [file, env, token] : {std::tuple{&client_token_file, "CWB_CLIENT_TOKEN", &options.client_token},
                                   std::tuple{&agent_token_file, "CWB_AGENT_TOKEN", &options.agent_token}}) {
     absl::StatusOr<std::string> secret = cwb::ReadSecret(*file, env);

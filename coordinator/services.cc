@@ -188,7 +188,7 @@ grpc::Status BuildServiceImpl::GetBuild(grpc::ServerContext* context, const v1::
                                         v1::BuildInfo* response) {
   if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
-  absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(request->build_id(), !request->without_tasks());
+  absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(request->build_id(), request->view());
   if (!build.ok()) return ToGrpcStatus(build.status());
   *response = *std::move(build);
   return grpc::Status::OK;
@@ -339,7 +339,7 @@ grpc::Status AgentServiceImpl::UploadArtifact(grpc::ServerContext* context,
   if (!upload.ok()) return ToGrpcStatus(upload.status());
   while (reader->Read(&chunk)) {
     if (chunk.has_data()) {
-      if (absl::Status s = (*upload)->Write(chunk.data()); !s.ok()) return ToGrpcStatus(s);
+      if (absl::Status s = (*upload)->Write(std::move(*chunk.mutable_data())); !s.ok()) return ToGrpcStatus(s);
       continue;
     }
     if (chunk.chunk_case() != v1::UploadChunk::kSha256) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Copies cwb's three binaries (stripped) and the shared libraries they load into DIR (default
-# .gpu-bundle): DIR/bin and DIR/lib, for a host that has none of the -dev packages (the GPU
-# machine of tests/gpu/). glibc and the C++ runtime stay the host's own: they are backward
+# Copies cwb's three binaries and cwb-bench (stripped) and the shared libraries they load into DIR
+# (default .gpu-bundle): DIR/bin and DIR/lib, for a host that has none of the -dev packages (the
+# GPU machine of tests/gpu/, or a host to run the benchmarks on). glibc and the C++ runtime stay the host's own: they are backward
 # compatible and must match its loader. The binaries find DIR/lib through an $ORIGIN-relative
 # DT_RPATH (which, unlike RUNPATH, also serves the libraries' own dependencies), so no
 # LD_LIBRARY_PATH leaks into the builds an agent starts. Run after scripts/build.sh; needs patchelf.
@@ -11,7 +11,7 @@ out=${1:-.gpu-bundle}
 build=${CWB_BUILD_DIR:-build}
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
-binaries=("$build/agent/cwb-agent" "$build/coordinator/cwb-coordinator" "$build/client/cwb")
+binaries=("$build/agent/cwb-agent" "$build/coordinator/cwb-coordinator" "$build/client/cwb" "$build/bench/cwb-bench")
 for binary in "${binaries[@]}"; do
   strip -o "$out/bin/$(basename "$binary")" "$binary"
 done

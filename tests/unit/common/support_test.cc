@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/atomic_file.h"
+#include "common/streaming_file.h"
 #include "common/did_you_mean.h"
 #include "common/digest.h"
 #include "common/validate.h"
@@ -141,6 +142,28 @@ TEST(TempFileWriterTest, LargeFilesAppearWholeUnderTheirNameOnlyOnCommit) {
     EXPECT_EQ(count(), 2);
   }
   EXPECT_EQ(count(), 1);  // an uncommitted file leaves nothing
+}
+
+TEST(StreamingFileTest, ChunksAreWrittenAndHashedInOrder) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "streaming";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto file = StreamingFile::Create(dir / "w.whl");
+  ASSERT_TRUE(file.ok()) << file.status();
+  std::string expected;
+  for (int i = 0; i < 100; ++i) {  // far more than kMaxPending: Add waits for room
+    std::string chunk(1000 + i, static_cast<char>('0' + i % 10));
+    expected += chunk;
+    ASSERT_TRUE((*file)->Add(std::move(chunk)).ok());
+  }
+  ASSERT_TRUE((*file)->Drain().ok());
+  EXPECT_EQ((*file)->size(), expected.size());
+  EXPECT_EQ((*file)->Sha256Hex(), Sha256Hex(expected));
+  EXPECT_FALSE(std::filesystem::exists(dir / "w.whl"));
+  ASSERT_TRUE((*file)->Commit().ok());
+  std::stringstream text;
+  text << std::ifstream(dir / "w.whl", std::ios::binary).rdbuf();
+  EXPECT_EQ(text.str(), expected);
 }
 
 }  // namespace
