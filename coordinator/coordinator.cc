@@ -190,7 +190,14 @@ void Coordinator::Wake() {
 void Coordinator::ScheduleSoon() { schedule_ = true; }
 
 v1::BuildInfo Coordinator::BuildView(BuildState& build, v1::TaskView task_view) {
-  v1::BuildInfo view = build.header;
+  v1::BuildInfo view;
+  FillBuildView(build, task_view, &view);
+  return view;
+}
+
+void Coordinator::FillBuildView(BuildState& build, v1::TaskView task_view, v1::BuildInfo* out) {
+  v1::BuildInfo& view = *out;
+  view = build.header;
   const uint32_t succeeded = build.counts[v1::TASK_STATE_SUCCEEDED];
   const uint32_t failed = build.counts[v1::TASK_STATE_FAILED];
   const uint32_t cancelled = build.counts[v1::TASK_STATE_CANCELLED];
@@ -210,10 +217,13 @@ v1::BuildInfo Coordinator::BuildView(BuildState& build, v1::TaskView task_view) 
   view.set_failed(failed);
   view.set_cancelled(cancelled);
   view.set_finished(succeeded + failed + cancelled == build.task_ids.size());
-  return view;
 }
 
 void Coordinator::Summarize(v1::TaskInfo& info, v1::TaskInfo* summary) {
+  if (!info.has_spec()) {
+    *summary = info;
+    return;
+  }
   // The spec is detached for the copy (not copied and then cut), then given what a summary has.
   v1::TaskSpec* spec = info.release_spec();
   *summary = info;
@@ -522,10 +532,17 @@ bool Coordinator::ReuseResult(TaskRecord& task, const std::string& commit,
 }
 
 absl::StatusOr<v1::BuildInfo> Coordinator::GetBuild(const std::string& build_id, v1::TaskView view) {
+  v1::BuildInfo out;
+  if (absl::Status s = GetBuildInto(build_id, view, &out); !s.ok()) return s;
+  return out;
+}
+
+absl::Status Coordinator::GetBuildInto(const std::string& build_id, v1::TaskView view, v1::BuildInfo* out) {
   Locked locked(*this);
   auto it = builds_.find(build_id);
   if (it == builds_.end()) return NotFoundBuild(build_id);
-  return BuildView(it->second, view);
+  FillBuildView(it->second, view, out);
+  return absl::OkStatus();
 }
 
 std::vector<v1::BuildInfo> Coordinator::ListBuilds() {

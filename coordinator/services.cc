@@ -1,5 +1,8 @@
 #include "coordinator/services.h"
 
+#include <google/protobuf/arena.h>
+#include <grpcpp/support/message_allocator.h>
+
 #include <atomic>
 #include <deque>
 #include <fstream>
@@ -184,14 +187,41 @@ grpc::Status BuildServiceImpl::ListBuilds(grpc::ServerContext* context, const v1
   return grpc::Status::OK;
 }
 
-grpc::Status BuildServiceImpl::GetBuild(grpc::ServerContext* context, const v1::GetBuildRequest* request,
-                                        v1::BuildInfo* response) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
-  if (request->build_id().empty()) return Missing("build_id");
-  absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(request->build_id(), request->view());
-  if (!build.ok()) return ToGrpcStatus(build.status());
-  *response = *std::move(build);
-  return grpc::Status::OK;
+// Each GetBuild's request and response live on an arena of their own, freed in one piece.
+class BuildServiceImpl::ArenaAllocator final
+    : public grpc::MessageAllocator<v1::GetBuildRequest, v1::BuildInfo> {
+ public:
+  grpc::MessageHolder<v1::GetBuildRequest, v1::BuildInfo>* AllocateMessages() override { return new Holder(); }
+
+ private:
+  class Holder final : public grpc::MessageHolder<v1::GetBuildRequest, v1::BuildInfo> {
+   public:
+    Holder() {
+      set_request(google::protobuf::Arena::CreateMessage<v1::GetBuildRequest>(&arena_));
+      set_response(google::protobuf::Arena::CreateMessage<v1::BuildInfo>(&arena_));
+    }
+    void Release() override { delete this; }
+
+   private:
+    google::protobuf::Arena arena_;
+  };
+};
+
+BuildServiceImpl::BuildServiceImpl(Coordinator& coordinator, std::string token)
+    : coordinator_(coordinator), token_(std::move(token)), get_build_allocator_(std::make_unique<ArenaAllocator>()) {
+  SetMessageAllocatorFor_GetBuild(get_build_allocator_.get());
+}
+
+BuildServiceImpl::~BuildServiceImpl() = default;
+
+grpc::ServerUnaryReactor* BuildServiceImpl::GetBuild(grpc::CallbackServerContext* context,
+                                                     const v1::GetBuildRequest* request, v1::BuildInfo* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status status = CheckBearerToken(*context, token_);
+  if (status.ok() && request->build_id().empty()) status = Missing("build_id");
+  if (status.ok()) status = ToGrpcStatus(coordinator_.GetBuildInto(request->build_id(), request->view(), response));
+  reactor->Finish(status);
+  return reactor;
 }
 
 grpc::Status BuildServiceImpl::WatchBuild(grpc::ServerContext* context,

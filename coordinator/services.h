@@ -4,24 +4,28 @@
 // API.
 #pragma once
 
+#include <memory>
+
 #include "coordinator/coordinator.h"
 #include "cwb/v1/agent.grpc.pb.h"
 #include "cwb/v1/client.grpc.pb.h"
 
 namespace cwb {
 
-class BuildServiceImpl final : public v1::BuildService::Service {
+// GetBuild runs on the callback API with its messages on a protobuf arena (a build's view of ten
+// thousand tasks is built without ten thousand allocations each); the rest is synchronous.
+class BuildServiceImpl final : public v1::BuildService::WithCallbackMethod_GetBuild<v1::BuildService::Service> {
  public:
   // `token`: the client bearer token every call must carry; empty: none required.
-  BuildServiceImpl(Coordinator& coordinator, std::string token)
-      : coordinator_(coordinator), token_(std::move(token)) {}
+  BuildServiceImpl(Coordinator& coordinator, std::string token);
+  ~BuildServiceImpl() override;
 
   grpc::Status SubmitBuild(grpc::ServerContext* context, const v1::SubmitBuildRequest* request,
                            v1::BuildInfo* response) override;
   grpc::Status ListBuilds(grpc::ServerContext* context, const v1::ListBuildsRequest*,
                           v1::ListBuildsResponse* response) override;
-  grpc::Status GetBuild(grpc::ServerContext* context, const v1::GetBuildRequest* request,
-                        v1::BuildInfo* response) override;
+  grpc::ServerUnaryReactor* GetBuild(grpc::CallbackServerContext* context, const v1::GetBuildRequest* request,
+                                     v1::BuildInfo* response) override;
   grpc::Status WatchBuild(grpc::ServerContext* context, const v1::WatchBuildRequest* request,
                           grpc::ServerWriter<v1::BuildEvent>* writer) override;
   grpc::Status StreamLog(grpc::ServerContext* context, const v1::StreamLogRequest* request,
@@ -37,8 +41,10 @@ class BuildServiceImpl final : public v1::BuildService::Service {
                           v1::ListAgentsResponse* response) override;
 
  private:
+  class ArenaAllocator;
   Coordinator& coordinator_;
   const std::string token_;
+  std::unique_ptr<ArenaAllocator> get_build_allocator_;
 };
 
 // Session runs on gRPC's callback API (a thousand agents need no thread each); uploads are
