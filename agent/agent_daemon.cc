@@ -157,6 +157,10 @@ void AgentDaemon::Report(v1::AgentService::Stub& stub, Cancellation& connection_
         }
         if (!s.ok()) return;  // connection trouble: try again after reconnecting
         uploaded.push_back(wheel.filename);
+        if (options_.metrics != nullptr) {
+          options_.metrics->CounterOf("cwb_agent_uploaded_bytes_total", "Bytes of wheels uploaded to the coordinator")
+              .Add(static_cast<double>(wheel.size));
+        }
       }
     }
     if (!stale) {

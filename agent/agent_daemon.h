@@ -19,6 +19,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "agent/build_pipeline.h"
+#include "common/metrics.h"
 #include "agent/gpu_allocator.h"
 #include "common/auth.h"
 #include "common/cancellation.h"
@@ -34,6 +35,7 @@ struct AgentDaemonOptions {
   ClientTlsOptions tls;    // the coordinator's CA (and a client certificate for mutual TLS)
   std::chrono::milliseconds min_backoff{200};
   std::chrono::milliseconds max_backoff{5000};
+  MetricsRegistry* metrics = nullptr;  // uploads and sessions are counted here; null: not counted
 };
 
 class AgentDaemon {

@@ -137,8 +137,10 @@ absl::Status BuildPipeline::EnsureImage(const RenderedImage& image, const fs::pa
   if (!exists.ok()) return exists.status();
   if (*exists) {
     log.Write("cwb", absl::StrCat("image ", image.tag, " exists; reusing it"));
+    Count("cwb_agent_image_cache_hits_total", "Attempts whose image existed already");
     return absl::OkStatus();
   }
+  Count("cwb_agent_image_builds_total", "Images built");
   log.Write("cwb", absl::StrCat("building image ", image.tag));
   if (absl::Status s = WriteFileAtomically(workspace / "image" / "Dockerfile", image.dockerfile); !s.ok()) {
     return s;
@@ -153,7 +155,27 @@ absl::Status BuildPipeline::EnsureImage(const RenderedImage& image, const fs::pa
   return absl::OkStatus();
 }
 
+void BuildPipeline::Count(const char* name, const char* help) {
+  if (options_.metrics != nullptr) options_.metrics->CounterOf(name, help).Add();
+}
+
 TaskResult BuildPipeline::Run(const TaskRun& run) {
+  ++running_;
+  const Clock::SteadyTime start = clock_.SteadyNow();
+  TaskResult result = RunAttempt(run);
+  --running_;
+  if (options_.metrics != nullptr) {
+    const MetricLabels outcome = {{"outcome", OutcomeName(result.outcome)}};
+    options_.metrics->CounterOf("cwb_agent_attempts_total", "Attempts ended, by outcome", outcome).Add();
+    options_.metrics
+        ->HistogramOf("cwb_agent_attempt_duration_seconds", "Time an attempt took, image and build included",
+                      DurationBuckets(), outcome)
+        .Observe(std::chrono::duration<double>(clock_.SteadyNow() - start).count());
+  }
+  return result;
+}
+
+TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   const v1::TaskSpec& spec = *run.spec;
   const fs::path workspace = paths::Workspace(options_.work_dir, spec.id(), run.attempt_id);
   const fs::path artifacts = paths::Artifacts(options_.work_dir, spec.id(), run.attempt_id);

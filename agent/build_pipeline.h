@@ -6,6 +6,7 @@
 // attempts.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -20,6 +21,7 @@
 #include "common/process_runner.h"
 #include "common/cancellation.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "common/dockerfile_renderer.h"
 #include "cwb/v1/task.pb.h"
 
@@ -37,6 +39,8 @@ struct PipelineOptions {
   std::map<std::string, std::string> secrets;
   // Labels put on every build container besides cwb.task and cwb.attempt (e.g. cwb.agent).
   std::vector<std::pair<std::string, std::string>> container_labels;
+  // Where image cache hits, attempts and their durations are counted; null: not counted.
+  MetricsRegistry* metrics = nullptr;
 };
 
 struct BuiltWheel {
@@ -78,6 +82,8 @@ class BuildPipeline {
                 PipelineOptions options);
 
   TaskResult Run(const TaskRun& run);
+  // Attempts running now.
+  int running() const { return running_.load(); }
 
   // The environment the container gets (pure; exposed for tests). `cuda_arch_list` as on TaskRun.
   std::vector<std::pair<std::string, std::string>> ContainerEnv(
@@ -89,10 +95,14 @@ class BuildPipeline {
   absl::Status EnsureImage(const RenderedImage& image, const std::filesystem::path& workspace,
                            LogSink& log, Cancellation& stop, bool* built);
 
+  TaskResult RunAttempt(const TaskRun& run);
+  void Count(const char* name, const char* help);
+
   ContainerRuntime& runtime_;
   ProcessRunner& runner_;
   Clock& clock_;
   const PipelineOptions options_;
+  std::atomic<int> running_{0};
   std::mutex image_mutex_;
   std::map<std::string, std::shared_ptr<std::timed_mutex>> image_builds_;  // by tag
 };

@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--nvidia-smi", serve.nvidia_smi, "nvidia-smi binary")->capture_default_str();
   AddBuildFlags(serve_cmd, serve.runtime, serve.pipeline, serve.secret_env, serve_times);
   serve_cmd->add_option("--token-file", serve.token_file, "File holding the agent token (else $CWB_AGENT_TOKEN)");
+  serve_cmd->add_option("--metrics-listen", serve.metrics_listen,
+                        "host:port serving Prometheus metrics at /metrics (plain HTTP; off if empty)");
   serve_cmd->add_option("--tls-ca", serve.tls.ca_file, "PEM CA of the coordinator's certificate (enables TLS)");
   serve_cmd->add_option("--tls-cert", serve.tls.cert_file, "PEM client certificate (mutual TLS)");
   serve_cmd->add_option("--tls-key", serve.tls.key_file, "PEM private key of --tls-cert");

@@ -4,6 +4,7 @@
 
 #include "agent/agent_daemon.h"
 #include "common/boost_process_runner.h"
+#include "common/http_server.h"
 #include "agent/gpu_allocator.h"
 #include "agent/run_task_command.h"
 
@@ -76,7 +77,29 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
       (void)runtime.RemoveContainer(name);
     }
   }
+  MetricsRegistry metrics;
+  options.pipeline.metrics = &metrics;
+  daemon.metrics = &metrics;
   BuildPipeline pipeline(runtime, runner, SystemClock::Get(), options.pipeline);
+  metrics.Gauge("cwb_agent_attempts_running", "Attempts running now", [&pipeline] {
+    return std::vector<std::pair<MetricLabels, double>>{{{}, static_cast<double>(pipeline.running())}};
+  });
+  std::unique_ptr<HttpServer> metrics_server;
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpServer>> started =
+        HttpServer::Start(options.metrics_listen, [&metrics](const HttpRequest& request) {
+          if (request.path != "/metrics") return HttpResponse::Text(404, "only /metrics is served here\n");
+          HttpResponse response;
+          response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+          response.body = metrics.Render();
+          return response;
+        }, 1);
+    if (!started.ok()) {
+      err << "cwb-agent: " << started.status().message() << '\n';
+      return 2;
+    }
+    metrics_server = *std::move(started);
+  }
   absl::StatusOr<std::string> token = ReadSecret(options.token_file, "CWB_AGENT_TOKEN");
   if (!token.ok()) {
     err << "cwb-agent: " << token.status().message() << '\n';
@@ -96,6 +119,7 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
         << ")";
   }
   out << std::endl;
+  if (metrics_server) out << "cwb-agent metrics on " << metrics_server->address() << std::endl;
   AgentDaemon agent(daemon, pipeline, allocator);
   agent.Run(stop);
   return 0;

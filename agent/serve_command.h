@@ -26,6 +26,7 @@ struct ServeOptions {
   std::string token_file;  // else $CWB_AGENT_TOKEN
   std::vector<std::string> secret_env;  // names of this process's env vars builds may ask for
   ClientTlsOptions tls;
+  std::string metrics_listen;  // host:port serving /metrics (plain HTTP); empty: off
 };
 
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err);

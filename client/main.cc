@@ -71,9 +71,12 @@ int main(int argc, char** argv) {
 
   CLI::App* fetch_cmd = app.add_subcommand(
       "fetch", "Download a build's wheels into DIR/wheelhouse/py<VER>/cuda<VER>/<platform>/\n"
-               "  example: cwb fetch b0123456789ab -o ./out");
+               "  example: cwb fetch b0123456789ab -o ./out --index\n"
+               "           pip install --index-url file://$PWD/out/simple/cu121-torch2.3/ NAME");
   fetch_cmd->add_option("build", build_id, "Build id")->required();
   fetch_cmd->add_option("-o,--output", output_dir, "Output directory")->capture_default_str();
+  fetch_cmd->add_flag("--index", remote.index,
+                      "Also write a PEP 503 index of the wheels to DIR/simple/ (and DIR/simple/<variant>/)");
 
   CLI::App* cancel_cmd = app.add_subcommand(
       "cancel", "Cancel a build, or one task of it\n  example: cwb cancel b0123456789ab");
@@ -107,6 +110,7 @@ int main(int argc, char** argv) {
   build_cmd->add_flag("--keep-failed", local.keep_failed, "Keep the workspace of failed builds");
   build_cmd->add_flag("--no-cache", local.no_cache,
                       "Build every task, even those built before from the same spec and commit");
+  build_cmd->add_flag("--index", local.index, "Also write a PEP 503 index of the wheels to OUTPUT/simple/");
 
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
   cwb::ConfigureProcess();

@@ -13,6 +13,7 @@
 #include "client/table.h"
 #include "client/terminal_text.h"
 #include "client/wheel_download.h"
+#include "client/wheelhouse_index.h"
 #include "common/atomic_file.h"
 #include "common/clock.h"
 #include "common/config_parser.h"
@@ -244,14 +245,19 @@ int FetchCommand(const RemoteOptions& options, const std::string& build_id,
   grpc::Status status = connection.stub().GetBuild(connection.Context().get(), request, &build);
   if (!status.ok()) return Fail(status, err);
   int fetched = 0, skipped = 0, failed = 0;
+  std::vector<IndexedWheel> present;
   for (const v1::TaskInfo& task : build.tasks()) {
+    std::vector<std::pair<std::string, std::string>> axes;
+    for (const v1::AxisValue& axis : task.spec().axes()) axes.emplace_back(axis.name(), axis.value());
     for (const v1::ArtifactInfo& artifact : task.artifacts()) {
       const fs::path destination = fs::path(output_dir) / artifact.wheelhouse_path();
+      const IndexedWheel indexed{VariantName(axes), artifact.filename(), artifact.wheelhouse_path(), artifact.sha256()};
       std::error_code error;
       if (fs::exists(destination, error)) {
         absl::StatusOr<std::string> digest = Sha256File(destination);
         if (digest.ok() && *digest == artifact.sha256()) {
           ++skipped;
+          present.push_back(indexed);
           continue;
         }
       }
@@ -261,11 +267,19 @@ int FetchCommand(const RemoteOptions& options, const std::string& build_id,
         continue;
       }
       out << destination.string() << '\n';
+      present.push_back(indexed);
       ++fetched;
     }
   }
   out << fetched << " fetched, " << skipped << " already present, " << failed << " failed; "
       << build.succeeded() << " of " << build.total() << " tasks succeeded\n";
+  if (options.index) {
+    if (absl::Status s = UpdateWheelhouseIndex(output_dir, present); !s.ok()) {
+      err << "cwb: index: " << s.message() << '\n';
+      return kExitSomeFailed;
+    }
+    out << "pip index: " << (fs::absolute(output_dir) / "simple").string() << "/ (one per variant beneath it)\n";
+  }
   return failed == 0 && build.finished() && build.succeeded() == build.total() ? kExitSuccess
                                                                                : kExitSomeFailed;
 }
@@ -372,6 +386,7 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
   remote.connection.coordinator = (*server)->address();
   remote.terminal = options.terminal;
   remote.no_cache = options.no_cache;
+  remote.index = options.index;
   // Ctrl-C cancels every unfinished task of whatever this process submitted; the watch below then
   // ends as usual.
   Cancellation done;

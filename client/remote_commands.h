@@ -17,6 +17,7 @@ struct RemoteOptions {
   bool json = false;
   bool terminal = false;  // render live views for a terminal
   bool no_cache = false;  // submit: build every task, reusing no earlier result
+  bool index = false;     // fetch: also write the static pip index DIR/simple/
 };
 
 // `build_id` (may be null) receives the new build's id.
@@ -49,6 +50,7 @@ struct LocalBuildOptions {
   bool terminal = false;
   bool keep_failed = false;
   bool no_cache = false;        // build every task, reusing no earlier result
+  bool index = false;           // also write the static pip index beside the wheelhouse
 };
 // `cwb build`: an in-process coordinator and local agent; wheels land in output_dir_host.
 // `interrupt` (Ctrl-C) cancels the build: running containers are stopped, finished wheels fetched.

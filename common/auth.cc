@@ -72,13 +72,16 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
   return grpc::SslCredentials(options);
 }
 
+bool SecretEquals(std::string_view given, std::string_view expected) {
+  return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
+}
+
 grpc::Status CheckBearerToken(const grpc::ServerContextBase& context, const std::string& expected) {
   if (expected.empty()) return grpc::Status::OK;
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   const std::string wanted = "Bearer " + expected;
-  if (it == metadata.end() || it->second.size() != wanted.size() ||
-      CRYPTO_memcmp(it->second.data(), wanted.data(), wanted.size()) != 0) {
+  if (it == metadata.end() || !SecretEquals(std::string_view(it->second.data(), it->second.size()), wanted)) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "authorization: a valid bearer token is required");
   }

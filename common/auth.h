@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <grpcpp/grpcpp.h>
 
@@ -34,6 +35,9 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials
 
 // OK when `expected` is empty (no token configured) or the call carries
 // "authorization: Bearer <expected>"; UNAUTHENTICATED otherwise. Compares in constant time.
+// Compares a secret in constant time (for equal lengths).
+bool SecretEquals(std::string_view given, std::string_view expected);
+
 grpc::Status CheckBearerToken(const grpc::ServerContextBase& context, const std::string& expected);
 
 }  // namespace cwb

@@ -1,5 +1,7 @@
 #include "coordinator/coordinator.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/axes.h"
@@ -100,6 +102,71 @@ Coordinator::Coordinator(CoordinatorOptions options, Clock& clock, std::unique_p
     resolver_runner_ = std::make_unique<BoostProcessRunner>();
     resolver_ = MakeGitSourceResolver(*resolver_runner_, options_.resolve_timeout);
   }
+  RegisterMetrics();
+}
+
+void Coordinator::RegisterMetrics() {
+  queue_wait_ = &metrics_.HistogramOf("cwb_queue_wait_seconds", "Time from queued to assigned, per attempt",
+                                      {0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600});
+  uploaded_bytes_ = &metrics_.CounterOf("cwb_uploaded_bytes_total", "Bytes of wheels agents uploaded");
+  result_cache_hits_ = &metrics_.CounterOf("cwb_result_cache_hits_total",
+                                           "Tasks completed from the result cache, nothing built");
+  metrics_.Gauge("cwb_tasks", "Tasks by state, over every stored build", [this] {
+    std::array<uint64_t, v1::TaskState_ARRAYSIZE> totals{};
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [id, build] : builds_) {
+        for (size_t i = 0; i < totals.size(); ++i) totals[i] += build.counts[i];
+      }
+    }
+    std::vector<std::pair<MetricLabels, double>> samples;
+    for (v1::TaskState state : {v1::TASK_STATE_QUEUED, v1::TASK_STATE_ASSIGNED, v1::TASK_STATE_RUNNING,
+                                v1::TASK_STATE_SUCCEEDED, v1::TASK_STATE_FAILED, v1::TASK_STATE_CANCELLED}) {
+      samples.push_back({{{"state", StateName(state)}}, static_cast<double>(totals[state])});
+    }
+    return samples;
+  });
+  metrics_.Gauge("cwb_queue_length", "Tasks waiting for an agent", [this] {
+    std::lock_guard lock(mutex_);
+    uint64_t queued = 0;
+    for (const auto& [id, build] : builds_) queued += build.counts[v1::TASK_STATE_QUEUED];
+    return std::vector<std::pair<MetricLabels, double>>{{{}, static_cast<double>(queued)}};
+  });
+  metrics_.Gauge("cwb_agents_connected", "Agents with a session open now", [this] {
+    std::lock_guard lock(mutex_);
+    uint64_t connected = 0;
+    for (const auto& [id, agent] : agents_) connected += agent.channel != nullptr;
+    return std::vector<std::pair<MetricLabels, double>>{{{}, static_cast<double>(connected)}};
+  });
+}
+
+void Coordinator::ObserveEnd(const TaskRecord& task) {
+  if (task.info.started_at_ms() <= 0 || task.info.finished_at_ms() < task.info.started_at_ms()) return;
+  metrics_
+      .HistogramOf("cwb_build_duration_seconds", "Time a task's attempt ran, from running to its end",
+                   DurationBuckets(), {{"state", StateName(task.info.state())}})
+      .Observe(static_cast<double>(task.info.finished_at_ms() - task.info.started_at_ms()) / 1000.0);
+}
+
+std::vector<Coordinator::BuiltWheel> Coordinator::ListWheels() {
+  std::lock_guard lock(mutex_);
+  std::vector<const BuildState*> builds;
+  for (const auto& [id, build] : builds_) builds.push_back(&build);
+  std::sort(builds.begin(), builds.end(), [](const BuildState* a, const BuildState* b) { return a->seq < b->seq; });
+  std::vector<BuiltWheel> wheels;
+  for (const BuildState* build : builds) {
+    if (build->counts[v1::TASK_STATE_SUCCEEDED] == 0) continue;
+    for (const std::string& task_id : build->task_ids) {
+      const TaskRecord& task = tasks_.at(TaskKey{build->header.build_id(), task_id});
+      if (task.info.state() != v1::TASK_STATE_SUCCEEDED) continue;
+      std::vector<std::pair<std::string, std::string>> axes;
+      for (const v1::AxisValue& axis : task.info.spec().axes()) axes.emplace_back(axis.name(), axis.value());
+      for (const v1::ArtifactInfo& artifact : task.info.artifacts()) {
+        wheels.push_back({build->header.build_id(), task_id, task.info.spec().project(), axes, artifact});
+      }
+    }
+  }
+  return wheels;
 }
 
 Coordinator::~Coordinator() { writer_.Stop(); }
@@ -528,6 +595,7 @@ bool Coordinator::ReuseResult(TaskRecord& task, const std::string& commit,
   line.set_time_ms(now);
   line.set_source("cwb");
   line.set_text(absl::StrCat("result cache: ", task.info.message(), "; nothing was built"));
+  result_cache_hits_->Add();
   return true;
 }
 
@@ -820,6 +888,7 @@ void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpda
     default:
       return;
   }
+  if (IsTerminal(task.info.state())) ObserveEnd(task);
   Changed(task);
 }
 
@@ -851,6 +920,7 @@ absl::Status Coordinator::RecordUpload(const v1::UploadHeader& header,
                                        const std::filesystem::path& path) {
   if (absl::Status s = CheckUpload(header); !s.ok()) return s;
   std::lock_guard lock(mutex_);
+  uploaded_bytes_->Add(static_cast<double>(artifact.size_bytes()));
   return store_->PutUpload({header.attempt_id(), artifact, path});
 }
 
@@ -873,6 +943,9 @@ void Coordinator::Assign(TaskRecord& task, AgentSlots& slot) {
   --slot.free_slots;
   if (slot.free_gpu_slots > 0 && NeedsGpu(task.info.spec())) --slot.free_gpu_slots;
   const std::string attempt = NewId("a");
+  if (task.info.queued_at_ms() > 0) {
+    queue_wait_->Observe(static_cast<double>(std::max<int64_t>(0, NowMs() - task.info.queued_at_ms())) / 1000.0);
+  }
   SetState(task, v1::TASK_STATE_ASSIGNED);
   task.info.set_attempt_id(attempt);
   task.info.set_agent_id(slot.agent_id);

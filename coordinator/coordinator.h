@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "common/cancellation.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "common/task_state.h"
 #include "coordinator/artifact_store.h"
 #include "coordinator/commit_writer.h"
@@ -138,6 +139,15 @@ class Coordinator {
 
   LogStore& logs() { return logs_; }
   ArtifactStore& artifacts() { return artifacts_; }
+  // Tasks by state, the queue, agents, durations, uploads and cache hits (served at /metrics).
+  MetricsRegistry& metrics() { return metrics_; }
+  // Every wheel of a succeeded task, oldest build first, with the axes of its task.
+  struct BuiltWheel {
+    std::string build_id, task_id, project;
+    std::vector<std::pair<std::string, std::string>> axes;
+    v1::ArtifactInfo artifact;
+  };
+  std::vector<BuiltWheel> ListWheels();
 
  private:
   using TaskKey = TaskQueue::TaskKey;
@@ -203,6 +213,9 @@ class Coordinator {
   void UpdateWaitingReasons(TaskQueue::Group& group);
   void CancelLocked(TaskRecord& task, const std::string& reason);
   void RecordDuration(const TaskRecord& task);
+  void RegisterMetrics();
+  // Observes an ended attempt's build time in the duration histogram.
+  void ObserveEnd(const TaskRecord& task);
   int64_t ExpectedMs(const v1::TaskSpec& spec) const;
   TaskQueue::Order OrderOf(const TaskRecord& task);
   // Completes a new task from an earlier build of the same spec at `commit`, if the result
@@ -220,6 +233,10 @@ class Coordinator {
   std::unique_ptr<SourceResolver> resolver_;
   LogStore logs_;
   ArtifactStore artifacts_;
+  MetricsRegistry metrics_;
+  Histogram* queue_wait_ = nullptr;
+  Counter* uploaded_bytes_ = nullptr;
+  Counter* result_cache_hits_ = nullptr;
 
   std::mutex submit_mutex_;       // held by Submit before mutex_, never after
   std::mt19937_64 submit_random_;  // build ids; under submit_mutex_

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   app.add_option("--listen", options.listen, "host:port to serve on")->capture_default_str();
   app.add_flag("--insecure", options.allow_insecure_remote,
                "Allow plaintext on a non-loopback address");
+  app.add_option("--http-listen", options.http_listen,
+                 "host:port for the dashboard, the pip index (/simple/) and /metrics (plain HTTP; off if empty)");
   std::string client_token_file, agent_token_file;
   app.add_option("--tls-cert", options.tls.cert_file, "PEM server certificate (enables TLS)");
   app.add_option("--tls-key", options.tls.key_file, "PEM private key of --tls-cert");
@@ -56,6 +58,9 @@ int main(int argc, char** argv) {
   }
   // The line scripts and tests wait for: the address actually bound.
   std::cout << "cwb-coordinator listening on " << (*server)->address() << std::endl;
+  if (!(*server)->http_address().empty()) {
+    std::cout << "cwb-coordinator http on " << (*server)->http_address() << std::endl;
+  }
   stop.Wait();
   std::cout << "cwb-coordinator: stopping (" << stop.reason() << ")" << std::endl;
   (*server)->Shutdown();

@@ -22,6 +22,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
         ": plaintext is only served on loopback addresses; give --tls-cert/--tls-key, or pass "
         "--insecure to allow it"));
   }
+  if (!options.http_listen.empty() && !IsLoopbackAddress(options.http_listen) && !options.allow_insecure_remote) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--http-listen ", options.http_listen,
+        ": the dashboard is plain HTTP and is only served on loopback addresses; put a TLS proxy in "
+        "front of it and pass --insecure to allow it"));
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeServerCredentials(options.tls);
   if (!credentials.ok()) return credentials.status();
@@ -52,6 +58,16 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
   if (!server->server_ || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
+  if (!options.http_listen.empty()) {
+    server->web_ = std::make_unique<WebService>(*server->coordinator_, options.client_token);
+    absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
+        options.http_listen, [web = server->web_.get()](const HttpRequest& request) { return web->Handle(request); });
+    if (!http.ok()) {
+      server->server_->Shutdown();
+      return http.status();
+    }
+    server->http_ = *std::move(http);
+  }
   server->coordinator_->StartCommitThread();
   server->scheduler_ = std::thread([s = server.get()] { s->coordinator_->RunScheduler(s->stop_); });
   return server;
@@ -68,6 +84,7 @@ void CoordinatorServer::Shutdown() {
   shut_down_ = true;
   stop_.Cancel("shutdown");
   coordinator_->logs().Wake();
+  http_.reset();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (scheduler_.joinable()) scheduler_.join();
   coordinator_->StopCommitThread();

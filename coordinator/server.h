@@ -1,5 +1,5 @@
 // A running coordinator: the Coordinator, its gRPC server (client and agent APIs, health,
-// reflection) and its scheduler thread. Used by cwb-coordinator and by `cwb build`.
+// reflection), its HTTP server (dashboard, package index, metrics) and its scheduler thread. Used by cwb-coordinator and by `cwb build`.
 #pragma once
 
 #include <memory>
@@ -10,8 +10,10 @@
 
 #include "absl/status/statusor.h"
 #include "common/auth.h"
+#include "common/http_server.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/services.h"
+#include "coordinator/web_service.h"
 
 namespace cwb {
 
@@ -21,6 +23,7 @@ struct ServerOptions {
   ServerTlsOptions tls;                   // server certificate (and client CA for mutual TLS)
   std::string client_token;               // required of BuildService calls; empty: none
   std::string agent_token;                // required of AgentService calls; empty: none
+  std::string http_listen;                // dashboard, package index, metrics (plain HTTP); empty: off
   CoordinatorOptions coordinator;
 };
 
@@ -32,6 +35,7 @@ class CoordinatorServer {
 
   int port() const { return port_; }
   std::string address() const;  // "127.0.0.1:<port>"
+  std::string http_address() const { return http_ ? http_->address() : ""; }  // "" when off
   Coordinator& coordinator() { return *coordinator_; }
   void Shutdown();
   void Wait() { server_->Wait(); }
@@ -44,6 +48,8 @@ class CoordinatorServer {
   std::unique_ptr<BuildServiceImpl> build_service_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<WebService> web_;
+  std::unique_ptr<HttpServer> http_;
   Cancellation stop_;
   std::thread scheduler_;
   int port_ = 0;

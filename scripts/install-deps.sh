@@ -14,6 +14,8 @@ packages=(
   podman runc catatonit fuse-overlayfs uidmap debootstrap
   # scripts/bundle-binaries.sh (binaries for a GPU host without the libraries)
   patchelf
+  # the dashboard's test loads it in a headless browser
+  chromium
   # python used by tests and fixtures
   python3 python3-pip python3-setuptools python3-wheel python3-venv python3-dev
 )

@@ -245,6 +245,23 @@ TEST_F(BuildPipelineTest, ExistingImageIsReusedWithoutABuild) {
   EXPECT_THAT(lines_, Contains(HasSubstr("exists; reusing it")));
 }
 
+TEST_F(BuildPipelineTest, MetricsCountImageHitsBuildsAndAttemptsByOutcome) {
+  MetricsRegistry metrics;
+  options_.metrics = &metrics;
+  ASSERT_EQ(RunTask(Spec()).outcome, TaskOutcome::kSucceeded);
+  git_.Script({{"git", "-C"}, {kCommit}, 0, false, 1});
+  ASSERT_EQ(RunTask(Spec()).outcome, TaskOutcome::kSucceeded);
+  runtime_.on_run = [](const ContainerRunRequest&, const ContainerRuntime::LineCallback&) { return 2; };
+  git_.Script({{"git", "-C"}, {kCommit}, 0, false, 1});
+  ASSERT_EQ(RunTask(Spec()).outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(metrics.CounterOf("cwb_agent_image_builds_total", "").value(), 1);
+  EXPECT_EQ(metrics.CounterOf("cwb_agent_image_cache_hits_total", "").value(), 2);
+  EXPECT_EQ(metrics.CounterOf("cwb_agent_attempts_total", "", {{"outcome", "succeeded"}}).value(), 2);
+  EXPECT_EQ(metrics.CounterOf("cwb_agent_attempts_total", "", {{"outcome", "failed"}}).value(), 1);
+  const std::string text = metrics.Render();
+  EXPECT_THAT(text, HasSubstr("cwb_agent_attempt_duration_seconds_count{outcome=\"succeeded\"} 2"));
+}
+
 TEST_F(BuildPipelineTest, AttemptsNeedingTheSameImageBuildItOnce) {
   git_.Script({{"git", "-C"}, {kCommit}, 0, false, -1});  // every later git -C resolves too
   Cancellation building, second_waits, release;  // used as one-shot latches

@@ -1,0 +1,62 @@
+// HttpServer: a small HTTP/1.1 server (Boost.Beast) for what browsers, pip and Prometheus read:
+// the coordinator's dashboard, package index and metrics, and the agent's metrics. Read-only
+// GETs; the handler runs on one of the server's threads, so it must answer quickly.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cwb {
+
+struct HttpRequest {
+  std::string method;
+  std::string path;                          // percent-decoded, without the query
+  std::map<std::string, std::string> query;  // decoded
+  std::string authorization;                 // the Authorization header, as sent
+  std::string cookie;                        // the Cookie header, as sent
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::filesystem::path file;  // when set, the body is this file (sent from disk)
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static HttpResponse Text(int status, std::string body);
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+class HttpServer {
+ public:
+  // Listens on `listen` ("host:port"; port 0 picks one) and serves with `threads` threads.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen, HttpHandler handler,
+                                                           int threads = 2);
+  ~HttpServer();  // stops: open connections are closed
+  int port() const { return port_; }
+  // "host:port" as bound, with 127.0.0.1 for a wildcard host.
+  std::string address() const;
+
+ private:
+  struct Impl;
+  HttpServer() = default;
+  std::unique_ptr<Impl> impl_;
+  std::vector<std::thread> threads_;
+  std::string host_;
+  int port_ = 0;
+};
+
+// Percent-decoding of a URL path or query part ('+' is a space only in queries).
+std::string PercentDecode(std::string_view text, bool query);
+// Escapes text for HTML element content and attribute values.
+std::string HtmlEscape(std::string_view text);
+
+}  // namespace cwb

@@ -1,0 +1,171 @@
+#include "coordinator/web_service.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/auth.h"
+#include "common/simple_index.h"
+#include "common/task_proto.h"
+#include "common/task_state.h"
+
+namespace cwb {
+namespace {
+
+constexpr size_t kLogChunk = 256 << 10;
+
+HttpResponse Json(const google::protobuf::Message& message) {
+  HttpResponse response;
+  response.content_type = "application/json";
+  response.body = ToJson(message);
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
+}
+
+HttpResponse Html(std::string body) {
+  HttpResponse response;
+  response.content_type = "text/html; charset=utf-8";
+  response.body = std::move(body);
+  return response;
+}
+
+HttpResponse NotFound(std::string what) { return HttpResponse::Text(404, what + "\n"); }
+
+std::string CookieValue(const std::string& header, const std::string& name) {
+  for (absl::string_view part : absl::StrSplit(header, ';')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (absl::StartsWith(part, name + "=")) return std::string(part.substr(name.size() + 1));
+  }
+  return "";
+}
+
+std::vector<std::string> Segments(const std::string& path) {
+  return absl::StrSplit(path, '/', absl::SkipEmpty());
+}
+
+}  // namespace
+
+bool WebService::Authorized(const HttpRequest& request) const {
+  if (token_.empty()) return true;
+  const std::string& header = request.authorization;
+  if (absl::StartsWith(header, "Bearer ") && SecretEquals(std::string_view(header).substr(7), token_)) return true;
+  if (absl::StartsWith(header, "Basic ")) {
+    std::string decoded;
+    if (absl::Base64Unescape(header.substr(6), &decoded)) {
+      const size_t colon = decoded.find(':');
+      if (colon != std::string::npos && SecretEquals(std::string_view(decoded).substr(colon + 1), token_)) return true;
+    }
+  }
+  if (const std::string cookie = CookieValue(request.cookie, "cwb_token"); !cookie.empty()) {
+    if (SecretEquals(cookie, token_)) return true;
+  }
+  auto query = request.query.find("token");
+  return query != request.query.end() && SecretEquals(query->second, token_);
+}
+
+HttpResponse WebService::Handle(const HttpRequest& request) {
+  if (!Authorized(request)) {
+    HttpResponse denied = HttpResponse::Text(401, "a client token is required: ?token=, a bearer token, or "
+                                                  "basic auth with the token as password\n");
+    denied.headers.emplace_back("WWW-Authenticate", "Basic realm=\"cwb\"");
+    return denied;
+  }
+  HttpResponse response;
+  const std::string& path = request.path;
+  if (path == "/" || path == "/index.html") {
+    response = Html(std::string(DashboardPage()));
+  } else if (path == "/metrics") {
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = coordinator_.metrics().Render();
+  } else if (absl::StartsWith(path, "/api/")) {
+    response = Api(request);
+  } else if (path == "/simple" || absl::StartsWith(path, "/simple/")) {
+    if (path == "/simple") {
+      response = HttpResponse::Text(301, "");
+      response.headers.emplace_back("Location", "/simple/");
+    } else {
+      response = Index(path.substr(8));
+    }
+  } else if (absl::StartsWith(path, "/files/")) {
+    response = File(path.substr(7));
+  } else {
+    response = NotFound("no such page: " + path);
+  }
+  auto query = request.query.find("token");
+  if (!token_.empty() && query != request.query.end()) {
+    // A browser that came with ?token= keeps it as a cookie for the page's own requests.
+    response.headers.emplace_back("Set-Cookie", absl::StrCat("cwb_token=", query->second,
+                                                             "; Path=/; HttpOnly; SameSite=Strict"));
+  }
+  return response;
+}
+
+HttpResponse WebService::Api(const HttpRequest& request) {
+  const std::vector<std::string> parts = Segments(request.path);  // "api", ...
+  if (parts.size() == 2 && parts[1] == "builds") {
+    v1::ListBuildsResponse list;
+    for (v1::BuildInfo& build : coordinator_.ListBuilds()) *list.add_builds() = std::move(build);
+    return Json(list);
+  }
+  if (parts.size() == 3 && parts[1] == "builds") {
+    absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(parts[2], v1::TASK_VIEW_SUMMARY);
+    if (!build.ok()) return NotFound(std::string(build.status().message()));
+    return Json(*build);
+  }
+  if (parts.size() == 2 && parts[1] == "agents") {
+    v1::ListAgentsResponse list;
+    for (v1::AgentInfo& agent : coordinator_.ListAgents()) *list.add_agents() = std::move(agent);
+    return Json(list);
+  }
+  if (parts.size() == 4 && parts[1] == "logs") {
+    absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(parts[2], parts[3]);
+    if (!task.ok()) return NotFound(std::string(task.status().message()));
+    uint64_t offset = 0;
+    if (auto it = request.query.find("offset"); it != request.query.end() && !absl::SimpleAtoi(it->second, &offset)) {
+      return HttpResponse::Text(400, "offset: expected a byte count\n");
+    }
+    absl::StatusOr<std::string> text = coordinator_.logs().Read(parts[2], task->spec().id(), offset, kLogChunk);
+    if (!text.ok()) return NotFound(std::string(text.status().message()));
+    HttpResponse response = HttpResponse::Text(200, *text);
+    response.headers.emplace_back("X-Log-Next-Offset", absl::StrCat(offset + text->size()));
+    response.headers.emplace_back("X-Task-State", StateName(task->state()));
+    response.headers.emplace_back("Cache-Control", "no-store");
+    return response;
+  }
+  return NotFound("no such API route: " + request.path);
+}
+
+HttpResponse WebService::Index(const std::string& rest) {
+  std::vector<IndexedWheel> wheels;
+  for (const Coordinator::BuiltWheel& wheel : coordinator_.ListWheels()) {
+    wheels.push_back({VariantName(wheel.axes), wheel.artifact.filename(),
+                      absl::StrCat("files/", wheel.build_id, "/", wheel.task_id, "/", wheel.artifact.filename()),
+                      wheel.artifact.sha256()});
+  }
+  const SimpleIndex index(wheels);
+  const std::vector<std::string> parts = Segments(rest);
+  if (parts.empty()) return Html(index.ProjectsPage(""));
+  if (parts.size() == 1 && parts[0] == "variants") return Html(index.VariantsPage());
+  // /simple/<variant>/... when the first part names a variant, else /simple/<project>/.
+  const bool variant = index.HasVariant(parts[0]);
+  if (variant && parts.size() == 1) return Html(index.ProjectsPage(parts[0]));
+  const std::string project = NormalizeProjectName(parts[variant ? 1 : 0]);
+  if (parts.size() != (variant ? 2u : 1u)) return NotFound("no such index page");
+  std::optional<std::string> page = index.ProjectPage(variant ? parts[0] : "", project, "/");
+  if (!page) return NotFound(absl::StrCat("no wheel of ", project, variant ? " in " + parts[0] : ""));
+  return Html(*page);
+}
+
+HttpResponse WebService::File(const std::string& rest) {
+  const std::vector<std::string> parts = Segments(rest);
+  if (parts.size() != 3) return NotFound("expected /files/<build>/<task>/<wheel>");
+  auto found = coordinator_.FindArtifact(parts[0], parts[1], parts[2]);
+  if (!found.ok()) return NotFound(std::string(found.status().message()));
+  HttpResponse response;
+  response.content_type = "application/octet-stream";
+  response.file = found->second;
+  return response;
+}
+
+}  // namespace cwb

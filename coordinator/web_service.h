@@ -1,0 +1,42 @@
+// WebService: what the coordinator serves over HTTP, read-only. Routes:
+//   /                          the dashboard (one page; it reads the /api routes every second)
+//   /api/builds                the builds (JSON, as ListBuilds)
+//   /api/builds/<build>        one build with task summaries (JSON, as GetBuild)
+//   /api/agents                the agents (JSON, as ListAgents)
+//   /api/logs/<build>/<task>   a task's log from ?offset= (text; X-Log-Next-Offset, X-Task-State)
+//   /simple/, /simple/<variant>/<project>/, /simple/<project>/   PEP 503 indexes of built wheels
+//   /files/<build>/<task>/<wheel>                                 a wheel
+//   /metrics                   Prometheus metrics
+// With a client token configured every route wants it: "Authorization: Bearer", HTTP Basic with
+// the token as password (pip's https://user:TOKEN@host/...), or the cwb_token cookie, which
+// "?token=" sets for browsers.
+#pragma once
+
+#include <string>
+
+#include "common/http_server.h"
+#include "coordinator/coordinator.h"
+
+namespace cwb {
+
+class WebService {
+ public:
+  WebService(Coordinator& coordinator, std::string client_token)
+      : coordinator_(coordinator), token_(std::move(client_token)) {}
+
+  HttpResponse Handle(const HttpRequest& request);
+
+ private:
+  bool Authorized(const HttpRequest& request) const;
+  HttpResponse Api(const HttpRequest& request);
+  HttpResponse Index(const std::string& rest);
+  HttpResponse File(const std::string& rest);
+
+  Coordinator& coordinator_;
+  const std::string token_;
+};
+
+// The dashboard page (coordinator/dashboard.html, embedded at build time).
+std::string_view DashboardPage();
+
+}  // namespace cwb
