@@ -4,6 +4,7 @@
 #include "agent/run_task_command.h"
 #include "agent/serve_command.h"
 #include "common/command_line.h"
+#include "common/server_log.h"
 
 namespace {
 
@@ -90,6 +91,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--tls-ca", serve.tls.ca_file, "PEM CA of the coordinator's certificate (enables TLS)");
   serve_cmd->add_option("--tls-cert", serve.tls.cert_file, "PEM client certificate (mutual TLS)");
   serve_cmd->add_option("--tls-key", serve.tls.key_file, "PEM private key of --tls-cert");
+  std::string log_format = "text";
+  serve_cmd->add_option("--log-format", log_format, "text, or json: one JSON object per line for log collectors")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
   cwb::ConfigureProcess();
@@ -101,6 +106,7 @@ int main(int argc, char** argv) {
   }
   if (probe_cmd->parsed()) return cwb::ProbeCommand(probe, std::cout, std::cerr);
   if (serve_cmd->parsed()) {
+    cwb::SetLogFormat(log_format, "cwb-agent");
     serve_times.ApplyTo(serve.pipeline);
     cwb::Cancellation stop;
     cwb::CancelOnSignals(stop);

@@ -5,6 +5,7 @@
 #include "agent/agent_daemon.h"
 #include "common/boost_process_runner.h"
 #include "common/http_server.h"
+#include "common/server_log.h"
 #include "agent/gpu_allocator.h"
 #include "agent/run_task_command.h"
 
@@ -48,18 +49,18 @@ v1::AgentCapabilities MakeCapabilities(const GpuInventory& gpus, const HostResou
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err) {
   if (absl::Status s = PrepareLocalBuild(options.runtime, options.secret_env, &options.pipeline);
       !s.ok()) {
-    err << s.message() << '\n';
+    LogEvent(err, "error", std::string(s.message()));
     return 2;
   }
   BoostProcessRunner runner;
   absl::StatusOr<GpuInventory> gpus = ProbeGpus(runner, options.nvidia_smi);
   if (!gpus.ok()) {
-    err << "cwb-agent: GPU probe failed, serving cpu tasks only: " << gpus.status().message() << '\n';
+    LogEvent(err, "warning", absl::StrCat("cwb-agent: GPU probe failed, serving cpu tasks only: ", gpus.status().message()));
     gpus = GpuInventory{};
   }
   absl::StatusOr<AgentRuntime> made = MakeContainerRuntime(options.runtime, options.pipeline.work_dir, runner);
   if (!made.ok()) {
-    err << "cwb-agent: " << made.status().message() << '\n';
+    LogEvent(err, "error", absl::StrCat("cwb-agent: ", made.status().message()));
     return 2;
   }
   ContainerRuntime& runtime = *made->runtime;
@@ -73,7 +74,8 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
   options.pipeline.container_labels.emplace_back("cwb.agent", daemon.agent_id);
   if (auto orphans = runtime.ListContainers("cwb.agent", daemon.agent_id); orphans.ok()) {
     for (const std::string& name : *orphans) {
-      out << "cwb-agent: removing container " << name << " left by an earlier run" << std::endl;
+      LogEvent(out, "info", absl::StrCat("cwb-agent: removing container ", name, " left by an earlier run"),
+               {{"container", name}});
       (void)runtime.RemoveContainer(name);
     }
   }
@@ -95,31 +97,36 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
           return response;
         }, 1);
     if (!started.ok()) {
-      err << "cwb-agent: " << started.status().message() << '\n';
+      LogEvent(err, "error", absl::StrCat("cwb-agent: ", started.status().message()));
       return 2;
     }
     metrics_server = *std::move(started);
   }
   absl::StatusOr<std::string> token = ReadSecret(options.token_file, "CWB_AGENT_TOKEN");
   if (!token.ok()) {
-    err << "cwb-agent: " << token.status().message() << '\n';
+    LogEvent(err, "error", absl::StrCat("cwb-agent: ", token.status().message()));
     return 2;
   }
   daemon.token = *token;
   daemon.tls = options.tls;
   daemon.capabilities = MakeCapabilities(*gpus, options.pipeline.host, options.labels, options.slots,
                                          allocator.gpu_slots(), options.runtime.name, made->host_python);
-  out << "cwb-agent " << daemon.agent_id << " serving " << options.coordinator << " with "
-      << daemon.capabilities.slots() << " slot(s), " << gpus->gpus.size() << " GPU(s)";
-  if (allocator.gpu_slots() > 0) out << " (" << options.gpus_per_task << " per GPU task)";
-  out << ", runtime " << runtime.name();
+  std::string serving = absl::StrCat("cwb-agent ", daemon.agent_id, " serving ", options.coordinator, " with ",
+                                     daemon.capabilities.slots(), " slot(s), ", gpus->gpus.size(), " GPU(s)");
+  if (allocator.gpu_slots() > 0) absl::StrAppend(&serving, " (", options.gpus_per_task, " per GPU task)");
+  absl::StrAppend(&serving, ", runtime ", runtime.name());
   if (made->host_python.has_value()) {
-    out << " (" << made->host_python->executable << ", Python " << made->host_python->version
-        << (made->host_python->torch_version.empty() ? "" : ", torch " + made->host_python->torch_version)
-        << ")";
+    absl::StrAppend(&serving, " (", made->host_python->executable, ", Python ", made->host_python->version,
+                    made->host_python->torch_version.empty() ? "" : ", torch " + made->host_python->torch_version, ")");
   }
-  out << std::endl;
-  if (metrics_server) out << "cwb-agent metrics on " << metrics_server->address() << std::endl;
+  LogEvent(out, "info", serving,
+           {{"agent_id", daemon.agent_id}, {"coordinator", options.coordinator},
+            {"slots", absl::StrCat(daemon.capabilities.slots())}, {"gpus", absl::StrCat(gpus->gpus.size())},
+            {"runtime", runtime.name()}});
+  if (metrics_server) {
+    LogEvent(out, "info", absl::StrCat("cwb-agent metrics on ", metrics_server->address()),
+             {{"metrics_address", metrics_server->address()}});
+  }
   AgentDaemon agent(daemon, pipeline, allocator);
   agent.Run(stop);
   return 0;

@@ -32,8 +32,9 @@ std::string ProgressBar(uint32_t done, uint32_t total, int width) {
                       "/", total);
 }
 
-void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& out) {
+void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& out, bool colour) {
   TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED", "MESSAGE"});
+  table.ColourStates(3, colour);
   for (const v1::TaskInfo& task : build.tasks()) {
     table.AddRow({task.spec().id(), task.spec().project(), AxesLabel(task.spec()),
                   StateName(task.state()), task.agent_id(), Elapsed(task, now_ms),
@@ -122,6 +123,7 @@ void LiveBuildView::RedrawLocked(int64_t now_ms) {
   }
   if (drawn_lines_ > 0) out_ << "\x1b[" << drawn_lines_ << "F";  // back to the first line
   TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED"});
+  table.ColourStates(3, UseColour(terminal_));
   for (const v1::TaskInfo* task : shown) {
     table.AddRow({task->spec().id(), task->spec().project(), AxesLabel(task->spec()), StateName(task->state()),
                   task->agent_id(), Elapsed(*task, now_ms)});

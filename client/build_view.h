@@ -19,7 +19,7 @@ std::string Elapsed(const v1::TaskInfo& task, int64_t now_ms);
 // "[#########-----------] 9/20"
 std::string ProgressBar(uint32_t done, uint32_t total, int width = 30);
 // The task table of `cwb status BUILD`.
-void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& out);
+void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& out, bool colour = false);
 
 // Follows a build's events and renders them. On a terminal it redraws a table in place, at most
 // every kRedrawMs (Tick catches up and keeps elapsed times moving), showing at most kMaxRows

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "client/completion.h"
 #include "client/exit_codes.h"
 #include "client/plan_commands.h"
 #include "client/remote_commands.h"
@@ -53,8 +54,11 @@ int main(int argc, char** argv) {
                        "Build every task, even those built before from the same spec and commit");
 
   CLI::App* watch_cmd = app.add_subcommand(
-      "watch", "Follow a build live: a line per task and a progress bar\n  example: cwb watch b0123456789ab");
+      "watch", "Follow a build live: a line per task and a progress bar\n"
+               "  example: cwb watch b0123456789ab\n"
+               "  example: cwb watch b0123456789ab --json | jq -c .task.state");
   watch_cmd->add_option("build", build_id, "Build id")->required();
+  watch_cmd->add_flag("--json", remote.json, "Print each event as a line of JSON (JSON Lines) instead of the view");
 
   CLI::App* status_cmd = app.add_subcommand(
       "status", "List builds, or show one build's tasks\n  example: cwb status b0123456789ab --json");
@@ -112,7 +116,19 @@ int main(int argc, char** argv) {
                       "Build every task, even those built before from the same spec and commit");
   build_cmd->add_flag("--index", local.index, "Also write a PEP 503 index of the wheels to OUTPUT/simple/");
 
+  std::string shell;
+  CLI::App* completion_cmd = app.add_subcommand(
+      "completion", "Print a shell completion script\n"
+                    "  example: cwb completion bash > /etc/bash_completion.d/cwb\n"
+                    "  example: cwb completion zsh > \"${fpath[1]}/_cwb\"");
+  completion_cmd->add_option("shell", shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+
+  app.name("cwb");
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
+  if (completion_cmd->parsed()) {
+    std::cout << cwb::CompletionScript(app, shell);
+    return cwb::kExitSuccess;
+  }
   cwb::ConfigureProcess();
   std::ostream& out = std::cout;
   std::ostream& err = std::cerr;

@@ -88,8 +88,11 @@ absl::StatusOr<std::string> ResolveTask(CoordinatorConnection& connection,
                                           " task of build ", build_id, " matches '", prefix, "'"));
 }
 
-int Watch(CoordinatorConnection& connection, const std::string& build_id, bool terminal,
+// `json`: each event as one JSON line instead of the live view.
+int Watch(CoordinatorConnection& connection, const std::string& build_id, bool terminal, bool json,
           std::ostream& out, std::ostream& err) {
+  std::ostream discard(nullptr);  // the view still counts failures when the output is JSON
+  if (json) terminal = false;
   v1::WatchBuildRequest request;
   request.set_build_id(build_id);
   // A broken stream (a restarting coordinator) is reattached with a fresh snapshot.
@@ -97,7 +100,7 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, bool t
     auto context = connection.StreamContext();
     std::unique_ptr<grpc::ClientReader<v1::BuildEvent>> reader =
         connection.stub().WatchBuild(context.get(), request);
-    LiveBuildView view(out, terminal);
+    LiveBuildView view(json ? discard : out, terminal);
     // On a terminal the view redraws by itself between events (elapsed times, coalesced changes).
     Cancellation read_done;
     std::thread ticker;
@@ -113,6 +116,7 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, bool t
     bool finished = false;
     bool got_snapshot = false;
     while (reader->Read(&event)) {
+      if (json) out << ToJsonLine(event) << std::endl;
       if (event.has_snapshot()) {
         view.Snapshot(event.snapshot(), NowMs());
         got_snapshot = true;
@@ -160,18 +164,18 @@ int SubmitCommand(const RemoteOptions& options, const std::string& config_path, 
   if (!status.ok()) return Fail(status, err);
   if (build_id != nullptr) *build_id = build.build_id();
   if (options.json) {
-    out << ToJson(build) << '\n';
+    out << (watch ? ToJsonLine(build) : ToJson(build)) << '\n';  // with --watch, JSON Lines throughout
   } else {
     out << "build " << build.build_id() << ": " << build.total() << " tasks submitted\n";
   }
   if (!watch) return kExitSuccess;
-  return Watch(connection, build.build_id(), options.terminal, out, err);
+  return Watch(connection, build.build_id(), options.terminal, options.json, out, err);
 }
 
 int WatchCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
                  std::ostream& err) {
   CoordinatorConnection connection(options.connection);
-  return Watch(connection, build_id, options.terminal, out, err);
+  return Watch(connection, build_id, options.terminal, options.json, out, err);
 }
 
 int StatusCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
@@ -187,6 +191,7 @@ int StatusCommand(const RemoteOptions& options, const std::string& build_id, std
       return kExitSuccess;
     }
     TextTable table({"BUILD", "CONFIG", "TASKS", "SUCCEEDED", "FAILED", "CANCELLED", "STATE"});
+    table.ColourStates(6, UseColour(options.terminal));
     for (const v1::BuildInfo& build : builds.builds()) {
       table.AddRow({build.build_id(), build.config_name(), std::to_string(build.total()),
                     std::to_string(build.succeeded()), std::to_string(build.failed()),
@@ -206,7 +211,7 @@ int StatusCommand(const RemoteOptions& options, const std::string& build_id, std
   if (options.json) {
     out << ToJson(build) << '\n';
   } else {
-    PrintTaskTable(build, NowMs(), out);
+    PrintTaskTable(build, NowMs(), out, UseColour(options.terminal));
   }
   return build.finished() ? ExitFor(build) : kExitSuccess;
 }
@@ -335,6 +340,7 @@ int AgentsCommand(const RemoteOptions& options, std::ostream& out, std::ostream&
     return kExitSuccess;
   }
   TextTable table({"AGENT", "HOST", "STATE", "SLOTS", "RUNNING", "GPUS", "CUDA", "LABELS"});
+  table.ColourStates(2, UseColour(options.terminal));
   for (const v1::AgentInfo& agent : agents.agents()) {
     const v1::AgentCapabilities& caps = agent.capabilities();
     std::string gpus = std::to_string(caps.gpus_size());

@@ -1,8 +1,27 @@
 #include "client/table.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 
 namespace cwb {
+
+bool UseColour(bool terminal) {
+  const char* no_colour = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  return terminal && (no_colour == nullptr || *no_colour == '\0') && !(term != nullptr && std::string(term) == "dumb");
+}
+
+std::string ColourState(const std::string& text) {
+  static const std::map<std::string, std::string> kCodes = {
+      {"succeeded", "32"}, {"failed", "31"},   {"cancelled", "33"},   {"running", "36"},
+      {"assigned", "36"},  {"queued", "2"},    {"connected", "32"},   {"disconnected", "31"},
+      {"finished", "32"},
+  };
+  auto it = kCodes.find(text);
+  if (it == kCodes.end()) return text;
+  return "\x1b[" + it->second + "m" + text + "\x1b[0m";
+}
 
 void TextTable::Print(std::ostream& out) const {
   std::vector<size_t> widths(headers_.size());
@@ -16,7 +35,7 @@ void TextTable::Print(std::ostream& out) const {
     std::string line;
     for (size_t i = 0; i < widths.size(); ++i) {
       const std::string cell = i < cells.size() ? cells[i] : "";
-      line += cell;
+      line += colour_ && i == state_column_ && &cells != &headers_ ? ColourState(cell) : cell;
       if (i + 1 < widths.size()) line += std::string(widths[i] - cell.size() + 2, ' ');
     }
     line.erase(line.find_last_not_of(' ') + 1);

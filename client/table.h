@@ -7,6 +7,14 @@
 
 namespace cwb {
 
+// Whether to colour output: stdout is a terminal, NO_COLOR is unset or empty
+// (https://no-color.org), and TERM is not "dumb".
+bool UseColour(bool terminal);
+
+// `text` in the SGR colour of a state word (succeeded, failed, running, connected, ...); other
+// words unchanged.
+std::string ColourState(const std::string& text);
+
 class TextTable {
  public:
   explicit TextTable(std::vector<std::string> headers) : headers_(std::move(headers)) {}
@@ -14,11 +22,20 @@ class TextTable {
   // Adds a row; missing cells print empty, extra cells are an error in the caller (ignored).
   void AddRow(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
 
+  // Colours the cells of `column` by the state word they hold (succeeded green, failed red, ...)
+  // when `colour` is true; the caller decides (UseColour).
+  void ColourStates(size_t column, bool colour) {
+    state_column_ = column;
+    colour_ = colour;
+  }
+
   // Columns separated by two spaces; trailing spaces trimmed.
   void Print(std::ostream& out) const;
 
  private:
   std::vector<std::string> headers_;
+  size_t state_column_ = 0;
+  bool colour_ = false;
   std::vector<std::vector<std::string>> rows_;
 };
 

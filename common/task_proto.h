@@ -22,6 +22,8 @@ bool NeedsGpu(const v1::TaskSpec& task);
 
 // Pretty JSON with the proto field names (snake_case).
 std::string ToJson(const google::protobuf::Message& message);
+// The same on one line (JSON Lines).
+std::string ToJsonLine(const google::protobuf::Message& message);
 // Parses JSON into `message`; unknown fields are an error naming the field.
 absl::Status FromJson(const std::string& json, google::protobuf::Message* message);
 

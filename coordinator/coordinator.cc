@@ -1,6 +1,7 @@
 #include "coordinator/coordinator.h"
 
 #include <algorithm>
+#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -8,6 +9,7 @@
 #include "common/boost_process_runner.h"
 #include "common/config_parser.h"
 #include "common/planner.h"
+#include "common/server_log.h"
 #include "common/task_proto.h"
 #include "common/wheelhouse.h"
 #include "coordinator/scheduler.h"
@@ -444,6 +446,10 @@ void Coordinator::RequeueOrFail(TaskRecord& task, const std::string& reason) {
 }
 
 void Coordinator::LoseAgent(AgentState& agent, const std::string& reason) {
+  LogEvent(std::cerr, "warning",
+           absl::StrCat("agent ", agent.info.agent_id(), " lost (", reason, "); ", agent.attempts.size(),
+                        " attempt(s) of it are queued again or failed"),
+           {{"agent_id", agent.info.agent_id()}});
   const std::set<std::string> attempts = agent.attempts;
   for (const std::string& attempt : attempts) {
     if (TaskRecord* task = FindAttempt(attempt); task != nullptr && !IsTerminal(task->info.state())) {
@@ -562,6 +568,10 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
     Track(task);
   }
   ScheduleSoon();
+  LogEvent(std::cerr, "info",
+           absl::StrCat("build ", header.build_id(), " submitted: ", build.task_ids.size(), " task(s), ",
+                        build.counts[v1::TASK_STATE_SUCCEEDED], " from the result cache"),
+           {{"build_id", header.build_id()}, {"tasks", absl::StrCat(build.task_ids.size())}});
   return BuildView(build, v1::TASK_VIEW_NONE);
 }
 
@@ -776,6 +786,10 @@ absl::StatusOr<v1::RegisterAck> Coordinator::Register(const v1::Register& reques
   *message.mutable_ack() = ack;
   SendTo(request.agent_id(), std::move(message));
   ScheduleSoon();
+  LogEvent(std::cerr, "info",
+           absl::StrCat("agent ", request.agent_id(), " connected: ", request.capabilities().slots(), " slot(s), ",
+                        request.capabilities().gpus_size(), " GPU(s), runtime ", request.capabilities().runtime()),
+           {{"agent_id", request.agent_id()}, {"hostname", request.capabilities().hostname()}});
   return ack;
 }
 

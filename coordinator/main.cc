@@ -1,7 +1,10 @@
 // cwb-coordinator: the gRPC server that schedules build matrices onto agents.
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
+
 #include "common/command_line.h"
+#include "common/server_log.h"
 #include "coordinator/server.h"
 
 int main(int argc, char** argv) {
@@ -34,13 +37,18 @@ int main(int argc, char** argv) {
                  "Bytes of log kept per task (the rest is cut)")->capture_default_str();
   app.add_option("--task-time-limit", options.coordinator.task_time_limit_s,
                  "Seconds a build may run (0: none)")->capture_default_str();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "text, or json: one JSON object per line for log collectors")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
+  cwb::SetLogFormat(log_format, "cwb-coordinator");
   cwb::ConfigureProcess();
   for (auto [file, env, token] : {std::tuple{&client_token_file, "CWB_CLIENT_TOKEN", &options.client_token},
                                   std::tuple{&agent_token_file, "CWB_AGENT_TOKEN", &options.agent_token}}) {
     absl::StatusOr<std::string> secret = cwb::ReadSecret(*file, env);
     if (!secret.ok()) {
-      std::cerr << "cwb-coordinator: " << secret.status().message() << '\n';
+      cwb::LogEvent(std::cerr, "error", absl::StrCat("cwb-coordinator: ", secret.status().message()));
       return 2;
     }
     *token = *secret;
@@ -53,16 +61,18 @@ int main(int argc, char** argv) {
 
   auto server = cwb::CoordinatorServer::Start(options, cwb::SystemClock::Get());
   if (!server.ok()) {
-    std::cerr << "cwb-coordinator: " << server.status().message() << '\n';
+    cwb::LogEvent(std::cerr, "error", absl::StrCat("cwb-coordinator: ", server.status().message()));
     return 1;
   }
   // The line scripts and tests wait for: the address actually bound.
-  std::cout << "cwb-coordinator listening on " << (*server)->address() << std::endl;
+  cwb::LogEvent(std::cout, "info", absl::StrCat("cwb-coordinator listening on ", (*server)->address()),
+                {{"address", (*server)->address()}, {"version", CWB_VERSION}});
   if (!(*server)->http_address().empty()) {
-    std::cout << "cwb-coordinator http on " << (*server)->http_address() << std::endl;
+    cwb::LogEvent(std::cout, "info", absl::StrCat("cwb-coordinator http on ", (*server)->http_address()),
+                  {{"http_address", (*server)->http_address()}});
   }
   stop.Wait();
-  std::cout << "cwb-coordinator: stopping (" << stop.reason() << ")" << std::endl;
+  cwb::LogEvent(std::cout, "info", absl::StrCat("cwb-coordinator: stopping (", stop.reason(), ")"));
   (*server)->Shutdown();
   return 0;
 }

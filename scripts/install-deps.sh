@@ -16,6 +16,8 @@ packages=(
   patchelf
   # the dashboard's test loads it in a headless browser
   chromium
+  # the test of `cwb completion zsh`
+  zsh
   # python used by tests and fixtures
   python3 python3-pip python3-setuptools python3-wheel python3-venv python3-dev
 )

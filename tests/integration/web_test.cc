@@ -12,8 +12,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/task_proto.h"
 #include "common/task_state.h"
+#include "cwb/v1/client.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/child_process.h"
@@ -242,6 +244,19 @@ TEST_F(WebTest, DashboardIndexAndMetricsShowTheRealBuild) {
   absl::StatusOr<Samples> after = ParseExposition(rescraped.body);
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->at("cwb_result_cache_hits_total"), 4) << rescraped.body;
+
+  // `cwb watch --json`: one event per line, the last saying the build finished.
+  ChildProcess events(Cli({"watch", build_id, "--json"}));
+  EXPECT_EQ(events.Wait(seconds(60)), 1) << events.Output();  // exit 1: two tasks failed
+  std::vector<std::string> lines = absl::StrSplit(events.Output(), '\n', absl::SkipEmpty());
+  ASSERT_FALSE(lines.empty());
+  for (const std::string& line : lines) {
+    v1::BuildEvent event;
+    EXPECT_TRUE(FromJson(line, &event).ok()) << line;
+  }
+  v1::BuildEvent last;
+  ASSERT_TRUE(FromJson(lines.back(), &last).ok());
+  EXPECT_TRUE(last.build_finished()) << lines.back();
 
   // `cwb fetch --index`: a static index beside the wheelhouse that pip installs from.
   ChildProcess fetch(Cli({"fetch", build_id, "-o", (dir_ / "out").string(), "--index"}));

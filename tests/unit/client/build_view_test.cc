@@ -1,11 +1,14 @@
 #include "client/build_view.h"
 
+#include <stdlib.h>
+
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "client/table.h"
 
 namespace cwb {
 namespace {
@@ -75,6 +78,44 @@ TEST(LiveBuildViewTest, PlainOutputPrintsEveryStateChangeAtOnce) {
   view.Update(Task(0, v1::TASK_STATE_SUCCEEDED), 3);
   EXPECT_EQ(out.str(), "task t1 demo : succeeded\ntask t0 demo : queued\ntask t0 demo : running\n"
                        "task t0 demo : succeeded\n");
+}
+
+}  // namespace
+}  // namespace cwb
+
+namespace cwb {
+namespace {
+
+TEST(TextTableTest, ColoursStatesOnlyWhenAskedAndKeepsColumnsAligned) {
+  TextTable table({"ID", "STATE", "NOTE"});
+  table.AddRow({"a", "succeeded", "x"});
+  table.AddRow({"bb", "failed", "y"});
+  table.ColourStates(1, true);
+  std::ostringstream coloured;
+  table.Print(coloured);
+  EXPECT_EQ(coloured.str(),
+            "ID  STATE      NOTE\n"
+            "a   \x1b[32msucceeded\x1b[0m  x\n"
+            "bb  \x1b[31mfailed\x1b[0m     y\n");
+  table.ColourStates(1, false);
+  std::ostringstream plain;
+  table.Print(plain);
+  EXPECT_EQ(plain.str().find('\x1b'), std::string::npos);
+}
+
+TEST(TextTableTest, NoColorAndDumbTerminalsTurnColourOff) {
+  ::unsetenv("NO_COLOR");
+  ::setenv("TERM", "xterm-256color", 1);
+  EXPECT_TRUE(UseColour(true));
+  EXPECT_FALSE(UseColour(false));  // not a terminal
+  ::setenv("NO_COLOR", "1", 1);
+  EXPECT_FALSE(UseColour(true));
+  ::setenv("NO_COLOR", "", 1);  // empty: as if unset (no-color.org)
+  EXPECT_TRUE(UseColour(true));
+  ::setenv("TERM", "dumb", 1);
+  EXPECT_FALSE(UseColour(true));
+  ::unsetenv("NO_COLOR");
+  ::unsetenv("TERM");
 }
 
 }  // namespace

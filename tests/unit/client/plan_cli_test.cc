@@ -148,3 +148,70 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, BadConfigTest,
 
 }  // namespace
 }  // namespace cwb
+
+namespace cwb {
+namespace {
+
+// Runs a shell command line; its standard output.
+std::string Shell(const std::string& command) {
+  const fs::path out = fs::path(::testing::TempDir()) / ("cwb_shell_" + std::to_string(::getpid()));
+  const int status = std::system((command + " >'" + out.string() + "' 2>&1").c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command << "\n" << Slurp(out);
+  std::string text = Slurp(out);
+  fs::remove(out);
+  return text;
+}
+
+TEST(CliMannersTest, EverySubcommandHasHelpWithAnExample) {
+  const CliResult top = RunCwb("--help");
+  ASSERT_EQ(top.exit_code, 0);
+  std::vector<std::string> subcommands;
+  const std::regex line(R"(^  ([a-z]+) {2,}\S)");
+  bool in_list = false;
+  for (const std::string& text : std::vector<std::string>(absl::StrSplit(top.out, '\n'))) {
+    if (text.starts_with("Subcommands:")) in_list = true;
+    std::smatch m;
+    if (in_list && std::regex_search(text, m, line)) subcommands.push_back(m[1]);
+  }
+  EXPECT_GE(subcommands.size(), 12u) << top.out;
+  for (const std::string& sub : subcommands) {
+    const CliResult help = RunCwb(sub + " --help");
+    EXPECT_EQ(help.exit_code, 0) << sub;
+    EXPECT_THAT(help.out, ::testing::HasSubstr("example: cwb " + sub)) << sub;
+  }
+  EXPECT_THAT(RunCwb("--version").out, ::testing::MatchesRegex("cwb [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+}
+
+TEST(CliMannersTest, BashCompletionCompletesSubcommandsAndTheirFlags) {
+  const CliResult script = RunCwb("completion bash");
+  ASSERT_EQ(script.exit_code, 0) << script.err;
+  const fs::path file = fs::path(::testing::TempDir()) / ("cwb_completion_" + std::to_string(::getpid()) + ".bash");
+  std::ofstream(file) << script.out;
+  auto complete = [&](const std::string& words, int current) {
+    return Shell("bash -c 'source " + file.string() + "; COMP_WORDS=(" + words + "); COMP_CWORD=" +
+                 std::to_string(current) + "; _cwb; echo \"${COMPREPLY[*]}\"'");
+  };
+  EXPECT_EQ(complete("cwb st", 1), "status\n");
+  EXPECT_EQ(complete("cwb fetch --in", 2), "--index\n");
+  EXPECT_EQ(complete("cwb --coordinator host:1 agents --", 4), "--help --json\n");  // a flag's value is skipped
+  EXPECT_EQ(complete("cwb --to", 1), "--token-file\n");
+  fs::remove(file);
+}
+
+TEST(CliMannersTest, ZshCompletionIsValidZshListingEverySubcommand) {
+  const CliResult script = RunCwb("completion zsh");
+  ASSERT_EQ(script.exit_code, 0) << script.err;
+  EXPECT_TRUE(script.out.starts_with("#compdef cwb\n"));
+  for (const char* sub : {"'plan:", "'submit:", "'status:", "'fetch:", "'completion:", "(fetch) _arguments"}) {
+    EXPECT_THAT(script.out, ::testing::HasSubstr(sub));
+  }
+  const fs::path file = fs::path(::testing::TempDir()) / ("_cwb_" + std::to_string(::getpid()));
+  std::ofstream(file) << script.out;
+  Shell("zsh -n " + file.string());  // parses
+  // Loaded as zsh loads completion functions, it defines _cwb without errors.
+  Shell("zsh -f -c 'autoload -U compinit && compinit -u -D && source " + file.string() + " && whence -w _cwb'");
+  fs::remove(file);
+}
+
+}  // namespace
+}  // namespace cwb
