@@ -1,11 +1,13 @@
 #include "common/boost_process_runner.h"
 
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
 #include <thread>
@@ -48,17 +50,25 @@ absl::StatusOr<ProcessExit> BoostProcessRunner::Run(const ProcessSpec& spec,
   for (const auto& [name, value] : spec.env) env[name] = value;
   const std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
 
-  bp::ipstream output;
+  // The output pipe is close-on-exec from its creation (pipe2): a process another thread starts
+  // meanwhile must not inherit its write end, or this output would not end until that one's does.
+  // (The child gets its own copy as stdout and stderr through dup2, which clears the flag.)
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
+  }
+  bp::pipe pipe(fds[0], fds[1]);
   std::error_code error;
   // The child leads its own process group, so signals reach everything it started (a shell's
   // children would otherwise keep running and hold the output pipe open).
   auto own_group = bp::extend::on_exec_setup = [](auto&) { ::setpgid(0, 0); };
   const std::string cwd = spec.cwd.empty() ? "." : spec.cwd.string();
-  bp::child child(exe, bp::args = args, (bp::std_out & bp::std_err) > output,
+  bp::child child(exe, bp::args = args, (bp::std_out & bp::std_err) > pipe,
                   bp::std_in < bp::null, env, bp::start_dir = cwd, own_group, error);
   if (error) {
     return absl::NotFoundError(absl::StrCat("cannot start ", spec.argv[0], ": ", error.message()));
   }
+  bp::ipstream output(std::move(pipe));  // the write end was closed here once the child started
 
   // Cancellation: SIGTERM, then SIGKILL after the grace unless the process has exited. The child
   // is reaped only after `exited` fires, so its pid cannot be reused while we may signal it.

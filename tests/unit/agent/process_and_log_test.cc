@@ -1,8 +1,11 @@
 // Line splitting, the task log, and the Boost.Process runner (with real /bin/sh children; the
 // kill grace runs on a fake clock, so nothing waits on wall time).
+#include <fcntl.h>
+
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -17,6 +20,7 @@
 namespace cwb {
 namespace {
 
+namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using testing::FakeClock;
 
@@ -110,6 +114,36 @@ TEST(BoostProcessRunnerTest, CancellationSendsSigterm) {
   ASSERT_TRUE(exit.ok());
   EXPECT_TRUE(exit->cancelled);
   EXPECT_EQ(exit->signal, SIGTERM);
+}
+
+// A process another thread starts while a run's output pipe is open must not inherit it (or that
+// run's output would not end until the other process exits): the runner's pipes are close-on-exec
+// from their creation. Seen from inside a run, every pipe this process holds has FD_CLOEXEC.
+// The pipes this process holds and could hand to a child (not close-on-exec): fd -> pipe.
+std::map<int, std::string> InheritablePipes() {
+  std::map<int, std::string> pipes;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const fs::path target = fs::read_symlink(entry.path(), error);
+    if (error || !target.string().starts_with("pipe:")) continue;
+    const int fd = std::stoi(entry.path().filename().string());
+    if ((::fcntl(fd, F_GETFD) & FD_CLOEXEC) == 0) pipes[fd] = target.string();
+  }
+  return pipes;
+}
+
+TEST(BoostProcessRunnerTest, OutputPipesAreNeverInheritedByOtherProcesses) {
+  BoostProcessRunner runner;
+  const std::map<int, std::string> before = InheritablePipes();  // the test's own stdout, say
+  std::map<int, std::string> during;
+  absl::StatusOr<ProcessExit> exit = runner.Run(
+      {{"/bin/sh", "-c", "echo started"}},
+      [&](std::string_view line) {
+        if (line == "started") during = InheritablePipes();
+      },
+      nullptr);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(during, before);
 }
 
 TEST(BoostProcessRunnerTest, ProcessIgnoringSigtermIsKilledAfterTheGrace) {
