@@ -87,6 +87,8 @@ struct Config {
   SourceLocation template_location;
   std::string dockerfile_template;      // template text, filled by LoadConfigFile/LoadConfigText
   std::string template_origin;          // "builtin" or the template's resolved path
+  bool fail_fast = false;               // the first failed task cancels the rest of the build
+  uint32_t max_parallel = 0;            // tasks of one build assigned or running at once; 0: no limit
 };
 
 }  // namespace cwb

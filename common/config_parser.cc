@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/builtin_template.h"
@@ -18,9 +19,10 @@ namespace {
 
 using Validator = ValidationError (*)(std::string_view);
 
-constexpr std::array<std::string_view, 9> kTopLevelKeys = {
+constexpr std::array<std::string_view, 11> kTopLevelKeys = {
     "output_dir_host", "build_target", "build_matrix",  "projects",           "pytorch_base_images",
-    "apt_packages",    "pip_packages", "env",           "dockerfile_template"};
+    "apt_packages",    "pip_packages", "env",           "dockerfile_template", "fail_fast",
+    "max_parallel"};
 constexpr std::array<std::string_view, 9> kProjectKeys = {
     "name",   "repo_url", "repo_ref", "build_command", "dependencies",
     "env",    "matrix",   "labels",   "secret_env"};
@@ -106,6 +108,22 @@ class Parser {
         if (v->empty()) Error(it->second, "dockerfile_template", "must not be empty");
         config.template_path = *v;
         config.template_location = Loc(it->second, root_location_);
+      }
+    }
+    if (auto it = top.find("fail_fast"); it != top.end()) {
+      if (auto v = Scalar(it->second, "fail_fast")) {
+        if (*v == "true") {
+          config.fail_fast = true;
+        } else if (*v != "false") {
+          Error(it->second, "fail_fast", absl::StrCat("expected true or false, found '", *v, "'"));
+        }
+      }
+    }
+    if (auto it = top.find("max_parallel"); it != top.end()) {
+      if (auto v = Scalar(it->second, "max_parallel")) {
+        if (!absl::SimpleAtoi(*v, &config.max_parallel) || config.max_parallel == 0) {
+          Error(it->second, "max_parallel", absl::StrCat("expected a positive number of tasks, found '", *v, "'"));
+        }
       }
     }
     if (!diag_.empty()) return std::nullopt;

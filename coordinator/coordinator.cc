@@ -330,6 +330,20 @@ void Coordinator::SetState(TaskRecord& task, v1::TaskState state) {
   if (old == v1::TASK_STATE_QUEUED) queue_.Remove(key);
   if (state == v1::TASK_STATE_QUEUED) queue_.Push(key, task.info.spec(), OrderOf(task));
   if (state != v1::TASK_STATE_QUEUED) task.info.clear_waiting_reason();
+  if (state == v1::TASK_STATE_FAILED && build.header.fail_fast()) {
+    fail_fast_.emplace(task.info.build_id(), task.info.spec().id());  // the first failure names it
+  }
+}
+
+void Coordinator::FailFast() {
+  for (const auto& [build_id, failed_task] : fail_fast_) {
+    const std::string reason = absl::StrCat("fail_fast: task ", failed_task, " failed");
+    for (const std::string& id : builds_.at(build_id).task_ids) {
+      TaskRecord& task = *FindTask(build_id, id);
+      if (!IsTerminal(task.info.state())) CancelLocked(task, reason);
+    }
+  }
+  fail_fast_.clear();
 }
 
 void Coordinator::Changed(TaskRecord& task, bool persist) {
@@ -357,6 +371,7 @@ void Coordinator::SendTo(const std::string& agent_id, v1::CoordinatorMessage mes
 }
 
 void Coordinator::Flush() {
+  if (!fail_fast_.empty()) FailFast();
   // A call that freed slots or queued tasks assigns them before it returns: no thread handoff
   // between a slot freeing and its next assignment.
   if (schedule_) {
@@ -515,6 +530,8 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
   header.set_build_id(absl::StrFormat("b%012x", submit_random_() & 0xffffffffffffull));
   header.set_config_name(name);
   header.set_created_at_ms(NowMs());
+  header.set_fail_fast(config->fail_fast);
+  header.set_max_parallel(config->max_parallel);
   std::vector<std::string> templates;
   std::vector<TaskRecord> records(plan->tasks.size());
   for (size_t i = 0; i < plan->tasks.size(); ++i) {
@@ -1026,20 +1043,30 @@ void Coordinator::ScheduleLocked() {
       group.memo.epoch = agents_epoch_;
     }
   }
+  // A build at its max_parallel has no task assigned until one of its own ends.
+  auto at_limit = [this](const TaskKey& key) {
+    const BuildState& build = builds_.at(key.first);
+    const uint32_t limit = build.header.max_parallel();
+    return limit > 0 && build.counts[v1::TASK_STATE_ASSIGNED] + build.counts[v1::TASK_STATE_RUNNING] >= limit;
+  };
   // Assign the first task in dispatch order that some free, eligible agent can take, until none.
   while (!queue_.empty()) {
     TaskQueue::Group* best_group = nullptr;
     AgentSlots* best_agent = nullptr;
+    const std::pair<TaskQueue::Order, TaskKey>* best_task = nullptr;
     for (auto& [key, group] : queue_.groups()) {
-      if (group.tasks.empty()) continue;
-      if (best_group != nullptr && !(group.tasks.begin()->first < best_group->tasks.begin()->first)) continue;
+      auto first = group.tasks.begin();
+      while (first != group.tasks.end() && at_limit(first->second)) ++first;
+      if (first == group.tasks.end()) continue;
+      if (best_task != nullptr && !(first->first < best_task->first)) continue;
       AgentSlots* agent = PickAgent(NeedsGpu(group.requirements), slots_, group.memo.eligible.agents);
       if (agent == nullptr) continue;
       best_group = &group;
       best_agent = agent;
+      best_task = &*first;
     }
     if (best_group == nullptr) break;
-    const TaskKey key = best_group->tasks.begin()->second;
+    const TaskKey key = best_task->second;
     Assign(tasks_.at(key), *best_agent);
   }
   for (auto& [key, group] : queue_.groups()) UpdateWaitingReasons(group);

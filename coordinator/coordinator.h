@@ -203,6 +203,8 @@ class Coordinator {
   // Hands the call's changes to the writer: store writes, then the messages and events that
   // waited for them. Called with the lock, at the end of each call.
   void Flush();
+  // Cancels the rest of each fail_fast build a task of which failed in this call.
+  void FailFast();
 
   void EndAttempt(TaskRecord& task, const std::string& outcome);
   void RequeueOrFail(TaskRecord& task, const std::string& reason);
@@ -234,6 +236,7 @@ class Coordinator {
   LogStore logs_;
   ArtifactStore artifacts_;
   MetricsRegistry metrics_;
+  std::map<std::string, std::string> fail_fast_;  // build -> its first failed task, in this call
   Histogram* queue_wait_ = nullptr;
   Counter* uploaded_bytes_ = nullptr;
   Counter* result_cache_hits_ = nullptr;

@@ -277,6 +277,79 @@ TEST_F(CoordinatorTest, CancelTellsTheAgentAndEndsTheTaskOnce) {
   EXPECT_TRUE(absl::IsNotFound(coordinator_->Retry(build, {"nope"}).status()));
 }
 
+// Four tasks: the matrix of kConfig with two more torch versions.
+constexpr char kFourTasks[] = R"(build_matrix:
+  python_version: [3.11]
+  cuda_version: [cpu]
+  pytorch_version: [2.2.0, 2.3.0, 2.4.0, 2.5.0]
+projects:
+  - name: demo
+    repo_url: https://example.com/demo.git
+pytorch_base_images:
+  "2.2.0": {cpu: base:1}
+  "2.3.0": {cpu: base:1}
+  "2.4.0": {cpu: base:1}
+  "2.5.0": {cpu: base:1}
+)";
+
+TEST_F(CoordinatorTest, MaxParallelCapsABuildsRunningTasksNotOtherBuilds) {
+  const std::string capped = Submit(absl::StrCat(kFourTasks, "max_parallel: 2\n"));
+  EXPECT_EQ(coordinator_->GetBuild(capped)->max_parallel(), 2u);
+  auto agent = Connect("a1", 8);
+  coordinator_->Tick();
+  ASSERT_EQ(agent->Assignments().size(), 2u);  // 8 free slots, but the build allows 2 at once
+  const std::string other = Submit();
+  coordinator_->Tick();
+  EXPECT_EQ(agent->Assignments().size(), 4u);  // the other build is not held back
+  Succeed("a1", agent->Assignments()[0], std::chrono::seconds(1));
+  EXPECT_EQ(agent->Assignments().size(), 5u);  // one of its own ended: the next is assigned at once
+  EXPECT_EQ(agent->Assignments()[4].build_id(), capped);
+  Restart();  // the limit is part of the stored build
+  EXPECT_EQ(coordinator_->GetBuild(capped)->max_parallel(), 2u);
+}
+
+TEST_F(CoordinatorTest, FailFastCancelsTheRestOfTheBuildAtTheFirstFailure) {
+  const std::string build = Submit(absl::StrCat(kFourTasks, "fail_fast: true\n"));
+  const std::string other = Submit();  // without fail_fast: unaffected
+  auto agent = Connect("a1", 3);
+  coordinator_->Tick();
+  ASSERT_EQ(agent->Assignments().size(), 3u);
+  const v1::Assignment failing = agent->Assignments()[0];
+  Report("a1", failing, v1::TASK_STATE_RUNNING);
+  Report("a1", agent->Assignments()[1], v1::TASK_STATE_RUNNING);
+  Report("a1", failing, v1::TASK_STATE_FAILED);
+  v1::BuildInfo info = *coordinator_->GetBuild(build);
+  EXPECT_EQ(info.failed(), 1u);
+  EXPECT_EQ(info.cancelled(), 3u);  // the running ones and the queued one
+  EXPECT_TRUE(info.finished());
+  for (const v1::TaskInfo& task : info.tasks()) {
+    if (task.state() == v1::TASK_STATE_CANCELLED) {
+      EXPECT_EQ(task.message(), absl::StrCat("fail_fast: task ", failing.spec().id(), " failed"));
+    }
+  }
+  EXPECT_THAT(agent->Cancels(), ::testing::Contains(agent->Assignments()[1].attempt_id()));
+  EXPECT_EQ(coordinator_->GetBuild(other)->cancelled(), 0u);
+  // Off by default: a failure in the other build leaves its other task alone.
+  coordinator_->Tick();
+  for (const v1::Assignment& a : agent->Assignments()) {
+    if (a.build_id() == other) {
+      Report("a1", a, v1::TASK_STATE_FAILED);
+      break;
+    }
+  }
+  EXPECT_EQ(coordinator_->GetBuild(other)->cancelled(), 0u);
+}
+
+TEST_F(CoordinatorTest, FailFastAndMaxParallelAreCheckedInTheConfig) {
+  v1::SubmitBuildRequest request;
+  request.set_config_name("c.yaml");
+  request.set_config_yaml(absl::StrCat(kConfig, "fail_fast: sometimes\nmax_parallel: 0\n"));
+  absl::StatusOr<v1::BuildInfo> build = coordinator_->Submit(request);
+  ASSERT_FALSE(build.ok());
+  EXPECT_THAT(std::string(build.status().message()), ::testing::HasSubstr("c.yaml:11:12: fail_fast: expected true or false"));
+  EXPECT_THAT(std::string(build.status().message()), ::testing::HasSubstr("c.yaml:12:15: max_parallel: expected a positive"));
+}
+
 TEST_F(CoordinatorTest, RestartResumesAndReconcilesRunningAttempts) {
   const std::string build = Submit();
   auto agent = Connect("a1", 2);
