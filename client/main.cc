@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
               "  example: cwb plan examples/matrix.yaml --json");
   plan_cmd->add_option("config", plan.config_path, "Build config (YAML)")->required();
   plan_cmd->add_flag("--json", plan.json, "Print the plan as JSON");
+  plan_cmd->add_flag("--strict", plan.strict,
+                     "A combination no PyTorch release supports is an error (default: left out, with the reason)");
 
   cwb::RenderOptions render;
   CLI::App* render_cmd = app.add_subcommand(
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
   submit_cmd->add_option("config", config, "Build config (YAML)")->required();
   submit_cmd->add_flag("--watch", watch, "Follow the build until it ends");
   submit_cmd->add_flag("--json", remote.json, "Print the submitted build as JSON");
+  submit_cmd->add_flag("--strict", remote.strict, "A combination no PyTorch release supports is an error");
   submit_cmd->add_flag("--no-cache", remote.no_cache,
                        "Build every task, even those built before from the same spec and commit");
 
@@ -112,6 +115,7 @@ int main(int argc, char** argv) {
   build_cmd->add_option("--slots", local.slots, "Tasks to build at once")->capture_default_str();
   build_cmd->add_option("-o,--output", local.output_dir, "Output directory (default: output_dir_host)");
   build_cmd->add_flag("--keep-failed", local.keep_failed, "Keep the workspace of failed builds");
+  build_cmd->add_flag("--strict", local.strict, "A combination no PyTorch release supports is an error");
   build_cmd->add_flag("--no-cache", local.no_cache,
                       "Build every task, even those built before from the same spec and commit");
   build_cmd->add_flag("--index", local.index, "Also write a PEP 503 index of the wheels to OUTPUT/simple/");

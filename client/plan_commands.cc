@@ -14,14 +14,24 @@
 
 namespace cwb {
 
-std::optional<BuildPlan> LoadPlan(const std::string& config_path, std::ostream& err) {
+void PrintUnsupported(const google::protobuf::RepeatedPtrField<v1::UnsupportedTarget>& unsupported, std::ostream& out) {
+  if (unsupported.empty()) return;
+  out << "left out " << unsupported.size() << " combination(s) no PyTorch release supports (--strict: an error):\n";
+  for (const v1::UnsupportedTarget& target : unsupported) {
+    std::string axes;
+    for (const v1::AxisValue& axis : target.axes()) absl::StrAppend(&axes, axes.empty() ? "" : ", ", axis.name(), "=", axis.value());
+    out << "  " << axes << ": " << target.reason() << '\n';
+  }
+}
+
+std::optional<BuildPlan> LoadPlan(const std::string& config_path, std::ostream& err, bool strict) {
   absl::StatusOr<Config> config = LoadConfigFile(config_path);
   if (!config.ok()) {
     err << config.status().message() << '\n';
     return std::nullopt;
   }
   Diagnostics diagnostics;
-  std::optional<BuildPlan> plan = PlanBuild(*config, diagnostics);
+  std::optional<BuildPlan> plan = PlanBuild(*config, diagnostics, {.strict_compatibility = strict});
   if (!plan) err << diagnostics.ToString() << '\n';
   return plan;
 }
@@ -31,7 +41,7 @@ std::string ImageDirectoryName(const std::string& tag) {
 }
 
 int RunPlan(const PlanOptions& options, std::ostream& out, std::ostream& err) {
-  std::optional<BuildPlan> plan = LoadPlan(options.config_path, err);
+  std::optional<BuildPlan> plan = LoadPlan(options.config_path, err, options.strict);
   if (!plan) return kExitUsageError;
   if (options.json) {
     out << ToJson(ToProto(*plan)) << '\n';
@@ -64,6 +74,7 @@ int RunPlan(const PlanOptions& options, std::ostream& out, std::ostream& err) {
   }
   table.Print(out);
   out << plan->tasks.size() << " tasks, " << images.size() << " images\n";
+  PrintUnsupported(ToProto(*plan).unsupported(), out);
   return kExitSuccess;
 }
 

@@ -7,16 +7,21 @@
 #include <string>
 
 #include "common/planner.h"
+#include "cwb/v1/task.pb.h"
 
 namespace cwb {
 
 // Loads and plans `config_path`; on failure prints every error to `err` and returns nullopt.
-std::optional<BuildPlan> LoadPlan(const std::string& config_path, std::ostream& err);
+std::optional<BuildPlan> LoadPlan(const std::string& config_path, std::ostream& err, bool strict = false);
 
 struct PlanOptions {
   std::string config_path;
   bool json = false;
+  bool strict = false;  // a combination no PyTorch release supports is an error
 };
+
+// "left out N combination(s) no PyTorch release supports:" and one line each, if any.
+void PrintUnsupported(const google::protobuf::RepeatedPtrField<v1::UnsupportedTarget>& unsupported, std::ostream& out);
 int RunPlan(const PlanOptions& options, std::ostream& out, std::ostream& err);
 
 struct RenderOptions {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/serve_command.h"
 #include "client/build_view.h"
+#include "client/plan_commands.h"
 #include "client/exit_codes.h"
 #include "client/table.h"
 #include "client/terminal_text.h"
@@ -52,11 +53,11 @@ int ExitFor(const v1::BuildInfo& build) {
 
 // Reads the config (checking it here first) into a SubmitBuild request.
 absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path,
-                                                         bool no_cache) {
+                                                         bool no_cache, bool strict) {
   absl::StatusOr<Config> config = LoadConfigFile(config_path);
   if (!config.ok()) return config.status();
   Diagnostics diagnostics;
-  if (!PlanBuild(*config, diagnostics)) return diagnostics.ToStatus();
+  if (!PlanBuild(*config, diagnostics, {.strict_compatibility = strict})) return diagnostics.ToStatus();
   std::ifstream in(config_path);
   std::stringstream text;
   text << in.rdbuf();
@@ -66,6 +67,7 @@ absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& conf
   request.set_config_dir(fs::absolute(config_path).parent_path().string());
   if (!config->template_path.empty()) request.set_dockerfile_template(config->dockerfile_template);
   request.set_no_cache(no_cache);
+  request.set_strict(strict);
   return request;
 }
 
@@ -153,7 +155,7 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, bool t
 
 int SubmitCommand(const RemoteOptions& options, const std::string& config_path, bool watch,
                   std::ostream& out, std::ostream& err, std::string* build_id) {
-  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(config_path, options.no_cache);
+  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(config_path, options.no_cache, options.strict);
   if (!request.ok()) {
     err << request.status().message() << '\n';
     return kExitUsageError;
@@ -167,6 +169,7 @@ int SubmitCommand(const RemoteOptions& options, const std::string& config_path, 
     out << (watch ? ToJsonLine(build) : ToJson(build)) << '\n';  // with --watch, JSON Lines throughout
   } else {
     out << "build " << build.build_id() << ": " << build.total() << " tasks submitted\n";
+    PrintUnsupported(build.unsupported(), out);
   }
   if (!watch) return kExitSuccess;
   return Watch(connection, build.build_id(), options.terminal, options.json, out, err);
@@ -393,6 +396,7 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
   remote.terminal = options.terminal;
   remote.no_cache = options.no_cache;
   remote.index = options.index;
+  remote.strict = options.strict;
   // Ctrl-C cancels every unfinished task of whatever this process submitted; the watch below then
   // ends as usual.
   Cancellation done;

@@ -18,6 +18,7 @@ struct RemoteOptions {
   bool terminal = false;  // render live views for a terminal
   bool no_cache = false;  // submit: build every task, reusing no earlier result
   bool index = false;     // fetch: also write the static pip index DIR/simple/
+  bool strict = false;    // submit: a combination no PyTorch release supports is an error
 };
 
 // `build_id` (may be null) receives the new build's id.
@@ -51,6 +52,7 @@ struct LocalBuildOptions {
   bool keep_failed = false;
   bool no_cache = false;        // build every task, reusing no earlier result
   bool index = false;           // also write the static pip index beside the wheelhouse
+  bool strict = false;          // a combination no PyTorch release supports is an error
 };
 // `cwb build`: an in-process coordinator and local agent; wheels land in output_dir_host.
 // `interrupt` (Ctrl-C) cancels the build: running containers are stopped, finished wheels fetched.

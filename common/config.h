@@ -66,6 +66,12 @@ struct ProjectConfig {
   std::string key_path;  // "projects[i]"
 };
 
+// What one PyTorch release has wheels for (major.minor versions).
+struct TorchSupport {
+  std::vector<std::string> python;
+  std::vector<std::string> cuda;
+};
+
 struct BaseImage {
   std::string image;
   SourceLocation location;
@@ -89,6 +95,8 @@ struct Config {
   std::string template_origin;          // "builtin" or the template's resolved path
   bool fail_fast = false;               // the first failed task cancels the rest of the build
   uint32_t max_parallel = 0;            // tasks of one build assigned or running at once; 0: no limit
+  // pytorch_compatibility: releases replacing or adding to the built-in table.
+  std::map<std::string, TorchSupport> compatibility;
 };
 
 }  // namespace cwb

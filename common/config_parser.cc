@@ -19,10 +19,11 @@ namespace {
 
 using Validator = ValidationError (*)(std::string_view);
 
-constexpr std::array<std::string_view, 11> kTopLevelKeys = {
+constexpr std::array<std::string_view, 12> kTopLevelKeys = {
     "output_dir_host", "build_target", "build_matrix",  "projects",           "pytorch_base_images",
     "apt_packages",    "pip_packages", "env",           "dockerfile_template", "fail_fast",
-    "max_parallel"};
+    "max_parallel",    "pytorch_compatibility"};
+constexpr std::array<std::string_view, 2> kCompatibilityKeys = {"python", "cuda"};
 constexpr std::array<std::string_view, 9> kProjectKeys = {
     "name",   "repo_url", "repo_ref", "build_command", "dependencies",
     "env",    "matrix",   "labels",   "secret_env"};
@@ -126,8 +127,28 @@ class Parser {
         }
       }
     }
+    if (auto it = top.find("pytorch_compatibility"); it != top.end()) ParseCompatibility(it->second, config);
     if (!diag_.empty()) return std::nullopt;
     return config;
+  }
+
+  // pytorch_compatibility: {"2.4": {python: [...], cuda: [...]}, ...}
+  void ParseCompatibility(const YAML::Node& node, Config& config) {
+    const std::string path = "pytorch_compatibility";
+    if (!ExpectMap(node, path)) return;
+    for (const auto& entry : node) {
+      const std::optional<std::string> release = CheckedScalar(entry.first, path, &ValidateTorchVersion);
+      if (!release) continue;
+      const std::string release_path = Child(path, *release);
+      if (!ExpectMap(entry.second, release_path)) continue;
+      TorchSupport support;
+      ForEachKey(entry.second, release_path, kCompatibilityKeys,
+                 [&](const std::string& key, const YAML::Node&, const YAML::Node& value, const std::string& key_path) {
+                   if (key == "python") support.python = ScalarList(value, key_path, &ValidatePythonVersion);
+                   if (key == "cuda") support.cuda = ScalarList(value, key_path, &ValidateCudaVersion);
+                 });
+      config.compatibility[*release] = support;
+    }
   }
 
  private:

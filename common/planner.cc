@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/compatibility.h"
 #include "common/digest.h"
 #include "common/matrix.h"
 
@@ -65,13 +66,13 @@ std::string TaskId(const PlannedTask& task) {
   return Sha256Hex(canonical).substr(0, 16);
 }
 
-std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostics) {
+std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostics, const PlanningOptions& options) {
   const size_t errors_before = diagnostics.errors().size();
   BuildPlan plan;
   plan.config_path = config.config_path;
   plan.output_dir = config.output_dir;
 
-  const std::vector<AxisValues> combinations = ExpandMatrix(config.matrix, diagnostics);
+  std::vector<AxisValues> combinations = ExpandMatrix(config.matrix, diagnostics);
   if (combinations.empty()) {
     if (diagnostics.errors().size() == errors_before) {
       diagnostics.Error(config.matrix.location, config.matrix.key_path,
@@ -79,6 +80,34 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
     }
     return std::nullopt;
   }
+
+  // Combinations no PyTorch release supports are left out (or, strictly, errors).
+  absl::StatusOr<CompatibilityTable> compatibility = CompatibilityTable::Make(config.compatibility);
+  if (!compatibility.ok()) {
+    diagnostics.Error(config.matrix.location, "pytorch_compatibility", std::string(compatibility.status().message()));
+    return std::nullopt;
+  }
+  std::vector<AxisValues> supported;
+  for (AxisValues& axes : combinations) {
+    std::optional<std::string> reason = compatibility->Unsupported(
+        AxisOrEmpty(axes, kPythonAxis), AxisOrEmpty(axes, kCudaAxis), AxisOrEmpty(axes, kTorchAxis));
+    if (!reason) {
+      supported.push_back(std::move(axes));
+    } else if (options.strict_compatibility) {
+      diagnostics.Error(config.matrix.location, config.matrix.key_path,
+                        absl::StrCat(FormatAxes(axes), ": ", *reason, " (--strict)"));
+    } else {
+      plan.unsupported.push_back({std::move(axes), *std::move(reason)});
+    }
+  }
+  if (diagnostics.errors().size() != errors_before) return std::nullopt;
+  if (supported.empty()) {
+    diagnostics.Error(config.matrix.location, config.matrix.key_path,
+                      absl::StrCat("no combination of the matrix is supported by a PyTorch release (e.g. ",
+                                   plan.unsupported.front().reason, ")"));
+    return std::nullopt;
+  }
+  combinations = std::move(supported);
 
   // Missing base images are reported once per (torch, cuda) pair, naming a task that needs it.
   std::set<std::pair<std::string, std::string>> reported_missing;

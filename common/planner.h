@@ -31,14 +31,28 @@ struct PlannedTask {
   RenderedImage image;
 };
 
+// A combination of the matrix no PyTorch release supports, left out of the plan.
+struct UnsupportedTarget {
+  AxisValues axes;
+  std::string reason;  // "PyTorch 2.1 has no wheels for Python 3.12 (it has 3.8, ...)"
+};
+
 struct BuildPlan {
   std::string config_path;
   std::filesystem::path output_dir;
   std::vector<PlannedTask> tasks;  // projects in config order, combinations in matrix order
+  std::vector<UnsupportedTarget> unsupported;  // in matrix order
 };
 
-// Plans `config`; nullopt with the problems in `diagnostics` if any.
-std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostics);
+struct PlanningOptions {
+  // An unsupported combination is an error instead of being left out.
+  bool strict_compatibility = false;
+};
+
+// Plans `config`; nullopt with the problems in `diagnostics` if any. Combinations the PyTorch
+// compatibility table (built-in, with the config's pytorch_compatibility) says no release
+// supports are left out and listed in `unsupported`, or are errors with `strict_compatibility`.
+std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostics, const PlanningOptions& options = {});
 
 // The stable id of a task: the same spec always gives the same id.
 std::string TaskId(const PlannedTask& task);

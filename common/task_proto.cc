@@ -42,6 +42,15 @@ v1::BuildPlan ToProto(const BuildPlan& plan) {
   out.set_config_path(plan.config_path);
   out.set_output_dir(plan.output_dir.string());
   for (const PlannedTask& task : plan.tasks) *out.add_tasks() = ToProto(task);
+  for (const UnsupportedTarget& target : plan.unsupported) {
+    v1::UnsupportedTarget* unsupported = out.add_unsupported();
+    for (const auto& [name, value] : target.axes) {
+      v1::AxisValue* axis = unsupported->add_axes();
+      axis->set_name(name);
+      axis->set_value(value);
+    }
+    unsupported->set_reason(target.reason);
+  }
   return out;
 }
 

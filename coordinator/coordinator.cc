@@ -502,7 +502,7 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
                                                      : std::optional(request.dockerfile_template()));
   if (!config.ok()) return config.status();
   Diagnostics diagnostics;
-  std::optional<BuildPlan> plan = PlanBuild(*config, diagnostics);
+  std::optional<BuildPlan> plan = PlanBuild(*config, diagnostics, {.strict_compatibility = request.strict()});
   if (!plan) return diagnostics.ToStatus();
 
   // The commit each source resolves to now, asked once per repository and ref (outside the
@@ -532,6 +532,7 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
   header.set_created_at_ms(NowMs());
   header.set_fail_fast(config->fail_fast);
   header.set_max_parallel(config->max_parallel);
+  *header.mutable_unsupported() = ToProto(*plan).unsupported();
   std::vector<std::string> templates;
   std::vector<TaskRecord> records(plan->tasks.size());
   for (size_t i = 0; i < plan->tasks.size(); ++i) {

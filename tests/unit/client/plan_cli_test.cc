@@ -215,3 +215,26 @@ TEST(CliMannersTest, ZshCompletionIsValidZshListingEverySubcommand) {
 
 }  // namespace
 }  // namespace cwb
+
+namespace cwb {
+namespace {
+
+TEST(PlanCliTest, UnsupportedCombinationsAreLeftOutWithTheReasonOrAreErrorsWhenStrict) {
+  const CliResult plan = RunCwb("plan tests/fixtures/configs/unsupported-combos.yaml");
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_THAT(plan.out, ::testing::HasSubstr("1 tasks, 1 images\n"
+                                             "left out 1 combination(s) no PyTorch release supports (--strict: an error):\n"
+                                             "  python_version=3.12, cuda_version=12.1, pytorch_version=2.1.2: PyTorch 2.1 "
+                                             "has no wheels for Python 3.12 (it has 3.8, 3.9, 3.10, 3.11)\n"));
+  const CliResult json = RunCwb("plan --json tests/fixtures/configs/unsupported-combos.yaml");
+  v1::BuildPlan parsed;
+  ASSERT_TRUE(FromJson(json.out, &parsed).ok()) << json.out;
+  ASSERT_EQ(parsed.unsupported_size(), 1);
+  EXPECT_THAT(parsed.unsupported(0).reason(), ::testing::HasSubstr("Python 3.12"));
+  const CliResult strict = RunCwb("plan --strict tests/fixtures/configs/unsupported-combos.yaml");
+  EXPECT_EQ(strict.exit_code, 2);
+  EXPECT_THAT(strict.err, ::testing::HasSubstr("unsupported-combos.yaml:3:3: build_matrix: python_version=3.12"));
+}
+
+}  // namespace
+}  // namespace cwb

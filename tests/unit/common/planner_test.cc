@@ -179,3 +179,75 @@ TEST(PlannerTest, MergeEnvKeepsFirstOrderAndLastValue) {
 
 }  // namespace
 }  // namespace cwb
+
+namespace cwb {
+namespace {
+
+// Python 3.12 and CUDA 12.4 with torch 2.1 and 2.4: 2.1 has neither, 2.4 has both.
+constexpr char kCompatMatrix[] = R"(build_matrix:
+  python_version: [3.11, 3.12]
+  cuda_version: [12.1, 12.4]
+  pytorch_version: [2.1.2, 2.4.0]
+projects:
+  - name: demo
+    repo_url: /srv/git/demo
+pytorch_base_images:
+  "2.1.2": {"12.1": base:a, "12.4": base:b}
+  "2.4.0": {"12.1": base:c, "12.4": base:d}
+)";
+
+TEST(CompatibilityTest, CombinationsNoReleaseSupportsAreLeftOutWithTheReason) {
+  const BuildPlan plan = PlanText(kCompatMatrix);
+  std::set<std::string> planned;
+  for (const PlannedTask& task : plan.tasks) planned.insert(FormatAxes(task.axes));
+  EXPECT_EQ(plan.tasks.size(), 5u);  // 8, less 2.1 with 3.12 (twice) and 2.1 with 12.4 (3.11)
+  ASSERT_EQ(plan.unsupported.size(), 3u);
+  EXPECT_EQ(plan.unsupported[0].reason, "PyTorch 2.1 has no wheels for CUDA 12.4 (it has 11.8, 12.1)");
+  EXPECT_EQ(plan.unsupported[1].reason, "PyTorch 2.1 has no wheels for Python 3.12 (it has 3.8, 3.9, 3.10, 3.11)");
+  for (const UnsupportedTarget& target : plan.unsupported) {
+    EXPECT_EQ(AxisOrEmpty(target.axes, kTorchAxis), "2.1.2");
+    EXPECT_EQ(planned.count(FormatAxes(target.axes)), 0u);
+  }
+}
+
+TEST(CompatibilityTest, StrictMakesThemErrorsAtTheMatrix) {
+  Diagnostics diagnostics;
+  std::optional<Config> config = ParseConfig(kCompatMatrix, "plan.yaml", diagnostics);
+  ASSERT_TRUE(config.has_value()) << diagnostics.ToString();
+  config->dockerfile_template = std::string(BuiltinDockerfileTemplate());
+  EXPECT_FALSE(PlanBuild(*config, diagnostics, {.strict_compatibility = true}).has_value());
+  EXPECT_EQ(diagnostics.errors().size(), 3u);
+  EXPECT_THAT(diagnostics.ToString(), HasSubstr("plan.yaml:2:3: build_matrix: "));
+  EXPECT_THAT(diagnostics.ToString(), HasSubstr("PyTorch 2.1 has no wheels for Python 3.12"));
+}
+
+TEST(CompatibilityTest, TheConfigOverridesAReleaseAndUnknownReleasesAreNotChecked) {
+  // The config says 2.1 has CUDA 12.4 and Python 3.12 after all; 9.9 is in no table.
+  const BuildPlan plan = PlanText(std::string(kCompatMatrix) +
+                                  "pytorch_compatibility:\n"
+                                  "  \"2.1\": {python: [\"3.11\", \"3.12\"], cuda: [\"12.1\", \"12.4\"]}\n");
+  EXPECT_EQ(plan.tasks.size(), 8u);
+  EXPECT_TRUE(plan.unsupported.empty());
+  const BuildPlan unknown = PlanText(R"(build_target: {python_version: "3.99", cuda_version: "99.1", pytorch_version: "9.9.0"}
+projects: [{name: demo, repo_url: /srv/git/demo}]
+pytorch_base_images: {"9.9.0": {"99.1": base:x}}
+)");
+  EXPECT_EQ(unknown.tasks.size(), 1u);
+}
+
+TEST(CompatibilityTest, BadOverridesAreConfigErrors) {
+  EXPECT_THAT(PlanErrors(std::string(kCompatMatrix) + "pytorch_compatibility:\n  \"2.1\": {python: [abc], cudaa: []}\n"),
+              ::testing::AllOf(HasSubstr("plan.yaml:12:20: pytorch_compatibility[\"2.1\"].python[0]: 'abc' is not a valid"),
+                               HasSubstr("unknown key 'cudaa' (did you mean 'cuda'?)")));
+}
+
+TEST(CompatibilityTest, EveryCombinationUnsupportedIsAnError) {
+  EXPECT_THAT(PlanErrors(R"(build_target: {python_version: "3.13", cuda_version: "12.1", pytorch_version: "2.1.0"}
+projects: [{name: demo, repo_url: /srv/git/demo}]
+pytorch_base_images: {"2.1.0": {"12.1": base:x}}
+)"),
+              HasSubstr("no combination of the matrix is supported by a PyTorch release"));
+}
+
+}  // namespace
+}  // namespace cwb
