@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/wheel_upload.h"
+#include "bench/bench_util.h"
 #include "bench/benchmarks.h"
 #include "bench/coordinator_process.h"
 #include "client/wheel_download.h"
@@ -144,13 +145,8 @@ class UploadingAgent {
     return false;
   }
   void Report(const v1::Assignment& assignment, v1::TaskState state, const std::string& wheel) {
-    v1::AgentMessage message;
-    v1::TaskStatusUpdate* status = message.mutable_status();
-    status->set_build_id(assignment.build_id());
-    status->set_task_id(assignment.spec().id());
-    status->set_attempt_id(assignment.attempt_id());
-    status->set_state(state);
-    if (!wheel.empty()) status->add_artifact_filenames(wheel);
+    const v1::AgentMessage message =
+        StatusMessage(assignment, state, wheel.empty() ? std::vector<std::string>{} : std::vector<std::string>{wheel});
     std::lock_guard lock(write_mutex_);
     stream_->Write(message);
   }

@@ -136,6 +136,18 @@ absl::StatusOr<v1::BuildInfo> WaitForBuild(const std::string& address, const std
   }
 }
 
+v1::AgentMessage StatusMessage(const v1::Assignment& assignment, v1::TaskState state,
+                               const std::vector<std::string>& wheels) {
+  v1::AgentMessage message;
+  v1::TaskStatusUpdate* status = message.mutable_status();
+  status->set_build_id(assignment.build_id());
+  status->set_task_id(assignment.spec().id());
+  status->set_attempt_id(assignment.attempt_id());
+  status->set_state(state);
+  for (const std::string& wheel : wheels) status->add_artifact_filenames(wheel);
+  return message;
+}
+
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "client/connection.h"
+#include "cwb/v1/agent.pb.h"
 #include "cwb/v1/state.pb.h"
 
 namespace cwb::bench {
@@ -55,6 +56,10 @@ absl::StatusOr<v1::BuildInfo> WaitForBuild(const std::string& address, const std
                                            std::chrono::seconds timeout);
 
 // The p-th percentile (0..100) of `values` (nearest rank); 0 when empty.
+// A simulated agent's status update for `assignment` (ended in `state`, naming `wheels`).
+v1::AgentMessage StatusMessage(const v1::Assignment& assignment, v1::TaskState state,
+                               const std::vector<std::string>& wheels = {});
+
 double Percentile(std::vector<double> values, double p);
 double Seconds(std::chrono::steady_clock::duration d);
 // "0", "1", ... "n-1" as a YAML flow list.

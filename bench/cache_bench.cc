@@ -15,11 +15,8 @@
 #include "common/boost_process_runner.h"
 
 namespace cwb::bench {
-namespace {
 
 namespace fs = std::filesystem;
-
-}  // namespace
 
 void RunCacheBench(const BenchContext& context, Report& report) {
   const fs::path dir = context.Dir("cache");

@@ -13,11 +13,8 @@
 #include "bench/sim_fleet.h"
 
 namespace cwb::bench {
-namespace {
 
 namespace fs = std::filesystem;
-
-}  // namespace
 
 void RunSchedulingBench(const BenchContext& context, Report& report) {
   const fs::path dir = context.Dir("scheduling");

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/wheel_upload.h"
+#include "bench/bench_util.h"
 #include "common/atomic_file.h"
 #include "common/digest.h"
 
@@ -140,14 +141,8 @@ class SimFleet::Agent final : public grpc::ClientBidiReactor<v1::AgentMessage, v
 
   void SendStatus(const v1::Assignment& assignment, v1::TaskState state,
                   const std::vector<std::string>& wheels) {
-    v1::AgentMessage message;
-    v1::TaskStatusUpdate* status = message.mutable_status();
-    status->set_build_id(assignment.build_id());
-    status->set_task_id(assignment.spec().id());
-    status->set_attempt_id(assignment.attempt_id());
-    status->set_state(state);
-    if (state == v1::TASK_STATE_FAILED) status->set_message("simulated build: finished at once");
-    for (const std::string& wheel : wheels) status->add_artifact_filenames(wheel);
+    v1::AgentMessage message = StatusMessage(assignment, state, wheels);
+    if (state == v1::TASK_STATE_FAILED) message.mutable_status()->set_message("simulated build: finished at once");
     Send(message);
   }
 

@@ -4,10 +4,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "common/atomic_file.h"
 #include "common/http_server.h"
 #include "common/status_macros.h"
+#include "common/versions.h"
 
 namespace cwb {
 namespace {
@@ -22,11 +22,12 @@ std::string Link(const std::string& href, const std::string& text) {
   return absl::StrCat("<a href=\"", HtmlEscape(href), "\">", HtmlEscape(text), "</a><br>\n");
 }
 
-// The first `parts` components of a dotted version, joined by `separator`.
-std::string CompactVersion(std::string_view version, int parts, std::string_view separator) {
-  std::vector<std::string> pieces = absl::StrSplit(absl::string_view(version.data(), version.size()), '.');
-  if (static_cast<int>(pieces.size()) > parts) pieces.resize(parts);
-  return absl::StrJoin(pieces, absl::string_view(separator.data(), separator.size()));
+// "12.1" -> "121" (separator "") or "2.3.1" -> "2.3" (separator "."); as written when it is not
+// a version.
+std::string MajorMinor(const std::string& version, std::string_view separator) {
+  int major = 0, minor = 0;
+  if (!ParseMajorMinor(version, &major, &minor)) return version;
+  return absl::StrCat(major, std::string(separator), minor);
 }
 
 }  // namespace
@@ -54,9 +55,9 @@ std::string VariantName(const std::vector<std::pair<std::string, std::string>>& 
   for (const auto& [name, value] : axes) {
     if (name == "python_version") continue;
     if (name == "cuda_version") {
-      cuda = value == "cpu" ? "cpu" : absl::StrCat("cu", CompactVersion(value, 2, ""));
+      cuda = value == "cpu" ? "cpu" : absl::StrCat("cu", MajorMinor(value, ""));
     } else if (name == "pytorch_version") {
-      torch = absl::StrCat("torch", CompactVersion(value, 2, "."));
+      torch = absl::StrCat("torch", MajorMinor(value, "."));
     } else {
       extras.push_back(absl::StrCat(absl::StrReplaceAll(name, {{"_", ""}}), value));
     }

@@ -152,11 +152,9 @@ void Coordinator::ObserveEnd(const TaskRecord& task) {
 
 std::vector<Coordinator::BuiltWheel> Coordinator::ListWheels() {
   std::lock_guard lock(mutex_);
-  std::vector<const BuildState*> builds;
-  for (const auto& [id, build] : builds_) builds.push_back(&build);
-  std::sort(builds.begin(), builds.end(), [](const BuildState* a, const BuildState* b) { return a->seq < b->seq; });
   std::vector<BuiltWheel> wheels;
-  for (const BuildState* build : builds) {
+  for (const std::string& id : build_order_) {  // submission order
+    const BuildState* build = &builds_.at(id);
     if (build->counts[v1::TASK_STATE_SUCCEEDED] == 0) continue;
     for (const std::string& task_id : build->task_ids) {
       const TaskRecord& task = tasks_.at(TaskKey{build->header.build_id(), task_id});

@@ -278,7 +278,7 @@ TEST_F(CoordinatorTest, CancelTellsTheAgentAndEndsTheTaskOnce) {
 }
 
 // Four tasks: the matrix of kConfig with two more torch versions.
-constexpr char kFourTasks[] = R"(build_matrix:
+constexpr char kFourTorches[] = R"(build_matrix:
   python_version: [3.11]
   cuda_version: [cpu]
   pytorch_version: [2.2.0, 2.3.0, 2.4.0, 2.5.0]
@@ -293,7 +293,7 @@ pytorch_base_images:
 )";
 
 TEST_F(CoordinatorTest, MaxParallelCapsABuildsRunningTasksNotOtherBuilds) {
-  const std::string capped = Submit(absl::StrCat(kFourTasks, "max_parallel: 2\n"));
+  const std::string capped = Submit(absl::StrCat(kFourTorches, "max_parallel: 2\n"));
   EXPECT_EQ(coordinator_->GetBuild(capped)->max_parallel(), 2u);
   auto agent = Connect("a1", 8);
   coordinator_->Tick();
@@ -309,7 +309,7 @@ TEST_F(CoordinatorTest, MaxParallelCapsABuildsRunningTasksNotOtherBuilds) {
 }
 
 TEST_F(CoordinatorTest, FailFastCancelsTheRestOfTheBuildAtTheFirstFailure) {
-  const std::string build = Submit(absl::StrCat(kFourTasks, "fail_fast: true\n"));
+  const std::string build = Submit(absl::StrCat(kFourTorches, "fail_fast: true\n"));
   const std::string other = Submit();  // without fail_fast: unaffected
   auto agent = Connect("a1", 3);
   coordinator_->Tick();
@@ -505,20 +505,6 @@ TEST_F(CoordinatorTest, ReusedResultWhoseWheelsAreGoneIsBuiltAgain) {
   EXPECT_EQ(build.tasks(0).state(), v1::TASK_STATE_ASSIGNED);  // built again
   EXPECT_FALSE(fs::exists(options_.data_dir / "builds" / second));  // nothing half-shared
 }
-
-constexpr char kFourTorches[] = R"(build_matrix:
-  python_version: [3.11]
-  cuda_version: [cpu]
-  pytorch_version: [2.2.0, 2.3.0, 2.4.0, 2.5.0]
-projects:
-  - name: demo
-    repo_url: https://example.com/demo.git
-pytorch_base_images:
-  "2.2.0": {cpu: base:1}
-  "2.3.0": {cpu: base:1}
-  "2.4.0": {cpu: base:1}
-  "2.5.0": {cpu: base:1}
-)";
 
 TEST_F(CoordinatorTest, TasksThatTookLongestBeforeStartFirst) {
   const std::string first = Submit(kFourTorches);
