@@ -9,7 +9,11 @@
 //   `-- tasks/<task>/<attempt>/     an attempt's workspace, removed when it ends (kept after a
 //       |-- src/                    failure when asked): the checkout, mounted at /cwb/src
 //       |-- out/                    the build's output, mounted at /cwb/out
-//       |-- ctl/                    build.sh, requirements.txt, build_command.sh (read-only)
+//       |-- ctl/                    build.sh, requirements.txt, build_command.sh,
+//       |                           repair_command.sh (read-only)
+//       |-- test-ctl/               the smoke test's build.sh, test_requirements.txt,
+//       |                           test_command.sh (read-only; artifacts/ is its /cwb/wheels)
+//       |-- test/                   the smoke test's working directory, /cwb/test
 //       `-- image/Dockerfile        the rendered Dockerfile and (empty) build context
 #pragma once
 

@@ -1,5 +1,6 @@
 #include "agent/build_pipeline.h"
 
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -8,6 +9,7 @@
 #include "agent/agent_paths.h"
 #include "agent/container_build_script.h"
 #include "agent/git_checkout.h"
+#include "agent/wheel_relabel.h"
 #include "common/atomic_file.h"
 #include "common/axes.h"
 #include "common/digest.h"
@@ -26,6 +28,8 @@ constexpr char kOut[] = "/cwb/out";
 constexpr char kCtl[] = "/cwb/ctl";
 constexpr char kPipCache[] = "/cwb/cache/pip";
 constexpr char kCcache[] = "/cwb/cache/ccache";
+constexpr char kWheels[] = "/cwb/wheels";  // the smoke test's wheels
+constexpr char kTestDir[] = "/cwb/test";   // the smoke test's working directory
 
 absl::Status MakeDirectories(std::initializer_list<fs::path> dirs) {
   for (const fs::path& dir : dirs) {
@@ -39,12 +43,11 @@ absl::Status MakeDirectories(std::initializer_list<fs::path> dirs) {
   return absl::OkStatus();
 }
 
-// Moves the build's regular *.whl files into `artifacts` and digests them. Links and other
+// Moves the build's regular *.whl files into `artifacts`, in name order. Links and other
 // non-regular files are skipped: the container controls /cwb/out, and a link could point at any
 // file on the host.
-absl::StatusOr<std::vector<BuiltWheel>> CollectWheels(const fs::path& out, const fs::path& artifacts,
-                                                      LogSink& log) {
-  std::vector<BuiltWheel> wheels;
+absl::StatusOr<std::vector<fs::path>> MoveWheels(const fs::path& out, const fs::path& artifacts, LogSink& log) {
+  std::vector<fs::path> wheels;
   std::error_code error;
   for (const fs::directory_entry& entry : fs::directory_iterator(out, error)) {
     const fs::path& path = entry.path();
@@ -62,14 +65,23 @@ absl::StatusOr<std::vector<BuiltWheel>> CollectWheels(const fs::path& out, const
     if (error) {
       return absl::InternalError(absl::StrCat("cannot move ", path.string(), ": ", error.message()));
     }
-    absl::StatusOr<std::string> digest = Sha256File(destination);
-    if (!digest.ok()) return digest.status();
-    wheels.push_back({destination, path.filename().string(), fs::file_size(destination), *digest});
+    wheels.push_back(destination);
   }
   if (error) return absl::InternalError(absl::StrCat("cannot list ", out.string(), ": ", error.message()));
-  std::sort(wheels.begin(), wheels.end(),
-            [](const BuiltWheel& a, const BuiltWheel& b) { return a.filename < b.filename; });
+  std::sort(wheels.begin(), wheels.end());
   return wheels;
+}
+
+// Why a build container that exited with `exit` failed: the stage its script last entered
+// ($CWB_OUT/.cwb-stage) tells a failing repair_command from a failing build.
+std::string BuildFailure(const fs::path& out, const ContainerExit& exit) {
+  std::ifstream in(out / ".cwb-stage");
+  std::string stage;
+  std::getline(in, stage);
+  if (stage == "repair" && exit.exit_code > 0 && exit.exit_code <= 128) {
+    return absl::StrCat("the repair command exited with status ", exit.exit_code);
+  }
+  return exit.description;
 }
 
 }  // namespace
@@ -152,6 +164,33 @@ absl::Status BuildPipeline::EnsureImage(const RenderedImage& image, const fs::pa
     return s;
   }
   *built = true;
+  return absl::OkStatus();
+}
+
+ContainerRunRequest BuildPipeline::RunRequest(const TaskRun& run, const std::string& image,
+                                              const std::vector<std::pair<std::string, std::string>>& secret_env,
+                                              const std::string& name_suffix) const {
+  const v1::TaskSpec& spec = *run.spec;
+  ContainerRunRequest request;
+  request.name = absl::StrCat("cwb-", spec.id(), "-", run.attempt_id, name_suffix);
+  request.image = image;
+  request.env = ContainerEnv(spec, run.cuda_arch_list);
+  request.secret_env = secret_env;
+  request.gpus = NeedsGpu(spec) ? run.gpus : GpuRequest::None();
+  request.labels = {{"cwb.task", spec.id()}, {"cwb.attempt", run.attempt_id}};
+  request.labels.insert(request.labels.end(), options_.container_labels.begin(), options_.container_labels.end());
+  return request;
+}
+
+absl::Status BuildPipeline::WriteSmokeTestFiles(const v1::TaskSpec& spec, const fs::path& ctl) const {
+  std::string requirements;
+  for (const std::string& dep : spec.test_dependencies()) absl::StrAppend(&requirements, dep, "\n");
+  for (const auto& [file, text] : std::vector<std::pair<std::string, std::string>>{
+           {"build.sh", std::string(ContainerBuildScript())},
+           {"test_requirements.txt", requirements},
+           {"test_command.sh", spec.test_command() + "\n"}}) {
+    if (absl::Status s = WriteFileAtomically(ctl / file, text); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 
@@ -246,7 +285,10 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
     } else {
       fs::remove_all(workspace, ignored);
     }
-    if (outcome != TaskOutcome::kSucceeded) fs::remove_all(artifacts, ignored);
+    if (outcome != TaskOutcome::kSucceeded) {
+      fs::remove_all(artifacts, ignored);
+      result.wheels.clear();  // a wheel that failed its smoke test is handed on nowhere
+    }
     log.Flush();
     result.log_tail = log.Tail();
     return result;
@@ -316,30 +358,21 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                                                         {"requirements.txt", requirements}}) {
     if (absl::Status s = WriteFileAtomically(ctl / file, text); !s.ok()) return fail(s);
   }
-  if (!spec.build_command().empty()) {
-    if (absl::Status s = WriteFileAtomically(ctl / "build_command.sh", spec.build_command() + "\n");
-        !s.ok()) {
-      return fail(s);
-    }
+  for (const auto& [file, command] : {std::pair{"build_command.sh", &spec.build_command()},
+                                       std::pair{"repair_command.sh", &spec.repair_command()}}) {
+    if (command->empty()) continue;
+    if (absl::Status s = WriteFileAtomically(ctl / file, *command + "\n"); !s.ok()) return fail(s);
   }
 
   // 4. The build, in a container.
-  ContainerRunRequest request;
-  request.name = absl::StrCat("cwb-", spec.id(), "-", run.attempt_id);
-  request.image = image->tag;
+  ContainerRunRequest request = RunRequest(run, image->tag, secret_env, "");
   request.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh")};
-  request.env = ContainerEnv(spec, run.cuda_arch_list);
-  request.secret_env = secret_env;
   request.workdir = kSrc;
   request.mounts = {{workspace / "src", kSrc, false},
                     {workspace / "out", kOut, false},
                     {ctl, kCtl, true},
                     {paths::PipCache(options_.work_dir), kPipCache, false},
                     {paths::Ccache(options_.work_dir), kCcache, false}};
-  request.gpus = NeedsGpu(spec) ? run.gpus : GpuRequest::None();
-  request.labels = {{"cwb.task", spec.id()}, {"cwb.attempt", run.attempt_id}};
-  request.labels.insert(request.labels.end(), options_.container_labels.begin(),
-                        options_.container_labels.end());
   log.Write("cwb", runtime_.uses_images()
                        ? absl::StrCat("running container ", request.name, " from ", image->tag)
                        : absl::StrCat("running build ", request.name, " on the host (", runtime_.name(),
@@ -349,20 +382,54 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   if (!exit.ok()) return fail(exit.status());
   result.exit_code = exit->exit_code;
   if (exit->cancelled) return finish(TaskOutcome::kCancelled, exit->description);
-  if (exit->exit_code != 0) return finish(TaskOutcome::kFailed, exit->description);
+  if (exit->exit_code != 0) return finish(TaskOutcome::kFailed, BuildFailure(workspace / "out", *exit));
 
-  // 5. The wheels.
-  absl::StatusOr<std::vector<BuiltWheel>> wheels = CollectWheels(workspace / "out", artifacts, log);
-  if (!wheels.ok()) return fail(wheels.status());
-  if (wheels->empty()) {
+  // 5. The wheels: moved out of the container's reach, labelled, digested.
+  absl::StatusOr<std::vector<fs::path>> moved = MoveWheels(workspace / "out", artifacts, log);
+  if (!moved.ok()) return fail(moved.status());
+  if (moved->empty()) {
     return finish(TaskOutcome::kFailed, absl::StrCat("the build succeeded but left no wheel in ", kOut));
   }
-  for (const BuiltWheel& wheel : *wheels) {
-    log.Write("cwb", absl::StrCat("wheel ", wheel.filename, " (", wheel.size, " bytes, sha256 ",
-                                  wheel.sha256, ")"));
+  for (fs::path& wheel : *moved) {
+    if (!spec.local_version().empty()) {
+      absl::StatusOr<fs::path> labelled = RelabelWheel(wheel, spec.local_version());
+      if (!labelled.ok()) return fail(labelled.status());
+      if (*labelled != wheel) {
+        log.Write("cwb", absl::StrCat("labelled ", wheel.filename().string(), " as ", labelled->filename().string()));
+      }
+      wheel = *std::move(labelled);
+    }
+    absl::StatusOr<std::string> digest = Sha256File(wheel);
+    if (!digest.ok()) return fail(digest.status());
+    result.wheels.push_back({wheel, wheel.filename().string(), fs::file_size(wheel), *digest});
+    log.Write("cwb", absl::StrCat("wheel ", wheel.filename().string(), " (", result.wheels.back().size,
+                                  " bytes, sha256 ", *digest, ")"));
   }
-  result.wheels = *std::move(wheels);
-  return finish(TaskOutcome::kSucceeded, absl::StrCat("built ", result.wheels.size(), " wheel(s)"));
+
+  // 6. The smoke test: a fresh container of the image with only these wheels installed.
+  if (!spec.test_command().empty()) {
+    if (absl::Status s = WriteSmokeTestFiles(spec, workspace / "test-ctl"); !s.ok()) return fail(s);
+    if (absl::Status s = MakeDirectories({workspace / "test"}); !s.ok()) return fail(s);
+    ContainerRunRequest test = RunRequest(run, image->tag, secret_env, "-test");
+    test.subject = "smoke test";
+    test.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh"), "test"};
+    test.env.insert(test.env.end(), {{"CWB_WHEELS", kWheels}, {"CWB_TEST_DIR", kTestDir}});
+    test.workdir = kTestDir;
+    test.mounts = {{artifacts, kWheels, true},
+                   {workspace / "test-ctl", kCtl, true},
+                   {workspace / "test", kTestDir, false},
+                   {paths::PipCache(options_.work_dir), kPipCache, false}};
+    log.Write("cwb", absl::StrCat("smoke test in a fresh ", runtime_.uses_images() ? "container " : "run ",
+                                  test.name, ": ", spec.test_command()));
+    absl::StatusOr<ContainerExit> tested = runtime_.RunContainer(test, log.LinesFrom("test"), &stop, options_.stop_grace);
+    if (!tested.ok()) return fail(tested.status());
+    if (tested->cancelled) return finish(TaskOutcome::kCancelled, tested->description);
+    if (tested->exit_code != 0) {
+      return finish(TaskOutcome::kFailed, absl::StrCat("the smoke test failed: ", tested->description));
+    }
+  }
+  return finish(TaskOutcome::kSucceeded,
+                absl::StrCat("built ", result.wheels.size(), " wheel(s)", spec.test_command().empty() ? "" : "; smoke test passed"));
 }
 
 }  // namespace cwb

@@ -96,6 +96,13 @@ class BuildPipeline {
                            LogSink& log, Cancellation& stop, bool* built);
 
   TaskResult RunAttempt(const TaskRun& run);
+  // What every container of an attempt shares: its name (cwb-<task>-<attempt><suffix>), image,
+  // environment, secrets, GPUs and labels.
+  ContainerRunRequest RunRequest(const TaskRun& run, const std::string& image,
+                                 const std::vector<std::pair<std::string, std::string>>& secret_env,
+                                 const std::string& name_suffix) const;
+  // The smoke test's control directory: the script, test_requirements.txt, test_command.sh.
+  absl::Status WriteSmokeTestFiles(const v1::TaskSpec& spec, const std::filesystem::path& ctl) const;
   void Count(const char* name, const char* help);
 
   ContainerRuntime& runtime_;

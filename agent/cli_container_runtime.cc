@@ -69,7 +69,7 @@ absl::StatusOr<ContainerExit> CliContainerRuntime::RunContainer(const ContainerR
   result.exit_code = exit->signal != 0 ? 128 + exit->signal : exit->exit_code;
   result.cancelled = cancel != nullptr && cancel->cancelled();
   result.description = result.cancelled ? absl::StrCat("cancelled: ", cancel->reason())
-                                         : DescribeRunExit(result.exit_code);
+                                         : DescribeRunExit(result.exit_code, request.subject);
   if (!removed.ok()) {
     absl::StrAppend(&result.description, "; ", removed.message());
   }

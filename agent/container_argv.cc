@@ -109,10 +109,10 @@ std::vector<std::string> ListArgv(const EngineOptions& options, const std::strin
           "--format", "{{.Names}}"};
 }
 
-std::string DescribeRunExit(int exit_code) {
+std::string DescribeRunExit(int exit_code, const std::string& subject) {
   switch (exit_code) {
     case 0:
-      return "the build exited successfully";
+      return absl::StrCat("the ", subject, " exited successfully");
     case 125:
       return "the container engine could not run the container (exit 125)";
     case 126:
@@ -123,10 +123,10 @@ std::string DescribeRunExit(int exit_code) {
       break;
   }
   if (exit_code > 128 && exit_code < 160) {
-    return absl::StrCat("the build was killed by signal ", exit_code - 128, " (exit ", exit_code,
+    return absl::StrCat("the ", subject, " was killed by signal ", exit_code - 128, " (exit ", exit_code,
                         ")");
   }
-  return absl::StrCat("the build command exited with status ", exit_code);
+  return absl::StrCat("the ", subject, " command exited with status ", exit_code);
 }
 
 }  // namespace cwb

@@ -48,7 +48,8 @@ std::vector<std::string> ListArgv(const EngineOptions& options, const std::strin
                                   const std::string& value);
 
 // What an exit status of `run` means: 125 the engine failed, 126 the command could not be
-// invoked, 127 the command was not found, 128+N killed by signal N, else the command's status.
-std::string DescribeRunExit(int exit_code);
+// invoked, 127 the command was not found, 128+N killed by signal N, else the command's status
+// ("the <subject> command exited with status 2").
+std::string DescribeRunExit(int exit_code, const std::string& subject = "build");
 
 }  // namespace cwb

@@ -54,6 +54,9 @@ struct ContainerRunRequest {
   std::string workdir;
   GpuRequest gpus;
   std::vector<std::pair<std::string, std::string>> labels;
+  // What runs, as exit descriptions name it: "build" ("the build command exited with status 2"),
+  // "smoke test".
+  std::string subject = "build";
 };
 
 // How a container run ended.

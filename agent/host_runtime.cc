@@ -245,11 +245,11 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
   if (result.cancelled) {
     result.description = absl::StrCat("cancelled: ", cancel != nullptr ? cancel->reason() : "stopped");
   } else if (exit->signal != 0) {
-    result.description = absl::StrCat("the build was killed by signal ", exit->signal);
+    result.description = absl::StrCat("the ", request.subject, " was killed by signal ", exit->signal);
   } else {
     result.description = result.exit_code == 0
-                             ? "the build exited successfully"
-                             : absl::StrCat("the build command exited with status ", result.exit_code);
+                             ? absl::StrCat("the ", request.subject, " exited successfully")
+                             : absl::StrCat("the ", request.subject, " command exited with status ", result.exit_code);
   }
   if (!removed.ok()) absl::StrAppend(&result.description, "; ", removed.message());
   return result;

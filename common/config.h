@@ -51,6 +51,14 @@ struct EnvEntry {
   std::string value;
 };
 
+// `local_version`: the label format given to every wheel (Mustache, see local_version.h), or ""
+// for none (`local_version: false`).
+struct LocalVersionSetting {
+  std::string format;
+  SourceLocation location;
+  std::string key_path;  // "local_version" or "projects[i].local_version"
+};
+
 struct ProjectConfig {
   std::string name;
   std::string repo_url;
@@ -62,6 +70,10 @@ struct ProjectConfig {
   // Names of secrets the build needs; agents supply the values from their own environment.
   std::vector<std::string> secret_env;
   std::optional<MatrixRestriction> restriction;
+  std::optional<LocalVersionSetting> local_version;  // unset: the config's
+  std::optional<std::string> repair_command;         // unset: the config's; "": none (null)
+  std::string test_command;                          // the smoke test; empty: none
+  std::vector<std::string> test_dependencies;        // pip requirements of the smoke test
   SourceLocation location;
   std::string key_path;  // "projects[i]"
 };
@@ -93,6 +105,8 @@ struct Config {
   SourceLocation template_location;
   std::string dockerfile_template;      // template text, filled by LoadConfigFile/LoadConfigText
   std::string template_origin;          // "builtin" or the template's resolved path
+  std::optional<LocalVersionSetting> local_version;  // for every project without its own
+  std::string repair_command;           // for every project without its own; empty: none
   bool fail_fast = false;               // the first failed task cancels the rest of the build
   uint32_t max_parallel = 0;            // tasks of one build assigned or running at once; 0: no limit
   // pytorch_compatibility: releases replacing or adding to the built-in table.

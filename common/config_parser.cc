@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/builtin_template.h"
 #include "common/did_you_mean.h"
+#include "common/local_version.h"
 #include "common/validate.h"
 
 namespace cwb {
@@ -19,14 +20,15 @@ namespace {
 
 using Validator = ValidationError (*)(std::string_view);
 
-constexpr std::array<std::string_view, 12> kTopLevelKeys = {
+constexpr std::array<std::string_view, 14> kTopLevelKeys = {
     "output_dir_host", "build_target", "build_matrix",  "projects",           "pytorch_base_images",
     "apt_packages",    "pip_packages", "env",           "dockerfile_template", "fail_fast",
-    "max_parallel",    "pytorch_compatibility"};
+    "max_parallel",    "pytorch_compatibility", "local_version", "repair_command"};
 constexpr std::array<std::string_view, 2> kCompatibilityKeys = {"python", "cuda"};
-constexpr std::array<std::string_view, 9> kProjectKeys = {
-    "name",   "repo_url", "repo_ref", "build_command", "dependencies",
-    "env",    "matrix",   "labels",   "secret_env"};
+constexpr std::array<std::string_view, 13> kProjectKeys = {
+    "name",          "repo_url",       "repo_ref",     "build_command",    "dependencies",
+    "env",           "matrix",         "labels",       "secret_env",       "local_version",
+    "repair_command", "test_command", "test_dependencies"};
 constexpr std::array<std::string_view, 5> kMatrixReservedKeys = {
     kPythonAxis, kCudaAxis, kTorchAxis, "include", "exclude"};
 
@@ -128,6 +130,12 @@ class Parser {
       }
     }
     if (auto it = top.find("pytorch_compatibility"); it != top.end()) ParseCompatibility(it->second, config);
+    if (auto it = top.find("local_version"); it != top.end()) {
+      config.local_version = LocalVersion(it->second, "local_version");
+    }
+    if (auto it = top.find("repair_command"); it != top.end() && !it->second.IsNull()) {
+      if (auto v = CheckedScalar(it->second, "repair_command", &ValidateBuildCommand)) config.repair_command = *v;
+    }
     if (!diag_.empty()) return std::nullopt;
     return config;
   }
@@ -232,6 +240,24 @@ class Parser {
       if (auto v = CheckedScalar(node[i], Index(path, i), validate)) out.push_back(*v);
     }
     return out;
+  }
+
+  // `local_version`: true (the default format), false (none) or a Mustache format.
+  std::optional<LocalVersionSetting> LocalVersion(const YAML::Node& node, const std::string& path) {
+    constexpr char kExpected[] =
+        "expected true, false or a label format in quotes, such as \"{{cuda_tag}}torch{{torch_major_minor}}\"";
+    if (!node.IsScalar()) {
+      Error(node, path, absl::StrCat(kExpected, ", found ", TypeName(node),
+                                     node.IsMap() ? " (unquoted braces are a YAML mapping)" : ""));
+      return std::nullopt;
+    }
+    const std::optional<std::string> v = node.Scalar();
+    if (v->empty() || v->find_first_of("\n\r\t") != std::string::npos) {
+      Error(node, path, kExpected);
+      return std::nullopt;
+    }
+    const std::string format = *v == "true" ? kDefaultLocalVersion : *v == "false" ? "" : *v;
+    return LocalVersionSetting{format, Loc(node), path};
   }
 
   std::vector<EnvEntry> Env(const YAML::Node& node, const std::string& path) {
@@ -480,6 +506,17 @@ class Parser {
         project.labels = ScalarList(value, key_path, &ValidateLabel);
       } else if (key == "matrix") {
         project.restriction = Restriction(value, key_path, matrix);
+      } else if (key == "local_version") {
+        project.local_version = LocalVersion(value, key_path);
+      } else if (key == "repair_command") {
+        project.repair_command = "";  // null: no repair for this project
+        if (value.IsNull()) return;
+        if (auto v = CheckedScalar(value, key_path, &ValidateBuildCommand)) project.repair_command = *v;
+      } else if (key == "test_command") {
+        if (value.IsNull()) return;
+        if (auto v = CheckedScalar(value, key_path, &ValidateBuildCommand)) project.test_command = *v;
+      } else if (key == "test_dependencies") {
+        project.test_dependencies = ScalarList(value, key_path, &ValidatePipRequirement);
       }
     });
     if (!has_name) Error(node, path, "missing required key 'name'");

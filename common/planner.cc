@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/compatibility.h"
 #include "common/digest.h"
+#include "common/local_version.h"
 #include "common/matrix.h"
 
 namespace cwb {
@@ -63,6 +64,11 @@ std::string TaskId(const PlannedTask& task) {
   for (const std::string& dep : task.dependencies) AppendField(canonical, "dependency", dep);
   for (const EnvEntry& env : task.env) AppendField(canonical, "env." + env.name, env.value);
   AppendField(canonical, "image", task.image.content_hash);
+  // Added later: written only when set, so the ids of tasks without them stay as they were.
+  if (!task.local_version.empty()) AppendField(canonical, "local_version", task.local_version);
+  if (!task.repair_command.empty()) AppendField(canonical, "repair_command", task.repair_command);
+  if (!task.test_command.empty()) AppendField(canonical, "test_command", task.test_command);
+  for (const std::string& dep : task.test_dependencies) AppendField(canonical, "test_dependency", dep);
   return Sha256Hex(canonical).substr(0, 16);
 }
 
@@ -114,8 +120,14 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
   std::map<std::string, RenderedImage> rendered_by_recipe;
   DockerfileTemplate dockerfile(config.dockerfile_template, config.template_origin);
   bool template_error_reported = false;
+  std::set<std::string> label_errors_reported;  // by key path: once per label format
 
   for (const ProjectConfig& project : config.projects) {
+    // The project's label format, else the config's; rendered per task, reported once.
+    const std::optional<LocalVersionSetting>& label_setting =
+        project.local_version ? project.local_version : config.local_version;
+    std::optional<LocalVersionTemplate> label_template;
+    if (label_setting && !label_setting->format.empty()) label_template.emplace(label_setting->format);
     std::vector<AxisValues> kept = combinations;
     if (project.restriction) {
       CheckRestriction(*project.restriction, combinations, diagnostics);
@@ -155,6 +167,19 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
       task.env = MergeEnv(config.env, project.env);
       task.labels = project.labels;
       task.secret_env = project.secret_env;
+      task.repair_command = project.repair_command.value_or(config.repair_command);
+      task.test_command = project.test_command;
+      task.test_dependencies = project.test_dependencies;
+      if (label_template) {
+        absl::StatusOr<std::string> label = label_template->Render(axes);
+        if (!label.ok()) {
+          if (label_errors_reported.insert(label_setting->key_path).second) {
+            diagnostics.Error(label_setting->location, label_setting->key_path, std::string(label.status().message()));
+          }
+          continue;
+        }
+        task.local_version = *std::move(label);
+      }
       task.recipe = {config.dockerfile_template, config.template_origin, base->image, axes,
                      config.apt_packages, config.pip_packages};
 

@@ -27,6 +27,10 @@ struct PlannedTask {
   std::vector<EnvEntry> env;  // config env, then the project's (the project wins)
   std::vector<std::string> labels;  // where it may run; not part of the id (it changes no output)
   std::vector<std::string> secret_env;  // names only; values never leave the agents
+  std::string local_version;            // the wheels' local version label; empty: none
+  std::string repair_command;           // run on each built wheel; empty: none
+  std::string test_command;             // the smoke test; empty: none
+  std::vector<std::string> test_dependencies;
   ImageRecipe recipe;
   RenderedImage image;
 };

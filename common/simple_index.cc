@@ -7,7 +7,7 @@
 #include "common/atomic_file.h"
 #include "common/http_server.h"
 #include "common/status_macros.h"
-#include "common/versions.h"
+#include "common/local_version.h"
 
 namespace cwb {
 namespace {
@@ -20,14 +20,6 @@ std::string Page(const std::string& title, const std::string& links) {
 
 std::string Link(const std::string& href, const std::string& text) {
   return absl::StrCat("<a href=\"", HtmlEscape(href), "\">", HtmlEscape(text), "</a><br>\n");
-}
-
-// "12.1" -> "121" (separator "") or "2.3.1" -> "2.3" (separator "."); as written when it is not
-// a version.
-std::string MajorMinor(const std::string& version, std::string_view separator) {
-  int major = 0, minor = 0;
-  if (!ParseMajorMinor(version, &major, &minor)) return version;
-  return absl::StrCat(major, std::string(separator), minor);
 }
 
 }  // namespace
@@ -50,24 +42,7 @@ std::string NormalizeProjectName(std::string_view name) {
 std::string WheelDistribution(std::string_view filename) { return std::string(filename.substr(0, filename.find('-'))); }
 
 std::string VariantName(const std::vector<std::pair<std::string, std::string>>& axes) {
-  std::string cuda, torch;
-  std::vector<std::string> extras;
-  for (const auto& [name, value] : axes) {
-    if (name == "python_version") continue;
-    if (name == "cuda_version") {
-      cuda = value == "cpu" ? "cpu" : absl::StrCat("cu", MajorMinor(value, ""));
-    } else if (name == "pytorch_version") {
-      torch = absl::StrCat("torch", MajorMinor(value, "."));
-    } else {
-      extras.push_back(absl::StrCat(absl::StrReplaceAll(name, {{"_", ""}}), value));
-    }
-  }
-  std::vector<std::string> parts;
-  for (std::string* part : {&cuda, &torch}) {
-    if (!part->empty()) parts.push_back(*part);
-  }
-  parts.insert(parts.end(), extras.begin(), extras.end());
-  return absl::StrJoin(parts, "-");
+  return absl::StrJoin(VariantParts(axes), "-");
 }
 
 SimpleIndex::SimpleIndex(const std::vector<IndexedWheel>& wheels) {

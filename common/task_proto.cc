@@ -26,6 +26,10 @@ v1::TaskSpec ToProto(const PlannedTask& task) {
   }
   for (const std::string& label : task.labels) spec.add_required_labels(label);
   for (const std::string& name : task.secret_env) spec.add_secret_env(name);
+  spec.set_local_version(task.local_version);
+  spec.set_repair_command(task.repair_command);
+  spec.set_test_command(task.test_command);
+  for (const std::string& dep : task.test_dependencies) spec.add_test_dependencies(dep);
   v1::ImageSpec* image = spec.mutable_image();
   image->set_dockerfile_template(task.recipe.dockerfile_template);
   image->set_template_origin(task.recipe.template_origin);

@@ -108,14 +108,20 @@ ValidationError ValidateEnvValue(std::string_view v) {
 }
 
 ValidationError ValidateBuildCommand(std::string_view v) {
-  if (v.find_first_not_of(" \t\n") == std::string_view::npos) return "build_command is empty";
-  if (v.find('\0') != std::string_view::npos) return "build_command contains a NUL byte";
+  if (v.find_first_not_of(" \t\n") == std::string_view::npos) return "the command is empty";
+  if (v.find('\0') != std::string_view::npos) return "the command contains a NUL byte";
   return std::nullopt;
 }
 
 ValidationError ValidateLabel(std::string_view v) {
   static const std::regex kPattern(R"([A-Za-z0-9][A-Za-z0-9._=/-]{0,62})");
   return Match(v, kPattern, "label", "gpu=h100");
+}
+
+ValidationError ValidateLocalVersionLabel(std::string_view v) {
+  static const std::regex kPattern(R"([A-Za-z0-9]+(\.[A-Za-z0-9]+)*)");
+  if (v.size() > 100) return absl::StrCat("local version label '", std::string(v), "' is longer than 100 characters");
+  return Match(v, kPattern, "local version label", "cu124torch2.5 (letters, digits and '.')");
 }
 
 ValidationError ValidateAxisValueFor(std::string_view axis, std::string_view value) {

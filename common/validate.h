@@ -24,8 +24,10 @@ ValidationError ValidateAptPackage(std::string_view v);      // "ninja-build", "
 ValidationError ValidatePipRequirement(std::string_view v);  // "ninja", "packaging>=23,<25", "einops[torch]"
 ValidationError ValidateEnvName(std::string_view v);         // "TORCH_CUDA_ARCH_LIST"
 ValidationError ValidateEnvValue(std::string_view v);        // any text without NUL or newline
-ValidationError ValidateBuildCommand(std::string_view v);    // a shell command, non-empty, no NUL
+ValidationError ValidateBuildCommand(std::string_view v);    // a shell command (build, repair, test), non-empty, no NUL
 ValidationError ValidateLabel(std::string_view v);           // "gpu=h100", "pool/release"
+// A PEP 440 local version label as cwb writes it: letters and digits in '.'-separated parts.
+ValidationError ValidateLocalVersionLabel(std::string_view v);  // "cu124torch2.5cxx11abiTRUE"
 
 // Dispatches on the axis name: the three known axes get their version check, others the generic
 // axis-value check.

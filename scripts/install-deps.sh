@@ -9,7 +9,7 @@ packages=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libyaml-cpp-dev libboost-dev libboost-filesystem-dev libgtest-dev libgmock-dev
-  libsqlite3-dev libkainjow-mustache-dev libcli11-dev libssl-dev libjemalloc-dev
+  libsqlite3-dev libkainjow-mustache-dev libcli11-dev libssl-dev libjemalloc-dev libzip-dev
   # container builds (podman as root with runc) and the local base image
   podman runc catatonit fuse-overlayfs uidmap debootstrap
   # scripts/bundle-binaries.sh (binaries for a GPU host without the libraries)

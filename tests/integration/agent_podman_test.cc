@@ -228,5 +228,102 @@ TEST_F(AgentPodmanTest, TimeLimitStopsALongBuild) {
   EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
 }
 
+std::string ReadLog(const TaskResult& result) {
+  std::stringstream log;
+  log << std::ifstream(result.log_path).rdbuf();
+  return log.str();
+}
+
+TEST_F(AgentPodmanTest, LabelledWheelIsWhatPipInstallsAndLists) {
+  v1::TaskSpec spec = PlanTask(kPipWheel, "v0.1.0", "    local_version: true\n");
+  EXPECT_EQ(spec.local_version(), "cputorch2.4");
+  TaskResult result = Build(spec, "a1");
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message << "\n" << absl::StrJoin(result.log_tail, "\n");
+  ASSERT_EQ(result.wheels.size(), 1u);
+  EXPECT_EQ(result.wheels[0].filename, "cwb_demo-0.1.0+cputorch2.4-cp311-cp311-linux_x86_64.whl");
+  EXPECT_EQ(result.wheels[0].sha256, Sha256File(result.wheels[0].path).value());
+  EXPECT_THAT(ReadLog(result), HasSubstr("labelled cwb_demo-0.1.0-cp311-cp311-linux_x86_64.whl as "
+                                         "cwb_demo-0.1.0+cputorch2.4-cp311-cp311-linux_x86_64.whl"));
+
+  // The wheel tool checks every file against RECORD as it unpacks.
+  MustRun({"/usr/bin/python3", "-m", "wheel", "unpack", "-d", (dir_ / "unpacked").string(),
+           result.wheels[0].path.string()});
+  EXPECT_TRUE(fs::exists(dir_ / "unpacked/cwb_demo-0.1.0+cputorch2.4/cwb_demo-0.1.0+cputorch2.4.dist-info/METADATA"));
+  const fs::path venv = dir_ / "venv";
+  MustRun({"/usr/bin/python3", "-m", "venv", venv.string()});
+  MustRun({(venv / "bin/pip").string(), "install", "--no-index", "--quiet", result.wheels[0].path.string()});
+  EXPECT_THAT(MustRun({(venv / "bin/pip").string(), "list", "--format", "freeze"}),
+              HasSubstr("cwb-demo==0.1.0+cputorch2.4"));
+  EXPECT_EQ(MustRun({(venv / "bin/python").string(), "-c",
+                     "import cwb_demo; print(cwb_demo.dot([1, 2, 3], [4, 5, 6]))"}),
+            "32.0");
+}
+
+// The repair step retags the wheel as auditwheel would (unpack, set the platform tag in WHEEL,
+// pack); the label comes after it, and the wheelhouse path follows the repaired platform tag.
+constexpr char kRetagRepair[] =
+    "    repair_command: 'python -m wheel unpack -d /tmp/unpacked \"$CWB_WHEEL\" && "
+    "sed -i s/-linux_x86_64/-manylinux_2_36_x86_64/ /tmp/unpacked/*/*.dist-info/WHEEL && "
+    "python -m wheel pack -d \"$CWB_REPAIR_DIR\" /tmp/unpacked/*'\n";
+
+TEST_F(AgentPodmanTest, RepairedWheelReplacesTheBuiltOneAndItsPlatformTagIsThePath) {
+  v1::TaskSpec spec = PlanTask(kPipWheel, "v0.1.0", absl::StrCat(kRetagRepair, "    local_version: true\n"));
+  const fs::path task_file = dir_ / "task.json";
+  std::ofstream(task_file) << ToJson(spec);
+  const fs::path out = dir_ / "out";
+  const std::string log = MustRun({CWB_AGENT_BINARY, "run-task", task_file.string(), "--work-dir",
+                                   (dir_ / "w").string(), "--network", "host", "--gpus", "none", "-o", out.string()});
+  EXPECT_THAT(log, HasSubstr("cwb: running repair_command on cwb_demo-0.1.0-cp311-cp311-linux_x86_64.whl"));
+  const fs::path dir = out / "wheelhouse/py311/cudacpu/manylinux_2_36_x86_64";
+  ASSERT_TRUE(fs::exists(dir / "cwb_demo-0.1.0+cputorch2.4-cp311-cp311-manylinux_2_36_x86_64.whl")) << log;
+  EXPECT_FALSE(fs::exists(out / "wheelhouse/py311/cudacpu/linux_x86_64"));  // the original is gone
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+}
+
+TEST_F(AgentPodmanTest, FailingOrEmptyRepairFailsTheTaskNamingTheRepair) {
+  TaskResult failing = Build(PlanTask(kPipWheel, "v0.1.0", "    repair_command: 'echo cannot repair >&2; exit 4'\n"), "a1");
+  EXPECT_EQ(failing.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(failing.message, "the repair command exited with status 4");
+  EXPECT_THAT(failing.log_tail, Contains("cannot repair"));
+  TaskResult empty = Build(PlanTask(kPipWheel, "v0.1.0", "    repair_command: 'true'\n"), "a2");
+  EXPECT_EQ(empty.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(empty.message, "the repair command exited with status 1");
+  EXPECT_THAT(empty.log_tail, Contains("cwb: repair_command wrote no wheel to $CWB_REPAIR_DIR for "
+                                       "cwb_demo-0.1.0-cp311-cp311-linux_x86_64.whl"));
+}
+
+// The smoke test sees only the image and the wheel: no source, no build output, none of the
+// build's dependencies, and the wheel's label in pip's list.
+constexpr char kSmokeTest[] =
+    "    test_command: |\n"
+    "      python -c 'import os, cwb_demo; assert not os.path.exists(\"/cwb/src\"); print(\"dot\", cwb_demo.dot([1, 2], [3, 4]))'\n"
+    "      pip list --format freeze | grep cwb-demo\n";
+
+TEST_F(AgentPodmanTest, SmokeTestInstallsOnlyTheWheelInAFreshContainer) {
+  v1::TaskSpec spec = PlanTask(kPipWheel, "v0.1.0", absl::StrCat(kSmokeTest, "    local_version: true\n"));
+  TaskResult result = Build(spec, "a1");
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message << "\n" << absl::StrJoin(result.log_tail, "\n");
+  EXPECT_EQ(result.message, "built 1 wheel(s); smoke test passed");
+  const std::string log = ReadLog(result);
+  EXPECT_THAT(log, HasSubstr("[cwb] smoke test in a fresh container cwb-" + spec.id() + "-a1-test"));
+  EXPECT_THAT(log, HasSubstr("[test] cwb: installing cwb_demo-0.1.0+cputorch2.4-cp311-cp311-linux_x86_64.whl"));
+  EXPECT_THAT(log, HasSubstr("[test] dot 11.0"));
+  EXPECT_THAT(log, HasSubstr("[test] cwb-demo==0.1.0+cputorch2.4"));
+  EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
+}
+
+TEST_F(AgentPodmanTest, WheelFailingItsSmokeTestFailsTheTaskAndIsKeptNowhere) {
+  v1::TaskSpec spec = PlanTask(kPipWheel, "v0.1.0",
+                               "    test_command: |\n"
+                               "      python -c 'import cwb_demo; raise SystemExit(\"broken: \" + str(cwb_demo.dot([1], [2])))'\n");
+  TaskResult result = Build(spec, "a1");
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(result.message, "the smoke test failed: the smoke test command exited with status 1");
+  EXPECT_THAT(result.log_tail, Contains("broken: 2.0"));
+  EXPECT_TRUE(result.wheels.empty());
+  EXPECT_FALSE(fs::exists(dir_ / "agent" / "artifacts" / spec.id() / "a1"));
+  EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
+}
+
 }  // namespace
 }  // namespace cwb

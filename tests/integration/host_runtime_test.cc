@@ -136,6 +136,30 @@ TEST_F(HostRuntimeIntegrationTest, BuildsARealWheelSeeingTheToolchainVenvsPackag
             "32.0");
 }
 
+TEST_F(HostRuntimeIntegrationTest, SmokeTestRunsInAFreshVenvWithTheLabelledWheelAndTheToolchain) {
+  const fs::path repo = MakeDemoRepository(dir_);
+  v1::TaskSpec spec = PlanTask(
+      repo, "pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"",
+      "    local_version: true\n"
+      "    test_command: |\n"
+      "      python -c 'import cwb_demo, cwb_toolchain_marker as m; print(\"smoke\", cwb_demo.dot([1], [m.VALUE]))'\n"
+      "      pip list --format freeze | grep cwb-demo\n");
+  std::vector<std::string> lines;
+  std::mutex mutex;
+  TaskResult result = Build(spec, "a1", nullptr, [&](const LogLine& line) {
+    std::lock_guard lock(mutex);
+    if (line.source == "test") lines.push_back(line.text);
+  });
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message << "\n" << absl::StrJoin(result.log_tail, "\n");
+  ASSERT_EQ(result.wheels.size(), 1u);
+  EXPECT_THAT(result.wheels[0].filename, ::testing::StartsWith("cwb_demo-0.1.0+cputorch2.4-cp"));
+  EXPECT_THAT(lines, Contains("smoke 42.0"));
+  EXPECT_THAT(lines, Contains("cwb-demo==0.1.0+cputorch2.4"));
+  EXPECT_THAT(lines, Contains(HasSubstr("cwb: virtual environment from")));  // a venv of its own
+  EXPECT_THAT(MustRun({python_, "-m", "pip", "list"}), ::testing::Not(HasSubstr("cwb")));
+  EXPECT_TRUE(fs::is_empty(dir_ / "agent" / "host-runs"));
+}
+
 TEST_F(HostRuntimeIntegrationTest, CancellationKillsTheWholeBuildEvenWhatLeftItsProcessGroup) {
   const fs::path repo = MakeDemoRepository(dir_);
   v1::TaskSpec spec = PlanTask(repo, "setsid sleep 600 & trap \"\" TERM; echo cwb-started; sleep 600");

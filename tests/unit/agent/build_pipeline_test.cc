@@ -400,5 +400,99 @@ TEST_F(BuildPipelineTest, LogLinesAreTimestampedInTheFile) {
   EXPECT_THAT(text.str(), HasSubstr("[image] STEP 1/1: FROM base"));
 }
 
+std::string ReadText(const fs::path& path) {
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  return text.str();
+}
+
+TEST_F(BuildPipelineTest, SmokeTestRunsInAFreshContainerWithOnlyTheTasksWheels) {
+  v1::TaskSpec spec = Spec();
+  spec.set_test_command("python -c 'import demo'");
+  spec.add_test_dependencies("pytest");
+  const auto build = runtime_.on_run;
+  std::vector<std::string> seen_in_test;
+  runtime_.on_run = [&](const ContainerRunRequest& request, const ContainerRuntime::LineCallback& on_line) {
+    if (!request.name.ends_with("-test")) return build(request, on_line);
+    for (const Mount& mount : request.mounts) {
+      seen_in_test.push_back(mount.container_path + (mount.read_only ? ":ro" : ""));
+      if (mount.container_path == "/cwb/wheels") {
+        for (const auto& entry : fs::directory_iterator(mount.host_path)) seen_in_test.push_back(entry.path().filename());
+      }
+      if (mount.container_path == "/cwb/ctl") {
+        seen_in_test.push_back(ReadText(mount.host_path / "test_command.sh"));
+        seen_in_test.push_back(ReadText(mount.host_path / "test_requirements.txt"));
+      }
+    }
+    on_line("imported");
+    return 0;
+  };
+  TaskResult result = RunTask(spec, nullptr, GpuRequest::Devices({"1"}));
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;
+  EXPECT_EQ(result.message, "built 1 wheel(s); smoke test passed");
+  ASSERT_EQ(result.wheels.size(), 1u);
+  EXPECT_TRUE(fs::exists(result.wheels[0].path));
+  const std::vector<ContainerRunRequest> runs = runtime_.runs();
+  ASSERT_EQ(runs.size(), 2u);
+  const ContainerRunRequest& built = runs[0];
+  const ContainerRunRequest& test = runs[1];
+  EXPECT_EQ(test.name, "cwb-00112233aabbccdd-a1-test");
+  EXPECT_EQ(test.image, built.image);
+  EXPECT_EQ(test.subject, "smoke test");
+  EXPECT_THAT(test.command, ::testing::ElementsAre("/bin/sh", "/cwb/ctl/build.sh", "test"));
+  EXPECT_EQ(test.workdir, "/cwb/test");
+  EXPECT_THAT(test.env, Contains(Pair("CWB_WHEELS", "/cwb/wheels")));
+  EXPECT_THAT(test.env, Contains(Pair("TORCH_CUDA_ARCH_LIST", "9.0")));
+  EXPECT_EQ(test.gpus.kind, GpuRequest::Kind::kDevices);  // the build's GPUs
+  EXPECT_THAT(test.gpus.devices, ::testing::ElementsAre("1"));
+  EXPECT_EQ(test.labels, built.labels);
+  // The wheels read-only, the test's own control files and directory; no source, no build output.
+  EXPECT_THAT(seen_in_test, ::testing::UnorderedElementsAre(
+                                "/cwb/wheels:ro", "demo-1.0-cp311-cp311-linux_x86_64.whl", "/cwb/ctl:ro",
+                                "python -c 'import demo'\n", "pytest\n", "/cwb/test", "/cwb/cache/pip"));
+  EXPECT_THAT(lines_, Contains("[test] imported"));
+}
+
+TEST_F(BuildPipelineTest, FailingSmokeTestFailsTheTaskAndKeepsNoWheel) {
+  v1::TaskSpec spec = Spec();
+  spec.set_test_command("python -c 'import demo'");
+  const auto build = runtime_.on_run;
+  runtime_.on_run = [&](const ContainerRunRequest& request, const ContainerRuntime::LineCallback& on_line) {
+    return request.name.ends_with("-test") ? 3 : build(request, on_line);
+  };
+  TaskResult result = RunTask(spec);
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(result.message, "the smoke test failed: exit 3");
+  EXPECT_TRUE(result.wheels.empty());
+  EXPECT_FALSE(fs::exists(paths::Artifacts(work_, "00112233aabbccdd", "a1")));
+  EXPECT_FALSE(fs::exists(paths::Workspace(work_, "00112233aabbccdd", "a1")));
+}
+
+TEST_F(BuildPipelineTest, RepairCommandTravelsAsAFileAndItsFailureIsNamed) {
+  v1::TaskSpec spec = Spec();
+  spec.set_repair_command("auditwheel repair \"$CWB_WHEEL\" -w \"$CWB_REPAIR_DIR\"");
+  std::string repair_file;
+  runtime_.on_run = [&](const ContainerRunRequest& request, const ContainerRuntime::LineCallback&) {
+    for (const Mount& mount : request.mounts) {
+      if (mount.container_path == "/cwb/ctl") repair_file = ReadText(mount.host_path / "repair_command.sh");
+      if (mount.container_path == "/cwb/out") std::ofstream(mount.host_path / ".cwb-stage") << "repair\n";
+    }
+    return 5;
+  };
+  TaskResult result = RunTask(spec);
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(result.message, "the repair command exited with status 5");
+  EXPECT_EQ(repair_file, spec.repair_command() + "\n");
+  // A build that fails before the repair stage is the build's failure.
+  runtime_.on_run = [&](const ContainerRunRequest& request, const ContainerRuntime::LineCallback&) {
+    for (const Mount& mount : request.mounts) {
+      if (mount.container_path == "/cwb/out") std::ofstream(mount.host_path / ".cwb-stage") << "build\n";
+    }
+    return 5;
+  };
+  git_.Script({{"git", "-C"}, {kCommit}, 0, false, 1});
+  EXPECT_EQ(RunTask(spec).message, "exit 5");
+}
+
 }  // namespace
 }  // namespace cwb

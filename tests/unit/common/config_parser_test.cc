@@ -118,6 +118,59 @@ TEST(ConfigParserTest, UnknownTopLevelKeySuggestsTheKnownOne) {
             "test.yaml:11:1: apt_pakages: unknown key 'apt_pakages' (did you mean 'apt_packages'?)");
 }
 
+TEST(ConfigParserTest, ReleaseKeysAtTopAndPerProject) {
+  constexpr char kText[] = R"(build_target: {python_version: 3.10, cuda_version: 12.1, pytorch_version: 2.3.0}
+local_version: true
+repair_command: auditwheel repair "$CWB_WHEEL" -w "$CWB_REPAIR_DIR"
+projects:
+  - name: a
+    repo_url: https://x/a.git
+    local_version: "{{cuda_tag}}.torch{{torch_major_minor}}"
+    test_command: python -c "import a"
+    test_dependencies: [pytest]
+  - name: b
+    repo_url: https://x/b.git
+    local_version: false
+    repair_command:
+pytorch_base_images: {"2.3.0": {"12.1": i:1}}
+)";
+  Diagnostics diagnostics;
+  std::optional<Config> config = ParseConfig(kText, "test.yaml", diagnostics);
+  ASSERT_TRUE(config.has_value()) << diagnostics.ToString();
+  ASSERT_TRUE(config->local_version.has_value());
+  EXPECT_EQ(config->local_version->format, "{{variant}}");
+  EXPECT_EQ(config->repair_command, R"(auditwheel repair "$CWB_WHEEL" -w "$CWB_REPAIR_DIR")");
+  const ProjectConfig& a = config->projects[0];
+  EXPECT_EQ(a.local_version->format, "{{cuda_tag}}.torch{{torch_major_minor}}");
+  EXPECT_EQ(a.local_version->key_path, "projects[0].local_version");
+  EXPECT_EQ(a.local_version->location.ToString(), "test.yaml:7:20");
+  EXPECT_FALSE(a.repair_command.has_value());  // the config's
+  EXPECT_EQ(a.test_command, R"(python -c "import a")");
+  EXPECT_THAT(a.test_dependencies, ::testing::ElementsAre("pytest"));
+  const ProjectConfig& b = config->projects[1];
+  EXPECT_EQ(b.local_version->format, "");  // false: none
+  EXPECT_EQ(b.repair_command, std::optional<std::string>(""));  // null: none
+}
+
+TEST(ConfigParserTest, ReleaseKeysWithBadValuesAreNamed) {
+  constexpr char kText[] = R"(build_target: {python_version: 3.10, cuda_version: 12.1, pytorch_version: 2.3.0}
+local_version: {{variant}}
+projects:
+  - name: a
+    repo_url: https://x/a.git
+    test_comand: python -c "import a"
+    test_dependencies: ["pytest; rm -rf /"]
+    repair_command: "  "
+pytorch_base_images: {"2.3.0": {"12.1": i:1}}
+)";
+  const std::string errors = ParseErrors(kText);
+  EXPECT_THAT(errors, HasSubstr("test.yaml:2:16: local_version: expected true, false or a label format in quotes"));
+  EXPECT_THAT(errors, HasSubstr("(unquoted braces are a YAML mapping)"));
+  EXPECT_THAT(errors, HasSubstr("test.yaml:6:5: projects[0].test_comand: unknown key 'test_comand' (did you mean 'test_command'?)"));
+  EXPECT_THAT(errors, HasSubstr("test.yaml:7:25: projects[0].test_dependencies[0]:"));
+  EXPECT_THAT(errors, HasSubstr("test.yaml:8:21: projects[0].repair_command: the command is empty"));
+}
+
 TEST(ConfigParserTest, UnknownProjectKeyNamesItsPath) {
   constexpr char kText[] = R"(build_target: {python_version: 3.10, cuda_version: 12.1, pytorch_version: 2.3.0}
 projects:

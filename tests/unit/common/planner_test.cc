@@ -113,6 +113,72 @@ TEST(PlannerTest, TaskIdsAreStableUniqueAndContentDerived) {
   EXPECT_EQ(other.tasks.back().id, first.tasks.back().id);    // demo did not change
 }
 
+TEST(PlannerTest, LocalVersionLabelsAreRenderedPerTaskAndPartOfTheId) {
+  constexpr char kLabelled[] = R"(build_matrix:
+  python_version: [3.12]
+  cuda_version: [12.4, cpu]
+  pytorch_version: [2.5.1]
+  cxx11_abi: [TRUE, FALSE]
+local_version: true
+repair_command: repair-it
+projects:
+  - name: flash-attn
+    repo_url: https://github.com/Dao-AILab/flash-attention.git
+    test_command: python -c "import flash_attn"
+    test_dependencies: [pytest]
+  - name: custom
+    repo_url: /srv/git/custom
+    local_version: "{{cuda_tag}}.{{python_tag}}{{#cxx11_abi}}.abi{{cxx11_abi}}{{/cxx11_abi}}"
+    repair_command:
+  - name: plain
+    repo_url: /srv/git/plain
+    local_version: false
+pytorch_base_images:
+  "2.5.1": {"12.4": base:cu124, cpu: base:cpu}
+)";
+  BuildPlan plan = PlanText(kLabelled);
+  ASSERT_EQ(plan.tasks.size(), 12u);
+  std::vector<std::string> labels;
+  for (const PlannedTask& task : plan.tasks) labels.push_back(task.local_version);
+  EXPECT_THAT(labels, ::testing::ElementsAre("cu124torch2.5cxx11abiTRUE", "cu124torch2.5cxx11abiFALSE",
+                                             "cputorch2.5cxx11abiTRUE", "cputorch2.5cxx11abiFALSE",
+                                             "cu124.cp312.abiTRUE", "cu124.cp312.abiFALSE", "cpu.cp312.abiTRUE",
+                                             "cpu.cp312.abiFALSE", "", "", "", ""));
+  EXPECT_EQ(plan.tasks[0].repair_command, "repair-it");
+  EXPECT_EQ(plan.tasks[4].repair_command, "");  // null: no repair for this project
+  EXPECT_EQ(plan.tasks[0].test_command, R"(python -c "import flash_attn")");
+  EXPECT_THAT(plan.tasks[0].test_dependencies, ::testing::ElementsAre("pytest"));
+
+  // The label, the repair and the smoke test are part of a task's identity; a config without
+  // them keeps the ids it had.
+  std::string unlabelled = kLabelled;
+  unlabelled.replace(unlabelled.find("local_version: true\n"), 20, "");
+  EXPECT_NE(PlanText(unlabelled).tasks[0].id, plan.tasks[0].id);
+  EXPECT_EQ(PlanText(unlabelled).tasks[8].id, plan.tasks[8].id);  // "plain" had no label anyway
+  PlannedTask bare = plan.tasks[8];
+  bare.repair_command.clear();
+  bare.test_command.clear();
+  bare.test_dependencies.clear();
+  PlannedTask same = bare;
+  same.id.clear();
+  EXPECT_EQ(TaskId(same), TaskId(bare));
+  same.test_command = "true";
+  EXPECT_NE(TaskId(same), TaskId(bare));
+}
+
+TEST(PlannerTest, LabelFormatRenderingSomethingInvalidIsAnErrorAtItsKey) {
+  std::string text = kReleaseMatrix;
+  text += "local_version: \"{{cuda_tag}}-{{pytorch_version}}\"\n";
+  // Reported once, for the first combination, though both projects use the format.
+  EXPECT_EQ(PlanErrors(text),
+            "plan.yaml:24:16: local_version: renders 'cu118-2.3.0' for python_version=3.10 "
+            "cuda_version=11.8 pytorch_version=2.3.0, which is not a local version label "
+            "(letters, digits and '.', at most 100, e.g. cu124torch2.5)");
+  std::string unclosed = kReleaseMatrix;
+  unclosed += "local_version: \"{{#cuda_tag}}x\"\n";
+  EXPECT_THAT(PlanErrors(unclosed), ::testing::StartsWith("plan.yaml:24:16: local_version: Unclosed section"));
+}
+
 TEST(PlannerTest, TargetsWithTheSameRecipeShareOneImage) {
   BuildPlan plan = PlanText(kReleaseMatrix);
   std::set<std::string> hashes, tags;

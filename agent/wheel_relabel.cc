@@ -1,0 +1,283 @@
+#include "agent/wheel_relabel.h"
+
+#include <zip.h>
+
+#include <list>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/atomic_file.h"
+#include "common/digest.h"
+#include "common/status_macros.h"
+#include "common/validate.h"
+#include "common/wheelhouse.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ZipCloser {
+  void operator()(zip_t* archive) const { zip_discard(archive); }
+};
+using ZipPtr = std::unique_ptr<zip_t, ZipCloser>;
+
+absl::Status ZipError(zip_t* archive, const std::string& what, const fs::path& path) {
+  return absl::InternalError(absl::StrCat(what, " ", path.string(), ": ", zip_strerror(archive)));
+}
+
+absl::StatusOr<ZipPtr> OpenZip(const fs::path& path, int flags) {
+  int code = 0;
+  zip_t* archive = zip_open(path.c_str(), flags, &code);
+  if (archive == nullptr) {
+    zip_error_t error;
+    zip_error_init_with_code(&error, code);
+    absl::Status status = absl::InvalidArgumentError(
+        absl::StrCat("cannot open ", path.filename().string(), " as a zip archive: ", zip_error_strerror(&error)));
+    zip_error_fini(&error);
+    return status;
+  }
+  return ZipPtr(archive);
+}
+
+absl::StatusOr<std::string> ReadEntry(zip_t* archive, zip_uint64_t index, const fs::path& path) {
+  zip_stat_t stat;
+  if (zip_stat_index(archive, index, 0, &stat) != 0) return ZipError(archive, "cannot stat an entry of", path);
+  std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> file(zip_fopen_index(archive, index, 0), &zip_fclose);
+  if (!file) return ZipError(archive, "cannot read an entry of", path);
+  std::string data(stat.size, '\0');
+  if (zip_fread(file.get(), data.data(), data.size()) != static_cast<zip_int64_t>(data.size())) {
+    return ZipError(archive, "cannot read an entry of", path);
+  }
+  return data;
+}
+
+// One RECORD row: path, hash, size (CSV; fields holding ',' or '"' are quoted).
+std::vector<std::string> SplitCsvRow(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back().push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back().push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else {
+      fields.back().push_back(c);
+    }
+  }
+  return fields;
+}
+
+std::string JoinCsvRow(const std::vector<std::string>& fields) {
+  std::string line;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) line.push_back(',');
+    if (fields[i].find_first_of(",\"\r\n") == std::string::npos) {
+      line += fields[i];
+      continue;
+    }
+    line.push_back('"');
+    for (char c : fields[i]) {
+      if (c == '"') line.push_back('"');
+      line.push_back(c);
+    }
+    line.push_back('"');
+  }
+  return line;
+}
+
+// RECORD's hash of `data`: "sha256=" and the urlsafe base64 digest without padding.
+std::string RecordHash(const std::string& data) {
+  return absl::StrCat("sha256=", absl::WebSafeBase64Escape(absl::HexStringToBytes(Sha256Hex(data))));
+}
+
+// METADATA's Version header (among the headers, before the first empty line) changed from
+// `version` to `new_version`.
+absl::Status SetMetadataVersion(std::string& metadata, const std::string& version, const std::string& new_version) {
+  size_t line_start = 0;
+  while (line_start < metadata.size()) {
+    size_t line_end = metadata.find('\n', line_start);
+    if (line_end == std::string::npos) line_end = metadata.size();
+    std::string line = metadata.substr(line_start, line_end - line_start);
+    if (line.ends_with('\r')) line.pop_back();
+    if (line.empty()) break;
+    if (line.starts_with("Version:")) {
+      const std::string value(absl::StripAsciiWhitespace(line.substr(8)));
+      if (value != version) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("its file name says version ", version, " but METADATA says ", value));
+      }
+      const size_t value_start = line_start + line.find(value, 8);
+      metadata.replace(value_start, value.size(), new_version);
+      return absl::OkStatus();
+    }
+    line_start = line_end + 1;
+  }
+  return absl::InvalidArgumentError("METADATA has no Version");
+}
+
+// Where a directory at the root of the archive is renamed: "<name>-<version>.dist-info" and
+// "<name>-<version>.data" get the new version.
+struct Renames {
+  std::string old_prefix;  // "<name>-<version>."
+  std::string new_prefix;  // "<name>-<new version>."
+  std::string Apply(const std::string& entry) const {
+    if (!entry.starts_with(old_prefix)) return entry;
+    const std::string rest = entry.substr(old_prefix.size());
+    if (!rest.starts_with("dist-info/") && !rest.starts_with("data/")) return entry;
+    return new_prefix + rest;
+  }
+};
+
+// RECORD's signatures (RECORD.jws, RECORD.p7s), which a rewritten RECORD would break.
+bool IsRecordSignature(const std::string& entry, const std::string& dist_info) {
+  return entry == absl::StrCat(dist_info, "/RECORD.jws") || entry == absl::StrCat(dist_info, "/RECORD.p7s");
+}
+
+// RECORD with every path renamed, METADATA's hash and size those of `metadata`, RECORD's own line
+// unhashed, and signature lines dropped.
+absl::StatusOr<std::string> RewriteRecord(const std::string& record, const Renames& renames, const std::string& dist_info,
+                                          const std::string& metadata) {
+  const std::string metadata_name = renames.Apply(absl::StrCat(dist_info, "/METADATA"));
+  const std::string record_name = renames.Apply(absl::StrCat(dist_info, "/RECORD"));
+  std::string out;
+  for (std::string line : std::vector<std::string>(absl::StrSplit(record, '\n', absl::SkipEmpty()))) {
+    if (line.ends_with('\r')) line.pop_back();
+    if (line.empty()) continue;
+    std::vector<std::string> fields = SplitCsvRow(line);
+    if (fields.size() != 3) {
+      return absl::InvalidArgumentError(absl::StrCat("a RECORD line has ", fields.size(), " fields: ", line));
+    }
+    if (IsRecordSignature(fields[0], dist_info)) continue;
+    fields[0] = renames.Apply(fields[0]);
+    if (fields[0] == metadata_name) {
+      fields[1] = RecordHash(metadata);
+      fields[2] = std::to_string(metadata.size());
+    } else if (fields[0] == record_name) {
+      fields[1].clear();
+      fields[2].clear();
+    }
+    absl::StrAppend(&out, JoinCsvRow(fields), "\n");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string LabelledVersion(const std::string& version, const std::string& label) {
+  const size_t plus = version.find('+');
+  if (plus == std::string::npos) return absl::StrCat(version, "+", label);
+  const std::string local = version.substr(plus + 1);
+  if (local == label || local.ends_with(absl::StrCat(".", label))) return std::string(version);
+  return absl::StrCat(version, ".", label);
+}
+
+absl::StatusOr<fs::path> RelabelWheel(const fs::path& wheel, const std::string& label) {
+  if (ValidationError error = ValidateLocalVersionLabel(label)) return absl::InvalidArgumentError(*error);
+  ASSIGN_OR_RETURN(WheelName name, ParseWheelFilename(wheel.filename().string()));
+  const std::string new_version = LabelledVersion(name.version, label);
+  if (new_version == name.version) return wheel;
+  ASSIGN_OR_RETURN(ZipPtr source, OpenZip(wheel, ZIP_RDONLY | ZIP_CHECKCONS));
+  const auto invalid = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(wheel.filename().string(), " is not a well-formed wheel: ", why));
+  };
+
+  // The one .dist-info directory, with METADATA and RECORD.
+  const zip_int64_t count = zip_get_num_entries(source.get(), 0);
+  std::optional<std::string> dist_info;
+  for (zip_int64_t i = 0; i < count; ++i) {
+    const std::string entry = zip_get_name(source.get(), i, ZIP_FL_ENC_GUESS);
+    const size_t slash = entry.find('/');
+    if (slash == std::string::npos || !entry.substr(0, slash).ends_with(".dist-info")) continue;
+    const std::string dir = entry.substr(0, slash);
+    if (dist_info && *dist_info != dir) return invalid(absl::StrCat("two .dist-info directories (", *dist_info, ", ", dir, ")"));
+    dist_info = dir;
+  }
+  if (!dist_info) return invalid("no .dist-info directory");
+  const std::string stem = dist_info->substr(0, dist_info->size() - std::string(".dist-info").size());
+  const size_t dash = stem.find('-');
+  if (dash == std::string::npos) return invalid(absl::StrCat("'", *dist_info, "' names no version"));
+  const std::string metadata_name = absl::StrCat(*dist_info, "/METADATA");
+  const std::string record_name = absl::StrCat(*dist_info, "/RECORD");
+  const zip_int64_t metadata_index = zip_name_locate(source.get(), metadata_name.c_str(), 0);
+  const zip_int64_t record_index = zip_name_locate(source.get(), record_name.c_str(), 0);
+  if (metadata_index < 0) return invalid(absl::StrCat("no ", metadata_name));
+  if (record_index < 0) return invalid(absl::StrCat("no ", record_name));
+
+  ASSIGN_OR_RETURN(std::string metadata, ReadEntry(source.get(), metadata_index, wheel));
+  if (absl::Status s = SetMetadataVersion(metadata, name.version, new_version); !s.ok()) return invalid(std::string(s.message()));
+
+  const Renames renames{absl::StrCat(stem, "."), absl::StrCat(stem.substr(0, dash), "-", new_version, ".")};
+
+  ASSIGN_OR_RETURN(std::string record, ReadEntry(source.get(), record_index, wheel));
+  absl::StatusOr<std::string> new_record = RewriteRecord(record, renames, *dist_info, metadata);
+  if (!new_record.ok()) return invalid(std::string(new_record.status().message()));
+
+  // The new archive: every entry in its order, renamed; METADATA and RECORD with their new text,
+  // the others copied still compressed, with their times and permissions.
+  const fs::path labelled = wheel.parent_path() /
+                            absl::StrCat(name.distribution, "-", new_version, name.build.empty() ? "" : "-", name.build,
+                                         "-", name.python_tag, "-", name.abi_tag, "-", name.platform_tag, ".whl");
+  const fs::path temp = TempPathFor(labelled);
+  ASSIGN_OR_RETURN(ZipPtr target, OpenZip(temp, ZIP_CREATE | ZIP_EXCL));
+  for (zip_int64_t i = 0; i < count; ++i) {
+    const std::string entry = zip_get_name(source.get(), i, ZIP_FL_ENC_GUESS);
+    if (IsRecordSignature(entry, *dist_info)) continue;
+    const std::string renamed = renames.Apply(entry);
+    zip_stat_t stat;
+    if (zip_stat_index(source.get(), i, 0, &stat) != 0) return ZipError(source.get(), "cannot stat an entry of", wheel);
+    zip_int64_t added;
+    if (entry.ends_with('/')) {
+      added = zip_dir_add(target.get(), renamed.c_str(), ZIP_FL_ENC_UTF_8);
+    } else {
+      const std::string* text = i == metadata_index ? &metadata : i == record_index ? &*new_record : nullptr;
+      zip_source_t* data = text != nullptr ? zip_source_buffer(target.get(), text->data(), text->size(), 0)
+                                           : zip_source_zip(target.get(), source.get(), i, ZIP_FL_COMPRESSED, 0, -1);
+      if (data == nullptr) return ZipError(target.get(), "cannot copy an entry into", temp);
+      added = zip_file_add(target.get(), renamed.c_str(), data, ZIP_FL_ENC_UTF_8);
+      if (added < 0) {
+        zip_source_free(data);
+      } else if (text != nullptr) {
+        zip_set_file_compression(target.get(), added, ZIP_CM_DEFLATE, 0);
+      }
+    }
+    if (added < 0) return ZipError(target.get(), "cannot add an entry to", temp);
+    zip_uint8_t system = 0;
+    zip_uint32_t attributes = 0;
+    if (zip_file_get_external_attributes(source.get(), i, 0, &system, &attributes) == 0) {
+      zip_file_set_external_attributes(target.get(), added, 0, system, attributes);
+    }
+    if (stat.valid & ZIP_STAT_MTIME) zip_file_set_mtime(target.get(), added, stat.mtime, 0);
+  }
+  // zip_close writes the archive (to a name of its own, renamed to `temp`); the sources it reads
+  // stay open until then.
+  if (zip_close(target.get()) != 0) {
+    absl::Status status = ZipError(target.get(), "cannot write", temp);
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    return status;
+  }
+  (void)target.release();  // closed
+  RETURN_IF_ERROR(CommitTempFile(temp, labelled));
+  std::error_code error;
+  fs::remove(wheel, error);
+  if (error) return absl::InternalError(absl::StrCat("cannot remove ", wheel.string(), ": ", error.message()));
+  return labelled;
+}
+
+}  // namespace cwb
