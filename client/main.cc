@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "client/completion.h"
+#include "client/coverage_command.h"
 #include "client/exit_codes.h"
 #include "client/plan_commands.h"
 #include "client/remote_commands.h"
@@ -98,6 +99,24 @@ int main(int argc, char** argv) {
   CLI::App* agents_cmd = app.add_subcommand("agents", "List agents\n  example: cwb agents --json");
   agents_cmd->add_flag("--json", remote.json, "Print JSON");
 
+  cwb::CoverageOptions coverage;
+  CLI::App* coverage_cmd = app.add_subcommand(
+      "coverage", "Show which cells of a config's matrix have wheels, which failed and why, which are missing\n"
+                  "  example: cwb coverage examples/matrix.yaml\n"
+                  "  example: cwb coverage examples/matrix.yaml --markdown > COVERAGE.md\n"
+                  "  example: cwb coverage examples/matrix.yaml --build b0123456789ab --json");
+  coverage_cmd->add_option("config", coverage.config_path, "Build config (YAML)")->required();
+  coverage_cmd->add_option("--wheelhouse", coverage.wheelhouse,
+                           "Wheelhouse written by cwb fetch or cwb build (default: <output_dir_host>/wheelhouse)");
+  coverage_cmd->add_option("--build", coverage.build_id, "Read the results of this build from the coordinator instead")
+      ->excludes("--wheelhouse");
+  CLI::Option* coverage_json =
+      coverage_cmd->add_flag_callback("--json", [&] { coverage.format = "json"; }, "Print JSON (cwb.v1.CoverageReport)");
+  coverage_cmd
+      ->add_flag_callback("--markdown", [&] { coverage.format = "markdown"; },
+                          "Print Markdown for a README (wheels linked relative to the wheelhouse's parent)")
+      ->excludes(coverage_json);
+
   cwb::LocalBuildOptions local;
   CLI::App* build_cmd = app.add_subcommand(
       "build", "Build a config's matrix on this machine (in-process coordinator and agent)\n"
@@ -138,6 +157,7 @@ int main(int argc, char** argv) {
   std::ostream& err = std::cerr;
   if (plan_cmd->parsed()) return cwb::RunPlan(plan, out, err);
   if (render_cmd->parsed()) return cwb::RunRender(render, out, err);
+  if (coverage_cmd->parsed() && coverage.build_id.empty()) return cwb::CoverageCommand(coverage, remote, out, err);
   if (!build_cmd->parsed()) {
     absl::StatusOr<cwb::ConnectionSettings> resolved = cwb::ResolveConnection(remote.connection);
     if (!resolved.ok()) {
@@ -154,6 +174,7 @@ int main(int argc, char** argv) {
   if (cancel_cmd->parsed()) return cwb::CancelCommand(remote, build_id, task_id, out, err);
   if (retry_cmd->parsed()) return cwb::RetryCommand(remote, build_id, task_ids, out, err);
   if (agents_cmd->parsed()) return cwb::AgentsCommand(remote, out, err);
+  if (coverage_cmd->parsed()) return cwb::CoverageCommand(coverage, remote, out, err);
   if (build_cmd->parsed()) {
     local.terminal = remote.terminal;
     cwb::Cancellation interrupt;

@@ -15,6 +15,7 @@
 #include "client/terminal_text.h"
 #include "client/wheel_download.h"
 #include "client/wheelhouse_index.h"
+#include "client/wheelhouse_manifest.h"
 #include "common/atomic_file.h"
 #include "common/clock.h"
 #include "common/config_parser.h"
@@ -281,6 +282,11 @@ int FetchCommand(const RemoteOptions& options, const std::string& build_id,
   }
   out << fetched << " fetched, " << skipped << " already present, " << failed << " failed; "
       << build.succeeded() << " of " << build.total() << " tasks succeeded\n";
+  // What `cwb coverage` reads: each finished cell's result, beside its wheels.
+  if (absl::Status s = RecordWheelhouseResults(fs::path(output_dir) / "wheelhouse", build.tasks()); !s.ok()) {
+    err << "cwb: " << s.message() << '\n';
+    return kExitSomeFailed;
+  }
   if (options.index) {
     if (absl::Status s = UpdateWheelhouseIndex(output_dir, present); !s.ok()) {
       err << "cwb: index: " << s.message() << '\n';

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/auth.h"
+#include "common/coverage.h"
 #include "common/simple_index.h"
 #include "common/task_proto.h"
 #include "common/task_state.h"
@@ -42,6 +43,18 @@ std::string CookieValue(const std::string& header, const std::string& name) {
 
 std::vector<std::string> Segments(const std::string& path) {
   return absl::StrSplit(path, '/', absl::SkipEmpty());
+}
+
+// A build's coverage: its tasks (whose wheels are in the store) and the combinations left out.
+v1::CoverageReport BuildCoverage(const v1::BuildInfo& build) {
+  std::vector<const v1::TaskSpec*> specs;
+  std::vector<const v1::TaskInfo*> results;
+  for (const v1::TaskInfo& task : build.tasks()) {
+    specs.push_back(&task.spec());
+    results.push_back(&task);
+  }
+  return MakeCoverage(build.config_name(), specs, build.unsupported(), results,
+                      [](const v1::ArtifactInfo&) { return std::string(); });
 }
 
 }  // namespace
@@ -112,6 +125,18 @@ HttpResponse WebService::Api(const HttpRequest& request) {
     absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(parts[2], v1::TASK_VIEW_SUMMARY);
     if (!build.ok()) return NotFound(std::string(build.status().message()));
     return Json(*build);
+  }
+  if (parts.size() == 4 && parts[1] == "builds" && (parts[3] == "coverage" || parts[3] == "coverage.md")) {
+    absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(parts[2], v1::TASK_VIEW_SUMMARY);
+    if (!build.ok()) return NotFound(std::string(build.status().message()));
+    const v1::CoverageReport report = BuildCoverage(*build);
+    if (parts[3] == "coverage") return Json(report);
+    HttpResponse response = HttpResponse::Text(200, CoverageMarkdown(report, [&](const v1::CoverageCell& cell, const std::string& wheel) {
+      return absl::StrCat("/files/", build->build_id(), "/", cell.task_id(), "/", wheel.substr(wheel.rfind('/') + 1));
+    }));
+    response.content_type = "text/markdown; charset=utf-8";
+    response.headers.emplace_back("Cache-Control", "no-store");
+    return response;
   }
   if (parts.size() == 2 && parts[1] == "agents") {
     v1::ListAgentsResponse list;

@@ -2,6 +2,8 @@
 //   /                          the dashboard (one page; it reads the /api routes every second)
 //   /api/builds                the builds (JSON, as ListBuilds)
 //   /api/builds/<build>        one build with task summaries (JSON, as GetBuild)
+//   /api/builds/<build>/coverage[.md]  its matrix cell by cell, built, failed, missing or
+//                              unsupported (JSON v1.CoverageReport, or Markdown as `cwb coverage`)
 //   /api/agents                the agents (JSON, as ListAgents)
 //   /api/logs/<build>/<task>   a task's log from ?offset= (text; X-Log-Next-Offset, X-Task-State)
 //   /simple/, /simple/<variant>/<project>/, /simple/<project>/   PEP 503 indexes of built wheels

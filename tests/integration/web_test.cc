@@ -12,6 +12,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/task_proto.h"
 #include "common/task_state.h"
@@ -48,6 +49,29 @@ class WebTest : public ::testing::Test {
     if (!version_.empty() && version_.back() == '\n') version_.pop_back();
   }
 
+  // A coordinator (client token on, HTTP listener) and a host-runtime agent with `slots` slots.
+  void StartServers(int slots) {
+    coordinator_ = std::make_unique<ChildProcess>(std::vector<std::string>{
+        "env", absl::StrCat("CWB_CLIENT_TOKEN=", kToken), CWB_COORDINATOR_BINARY, "--listen", "127.0.0.1:0",
+        "--http-listen", "127.0.0.1:0", "--data-dir", (dir_ / "coordinator").string(), "--heartbeat-ms", "500"});
+    address_ = coordinator_->WaitForLine("listening on (\\S+)", seconds(30));
+    http_ = coordinator_->WaitForLine("http on (\\S+)", seconds(30));
+    ASSERT_FALSE(address_.empty() || http_.empty()) << coordinator_->Output();
+    agent_ = std::make_unique<ChildProcess>(std::vector<std::string>{
+        CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id", "web-agent", "--work-dir",
+        (dir_ / "agent").string(), "--runtime", "host", "--host-python", python_, "--slots", std::to_string(slots),
+        "--nvidia-smi", "/nonexistent/nvidia-smi", "--metrics-listen", "127.0.0.1:0"});
+    agent_metrics_ = agent_->WaitForLine("metrics on (\\S+)", seconds(60));
+    ASSERT_FALSE(agent_metrics_.empty()) << agent_->Output();
+  }
+
+  void StopServers() {
+    agent_->Signal(SIGTERM);
+    agent_->Wait(seconds(60));
+    coordinator_->Signal(SIGTERM);
+    coordinator_->Wait(seconds(30));
+  }
+
   std::vector<std::string> Cli(std::vector<std::string> args) {
     args.insert(args.begin(), {CWB_CLI_BINARY, "--coordinator", address_, "--token-file", (dir_ / "token").string()});
     return args;
@@ -79,7 +103,8 @@ class WebTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  std::string python_, version_, address_;
+  std::string python_, version_, address_, http_, agent_metrics_;
+  std::unique_ptr<ChildProcess> coordinator_, agent_;
   int installs_ = 0;
 };
 
@@ -117,17 +142,8 @@ TEST_F(WebTest, DashboardIndexAndMetricsShowTheRealBuild) {
       "    build_command: *build\n"
       "pytorch_base_images: {\"2.4\": {cpu: unused-by-the-host-runtime}}\n");
 
-  ChildProcess coordinator({"env", absl::StrCat("CWB_CLIENT_TOKEN=", kToken), CWB_COORDINATOR_BINARY, "--listen",
-                            "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir",
-                            (dir_ / "coordinator").string(), "--heartbeat-ms", "500"});
-  address_ = coordinator.WaitForLine("listening on (\\S+)", seconds(30));
-  const std::string http = coordinator.WaitForLine("http on (\\S+)", seconds(30));
-  ASSERT_FALSE(address_.empty() || http.empty()) << coordinator.Output();
-  ChildProcess agent({CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id", "web-agent", "--work-dir",
-                      (dir_ / "agent").string(), "--runtime", "host", "--host-python", python_, "--slots", "3",
-                      "--nvidia-smi", "/nonexistent/nvidia-smi", "--metrics-listen", "127.0.0.1:0"});
-  const std::string agent_metrics = agent.WaitForLine("metrics on (\\S+)", seconds(60));
-  ASSERT_FALSE(agent_metrics.empty()) << agent.Output();
+  ASSERT_NO_FATAL_FAILURE(StartServers(3));
+  const std::string& http = http_;
 
   ChildProcess submit(Cli({"submit", (dir_ / "web.yaml").string()}));
   ASSERT_EQ(submit.Wait(seconds(60)), 0) << submit.Output();
@@ -142,7 +158,7 @@ TEST_F(WebTest, DashboardIndexAndMetricsShowTheRealBuild) {
     int running = 0;
     for (const v1::TaskInfo& task : build.tasks()) running += task.state() == v1::TASK_STATE_RUNNING;
     if (build.succeeded() == 2 && build.failed() == 2 && running == 2) break;
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << ToJson(build) << agent.Output();
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << ToJson(build) << agent_->Output();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   std::map<std::string, std::string> expected;
@@ -214,7 +230,7 @@ TEST_F(WebTest, DashboardIndexAndMetricsShowTheRealBuild) {
   EXPECT_EQ(metrics->at("cwb_build_duration_seconds_count{state=\"failed\"}"), 2);
   EXPECT_GT(metrics->at("cwb_uploaded_bytes_total"), 0);
   EXPECT_EQ(metrics->at("cwb_result_cache_hits_total"), 0);
-  const HttpAnswer agent_scrape = HttpGet(agent_metrics, "/metrics");
+  const HttpAnswer agent_scrape = HttpGet(agent_metrics_, "/metrics");
   absl::StatusOr<Samples> agent_samples = ParseExposition(agent_scrape.body);
   ASSERT_TRUE(agent_samples.ok()) << agent_samples.status() << "\n" << agent_scrape.body;
   EXPECT_EQ(agent_samples->at("cwb_agent_attempts_running"), 2) << agent_scrape.body;
@@ -265,10 +281,112 @@ TEST_F(WebTest, DashboardIndexAndMetricsShowTheRealBuild) {
   PipInstall(absl::StrCat("file://", (dir_ / "out/simple/cpu-torch2.4-flavorslow/").string()), "cwb-demo-pure",
              &version);
   EXPECT_EQ(version, "0.1.0+betaslow");
-  agent.Signal(SIGTERM);
-  agent.Wait(seconds(60));
-  coordinator.Signal(SIGTERM);
-  coordinator.Wait(seconds(30));
+  StopServers();
+}
+
+// Release-grade wheels through the whole system: local version labels, a smoke test that one
+// project's wheel fails, a combination no PyTorch release supports; then the coverage of the build
+// from the coordinator (CLI, JSON and Markdown routes, the dashboard) and of the fetched wheelhouse.
+TEST_F(WebTest, CoverageOfALabelledSmokeTestedBuildMatchesItsWheels) {
+  const fs::path pure = MakeRepositoryFrom(dir_, "examples/demo-pure-package", "pure");
+  std::ofstream(dir_ / "release.yaml") << absl::StrCat(
+      "output_dir_host: out\n"
+      "build_matrix:\n"
+      "  python_version: [\"", version_, "\"]\n"
+      "  cuda_version: [cpu]\n"
+      "  pytorch_version: [\"2.4\", \"2.9\"]\n"
+      "pytorch_compatibility: {\"2.9\": {python: [\"3.14\"], cuda: [\"13.0\"]}}\n"
+      "local_version: true\n"
+      "projects:\n"
+      "  - name: tested\n"
+      "    repo_url: ", pure.string(), "\n"
+      "    build_command: &build pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"\n"
+      "    test_command: python -c 'import cwb_demo_pure; print(cwb_demo_pure.greet(\"smoke\"))'\n"
+      "  - name: broken\n"
+      "    repo_url: ", pure.string(), "\n"
+      "    build_command: *build\n"
+      "    test_command: python -c 'raise SystemExit(\"this wheel does not work\")'\n"
+      "pytorch_base_images: {\"2.4\": {cpu: unused-by-the-host-runtime}}\n");
+  ASSERT_NO_FATAL_FAILURE(StartServers(2));
+  ChildProcess submit(Cli({"submit", (dir_ / "release.yaml").string(), "--watch"}));
+  EXPECT_EQ(submit.Wait(seconds(240)), 1) << submit.Output();  // one task failed its smoke test
+  const std::string build_id = submit.WaitForLine("build (b\\w+)", seconds(1));
+  ASSERT_FALSE(build_id.empty()) << submit.Output();
+  EXPECT_THAT(submit.Output(), HasSubstr("PyTorch 2.9 has no wheels for Python " + version_));
+
+  // From the coordinator: the built cell with its labelled wheel, the failed one with the smoke
+  // test's verdict, the unsupported one with the table's reason.
+  const std::string wheel = "cwb_demo_pure-0.1.0+cputorch2.4-py3-none-any.whl";
+  ChildProcess cli(Cli({"coverage", (dir_ / "release.yaml").string(), "--build", build_id, "--json"}));
+  EXPECT_EQ(cli.Wait(seconds(30)), 1) << cli.Output();
+  v1::CoverageReport report;
+  ASSERT_TRUE(FromJson(cli.Output(), &report).ok()) << cli.Output();
+  ASSERT_EQ(report.cells_size(), 3) << cli.Output();
+  EXPECT_EQ(report.cells(0).project(), "tested");
+  EXPECT_EQ(report.cells(0).status(), v1::COVERAGE_STATUS_BUILT);
+  EXPECT_THAT(report.cells(0).wheels(), ::testing::ElementsAre("wheelhouse/py" + absl::StrReplaceAll(version_, {{".", ""}}) +
+                                                               "/cudacpu/any/" + wheel));
+  EXPECT_EQ(report.cells(1).project(), "broken");
+  EXPECT_EQ(report.cells(1).status(), v1::COVERAGE_STATUS_FAILED);
+  EXPECT_EQ(report.cells(1).reason(), "the smoke test failed: the smoke test command exited with status 1");
+  EXPECT_EQ(report.cells(2).status(), v1::COVERAGE_STATUS_UNSUPPORTED);
+  EXPECT_THAT(report.cells(2).reason(), HasSubstr("PyTorch 2.9 has no wheels for Python " + version_));
+
+  // The same report over HTTP, its Markdown linking the wheel the store serves.
+  const std::map<std::string, std::string> bearer = {{"Authorization", absl::StrCat("Bearer ", kToken)}};
+  const HttpAnswer json = HttpGet(http_, absl::StrCat("/api/builds/", build_id, "/coverage"), bearer);
+  ASSERT_EQ(json.status, 200);
+  v1::CoverageReport served;
+  ASSERT_TRUE(FromJson(json.body, &served).ok()) << json.body;
+  served.set_config_name(report.config_name());  // the coordinator knows the config by the name submitted
+  EXPECT_EQ(ToJson(served), ToJson(report));
+  const HttpAnswer markdown = HttpGet(http_, absl::StrCat("/api/builds/", build_id, "/coverage.md"), bearer);
+  ASSERT_EQ(markdown.status, 200);
+  const std::string link = absl::StrCat("/files/", build_id, "/", report.cells(0).task_id(), "/", wheel);
+  EXPECT_THAT(markdown.body, HasSubstr("[✅](" + link));
+  EXPECT_THAT(markdown.body, HasSubstr("**1 of 2** cells built, 1 failed, 0 missing; 1 combination(s)"));
+  EXPECT_EQ(HttpGet(http_, link, bearer).status, 200);
+  // The wheel that failed its smoke test was never published: the index has the tested one only.
+  const HttpAnswer index = HttpGet(http_, "/simple/cpu-torch2.4/cwb-demo-pure/", bearer);
+  ASSERT_EQ(index.status, 200);
+  EXPECT_THAT(index.body, HasSubstr(link.substr(1) + "#sha256="));
+  const std::regex listed("\\.whl#sha256=");
+  EXPECT_EQ(std::distance(std::sregex_iterator(index.body.begin(), index.body.end(), listed), std::sregex_iterator()), 1)
+      << index.body;
+
+  // The dashboard shows the same cells and totals.
+  const std::string dom = MustRun({"chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                   "--no-first-run", absl::StrCat("--user-data-dir=", (dir_ / "chromium").string()),
+                                   "--virtual-time-budget=5000", "--dump-dom",
+                                   absl::StrCat("http://", http_, "/?token=", kToken, "#build=", build_id)});
+  EXPECT_THAT(dom, HasSubstr("1 of 2 cells built, 1 failed, 0 missing, 1 unsupported"));
+  for (const char* status : {"BUILT", "FAILED", "UNSUPPORTED"}) {
+    EXPECT_THAT(dom, HasSubstr(absl::StrCat("data-coverage=\"", status, "\""))) << dom;
+  }
+  EXPECT_THAT(dom, HasSubstr("the smoke test failed: the smoke test command exited with status 1"));
+  EXPECT_THAT(dom, HasSubstr(absl::StrCat("href=\"", link, "\"")));
+
+  // Fetched, the wheelhouse has its manifest; coverage reads it there, and pip installs the
+  // labelled wheel from the static index.
+  ChildProcess fetch(Cli({"fetch", build_id, "-o", (dir_ / "out").string(), "--index"}));
+  EXPECT_EQ(fetch.Wait(seconds(120)), 1) << fetch.Output();
+  EXPECT_TRUE(fs::exists(dir_ / "out/wheelhouse/cwb-results.json"));
+  ChildProcess local(Cli({"coverage", (dir_ / "release.yaml").string()}));
+  EXPECT_EQ(local.Wait(seconds(30)), 1) << local.Output();
+  EXPECT_THAT(local.Output(), ::testing::ContainsRegex("tested +" + version_ + " +cpu +2.4 +built +" +
+                                                       std::regex_replace(wheel, std::regex(R"([.+])"), R"(\$&)")));
+  EXPECT_THAT(local.Output(), ::testing::ContainsRegex("broken +" + version_ + " +cpu +2.4 +failed +the smoke test failed"));
+  EXPECT_THAT(local.Output(), HasSubstr("1 of 2 cells built, 1 failed, 0 missing, 1 unsupported"));
+  ChildProcess readme(Cli({"coverage", (dir_ / "release.yaml").string(), "--markdown"}));
+  readme.Wait(seconds(30));
+  const std::string readme_text = readme.Output();
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(readme_text, found, std::regex(R"(\[✅\]\(([^ )]+))"))) << readme_text;
+  EXPECT_TRUE(fs::exists(dir_ / "out" / found[1].str())) << found[1].str();  // relative to the wheelhouse's parent
+  std::string version;
+  PipInstall(absl::StrCat("file://", (dir_ / "out/simple/cpu-torch2.4/").string()), "cwb-demo-pure", &version);
+  EXPECT_EQ(version, "0.1.0+cputorch2.4");
+  StopServers();
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "common/atomic_file.h"
 #include "common/task_proto.h"
+#include "cwb/v1/state.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -234,6 +235,93 @@ TEST(PlanCliTest, UnsupportedCombinationsAreLeftOutWithTheReasonOrAreErrorsWhenS
   const CliResult strict = RunCwb("plan --strict tests/fixtures/configs/unsupported-combos.yaml");
   EXPECT_EQ(strict.exit_code, 2);
   EXPECT_THAT(strict.err, ::testing::HasSubstr("unsupported-combos.yaml:3:3: build_matrix: python_version=3.12"));
+}
+
+// `cwb coverage` over a wheelhouse with a manifest as `cwb fetch` writes it: a built cell whose
+// wheel is there, a failed one, one not built, the unsupported combination; table, JSON, Markdown.
+TEST(CoverageCliTest, WheelhouseCoverageAsTableJsonAndMarkdown) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("cwb_coverage_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path config = dir / "release.yaml";
+  std::ofstream(config) << "output_dir_host: out\n"
+                           "build_matrix:\n"
+                           "  python_version: [3.10, 3.11, 3.12]\n"
+                           "  cuda_version: [12.1]\n"
+                           "  pytorch_version: [2.1.2]\n"
+                           "local_version: true\n"
+                           "projects:\n"
+                           "  - {name: demo, repo_url: https://example.com/demo.git}\n"
+                           "  - {name: other, repo_url: https://example.com/other.git, matrix: {python_version: [3.11]}}\n"
+                           "pytorch_base_images: {\"2.1.2\": {\"12.1\": img:1}}\n";
+  const CliResult missing_all = RunCwb("coverage " + config.string());
+  EXPECT_EQ(missing_all.exit_code, 1);
+  EXPECT_THAT(missing_all.err, ::testing::HasSubstr("cwb-results.json holds no results (cwb fetch and cwb build write it)"));
+  EXPECT_THAT(missing_all.out, ::testing::HasSubstr("0 of 3 cells built, 0 failed, 3 missing, 1 unsupported\n"));
+
+  v1::BuildPlan plan;
+  ASSERT_TRUE(FromJson(RunCwb("plan --json " + config.string()).out, &plan).ok());
+  ASSERT_EQ(plan.tasks_size(), 3);
+  const std::string wheel = "demo-1.0+cu121torch2.1-cp310-cp310-linux_x86_64.whl";
+  const fs::path wheelhouse = dir / "out" / "wheelhouse";
+  fs::create_directories(wheelhouse / "py310/cuda12.1/linux_x86_64");
+  std::ofstream(wheelhouse / "py310/cuda12.1/linux_x86_64" / wheel) << "wheel bytes";
+  v1::WheelhouseManifest manifest;
+  v1::TaskInfo* built = manifest.add_tasks();
+  *built->mutable_spec() = plan.tasks(0);
+  built->set_state(v1::TASK_STATE_SUCCEEDED);
+  v1::ArtifactInfo* artifact = built->add_artifacts();
+  artifact->set_filename(wheel);
+  artifact->set_size_bytes(11);
+  artifact->set_wheelhouse_path("wheelhouse/py310/cuda12.1/linux_x86_64/" + wheel);
+  v1::TaskInfo* failed = manifest.add_tasks();
+  *failed->mutable_spec() = plan.tasks(1);
+  failed->set_state(v1::TASK_STATE_FAILED);
+  failed->set_message("the smoke test failed: the smoke test command exited with status 1");
+  std::ofstream(wheelhouse / "cwb-results.json") << ToJson(manifest);
+
+  const CliResult table = RunCwb("coverage " + config.string());
+  EXPECT_EQ(table.exit_code, 1) << table.err;
+  std::vector<std::string> lines = absl::StrSplit(table.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 6u) << table.out;
+  EXPECT_THAT(lines[0], ::testing::MatchesRegex("PROJECT +PYTHON +CUDA +TORCH +STATUS +WHEEL OR REASON"));
+  EXPECT_THAT(lines[1], ::testing::MatchesRegex("demo +3.10 +12.1 +2.1.2 +built +" + std::regex_replace(wheel, std::regex(R"([.+])"), R"(\$&)")));
+  EXPECT_THAT(lines[2], ::testing::MatchesRegex("demo +3.11 +12.1 +2.1.2 +failed +the smoke test failed: .*"));
+  EXPECT_THAT(lines[3], ::testing::MatchesRegex("other +3.11 +12.1 +2.1.2 +missing +not built"));
+  EXPECT_THAT(lines[4], ::testing::MatchesRegex("\\(every project\\) +3.12 +12.1 +2.1.2 +unsupported +PyTorch 2.1 has no wheels for Python 3.12.*"));
+  EXPECT_EQ(lines[5], "1 of 3 cells built, 1 failed, 1 missing, 1 unsupported");
+
+  const CliResult json = RunCwb("coverage --json " + config.string() + " --wheelhouse " + wheelhouse.string());
+  v1::CoverageReport report;
+  ASSERT_TRUE(FromJson(json.out, &report).ok()) << json.out;
+  ASSERT_EQ(report.cells_size(), 4);
+  EXPECT_EQ(report.cells(0).status(), v1::COVERAGE_STATUS_BUILT);
+  EXPECT_EQ(report.cells(0).task_id(), plan.tasks(0).id());
+  EXPECT_EQ(report.built(), 1u);
+
+  const CliResult markdown = RunCwb("coverage --markdown " + config.string());
+  EXPECT_THAT(markdown.out, ::testing::HasSubstr("| 3.10 | [✅](wheelhouse/py310/cuda12.1/linux_x86_64/" + wheel));
+  EXPECT_THAT(markdown.out, ::testing::HasSubstr("| 3.11 | ❌ |\n"));
+  EXPECT_EQ(RunCwb("coverage --markdown --json " + config.string()).exit_code, 2);  // one format
+
+  // The wheel gone, its cell is missing and says why; every cell built, the exit status is 0.
+  fs::remove(wheelhouse / "py310/cuda12.1/linux_x86_64" / wheel);
+  EXPECT_THAT(RunCwb("coverage " + config.string()).out,
+              ::testing::HasSubstr("missing      " + wheel + " was built but is not in " + wheelhouse.string()));
+  std::ofstream(wheelhouse / "py310/cuda12.1/linux_x86_64" / wheel) << "wheel bytes";
+  failed->set_state(v1::TASK_STATE_SUCCEEDED);
+  v1::TaskInfo* other = manifest.add_tasks();
+  *other->mutable_spec() = plan.tasks(2);
+  other->set_state(v1::TASK_STATE_SUCCEEDED);
+  std::ofstream(wheelhouse / "cwb-results.json") << ToJson(manifest);
+  const CliResult complete = RunCwb("coverage " + config.string());
+  EXPECT_EQ(complete.exit_code, 0) << complete.out;
+  EXPECT_THAT(complete.out, ::testing::HasSubstr("3 of 3 cells built, 0 failed, 0 missing, 1 unsupported\n"));
+
+  std::ofstream(wheelhouse / "cwb-results.json") << "{\"tasks\": 3}";
+  const CliResult corrupt = RunCwb("coverage " + config.string());
+  EXPECT_EQ(corrupt.exit_code, 2);
+  EXPECT_THAT(corrupt.err, ::testing::HasSubstr("cwb-results.json: not a cwb results manifest"));
 }
 
 }  // namespace

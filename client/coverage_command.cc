@@ -1,0 +1,118 @@
+#include "client/coverage_command.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "client/exit_codes.h"
+#include "client/plan_commands.h"
+#include "client/table.h"
+#include "client/wheelhouse_manifest.h"
+#include "common/coverage.h"
+#include "common/task_proto.h"
+
+namespace cwb {
+namespace {
+
+namespace fs = std::filesystem;
+
+void PrintTable(const v1::CoverageReport& report, bool colour, std::ostream& out) {
+  // Extra axes become columns after the three required ones, in first-seen order.
+  std::vector<std::string> extra_axes;
+  for (const v1::CoverageCell& cell : report.cells()) {
+    for (const v1::AxisValue& axis : cell.axes()) {
+      const bool required = std::find(kRequiredAxes.begin(), kRequiredAxes.end(), axis.name()) != kRequiredAxes.end();
+      if (!required && std::find(extra_axes.begin(), extra_axes.end(), axis.name()) == extra_axes.end()) {
+        extra_axes.push_back(axis.name());
+      }
+    }
+  }
+  std::vector<std::string> headers = {"PROJECT", "PYTHON", "CUDA", "TORCH"};
+  for (const std::string& axis : extra_axes) headers.push_back(absl::AsciiStrToUpper(axis));
+  headers.insert(headers.end(), {"STATUS", "WHEEL OR REASON"});
+  TextTable table(headers);
+  table.ColourStates(headers.size() - 2, colour);
+  for (const v1::CoverageCell& cell : report.cells()) {
+    AxisValues axes;
+    for (const v1::AxisValue& axis : cell.axes()) axes.emplace_back(axis.name(), axis.value());
+    std::vector<std::string> row = {cell.project().empty() ? "(every project)" : cell.project(),
+                                    AxisOrEmpty(axes, kPythonAxis), AxisOrEmpty(axes, kCudaAxis),
+                                    AxisOrEmpty(axes, kTorchAxis)};
+    for (const std::string& axis : extra_axes) row.push_back(FindAxis(axes, axis).value_or(""));
+    row.push_back(CoverageStatusName(cell.status()));
+    std::vector<std::string> wheels;
+    for (const std::string& wheel : cell.wheels()) wheels.push_back(fs::path(wheel).filename().string());
+    std::string detail = cell.status() == v1::COVERAGE_STATUS_BUILT ? absl::StrJoin(wheels, ", ") : cell.reason();
+    if (cell.outdated()) absl::StrAppend(&detail, " (from an earlier spec of this cell)");
+    row.push_back(detail);
+    table.AddRow(std::move(row));
+  }
+  table.Print(out);
+  out << report.built() << " of " << report.built() + report.failed() + report.missing() << " cells built, "
+      << report.failed() << " failed, " << report.missing() << " missing, " << report.unsupported()
+      << " unsupported\n";
+}
+
+}  // namespace
+
+int CoverageCommand(const CoverageOptions& options, const RemoteOptions& remote, std::ostream& out,
+                    std::ostream& err) {
+  std::optional<BuildPlan> plan = LoadPlan(options.config_path, err);
+  if (!plan) return kExitUsageError;
+  const v1::BuildPlan planned = ToProto(*plan);
+  std::vector<const v1::TaskSpec*> specs;
+  for (const v1::TaskSpec& spec : planned.tasks()) specs.push_back(&spec);
+
+  // The results: a coordinator's build (its wheels are in its store), or a wheelhouse's manifest
+  // (a wheel counts only while its file is there).
+  v1::BuildInfo build;
+  v1::WheelhouseManifest manifest;
+  const fs::path wheelhouse = options.wheelhouse.empty() ? plan->output_dir / "wheelhouse" : fs::path(options.wheelhouse);
+  WheelCheck check = [](const v1::ArtifactInfo&) { return std::string(); };
+  const google::protobuf::RepeatedPtrField<v1::TaskInfo>* results = &manifest.tasks();
+  if (!options.build_id.empty()) {
+    CoordinatorConnection connection(remote.connection);
+    v1::GetBuildRequest request;
+    request.set_build_id(options.build_id);
+    request.set_view(v1::TASK_VIEW_SUMMARY);
+    grpc::Status status = connection.stub().GetBuild(connection.Context().get(), request, &build);
+    if (!status.ok()) {
+      err << "cwb: " << status.error_message() << '\n';
+      return status.error_code() == grpc::StatusCode::NOT_FOUND ? kExitUsageError : kExitSomeFailed;
+    }
+    results = &build.tasks();
+  } else {
+    absl::StatusOr<v1::WheelhouseManifest> read = ReadWheelhouseManifest(wheelhouse);
+    if (!read.ok()) {
+      err << "cwb: " << read.status().message() << '\n';
+      return kExitUsageError;
+    }
+    manifest = *std::move(read);
+    if (manifest.tasks().empty()) {
+      err << "cwb: " << (wheelhouse / kWheelhouseManifest).string()
+          << " holds no results (cwb fetch and cwb build write it); every cell is missing\n";
+    }
+    check = [&wheelhouse](const v1::ArtifactInfo& artifact) {
+      const fs::path relative = fs::path(artifact.wheelhouse_path()).lexically_relative("wheelhouse");
+      std::error_code error;
+      const uintmax_t size = fs::file_size(wheelhouse / relative, error);
+      if (!error && size == artifact.size_bytes()) return std::string();
+      return absl::StrCat(artifact.filename(), " was built but is not in ", wheelhouse.string(),
+                          error ? "" : " (a file of another size has its name)");
+    };
+  }
+  std::vector<const v1::TaskInfo*> tasks;
+  for (const v1::TaskInfo& task : *results) tasks.push_back(&task);
+  const v1::CoverageReport report = MakeCoverage(options.config_path, specs, planned.unsupported(), tasks, check);
+
+  if (options.format == "json") {
+    out << ToJson(report) << '\n';
+  } else if (options.format == "markdown") {
+    // Wheels are linked relative to the wheelhouse's parent, where a README beside it would be.
+    out << CoverageMarkdown(report, [](const v1::CoverageCell&, const std::string& wheel) { return wheel; });
+  } else {
+    PrintTable(report, UseColour(remote.terminal), out);
+  }
+  return report.failed() == 0 && report.missing() == 0 ? kExitSuccess : kExitSomeFailed;
+}
+
+}  // namespace cwb
