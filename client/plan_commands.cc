@@ -58,8 +58,11 @@ int RunPlan(const PlanOptions& options, std::ostream& out, std::ostream& err) {
       }
     }
   }
+  const bool labelled = std::any_of(plan->tasks.begin(), plan->tasks.end(),
+                                    [](const PlannedTask& task) { return !task.local_version.empty(); });
   std::vector<std::string> headers = {"ID", "PROJECT", "PYTHON", "CUDA", "TORCH"};
   for (const std::string& axis : extra_axes) headers.push_back(absl::AsciiStrToUpper(axis));
+  if (labelled) headers.push_back("LABEL");
   headers.push_back("IMAGE");
   TextTable table(headers);
   std::set<std::string> images;
@@ -68,6 +71,7 @@ int RunPlan(const PlanOptions& options, std::ostream& out, std::ostream& err) {
                                     AxisOrEmpty(task.axes, kCudaAxis),
                                     AxisOrEmpty(task.axes, kTorchAxis)};
     for (const std::string& axis : extra_axes) row.push_back(FindAxis(task.axes, axis).value_or(""));
+    if (labelled) row.push_back(task.local_version.empty() ? "-" : "+" + task.local_version);
     row.push_back(task.image.tag);
     table.AddRow(std::move(row));
     images.insert(task.image.content_hash);

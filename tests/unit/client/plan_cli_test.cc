@@ -220,6 +220,21 @@ TEST(CliMannersTest, ZshCompletionIsValidZshListingEverySubcommand) {
 namespace cwb {
 namespace {
 
+TEST(PlanCliTest, EveryExampleConfigPlans) {
+  int examples = 0;
+  for (const fs::directory_entry& entry : fs::directory_iterator(fs::path(CWB_SOURCE_DIR) / "examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++examples;
+    const CliResult plan = RunCwb("plan examples/" + entry.path().filename().string());
+    EXPECT_EQ(plan.exit_code, 0) << entry.path() << "\n" << plan.err;
+  }
+  EXPECT_GE(examples, 3);
+  // Labelled wheels show their label.
+  const CliResult matrix = RunCwb("plan examples/matrix.yaml");
+  EXPECT_THAT(matrix.out, ::testing::MatchesRegex("ID +PROJECT +PYTHON +CUDA +TORCH +LABEL +IMAGE\n(.|\n)*"));
+  EXPECT_THAT(matrix.out, ::testing::ContainsRegex("flash-attention +3.12 +12.4 +2.4.0 +\\+cu124torch2.4 +wheel-builder:"));
+}
+
 TEST(PlanCliTest, UnsupportedCombinationsAreLeftOutWithTheReasonOrAreErrorsWhenStrict) {
   const CliResult plan = RunCwb("plan tests/fixtures/configs/unsupported-combos.yaml");
   ASSERT_EQ(plan.exit_code, 0) << plan.err;
