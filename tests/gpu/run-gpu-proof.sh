@@ -6,10 +6,12 @@
 #   3. a matrix holding a small torch CUDA extension (tests/gpu/torch-ext, made a git repository
 #      here), CWB_GPU_VARIANTS variants of it (default 2), submitted and watched with the cwb CLI;
 #   4. the agent's records of each attempt's GPU and the build's own CUDA_VISIBLE_DEVICES and
-#      TORCH_CUDA_ARCH_LIST; each build installs its wheel and runs the kernel on the GPU it was
-#      given (its UUID shown); with several GPUs, which builds overlapped in time on which GPU;
-#   5. the wheels fetched (digests verified), installed in a fresh virtual environment, and the
-#      kernel run on every GPU, its results checked against torch.
+#      TORCH_CUDA_ARCH_LIST; each wheel labelled with its variant (local_version) and smoke-tested
+#      (test_command) in a fresh venv with only that wheel, running the kernel on the GPU the
+#      build was given (its UUID shown); with several GPUs, which builds overlapped on which GPU;
+#   5. the wheels fetched (digests verified), the matrix's coverage, the wheels installed in a
+#      fresh virtual environment (pip list shows the label), and the kernel run on every GPU, its
+#      results checked against torch.
 #
 # usage (repository root, on the GPU host):  tests/gpu/run-gpu-proof.sh [BUNDLE_DIR]
 # BUNDLE_DIR (default .gpu-bundle) comes from scripts/bundle-binaries.sh, built on any Debian 12
@@ -68,6 +70,7 @@ build_matrix:
   cuda_version: ["$cuda_version"]
   pytorch_version: ["$torch_version"]
   variant: [$variant_list]
+local_version: true
 projects:
   - name: cwb-saxpy
     repo_url: $work/cwb-saxpy
@@ -75,11 +78,14 @@ projects:
     build_command: |
       echo "cwb-gpu: start \$(date +%s.%N) CUDA_VISIBLE_DEVICES=\$CUDA_VISIBLE_DEVICES TORCH_CUDA_ARCH_LIST=\$TORCH_CUDA_ARCH_LIST MAX_JOBS=\$MAX_JOBS"
       python -c "import torch; print('cwb-gpu: the build sees', torch.cuda.device_count(), 'GPU(s):', torch.cuda.get_device_name(0))"
-      sed -i "s/version=\"0.1.0\"/version=\"0.1.0+\$VARIANT\"/" setup.py
       pip wheel . --no-deps --no-build-isolation -w "\$CWB_OUT"
-      pip install --no-deps --no-index --quiet "\$CWB_OUT"/*.whl
-      cp check_wheel.py "\$TMPDIR/" && (cd "\$TMPDIR" && python check_wheel.py | sed 's/^/cwb-gpu: in the build: /')
       echo "cwb-gpu: end \$(date +%s.%N)"
+    # In a fresh venv seeing only the labelled wheel (and the toolchain's torch), on the build's GPU.
+    test_command: |
+      echo "cwb-gpu: smoke test in \$PWD with CUDA_VISIBLE_DEVICES=\$CUDA_VISIBLE_DEVICES"
+      test ! -e setup.py
+      pip list --format freeze | grep cwb
+      python -m cwb_saxpy.check
 pytorch_base_images:
   "$torch_version": {"$cuda_version": "unused-by-the-host-runtime"}
 YAML
@@ -110,7 +116,7 @@ tasks=$("$python" -c 'import json,sys; print(" ".join(t["spec"]["id"] for t in j
 for task in $tasks; do
   cwb logs "$build" "$task" > "$logs/task-$task.log"
   echo "task $task:"
-  grep -E 'GPUs of this attempt|cwb-gpu:|cwb: Python|wheel cwb_saxpy|task succeeded' "$logs/task-$task.log" | sed 's/^/  /'
+  grep -E 'GPUs of this attempt|cwb-gpu:|cwb: Python|labelled|wheel cwb_saxpy|\[test\] (cwb|cwb_saxpy)|task succeeded' "$logs/task-$task.log" | sed 's/^/  /'
   if [ "$watch_status" -ne 0 ]; then tail -n 40 "$logs/task-$task.log" | sed 's/^/  | /'; fi
 done
 [ "$watch_status" -eq 0 ] || { echo "the build failed (cwb exit $watch_status)"; exit 1; }
@@ -144,6 +150,16 @@ cwb fetch "$build" -o "$work/fetched"
 mapfile -t wheels < <(find "$work/fetched/wheelhouse" -name '*.whl' | sort)
 printf '%s\n' "${wheels[@]}"
 [ "${#wheels[@]}" -eq "$variants" ] || { echo "expected $variants wheels"; exit 1; }
+for wheel in "${wheels[@]}"; do
+  case "$(basename "$wheel")" in
+    cwb_saxpy-0.1.0+cu${cuda_version/./}torch${torch_version}variantv*-*.whl) ;;
+    *) echo "$wheel: expected the variant's local version label"; exit 1 ;;
+  esac
+done
+
+step "coverage"
+"$bin/cwb" coverage "$work/gpu.yaml" --wheelhouse "$work/fetched/wheelhouse"
+"$bin/cwb" coverage "$work/gpu.yaml" --wheelhouse "$work/fetched/wheelhouse" --markdown
 
 step "install in a fresh virtual environment and run the kernel"
 # A venv of the base interpreter that sees the toolchain's torch through a .pth (the toolchain
@@ -155,7 +171,6 @@ echo "import site; site.addsitedir('$site')" > "$work/fresh/lib/python$py_versio
 if "$python" -c 'import cwb_saxpy' 2>/dev/null; then echo "cwb_saxpy must not be importable outside the fresh venv"; exit 1; fi
 "$work/fresh/bin/python" -m pip install --no-deps --no-index --quiet "${wheels[0]}"
 "$work/fresh/bin/python" -m pip list 2>/dev/null | grep -i saxpy
-# From a copy: next to the fixture, its source package (without the built _C) would shadow the wheel.
-cp tests/gpu/torch-ext/check_wheel.py "$work/check_wheel.py"
-(cd "$work" && "$work/fresh/bin/python" "$work/check_wheel.py")
+# Away from the fixture, whose source package (without the built _C) would shadow the wheel.
+(cd "$work" && "$work/fresh/bin/python" -m cwb_saxpy.check)
 step "done: the GPU path works end to end"

@@ -1,4 +1,6 @@
-"""Runs the installed cwb_saxpy kernel on every visible GPU and checks it against torch."""
+"""Runs the installed cwb_saxpy kernel on every visible GPU and checks it against torch.
+
+python -m cwb_saxpy.check: the smoke test of the GPU proof, and its last check in a fresh venv."""
 import sys
 
 import torch
