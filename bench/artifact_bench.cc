@@ -28,46 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 constexpr size_t kBlock = 1 << 20;
 
-// A file of `bytes` pseudo-random bytes (incompressible, like a wheel), and its sha256.
-std::string MakeFile(const fs::path& path, uint64_t bytes) {
-  std::ofstream out(path, std::ios::binary);
-  std::string block(kBlock, '\0');
-  uint64_t state = 0x9e3779b97f4a7c15ull;
-  Sha256 hasher;
-  for (uint64_t done = 0; done < bytes;) {
-    for (size_t i = 0; i + 8 <= block.size(); i += 8) {
-      state += 0x9e3779b97f4a7c15ull;
-      uint64_t z = state;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      z ^= z >> 31;
-      std::memcpy(&block[i], &z, 8);
-    }
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), bytes - done));
-    out.write(block.data(), static_cast<std::streamsize>(n));
-    hasher.Update(std::string_view(block.data(), n));
-    done += n;
-  }
-  return hasher.FinishHex();
-}
-
-// Baseline: the disk writes the file's bytes to a new file and fsyncs it.
-double DiskWriteSeconds(const fs::path& source, const fs::path& destination) {
-  const auto start = std::chrono::steady_clock::now();
-  const int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
-  const int out = ::open(destination.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  std::string block(kBlock, '\0');
-  for (ssize_t n; (n = ::read(in, block.data(), block.size())) > 0;) {
-    for (ssize_t written = 0; written < n;) written += ::write(out, block.data() + written, n - written);
-  }
-  ::fsync(out);
-  ::close(out);
-  ::close(in);
-  const double seconds = Seconds(std::chrono::steady_clock::now() - start);
-  fs::remove(destination);
-  return seconds;
-}
-
 // Baseline: the file read and sent over a loopback TCP connection to a receiver that takes every
 // byte (and keeps none).
 double TcpCopySeconds(const fs::path& source, uint64_t bytes) {
@@ -214,7 +174,7 @@ void RunArtifactBench(const BenchContext& context, Report& report) {
                                                         : absl::StrCat(bytes / 1'000'000ull, " MB");
     context.log() << "artifact: " << label << " file\n" << std::flush;
     const fs::path file = dir / "bigwheel.whl";
-    BuiltWheel wheel{file, "bigwheel-1.0-py3-none-any.whl", bytes, MakeFile(file, bytes)};
+    BuiltWheel wheel{file, "bigwheel-1.0-py3-none-any.whl", bytes, MakeRandomFile(file, bytes)};
     std::vector<double> disk, tcp, upload, download;
     bool verified = true;
     for (int round = 0; round < rounds; ++round) {

@@ -1,6 +1,10 @@
 #include "bench/bench_util.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -11,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "client/remote_commands.h"
 #include "common/boost_process_runner.h"
+#include "common/digest.h"
 #include "common/grpc_status.h"
 #include "common/task_state.h"
 
@@ -161,6 +166,46 @@ std::string Range(int n, const std::string& prefix) {
   std::vector<std::string> values;
   for (int i = 0; i < n; ++i) values.push_back(absl::StrCat(prefix, i));
   return absl::StrCat("[", absl::StrJoin(values, ", "), "]");
+}
+
+std::string MakeRandomFile(const std::filesystem::path& path, uint64_t bytes) {
+  constexpr size_t kBlock = 1 << 20;
+  std::ofstream out(path, std::ios::binary);
+  std::string block(kBlock, '\0');
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  Sha256 hasher;
+  for (uint64_t done = 0; done < bytes;) {
+    for (size_t i = 0; i + 8 <= block.size(); i += 8) {
+      state += 0x9e3779b97f4a7c15ull;
+      uint64_t z = state;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      z ^= z >> 31;
+      std::memcpy(&block[i], &z, 8);
+    }
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), bytes - done));
+    out.write(block.data(), static_cast<std::streamsize>(n));
+    hasher.Update(std::string_view(block.data(), n));
+    done += n;
+  }
+  return hasher.FinishHex();
+}
+
+double DiskWriteSeconds(const std::filesystem::path& source, const std::filesystem::path& destination) {
+  constexpr size_t kBlock = 1 << 20;
+  const auto start = std::chrono::steady_clock::now();
+  const int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  const int out = ::open(destination.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  std::string block(kBlock, '\0');
+  for (ssize_t n; (n = ::read(in, block.data(), block.size())) > 0;) {
+    for (ssize_t written = 0; written < n;) written += ::write(out, block.data() + written, n - written);
+  }
+  ::fsync(out);
+  ::close(out);
+  ::close(in);
+  const double seconds = Seconds(std::chrono::steady_clock::now() - start);
+  std::filesystem::remove(destination);
+  return seconds;
 }
 
 }  // namespace cwb::bench

@@ -61,6 +61,12 @@ v1::AgentMessage StatusMessage(const v1::Assignment& assignment, v1::TaskState s
                                const std::vector<std::string>& wheels = {});
 
 double Percentile(std::vector<double> values, double p);
+
+// A file of `bytes` pseudo-random bytes (incompressible, like a wheel's binaries); its sha256.
+std::string MakeRandomFile(const std::filesystem::path& path, uint64_t bytes);
+// Baseline of the benchmarks that write files: the disk copies `source` to `destination`
+// (read, write, fsync); the seconds it took. The copy is removed afterwards.
+double DiskWriteSeconds(const std::filesystem::path& source, const std::filesystem::path& destination);
 double Seconds(std::chrono::steady_clock::duration d);
 // "0", "1", ... "n-1" as a YAML flow list.
 std::string Range(int n, const std::string& prefix = "");

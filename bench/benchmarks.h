@@ -13,5 +13,6 @@ void RunScaleBench(const BenchContext& context, Report& report);
 void RunSchedulingBench(const BenchContext& context, Report& report);
 void RunCacheBench(const BenchContext& context, Report& report);
 void RunLogLatencyBench(const BenchContext& context, Report& report);
+void RunRelabelBench(const BenchContext& context, Report& report);
 
 }  // namespace cwb::bench
