@@ -10,11 +10,7 @@ v1::TaskSpec ToProto(const PlannedTask& task) {
   v1::TaskSpec spec;
   spec.set_id(task.id);
   spec.set_project(task.project);
-  for (const auto& [name, value] : task.axes) {
-    v1::AxisValue* axis = spec.add_axes();
-    axis->set_name(name);
-    axis->set_value(value);
-  }
+  AppendAxes(task.axes, spec.mutable_axes());
   spec.mutable_source()->set_repo_url(task.repo_url);
   spec.mutable_source()->set_repo_ref(task.repo_ref);
   spec.set_build_command(task.build_command);
@@ -48,14 +44,18 @@ v1::BuildPlan ToProto(const BuildPlan& plan) {
   for (const PlannedTask& task : plan.tasks) *out.add_tasks() = ToProto(task);
   for (const UnsupportedTarget& target : plan.unsupported) {
     v1::UnsupportedTarget* unsupported = out.add_unsupported();
-    for (const auto& [name, value] : target.axes) {
-      v1::AxisValue* axis = unsupported->add_axes();
-      axis->set_name(name);
-      axis->set_value(value);
-    }
+    AppendAxes(target.axes, unsupported->mutable_axes());
     unsupported->set_reason(target.reason);
   }
   return out;
+}
+
+void AppendAxes(const AxisValues& axes, google::protobuf::RepeatedPtrField<v1::AxisValue>* out) {
+  for (const auto& [name, value] : axes) {
+    v1::AxisValue* axis = out->Add();
+    axis->set_name(name);
+    axis->set_value(value);
+  }
 }
 
 AxisValues AxesFromProto(const v1::TaskSpec& task) {

@@ -17,6 +17,8 @@ v1::BuildPlan ToProto(const BuildPlan& plan);
 // The image recipe a TaskSpec carries, for rendering on the agent.
 ImageRecipe RecipeFromProto(const v1::TaskSpec& task);
 AxisValues AxesFromProto(const v1::TaskSpec& task);
+// Appends `axes` to a message's axis list (a TaskSpec's, an UnsupportedTarget's).
+void AppendAxes(const AxisValues& axes, google::protobuf::RepeatedPtrField<v1::AxisValue>* out);
 // Whether the task builds for CUDA (its cuda_version is not "cpu") and so needs a GPU.
 bool NeedsGpu(const v1::TaskSpec& task);
 

@@ -8,6 +8,7 @@
 #include "agent/agent_paths.h"
 #include "common/builtin_template.h"
 #include "common/digest.h"
+#include "common/task_proto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"
@@ -31,13 +32,8 @@ v1::TaskSpec Spec(const std::string& cuda = "12.1") {
   v1::TaskSpec spec;
   spec.set_id("00112233aabbccdd");
   spec.set_project("demo");
-  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"python_version", "3.11"}, {"cuda_version", cuda}, {"pytorch_version", "2.4.0"},
-           {"cxx11_abi", "TRUE"}}) {
-    v1::AxisValue* axis = spec.add_axes();
-    axis->set_name(name);
-    axis->set_value(value);
-  }
+  AppendAxes({{"python_version", "3.11"}, {"cuda_version", cuda}, {"pytorch_version", "2.4.0"}, {"cxx11_abi", "TRUE"}},
+             spec.mutable_axes());
   spec.mutable_source()->set_repo_url("https://example.com/demo.git");
   spec.mutable_source()->set_repo_ref("v1.0");
   spec.add_dependencies("ninja");

@@ -3,6 +3,7 @@
 // totals, and the Markdown grid.
 #include "common/coverage.h"
 
+#include "common/task_proto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -16,12 +17,7 @@ v1::TaskSpec Spec(const std::string& id, const std::string& project, const std::
   v1::TaskSpec spec;
   spec.set_id(id);
   spec.set_project(project);
-  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"python_version", python}, {"cuda_version", cuda}, {"pytorch_version", torch}}) {
-    v1::AxisValue* axis = spec.add_axes();
-    axis->set_name(name);
-    axis->set_value(value);
-  }
+  AppendAxes({{"python_version", python}, {"cuda_version", cuda}, {"pytorch_version", torch}}, spec.mutable_axes());
   return spec;
 }
 

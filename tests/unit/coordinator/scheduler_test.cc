@@ -80,12 +80,7 @@ TEST(SchedulerTest, TiesGoToTheSmallerId) {
 
 v1::TaskSpec HostTask(const std::string& python, const std::string& cuda, const std::string& torch) {
   v1::TaskSpec spec;
-  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"python_version", python}, {"cuda_version", cuda}, {"pytorch_version", torch}}) {
-    v1::AxisValue* axis = spec.add_axes();
-    axis->set_name(name);
-    axis->set_value(value);
-  }
+  AppendAxes({{"python_version", python}, {"cuda_version", cuda}, {"pytorch_version", torch}}, spec.mutable_axes());
   return spec;
 }
 

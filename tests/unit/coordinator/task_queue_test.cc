@@ -1,5 +1,6 @@
 #include "coordinator/task_queue.h"
 
+#include "common/task_proto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -9,12 +10,8 @@ namespace {
 v1::TaskSpec Spec(const std::string& cuda, std::vector<std::string> labels = {}) {
   v1::TaskSpec spec;
   spec.set_project("demo");
-  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"python_version", "3.11"}, {"cuda_version", cuda}, {"pytorch_version", "2.4.0"}, {"cxx11_abi", "TRUE"}}) {
-    v1::AxisValue* axis = spec.add_axes();
-    axis->set_name(name);
-    axis->set_value(value);
-  }
+  AppendAxes({{"python_version", "3.11"}, {"cuda_version", cuda}, {"pytorch_version", "2.4.0"}, {"cxx11_abi", "TRUE"}},
+             spec.mutable_axes());
   for (const std::string& label : labels) spec.add_required_labels(label);
   return spec;
 }
