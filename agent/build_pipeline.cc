@@ -182,16 +182,31 @@ ContainerRunRequest BuildPipeline::RunRequest(const TaskRun& run, const std::str
   return request;
 }
 
-absl::Status BuildPipeline::WriteSmokeTestFiles(const v1::TaskSpec& spec, const fs::path& ctl) const {
+absl::StatusOr<ContainerExit> BuildPipeline::SmokeTest(
+    const TaskRun& run, const std::string& image, const std::vector<std::pair<std::string, std::string>>& secret_env,
+    const fs::path& workspace, const fs::path& artifacts, LogSink& log, Cancellation& stop) {
+  const v1::TaskSpec& spec = *run.spec;
   std::string requirements;
   for (const std::string& dep : spec.test_dependencies()) absl::StrAppend(&requirements, dep, "\n");
   for (const auto& [file, text] : std::vector<std::pair<std::string, std::string>>{
            {"build.sh", std::string(ContainerBuildScript())},
            {"test_requirements.txt", requirements},
            {"test_command.sh", spec.test_command() + "\n"}}) {
-    if (absl::Status s = WriteFileAtomically(ctl / file, text); !s.ok()) return s;
+    if (absl::Status s = WriteFileAtomically(workspace / "test-ctl" / file, text); !s.ok()) return s;
   }
-  return absl::OkStatus();
+  if (absl::Status s = MakeDirectories({workspace / "test"}); !s.ok()) return s;
+  ContainerRunRequest test = RunRequest(run, image, secret_env, "-test");
+  test.subject = "test";
+  test.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh"), "test"};
+  test.env.insert(test.env.end(), {{"CWB_WHEELS", kWheels}, {"CWB_TEST_DIR", kTestDir}});
+  test.workdir = kTestDir;
+  test.mounts = {{artifacts, kWheels, true},
+                 {workspace / "test-ctl", kCtl, true},
+                 {workspace / "test", kTestDir, false},
+                 {paths::PipCache(options_.work_dir), kPipCache, false}};
+  log.Write("cwb", absl::StrCat("smoke test in a fresh ", runtime_.uses_images() ? "container " : "run ", test.name,
+                                ": ", spec.test_command()));
+  return runtime_.RunContainer(test, log.LinesFrom("test"), &stop, options_.stop_grace);
 }
 
 void BuildPipeline::Count(const char* name, const char* help) {
@@ -408,20 +423,7 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
 
   // 6. The smoke test: a fresh container of the image with only these wheels installed.
   if (!spec.test_command().empty()) {
-    if (absl::Status s = WriteSmokeTestFiles(spec, workspace / "test-ctl"); !s.ok()) return fail(s);
-    if (absl::Status s = MakeDirectories({workspace / "test"}); !s.ok()) return fail(s);
-    ContainerRunRequest test = RunRequest(run, image->tag, secret_env, "-test");
-    test.subject = "smoke test";
-    test.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh"), "test"};
-    test.env.insert(test.env.end(), {{"CWB_WHEELS", kWheels}, {"CWB_TEST_DIR", kTestDir}});
-    test.workdir = kTestDir;
-    test.mounts = {{artifacts, kWheels, true},
-                   {workspace / "test-ctl", kCtl, true},
-                   {workspace / "test", kTestDir, false},
-                   {paths::PipCache(options_.work_dir), kPipCache, false}};
-    log.Write("cwb", absl::StrCat("smoke test in a fresh ", runtime_.uses_images() ? "container " : "run ",
-                                  test.name, ": ", spec.test_command()));
-    absl::StatusOr<ContainerExit> tested = runtime_.RunContainer(test, log.LinesFrom("test"), &stop, options_.stop_grace);
+    absl::StatusOr<ContainerExit> tested = SmokeTest(run, image->tag, secret_env, workspace, artifacts, log, stop);
     if (!tested.ok()) return fail(tested.status());
     if (tested->cancelled) return finish(TaskOutcome::kCancelled, tested->description);
     if (tested->exit_code != 0) {

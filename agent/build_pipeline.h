@@ -101,8 +101,13 @@ class BuildPipeline {
   ContainerRunRequest RunRequest(const TaskRun& run, const std::string& image,
                                  const std::vector<std::pair<std::string, std::string>>& secret_env,
                                  const std::string& name_suffix) const;
-  // The smoke test's control directory: the script, test_requirements.txt, test_command.sh.
-  absl::Status WriteSmokeTestFiles(const v1::TaskSpec& spec, const std::filesystem::path& ctl) const;
+  // Runs the smoke test of `run`: the image's fresh container `<name>-test` with `artifacts` (the
+  // attempt's final wheels) read-only at /cwb/wheels and the test's own files in
+  // `workspace`/test-ctl (the script, test_requirements.txt, test_command.sh); how it ended.
+  absl::StatusOr<ContainerExit> SmokeTest(const TaskRun& run, const std::string& image,
+                                          const std::vector<std::pair<std::string, std::string>>& secret_env,
+                                          const std::filesystem::path& workspace,
+                                          const std::filesystem::path& artifacts, LogSink& log, Cancellation& stop);
   void Count(const char* name, const char* help);
 
   ContainerRuntime& runtime_;

@@ -55,7 +55,7 @@ struct ContainerRunRequest {
   GpuRequest gpus;
   std::vector<std::pair<std::string, std::string>> labels;
   // What runs, as exit descriptions name it: "build" ("the build command exited with status 2"),
-  // "smoke test".
+  // "test" (the smoke test).
   std::string subject = "build";
 };
 

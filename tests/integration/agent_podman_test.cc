@@ -318,7 +318,7 @@ TEST_F(AgentPodmanTest, WheelFailingItsSmokeTestFailsTheTaskAndIsKeptNowhere) {
                                "      python -c 'import cwb_demo; raise SystemExit(\"broken: \" + str(cwb_demo.dot([1], [2])))'\n");
   TaskResult result = Build(spec, "a1");
   EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
-  EXPECT_EQ(result.message, "the smoke test failed: the smoke test command exited with status 1");
+  EXPECT_EQ(result.message, "the smoke test failed: the test command exited with status 1");
   EXPECT_THAT(result.log_tail, Contains("broken: 2.0"));
   EXPECT_TRUE(result.wheels.empty());
   EXPECT_FALSE(fs::exists(dir_ / "agent" / "artifacts" / spec.id() / "a1"));

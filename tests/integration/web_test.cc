@@ -328,7 +328,7 @@ TEST_F(WebTest, CoverageOfALabelledSmokeTestedBuildMatchesItsWheels) {
                                                                "/cudacpu/any/" + wheel));
   EXPECT_EQ(report.cells(1).project(), "broken");
   EXPECT_EQ(report.cells(1).status(), v1::COVERAGE_STATUS_FAILED);
-  EXPECT_EQ(report.cells(1).reason(), "the smoke test failed: the smoke test command exited with status 1");
+  EXPECT_EQ(report.cells(1).reason(), "the smoke test failed: the test command exited with status 1");
   EXPECT_EQ(report.cells(2).status(), v1::COVERAGE_STATUS_UNSUPPORTED);
   EXPECT_THAT(report.cells(2).reason(), HasSubstr("PyTorch 2.9 has no wheels for Python " + version_));
 
@@ -363,7 +363,7 @@ TEST_F(WebTest, CoverageOfALabelledSmokeTestedBuildMatchesItsWheels) {
   for (const char* status : {"BUILT", "FAILED", "UNSUPPORTED"}) {
     EXPECT_THAT(dom, HasSubstr(absl::StrCat("data-coverage=\"", status, "\""))) << dom;
   }
-  EXPECT_THAT(dom, HasSubstr("the smoke test failed: the smoke test command exited with status 1"));
+  EXPECT_THAT(dom, HasSubstr("the smoke test failed: the test command exited with status 1"));
   EXPECT_THAT(dom, HasSubstr(absl::StrCat("href=\"", link, "\"")));
 
   // Fetched, the wheelhouse has its manifest; coverage reads it there, and pip installs the

@@ -434,7 +434,7 @@ TEST_F(BuildPipelineTest, SmokeTestRunsInAFreshContainerWithOnlyTheTasksWheels) 
   const ContainerRunRequest& test = runs[1];
   EXPECT_EQ(test.name, "cwb-00112233aabbccdd-a1-test");
   EXPECT_EQ(test.image, built.image);
-  EXPECT_EQ(test.subject, "smoke test");
+  EXPECT_EQ(test.subject, "test");
   EXPECT_THAT(test.command, ::testing::ElementsAre("/bin/sh", "/cwb/ctl/build.sh", "test"));
   EXPECT_EQ(test.workdir, "/cwb/test");
   EXPECT_THAT(test.env, Contains(Pair("CWB_WHEELS", "/cwb/wheels")));

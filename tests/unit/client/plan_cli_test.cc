@@ -292,7 +292,7 @@ TEST(CoverageCliTest, WheelhouseCoverageAsTableJsonAndMarkdown) {
   v1::TaskInfo* failed = manifest.add_tasks();
   *failed->mutable_spec() = plan.tasks(1);
   failed->set_state(v1::TASK_STATE_FAILED);
-  failed->set_message("the smoke test failed: the smoke test command exited with status 1");
+  failed->set_message("the smoke test failed: the test command exited with status 1");
   std::ofstream(wheelhouse / "cwb-results.json") << ToJson(manifest);
 
   const CliResult table = RunCwb("coverage " + config.string());

@@ -67,7 +67,7 @@ TEST_F(CoverageTest, EachCellShowsItsLatestResult) {
       Result(planned_[0], v1::TASK_STATE_FAILED, "the build command exited with status 1", 100),
       Result(planned_[0], v1::TASK_STATE_SUCCEEDED, "built 1 wheel(s)", 200, "flash_attn-2.6.3+cu124torch2.5-cp312.whl"),
       Result(planned_[1], v1::TASK_STATE_SUCCEEDED, "built 1 wheel(s)", 300, "x.whl"),
-      Result(planned_[1], v1::TASK_STATE_FAILED, "the smoke test failed: the smoke test command exited with status 1", 400),
+      Result(planned_[1], v1::TASK_STATE_FAILED, "the smoke test failed: the test command exited with status 1", 400),
       Result(planned_[2], v1::TASK_STATE_CANCELLED, "fail_fast: task a2 failed", 400),
       Result(earlier_b1, v1::TASK_STATE_SUCCEEDED, "built 1 wheel(s)", 50, "xformers-0.0.28-cp312.whl"),
   });
@@ -77,7 +77,7 @@ TEST_F(CoverageTest, EachCellShowsItsLatestResult) {
               ::testing::ElementsAre("wheelhouse/py312/cuda12.4/linux_x86_64/flash_attn-2.6.3+cu124torch2.5-cp312.whl"));
   EXPECT_FALSE(report.cells(0).outdated());
   EXPECT_EQ(report.cells(1).status(), v1::COVERAGE_STATUS_FAILED);
-  EXPECT_EQ(report.cells(1).reason(), "the smoke test failed: the smoke test command exited with status 1");
+  EXPECT_EQ(report.cells(1).reason(), "the smoke test failed: the test command exited with status 1");
   EXPECT_TRUE(report.cells(1).wheels().empty());
   EXPECT_EQ(report.cells(2).status(), v1::COVERAGE_STATUS_MISSING);
   EXPECT_EQ(report.cells(2).reason(), "cancelled: fail_fast: task a2 failed");
