@@ -45,6 +45,12 @@ absl::StatusOr<ZipPtr> OpenZip(const fs::path& path, int flags) {
   return ZipPtr(archive);
 }
 
+// The name of entry `index`; "" when the archive has none for it.
+std::string EntryName(zip_t* archive, zip_uint64_t index) {
+  const char* name = zip_get_name(archive, index, ZIP_FL_ENC_GUESS);
+  return name == nullptr ? "" : name;
+}
+
 absl::StatusOr<std::string> ReadEntry(zip_t* archive, zip_uint64_t index, const fs::path& path) {
   zip_stat_t stat;
   if (zip_stat_index(archive, index, 0, &stat) != 0) return ZipError(archive, "cannot stat an entry of", path);
@@ -201,7 +207,7 @@ absl::StatusOr<fs::path> RelabelWheel(const fs::path& wheel, const std::string& 
   const zip_int64_t count = zip_get_num_entries(source.get(), 0);
   std::optional<std::string> dist_info;
   for (zip_int64_t i = 0; i < count; ++i) {
-    const std::string entry = zip_get_name(source.get(), i, ZIP_FL_ENC_GUESS);
+    const std::string entry = EntryName(source.get(), i);
     const size_t slash = entry.find('/');
     if (slash == std::string::npos || !entry.substr(0, slash).ends_with(".dist-info")) continue;
     const std::string dir = entry.substr(0, slash);
@@ -236,7 +242,8 @@ absl::StatusOr<fs::path> RelabelWheel(const fs::path& wheel, const std::string& 
   const fs::path temp = TempPathFor(labelled);
   ASSIGN_OR_RETURN(ZipPtr target, OpenZip(temp, ZIP_CREATE | ZIP_EXCL));
   for (zip_int64_t i = 0; i < count; ++i) {
-    const std::string entry = zip_get_name(source.get(), i, ZIP_FL_ENC_GUESS);
+    const std::string entry = EntryName(source.get(), i);
+    if (entry.empty()) return ZipError(source.get(), "cannot name an entry of", wheel);
     if (IsRecordSignature(entry, *dist_info)) continue;
     const std::string renamed = renames.Apply(entry);
     zip_stat_t stat;
