@@ -118,9 +118,7 @@ std::vector<std::pair<std::string, std::string>> BuildPipeline::ContainerEnv(
   for (const v1::AxisValue& axis : spec.axes()) {
     const std::string upper = absl::AsciiStrToUpper(axis.name());
     env.push_back({absl::StrCat("CWB_", upper), axis.value()});
-    const bool required = std::find(kRequiredAxes.begin(), kRequiredAxes.end(), axis.name()) !=
-                          kRequiredAxes.end();
-    if (!required) env.push_back({upper, axis.value()});  // extra axes by their own name too
+    if (!IsRequiredAxis(axis.name())) env.push_back({upper, axis.value()});  // extra axes by their own name too
   }
   std::vector<EnvEntry> task_env;
   for (const v1::EnvVar& var : spec.env()) task_env.push_back({var.name(), var.value()});

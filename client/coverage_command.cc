@@ -18,22 +18,14 @@ namespace fs = std::filesystem;
 void PrintTable(const v1::CoverageReport& report, bool colour, std::ostream& out) {
   // Extra axes become columns after the three required ones, in first-seen order.
   std::vector<std::string> extra_axes;
-  for (const v1::CoverageCell& cell : report.cells()) {
-    for (const v1::AxisValue& axis : cell.axes()) {
-      const bool required = std::find(kRequiredAxes.begin(), kRequiredAxes.end(), axis.name()) != kRequiredAxes.end();
-      if (!required && std::find(extra_axes.begin(), extra_axes.end(), axis.name()) == extra_axes.end()) {
-        extra_axes.push_back(axis.name());
-      }
-    }
-  }
+  for (const v1::CoverageCell& cell : report.cells()) AddExtraAxisNames(AxesFromProto(cell.axes()), extra_axes);
   std::vector<std::string> headers = {"PROJECT", "PYTHON", "CUDA", "TORCH"};
   for (const std::string& axis : extra_axes) headers.push_back(absl::AsciiStrToUpper(axis));
   headers.insert(headers.end(), {"STATUS", "WHEEL OR REASON"});
   TextTable table(headers);
   table.ColourStates(headers.size() - 2, colour);
   for (const v1::CoverageCell& cell : report.cells()) {
-    AxisValues axes;
-    for (const v1::AxisValue& axis : cell.axes()) axes.emplace_back(axis.name(), axis.value());
+    const AxisValues axes = AxesFromProto(cell.axes());
     std::vector<std::string> row = {cell.project().empty() ? "(every project)" : cell.project(),
                                     AxisOrEmpty(axes, kPythonAxis), AxisOrEmpty(axes, kCudaAxis),
                                     AxisOrEmpty(axes, kTorchAxis)};

@@ -49,15 +49,7 @@ int RunPlan(const PlanOptions& options, std::ostream& out, std::ostream& err) {
   }
   // Extra axes become columns after the three required ones, in first-seen order.
   std::vector<std::string> extra_axes;
-  for (const PlannedTask& task : plan->tasks) {
-    for (const auto& [name, value] : task.axes) {
-      const bool required =
-          std::find(kRequiredAxes.begin(), kRequiredAxes.end(), name) != kRequiredAxes.end();
-      if (!required && std::find(extra_axes.begin(), extra_axes.end(), name) == extra_axes.end()) {
-        extra_axes.push_back(name);
-      }
-    }
-  }
+  for (const PlannedTask& task : plan->tasks) AddExtraAxisNames(task.axes, extra_axes);
   const bool labelled = std::any_of(plan->tasks.begin(), plan->tasks.end(),
                                     [](const PlannedTask& task) { return !task.local_version.empty(); });
   std::vector<std::string> headers = {"ID", "PROJECT", "PYTHON", "CUDA", "TORCH"};

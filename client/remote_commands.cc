@@ -256,8 +256,7 @@ int FetchCommand(const RemoteOptions& options, const std::string& build_id,
   int fetched = 0, skipped = 0, failed = 0;
   std::vector<IndexedWheel> present;
   for (const v1::TaskInfo& task : build.tasks()) {
-    std::vector<std::pair<std::string, std::string>> axes;
-    for (const v1::AxisValue& axis : task.spec().axes()) axes.emplace_back(axis.name(), axis.value());
+    const AxisValues axes = AxesFromProto(task.spec());
     for (const v1::ArtifactInfo& artifact : task.artifacts()) {
       const fs::path destination = fs::path(output_dir) / artifact.wheelhouse_path();
       const IndexedWheel indexed{VariantName(axes), artifact.filename(), artifact.wheelhouse_path(), artifact.sha256()};

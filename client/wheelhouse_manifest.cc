@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/atomic_file.h"
+#include "common/coverage.h"
 #include "common/status_macros.h"
 #include "common/task_proto.h"
 #include "common/task_state.h"
@@ -19,12 +20,6 @@ namespace cwb {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string CellKey(const v1::TaskSpec& spec) {
-  std::string key = spec.project();
-  for (const v1::AxisValue& axis : spec.axes()) absl::StrAppend(&key, "\n", axis.name(), "=", axis.value());
-  return key;
-}
 
 // An exclusive flock on a file beside the manifest, for the scope's lifetime.
 class ManifestLock {

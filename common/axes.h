@@ -23,6 +23,13 @@ inline constexpr std::string_view kCpuCuda = "cpu";
 // the config declares them.
 using AxisValues = std::vector<std::pair<std::string, std::string>>;
 
+// Whether `axis` is one of kRequiredAxes (not an extra axis).
+bool IsRequiredAxis(std::string_view axis);
+
+// Adds the extra axes of `values` that `names` lacks, in their order: what tables show as columns
+// after the three required ones, in first-seen order.
+void AddExtraAxisNames(const AxisValues& values, std::vector<std::string>& names);
+
 // The value of `axis`, or nullopt when the target does not have that axis.
 std::optional<std::string> FindAxis(const AxisValues& values, std::string_view axis);
 // The value of an axis the target must have (one of kRequiredAxes); "" if absent.

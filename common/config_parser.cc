@@ -354,8 +354,7 @@ class Parser {
         exclude = value;
         return;
       }
-      const bool is_required =
-          std::find(kRequiredAxes.begin(), kRequiredAxes.end(), key) != kRequiredAxes.end();
+      const bool is_required = IsRequiredAxis(key);
       if (!is_required) {
         // Any other key is an extra axis, unless it looks like a misspelt known key.
         if (auto near = ClosestMatch(key, kMatrixReservedKeys)) {

@@ -5,23 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/local_version.h"
+#include "common/task_proto.h"
 
 namespace cwb {
 namespace {
-
-using Axes = google::protobuf::RepeatedPtrField<v1::AxisValue>;
-
-std::string CellKey(const std::string& project, const Axes& axes) {
-  std::string key = project;
-  for (const v1::AxisValue& axis : axes) absl::StrAppend(&key, "\n", axis.name(), "=", axis.value());
-  return key;
-}
-
-AxisValues ToAxisValues(const Axes& axes) {
-  AxisValues out;
-  for (const v1::AxisValue& axis : axes) out.emplace_back(axis.name(), axis.value());
-  return out;
-}
 
 // The status and reason a result gives its cell.
 void ApplyResult(const v1::TaskInfo& result, const WheelCheck& check, v1::CoverageCell& cell) {
@@ -83,24 +70,25 @@ const char* Symbol(v1::CoverageStatus status) {
 
 // The column of a cell in a project's grid: its variant without the Python version.
 std::string ColumnOf(const v1::CoverageCell& cell) {
-  return absl::StrJoin(VariantParts(ToAxisValues(cell.axes())), " ");
+  return absl::StrJoin(VariantParts(AxesFromProto(cell.axes())), " ");
 }
 
-std::string PythonOf(const v1::CoverageCell& cell) {
-  for (const v1::AxisValue& axis : cell.axes()) {
-    if (axis.name() == kPythonAxis) return axis.value();
-  }
-  return "";
-}
+std::string PythonOf(const v1::CoverageCell& cell) { return AxisOrEmpty(AxesFromProto(cell.axes()), kPythonAxis); }
 
 }  // namespace
+
+std::string CellKey(const v1::TaskSpec& spec) {
+  std::string key = spec.project();
+  for (const v1::AxisValue& axis : spec.axes()) absl::StrAppend(&key, "\n", axis.name(), "=", axis.value());
+  return key;
+}
 
 v1::CoverageReport MakeCoverage(const std::string& config_name, const std::vector<const v1::TaskSpec*>& planned,
                                 const google::protobuf::RepeatedPtrField<v1::UnsupportedTarget>& unsupported,
                                 const std::vector<const v1::TaskInfo*>& results, const WheelCheck& check) {
   std::map<std::string, const v1::TaskInfo*> latest;
   for (const v1::TaskInfo* result : results) {
-    const v1::TaskInfo*& slot = latest[CellKey(result->spec().project(), result->spec().axes())];
+    const v1::TaskInfo*& slot = latest[CellKey(result->spec())];
     if (slot == nullptr || result->finished_at_ms() >= slot->finished_at_ms()) slot = result;
   }
   v1::CoverageReport report;
@@ -110,7 +98,7 @@ v1::CoverageReport MakeCoverage(const std::string& config_name, const std::vecto
     cell.set_project(spec->project());
     *cell.mutable_axes() = spec->axes();
     cell.set_task_id(spec->id());
-    auto found = latest.find(CellKey(spec->project(), spec->axes()));
+    auto found = latest.find(CellKey(*spec));
     if (found == latest.end()) {
       cell.set_status(v1::COVERAGE_STATUS_MISSING);
       cell.set_reason("not built");

@@ -13,6 +13,10 @@
 
 namespace cwb {
 
+// The identity of a cell, which results of different builds (and specs) of it share: its
+// project and every axis value.
+std::string CellKey(const v1::TaskSpec& spec);
+
 // Why an artifact a result names is not usable (its file is gone); "" when it is there.
 using WheelCheck = std::function<std::string(const v1::ArtifactInfo& artifact)>;
 

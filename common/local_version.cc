@@ -30,7 +30,7 @@ std::vector<std::string> VariantParts(const AxisValues& axes) {
     parts.push_back(absl::StrCat("torch", TorchMajorMinor(*torch)));
   }
   for (const auto& [name, value] : axes) {
-    if (std::find(kRequiredAxes.begin(), kRequiredAxes.end(), name) != kRequiredAxes.end()) continue;
+    if (IsRequiredAxis(name)) continue;
     parts.push_back(absl::StrCat(absl::StrReplaceAll(name, {{"_", ""}}), value));
   }
   return parts;

@@ -58,11 +58,13 @@ void AppendAxes(const AxisValues& axes, google::protobuf::RepeatedPtrField<v1::A
   }
 }
 
-AxisValues AxesFromProto(const v1::TaskSpec& task) {
-  AxisValues axes;
-  for (const v1::AxisValue& axis : task.axes()) axes.emplace_back(axis.name(), axis.value());
-  return axes;
+AxisValues AxesFromProto(const google::protobuf::RepeatedPtrField<v1::AxisValue>& axes) {
+  AxisValues out;
+  for (const v1::AxisValue& axis : axes) out.emplace_back(axis.name(), axis.value());
+  return out;
 }
+
+AxisValues AxesFromProto(const v1::TaskSpec& task) { return AxesFromProto(task.axes()); }
 
 ImageRecipe RecipeFromProto(const v1::TaskSpec& task) {
   const v1::ImageSpec& image = task.image();

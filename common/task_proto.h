@@ -16,6 +16,7 @@ v1::BuildPlan ToProto(const BuildPlan& plan);
 
 // The image recipe a TaskSpec carries, for rendering on the agent.
 ImageRecipe RecipeFromProto(const v1::TaskSpec& task);
+AxisValues AxesFromProto(const google::protobuf::RepeatedPtrField<v1::AxisValue>& axes);
 AxisValues AxesFromProto(const v1::TaskSpec& task);
 // Appends `axes` to a message's axis list (a TaskSpec's, an UnsupportedTarget's).
 void AppendAxes(const AxisValues& axes, google::protobuf::RepeatedPtrField<v1::AxisValue>* out);

@@ -159,8 +159,7 @@ std::vector<Coordinator::BuiltWheel> Coordinator::ListWheels() {
     for (const std::string& task_id : build->task_ids) {
       const TaskRecord& task = tasks_.at(TaskKey{build->header.build_id(), task_id});
       if (task.info.state() != v1::TASK_STATE_SUCCEEDED) continue;
-      std::vector<std::pair<std::string, std::string>> axes;
-      for (const v1::AxisValue& axis : task.info.spec().axes()) axes.emplace_back(axis.name(), axis.value());
+      const AxisValues axes = AxesFromProto(task.info.spec());
       for (const v1::ArtifactInfo& artifact : task.info.artifacts()) {
         wheels.push_back({build->header.build_id(), task_id, task.info.spec().project(), axes, artifact});
       }
