@@ -9,9 +9,9 @@
 #include "absl/strings/str_format.h"
 #include "agent/log_batcher.h"
 #include "agent/wheel_upload.h"
-#include "common/atomic_file.h"
-#include "common/grpc_status.h"
-#include "common/task_proto.h"
+#include "common/base/atomic_file.h"
+#include "common/rpc/grpc_status.h"
+#include "common/rpc/task_proto.h"
 
 namespace cwb {
 namespace {

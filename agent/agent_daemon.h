@@ -19,10 +19,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include "agent/build_pipeline.h"
-#include "common/metrics.h"
+#include "common/web/metrics.h"
 #include "agent/gpu_allocator.h"
-#include "common/auth.h"
-#include "common/cancellation.h"
+#include "common/rpc/auth.h"
+#include "common/base/cancellation.h"
 #include "cwb/v1/agent.grpc.pb.h"
 
 namespace cwb {

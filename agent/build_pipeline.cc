@@ -10,13 +10,13 @@
 #include "agent/container_build_script.h"
 #include "agent/git_checkout.h"
 #include "agent/wheel_relabel.h"
-#include "common/atomic_file.h"
-#include "common/axes.h"
-#include "common/digest.h"
-#include "common/dockerfile_renderer.h"
-#include "common/planner.h"
-#include "common/task_proto.h"
-#include "common/wheelhouse.h"
+#include "common/base/atomic_file.h"
+#include "common/config/axes.h"
+#include "common/base/digest.h"
+#include "common/config/dockerfile_renderer.h"
+#include "common/config/planner.h"
+#include "common/rpc/task_proto.h"
+#include "common/config/wheelhouse.h"
 
 namespace cwb {
 namespace {

@@ -18,11 +18,11 @@
 #include "agent/container_runtime.h"
 #include "agent/host_resources.h"
 #include "agent/log_sink.h"
-#include "common/process_runner.h"
-#include "common/cancellation.h"
-#include "common/clock.h"
-#include "common/metrics.h"
-#include "common/dockerfile_renderer.h"
+#include "common/process/process_runner.h"
+#include "common/base/cancellation.h"
+#include "common/base/clock.h"
+#include "common/web/metrics.h"
+#include "common/config/dockerfile_renderer.h"
 #include "cwb/v1/task.pb.h"
 
 namespace cwb {

@@ -3,7 +3,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "common/cancellation.h"
+#include "common/base/cancellation.h"
 
 namespace cwb {
 

@@ -1,7 +1,7 @@
 #include "agent/git_checkout.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/cancellation.h"
+#include "common/base/cancellation.h"
 
 namespace cwb {
 namespace {

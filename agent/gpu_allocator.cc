@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/versions.h"
+#include "common/config/versions.h"
 
 namespace cwb {
 

@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "agent/container_runtime.h"
 #include "agent/gpu_probe.h"
-#include "common/cancellation.h"
+#include "common/base/cancellation.h"
 
 namespace cwb {
 

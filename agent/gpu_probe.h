@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/process_runner.h"
+#include "common/process/process_runner.h"
 
 namespace cwb {
 

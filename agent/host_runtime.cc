@@ -12,8 +12,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "common/atomic_file.h"
-#include "common/cancellation.h"
+#include "common/base/atomic_file.h"
+#include "common/base/cancellation.h"
 
 namespace cwb {
 namespace {

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "agent/container_runtime.h"
-#include "common/process_runner.h"
+#include "common/process/process_runner.h"
 
 namespace cwb {
 

@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "agent/log_sink.h"
-#include "common/cancellation.h"
-#include "common/clock.h"
+#include "common/base/cancellation.h"
+#include "common/base/clock.h"
 #include "cwb/v1/agent.pb.h"
 
 namespace cwb {

@@ -3,8 +3,8 @@
 
 #include "agent/run_task_command.h"
 #include "agent/serve_command.h"
-#include "common/command_line.h"
-#include "common/server_log.h"
+#include "common/base/command_line.h"
+#include "common/web/server_log.h"
 
 namespace {
 

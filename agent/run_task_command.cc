@@ -8,12 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/boost_process_runner.h"
+#include "common/process/boost_process_runner.h"
 #include "agent/gpu_allocator.h"
 #include "agent/gpu_probe.h"
-#include "common/atomic_file.h"
-#include "common/task_proto.h"
-#include "common/wheelhouse.h"
+#include "common/base/atomic_file.h"
+#include "common/rpc/task_proto.h"
+#include "common/config/wheelhouse.h"
 
 namespace cwb {
 namespace {

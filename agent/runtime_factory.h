@@ -11,7 +11,7 @@
 #include "agent/container_argv.h"
 #include "agent/container_runtime.h"
 #include "agent/host_runtime.h"
-#include "common/process_runner.h"
+#include "common/process/process_runner.h"
 
 namespace cwb {
 

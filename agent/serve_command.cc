@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include "agent/agent_daemon.h"
-#include "common/boost_process_runner.h"
-#include "common/http_server.h"
-#include "common/server_log.h"
+#include "common/process/boost_process_runner.h"
+#include "common/web/http_server.h"
+#include "common/web/server_log.h"
 #include "agent/gpu_allocator.h"
 #include "agent/run_task_command.h"
 

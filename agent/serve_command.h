@@ -8,8 +8,8 @@
 #include "agent/build_pipeline.h"
 #include "agent/gpu_probe.h"
 #include "agent/runtime_factory.h"
-#include "common/auth.h"
-#include "common/cancellation.h"
+#include "common/rpc/auth.h"
+#include "common/base/cancellation.h"
 #include "cwb/v1/state.pb.h"
 
 namespace cwb {

@@ -11,11 +11,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/atomic_file.h"
-#include "common/digest.h"
-#include "common/status_macros.h"
-#include "common/validate.h"
-#include "common/wheelhouse.h"
+#include "common/base/atomic_file.h"
+#include "common/base/digest.h"
+#include "common/base/status_macros.h"
+#include "common/config/validate.h"
+#include "common/config/wheelhouse.h"
 
 namespace cwb {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <fstream>
 
-#include "common/grpc_status.h"
+#include "common/rpc/grpc_status.h"
 
 namespace cwb {
 namespace {

@@ -20,7 +20,7 @@
 #include "bench/benchmarks.h"
 #include "bench/coordinator_process.h"
 #include "client/wheel_download.h"
-#include "common/digest.h"
+#include "common/base/digest.h"
 
 namespace cwb::bench {
 namespace {

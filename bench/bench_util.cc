@@ -14,10 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/remote_commands.h"
-#include "common/boost_process_runner.h"
-#include "common/digest.h"
-#include "common/grpc_status.h"
-#include "common/task_state.h"
+#include "common/process/boost_process_runner.h"
+#include "common/base/digest.h"
+#include "common/rpc/grpc_status.h"
+#include "common/rpc/task_state.h"
 
 namespace cwb::bench {
 namespace {

@@ -14,9 +14,9 @@
 #include "bench/benchmarks.h"
 #include "bench/coordinator_process.h"
 #include "bench/sim_fleet.h"
-#include "common/config_parser.h"
-#include "common/planner.h"
-#include "common/task_proto.h"
+#include "common/config/config_parser.h"
+#include "common/config/planner.h"
+#include "common/rpc/task_proto.h"
 
 namespace cwb::bench {
 namespace {

@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "bench/benchmarks.h"
-#include "common/command_line.h"
+#include "common/base/command_line.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include "bench/benchmarks.h"
 #include "bench/coordinator_process.h"
 #include "bench/sim_fleet.h"
-#include "common/boost_process_runner.h"
+#include "common/process/boost_process_runner.h"
 
 namespace cwb::bench {
 namespace {

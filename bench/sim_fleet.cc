@@ -3,8 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "agent/wheel_upload.h"
 #include "bench/bench_util.h"
-#include "common/atomic_file.h"
-#include "common/digest.h"
+#include "common/base/atomic_file.h"
+#include "common/base/digest.h"
 
 namespace cwb::bench {
 

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/table.h"
-#include "common/task_state.h"
+#include "common/rpc/task_state.h"
 
 namespace cwb {
 

@@ -10,7 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "common/auth.h"
+#include "common/rpc/auth.h"
 #include "cwb/v1/client.grpc.pb.h"
 
 namespace cwb {

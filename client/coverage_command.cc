@@ -7,8 +7,8 @@
 #include "client/plan_commands.h"
 #include "client/table.h"
 #include "client/wheelhouse_manifest.h"
-#include "common/coverage.h"
-#include "common/task_proto.h"
+#include "common/rpc/coverage.h"
+#include "common/rpc/task_proto.h"
 
 namespace cwb {
 namespace {

@@ -6,9 +6,10 @@
 #include "client/completion.h"
 #include "client/coverage_command.h"
 #include "client/exit_codes.h"
+#include "client/local_build.h"
 #include "client/plan_commands.h"
 #include "client/remote_commands.h"
-#include "common/command_line.h"
+#include "common/base/command_line.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cwb: build Python wheels of CUDA projects across a Python x CUDA x PyTorch matrix"};

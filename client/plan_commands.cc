@@ -8,9 +8,9 @@
 #include "absl/strings/str_replace.h"
 #include "client/exit_codes.h"
 #include "client/table.h"
-#include "common/atomic_file.h"
-#include "common/config_parser.h"
-#include "common/task_proto.h"
+#include "common/base/atomic_file.h"
+#include "common/config/config_parser.h"
+#include "common/rpc/task_proto.h"
 
 namespace cwb {
 

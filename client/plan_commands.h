@@ -6,7 +6,7 @@
 #include <ostream>
 #include <string>
 
-#include "common/planner.h"
+#include "common/config/planner.h"
 #include "cwb/v1/task.pb.h"
 
 namespace cwb {

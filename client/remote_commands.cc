@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "agent/serve_command.h"
 #include "client/build_view.h"
 #include "client/plan_commands.h"
 #include "client/exit_codes.h"
@@ -16,14 +15,13 @@
 #include "client/wheel_download.h"
 #include "client/wheelhouse_index.h"
 #include "client/wheelhouse_manifest.h"
-#include "common/atomic_file.h"
-#include "common/clock.h"
-#include "common/config_parser.h"
-#include "common/digest.h"
-#include "common/grpc_status.h"
-#include "common/task_proto.h"
-#include "common/task_state.h"
-#include "coordinator/server.h"
+#include "common/base/atomic_file.h"
+#include "common/base/clock.h"
+#include "common/config/config_parser.h"
+#include "common/base/digest.h"
+#include "common/rpc/grpc_status.h"
+#include "common/rpc/task_proto.h"
+#include "common/rpc/task_state.h"
 
 namespace cwb {
 namespace {
@@ -361,75 +359,6 @@ int AgentsCommand(const RemoteOptions& options, std::ostream& out, std::ostream&
   }
   table.Print(out);
   return kExitSuccess;
-}
-
-int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt, std::ostream& out,
-                      std::ostream& err) {
-  absl::StatusOr<Config> config = LoadConfigFile(options.config_path);
-  if (!config.ok()) {
-    err << config.status().message() << '\n';
-    return kExitUsageError;
-  }
-  const fs::path output = options.output_dir.empty() ? config->output_dir : fs::path(options.output_dir);
-  const fs::path state = output / ".cwb";
-
-  // The same code paths as a cluster: a coordinator on a loopback port and an agent dialing it.
-  ServerOptions server_options;
-  server_options.listen = "127.0.0.1:0";
-  server_options.coordinator.data_dir = state / "coordinator";
-  absl::StatusOr<std::unique_ptr<CoordinatorServer>> server =
-      CoordinatorServer::Start(server_options, SystemClock::Get());
-  if (!server.ok()) {
-    err << "cwb: cannot start the coordinator: " << server.status().message() << '\n';
-    return kExitSomeFailed;
-  }
-  ServeOptions serve;
-  serve.coordinator = (*server)->address();
-  serve.slots = options.slots;
-  serve.gpus_per_task = options.gpus_per_task;
-  serve.runtime.name = options.runtime;
-  serve.runtime.host_python = options.host_python;
-  serve.runtime.engine.network = options.network;
-  serve.pipeline.work_dir = state / "agent";
-  serve.pipeline.keep_failed_workspace = options.keep_failed;
-  Cancellation stop_agent;
-  std::ostringstream agent_out;
-  std::thread agent([&] { ServeCommand(serve, stop_agent, agent_out, err); });
-
-  RemoteOptions remote;
-  remote.connection.coordinator = (*server)->address();
-  remote.terminal = options.terminal;
-  remote.no_cache = options.no_cache;
-  remote.index = options.index;
-  remote.strict = options.strict;
-  // Ctrl-C cancels every unfinished task of whatever this process submitted; the watch below then
-  // ends as usual.
-  Cancellation done;
-  std::thread canceller([&] {
-    WaitForAny(interrupt, done);
-    if (done.cancelled()) return;
-    err << "cwb: " << interrupt.reason() << ": cancelling the build\n";
-    CoordinatorConnection connection(remote.connection);
-    v1::ListBuildsResponse builds;
-    connection.stub().ListBuilds(connection.Context().get(), v1::ListBuildsRequest(), &builds);
-    for (const v1::BuildInfo& build : builds.builds()) {
-      v1::CancelRequest request;
-      request.set_build_id(build.build_id());
-      v1::CancelResponse response;
-      connection.stub().Cancel(connection.Context().get(), request, &response);
-    }
-  });
-  std::string build_id;
-  int code = SubmitCommand(remote, options.config_path, /*watch=*/true, out, err, &build_id);
-  done.Cancel("watch ended");
-  canceller.join();
-  if (!build_id.empty()) {
-    code = std::max(code, FetchCommand(remote, build_id, output.string(), out, err));
-  }
-  stop_agent.Cancel("the build is over");
-  agent.join();
-  (*server)->Shutdown();
-  return code;
 }
 
 }  // namespace cwb

@@ -1,5 +1,4 @@
-// The CLI commands that talk to a coordinator, and `cwb build`, which runs one in-process with a
-// local agent. Each returns the exit status (0 all succeeded, 1 some failed, 2 usage or config
+// The CLI commands that talk to a coordinator. Each returns the exit status (0 all succeeded, 1 some failed, 2 usage or config
 // error) and writes only to the streams it is given.
 #pragma once
 
@@ -8,7 +7,7 @@
 #include <vector>
 
 #include "client/connection.h"
-#include "common/cancellation.h"
+#include "common/base/cancellation.h"
 
 namespace cwb {
 
@@ -39,24 +38,5 @@ int CancelCommand(const RemoteOptions& options, const std::string& build_id,
 int RetryCommand(const RemoteOptions& options, const std::string& build_id,
                  const std::vector<std::string>& task_ids, std::ostream& out, std::ostream& err);
 int AgentsCommand(const RemoteOptions& options, std::ostream& out, std::ostream& err);
-
-struct LocalBuildOptions {
-  std::string config_path;
-  std::string runtime = "podman";  // podman, docker or host
-  std::string host_python = "python3";  // with the host runtime
-  std::string network;          // engine network mode for builds
-  int slots = 1;
-  int gpus_per_task = 0;        // as cwb-agent serve --gpus-per-task
-  std::string output_dir;       // empty: the config's output_dir_host
-  bool terminal = false;
-  bool keep_failed = false;
-  bool no_cache = false;        // build every task, reusing no earlier result
-  bool index = false;           // also write the static pip index beside the wheelhouse
-  bool strict = false;          // a combination no PyTorch release supports is an error
-};
-// `cwb build`: an in-process coordinator and local agent; wheels land in output_dir_host.
-// `interrupt` (Ctrl-C) cancels the build: running containers are stopped, finished wheels fetched.
-int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt, std::ostream& out,
-                      std::ostream& err);
 
 }  // namespace cwb

@@ -1,8 +1,8 @@
 #include "client/wheel_download.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/streaming_file.h"
-#include "common/grpc_status.h"
+#include "common/base/streaming_file.h"
+#include "common/rpc/grpc_status.h"
 
 namespace cwb {
 

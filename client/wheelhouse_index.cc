@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/atomic_file.h"
-#include "common/status_macros.h"
+#include "common/base/atomic_file.h"
+#include "common/base/status_macros.h"
 
 namespace cwb {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/simple_index.h"
+#include "common/web/simple_index.h"
 
 namespace cwb {
 

@@ -10,11 +10,11 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "common/atomic_file.h"
-#include "common/coverage.h"
-#include "common/status_macros.h"
-#include "common/task_proto.h"
-#include "common/task_state.h"
+#include "common/base/atomic_file.h"
+#include "common/rpc/coverage.h"
+#include "common/base/status_macros.h"
+#include "common/rpc/task_proto.h"
+#include "common/rpc/task_state.h"
 
 namespace cwb {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/atomic_file.h"
+#include "common/base/atomic_file.h"
 
 namespace cwb {
 namespace {

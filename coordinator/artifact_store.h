@@ -12,7 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/streaming_file.h"
+#include "common/base/streaming_file.h"
 
 namespace cwb {
 

@@ -5,13 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/axes.h"
-#include "common/boost_process_runner.h"
-#include "common/config_parser.h"
-#include "common/planner.h"
-#include "common/server_log.h"
-#include "common/task_proto.h"
-#include "common/wheelhouse.h"
+#include "common/config/axes.h"
+#include "common/process/boost_process_runner.h"
+#include "common/config/config_parser.h"
+#include "common/config/planner.h"
+#include "common/web/server_log.h"
+#include "common/rpc/task_proto.h"
+#include "common/config/wheelhouse.h"
 #include "coordinator/scheduler.h"
 
 namespace cwb {

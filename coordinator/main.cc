@@ -3,8 +3,8 @@
 
 #include "absl/strings/str_cat.h"
 
-#include "common/command_line.h"
-#include "common/server_log.h"
+#include "common/base/command_line.h"
+#include "common/web/server_log.h"
 #include "coordinator/server.h"
 
 int main(int argc, char** argv) {

@@ -4,9 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/axes.h"
-#include "common/task_proto.h"
-#include "common/versions.h"
+#include "common/config/axes.h"
+#include "common/rpc/task_proto.h"
+#include "common/config/versions.h"
 
 namespace cwb {
 namespace {

@@ -9,8 +9,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
-#include "common/auth.h"
-#include "common/http_server.h"
+#include "common/rpc/auth.h"
+#include "common/web/http_server.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/services.h"
 #include "coordinator/web_service.h"

@@ -10,11 +10,11 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "common/auth.h"
-#include "common/axes.h"
-#include "common/grpc_status.h"
-#include "common/task_proto.h"
-#include "common/wheelhouse.h"
+#include "common/rpc/auth.h"
+#include "common/config/axes.h"
+#include "common/rpc/grpc_status.h"
+#include "common/rpc/task_proto.h"
+#include "common/config/wheelhouse.h"
 
 namespace cwb {
 namespace {

@@ -6,8 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/cancellation.h"
-#include "common/clock.h"
+#include "common/base/cancellation.h"
+#include "common/base/clock.h"
 
 namespace cwb {
 namespace {

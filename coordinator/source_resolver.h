@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/process_runner.h"
+#include "common/process/process_runner.h"
 
 namespace cwb {
 

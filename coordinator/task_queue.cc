@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/axes.h"
+#include "common/config/axes.h"
 
 namespace cwb {
 

@@ -5,11 +5,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/auth.h"
-#include "common/coverage.h"
-#include "common/simple_index.h"
-#include "common/task_proto.h"
-#include "common/task_state.h"
+#include "common/rpc/auth.h"
+#include "common/rpc/coverage.h"
+#include "common/web/simple_index.h"
+#include "common/rpc/task_proto.h"
+#include "common/rpc/task_state.h"
 
 namespace cwb {
 namespace {

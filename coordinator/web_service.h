@@ -16,7 +16,7 @@
 
 #include <string>
 
-#include "common/http_server.h"
+#include "common/web/http_server.h"
 #include "coordinator/coordinator.h"
 
 namespace cwb {

@@ -5,8 +5,8 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "common/cancellation.h"
-#include "common/clock.h"
+#include "common/base/cancellation.h"
+#include "common/base/clock.h"
 
 namespace cwb::testing {
 

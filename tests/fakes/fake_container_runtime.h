@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "agent/container_runtime.h"
-#include "common/cancellation.h"
+#include "common/base/cancellation.h"
 
 namespace cwb::testing {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
-#include "common/process_runner.h"
-#include "common/cancellation.h"
+#include "common/process/process_runner.h"
+#include "common/base/cancellation.h"
 
 namespace cwb::testing {
 

@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "common/builtin_template.h"
-#include "common/config_parser.h"
-#include "common/planner.h"
+#include "common/config/builtin_template.h"
+#include "common/config/config_parser.h"
+#include "common/config/planner.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

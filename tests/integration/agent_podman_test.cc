@@ -5,11 +5,11 @@
 #include <sstream>
 #include <thread>
 
-#include "common/boost_process_runner.h"
+#include "common/process/boost_process_runner.h"
 #include "agent/build_pipeline.h"
 #include "agent/cli_container_runtime.h"
-#include "common/digest.h"
-#include "common/task_proto.h"
+#include "common/base/digest.h"
+#include "common/rpc/task_proto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/test_env.h"

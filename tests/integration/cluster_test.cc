@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/digest.h"
-#include "common/task_proto.h"
+#include "common/base/digest.h"
+#include "common/rpc/task_proto.h"
 #include "cwb/v1/state.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -11,10 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/boost_process_runner.h"
+#include "common/process/boost_process_runner.h"
 #include "agent/build_pipeline.h"
 #include "agent/host_runtime.h"
-#include "common/task_proto.h"
+#include "common/rpc/task_proto.h"
 #include "cwb/v1/state.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,7 +1,7 @@
 // The result cache's source resolver against real git repositories made by the test.
 #include "coordinator/source_resolver.h"
 
-#include "common/boost_process_runner.h"
+#include "common/process/boost_process_runner.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/test_env.h"

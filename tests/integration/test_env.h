@@ -10,10 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/boost_process_runner.h"
-#include "common/config_parser.h"
-#include "common/planner.h"
-#include "common/task_proto.h"
+#include "common/process/boost_process_runner.h"
+#include "common/config/config_parser.h"
+#include "common/config/planner.h"
+#include "common/rpc/task_proto.h"
 #include "gtest/gtest.h"
 
 namespace cwb::testing {

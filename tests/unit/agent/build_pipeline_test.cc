@@ -6,9 +6,9 @@
 #include <thread>
 
 #include "agent/agent_paths.h"
-#include "common/builtin_template.h"
-#include "common/digest.h"
-#include "common/task_proto.h"
+#include "common/config/builtin_template.h"
+#include "common/base/digest.h"
+#include "common/rpc/task_proto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"

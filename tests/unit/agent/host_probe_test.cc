@@ -1,7 +1,7 @@
 // GPU probe parsing, driver/CUDA compatibility, host resources and MAX_JOBS.
 #include "absl/strings/str_split.h"
 #include "agent/gpu_probe.h"
-#include "common/versions.h"
+#include "common/config/versions.h"
 #include "agent/host_resources.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

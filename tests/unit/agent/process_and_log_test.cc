@@ -9,10 +9,10 @@
 #include <sstream>
 #include <thread>
 
-#include "common/boost_process_runner.h"
-#include "common/line_splitter.h"
+#include "common/process/boost_process_runner.h"
+#include "common/process/line_splitter.h"
 #include "agent/log_sink.h"
-#include "common/cancellation.h"
+#include "common/base/cancellation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"

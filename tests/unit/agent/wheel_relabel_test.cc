@@ -14,7 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/digest.h"
+#include "common/base/digest.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

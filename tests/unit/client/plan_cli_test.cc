@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "absl/strings/str_split.h"
-#include "common/atomic_file.h"
-#include "common/task_proto.h"
+#include "common/base/atomic_file.h"
+#include "common/rpc/task_proto.h"
 #include "cwb/v1/state.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

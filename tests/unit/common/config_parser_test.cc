@@ -1,4 +1,4 @@
-#include "common/config_parser.h"
+#include "common/config/config_parser.h"
 
 #include <filesystem>
 #include <fstream>

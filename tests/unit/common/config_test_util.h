@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "common/config_parser.h"
+#include "common/config/config_parser.h"
 #include "gtest/gtest.h"
 
 namespace cwb::testing {

@@ -1,9 +1,9 @@
 // MakeCoverage and CoverageMarkdown on hand-made plans and results: each cell's status and reason,
 // the latest result winning, outdated results, wheels that are gone, unsupported combinations,
 // totals, and the Markdown grid.
-#include "common/coverage.h"
+#include "common/rpc/coverage.h"
 
-#include "common/task_proto.h"
+#include "common/rpc/task_proto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,12 +1,12 @@
-#include "common/dockerfile_renderer.h"
+#include "common/config/dockerfile_renderer.h"
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "common/atomic_file.h"
-#include "common/builtin_template.h"
+#include "common/base/atomic_file.h"
+#include "common/config/builtin_template.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,4 +1,4 @@
-#include "common/matrix.h"
+#include "common/config/matrix.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,9 +1,9 @@
-#include "common/planner.h"
+#include "common/config/planner.h"
 
 #include <set>
 
-#include "common/builtin_template.h"
-#include "common/config_parser.h"
+#include "common/config/builtin_template.h"
+#include "common/config/config_parser.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -3,12 +3,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/atomic_file.h"
-#include "common/streaming_file.h"
-#include "common/did_you_mean.h"
-#include "common/digest.h"
-#include "common/validate.h"
-#include "common/wheelhouse.h"
+#include "common/base/atomic_file.h"
+#include "common/base/streaming_file.h"
+#include "common/config/did_you_mean.h"
+#include "common/base/digest.h"
+#include "common/config/validate.h"
+#include "common/config/wheelhouse.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/http_server.h"
-#include "common/metrics.h"
-#include "common/simple_index.h"
+#include "common/web/http_server.h"
+#include "common/web/metrics.h"
+#include "common/web/simple_index.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/http_get.h"

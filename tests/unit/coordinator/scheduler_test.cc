@@ -1,6 +1,6 @@
 #include "coordinator/scheduler.h"
 
-#include "common/task_proto.h"
+#include "common/rpc/task_proto.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

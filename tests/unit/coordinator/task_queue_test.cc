@@ -1,6 +1,6 @@
 #include "coordinator/task_queue.h"
 
-#include "common/task_proto.h"
+#include "common/rpc/task_proto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,0 +1,113 @@
+#include "common/rpc/task_proto.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace cwb {
+
+v1::TaskSpec ToProto(const PlannedTask& task) {
+  v1::TaskSpec spec;
+  spec.set_id(task.id);
+  spec.set_project(task.project);
+  AppendAxes(task.axes, spec.mutable_axes());
+  spec.mutable_source()->set_repo_url(task.repo_url);
+  spec.mutable_source()->set_repo_ref(task.repo_ref);
+  spec.set_build_command(task.build_command);
+  for (const std::string& dep : task.dependencies) spec.add_dependencies(dep);
+  for (const EnvEntry& env : task.env) {
+    v1::EnvVar* var = spec.add_env();
+    var->set_name(env.name);
+    var->set_value(env.value);
+  }
+  for (const std::string& label : task.labels) spec.add_required_labels(label);
+  for (const std::string& name : task.secret_env) spec.add_secret_env(name);
+  spec.set_local_version(task.local_version);
+  spec.set_repair_command(task.repair_command);
+  spec.set_test_command(task.test_command);
+  for (const std::string& dep : task.test_dependencies) spec.add_test_dependencies(dep);
+  v1::ImageSpec* image = spec.mutable_image();
+  image->set_dockerfile_template(task.recipe.dockerfile_template);
+  image->set_template_origin(task.recipe.template_origin);
+  image->set_base_image(task.recipe.base_image);
+  for (const std::string& p : task.recipe.apt_packages) image->add_apt_packages(p);
+  for (const std::string& p : task.recipe.pip_packages) image->add_pip_packages(p);
+  image->set_content_hash(task.image.content_hash);
+  image->set_tag(task.image.tag);
+  return spec;
+}
+
+v1::BuildPlan ToProto(const BuildPlan& plan) {
+  v1::BuildPlan out;
+  out.set_config_path(plan.config_path);
+  out.set_output_dir(plan.output_dir.string());
+  for (const PlannedTask& task : plan.tasks) *out.add_tasks() = ToProto(task);
+  for (const UnsupportedTarget& target : plan.unsupported) {
+    v1::UnsupportedTarget* unsupported = out.add_unsupported();
+    AppendAxes(target.axes, unsupported->mutable_axes());
+    unsupported->set_reason(target.reason);
+  }
+  return out;
+}
+
+void AppendAxes(const AxisValues& axes, google::protobuf::RepeatedPtrField<v1::AxisValue>* out) {
+  for (const auto& [name, value] : axes) {
+    v1::AxisValue* axis = out->Add();
+    axis->set_name(name);
+    axis->set_value(value);
+  }
+}
+
+AxisValues AxesFromProto(const google::protobuf::RepeatedPtrField<v1::AxisValue>& axes) {
+  AxisValues out;
+  for (const v1::AxisValue& axis : axes) out.emplace_back(axis.name(), axis.value());
+  return out;
+}
+
+AxisValues AxesFromProto(const v1::TaskSpec& task) { return AxesFromProto(task.axes()); }
+
+ImageRecipe RecipeFromProto(const v1::TaskSpec& task) {
+  const v1::ImageSpec& image = task.image();
+  return {image.dockerfile_template(),
+          image.template_origin(),
+          image.base_image(),
+          AxesFromProto(task),
+          {image.apt_packages().begin(), image.apt_packages().end()},
+          {image.pip_packages().begin(), image.pip_packages().end()}};
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+absl::Status FromJson(const std::string& json, google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(json, message, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON: ", status.message().as_string()));
+  }
+  return absl::OkStatus();
+}
+
+bool NeedsGpu(const v1::TaskSpec& task) {
+  for (const v1::AxisValue& axis : task.axes()) {
+    if (axis.name() == kCudaAxis) return axis.value() != kCpuCuda;
+  }
+  return false;
+}
+
+}  // namespace cwb

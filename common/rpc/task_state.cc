@@ -1,0 +1,22 @@
+#include "common/rpc/task_state.h"
+
+namespace cwb {
+
+bool IsTerminal(v1::TaskState state) {
+  return state == v1::TASK_STATE_SUCCEEDED || state == v1::TASK_STATE_FAILED ||
+         state == v1::TASK_STATE_CANCELLED;
+}
+
+const char* StateName(v1::TaskState state) {
+  switch (state) {
+    case v1::TASK_STATE_QUEUED: return "queued";
+    case v1::TASK_STATE_ASSIGNED: return "assigned";
+    case v1::TASK_STATE_RUNNING: return "running";
+    case v1::TASK_STATE_SUCCEEDED: return "succeeded";
+    case v1::TASK_STATE_FAILED: return "failed";
+    case v1::TASK_STATE_CANCELLED: return "cancelled";
+    default: return "unknown";
+  }
+}
+
+}  // namespace cwb

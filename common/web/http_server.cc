@@ -1,0 +1,237 @@
+#include "common/web/http_server.h"
+
+#include <optional>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/version.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace cwb {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+HttpRequest ToRequest(const http::request<http::empty_body>& request) {
+  HttpRequest out;
+  out.method = std::string(request.method_string());
+  const std::string_view target(request.target().data(), request.target().size());
+  const size_t question = target.find('?');
+  out.path = PercentDecode(target.substr(0, question), false);
+  if (question != std::string_view::npos) {
+    const std::string_view rest = target.substr(question + 1);
+    for (absl::string_view piece : absl::StrSplit(absl::string_view(rest.data(), rest.size()), '&', absl::SkipEmpty())) {
+      const std::string_view pair(piece.data(), piece.size());
+      const size_t equals = pair.find('=');
+      out.query[PercentDecode(pair.substr(0, equals), true)] =
+          equals == std::string_view::npos ? "" : PercentDecode(pair.substr(equals + 1), true);
+    }
+  }
+  if (auto it = request.find(http::field::authorization); it != request.end()) out.authorization = std::string(it->value());
+  if (auto it = request.find(http::field::cookie); it != request.end()) out.cookie = std::string(it->value());
+  return out;
+}
+
+// One connection: reads a request, answers it, and again while the client keeps it alive.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const HttpHandler& handler) : stream_(std::move(socket)), handler_(handler) {}
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(64 << 10);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code error, size_t) {
+    if (error) return Close();
+    const http::request<http::empty_body>& request = parser_->get();
+    HttpResponse answer;
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+      answer = HttpResponse::Text(405, "only GET and HEAD are served\n");
+      answer.headers.emplace_back("Allow", "GET, HEAD");
+    } else {
+      try {
+        answer = handler_(ToRequest(request));
+      } catch (const std::exception& e) {
+        answer = HttpResponse::Text(500, absl::StrCat("internal error: ", e.what(), "\n"));
+      }
+    }
+    const bool keep_alive = request.keep_alive();
+    const bool head = request.method() == http::verb::head;
+    if (!answer.file.empty()) {
+      http::file_body::value_type file;
+      beast::error_code open_error;
+      file.open(answer.file.c_str(), beast::file_mode::scan, open_error);
+      if (!open_error) {
+        auto response = std::make_shared<http::response<http::file_body>>(
+            std::piecewise_construct, std::make_tuple(std::move(file)),
+            std::make_tuple(http::status::ok, request.version()));
+        Finish(*response, answer, keep_alive);
+        response->prepare_payload();
+        if (head) {
+          auto empty = std::make_shared<http::response<http::empty_body>>(response->base());
+          return Write(empty, keep_alive);
+        }
+        return Write(response, keep_alive);
+      }
+      answer = HttpResponse::Text(404, "the file is gone\n");
+    }
+    auto response = std::make_shared<http::response<http::string_body>>(
+        static_cast<http::status>(answer.status), request.version());
+    response->body() = std::move(answer.body);
+    Finish(*response, answer, keep_alive);
+    response->prepare_payload();
+    if (head) response->body().clear();  // Content-Length stays that of the body
+    Write(response, keep_alive);
+  }
+
+  template <class Response>
+  static void Finish(Response& response, const HttpResponse& answer, bool keep_alive) {
+    response.set(http::field::server, "cwb");
+    response.set(http::field::content_type, answer.content_type);
+    for (const auto& [name, value] : answer.headers) response.set(name, value);
+    response.keep_alive(keep_alive);
+  }
+
+  template <class Response>
+  void Write(std::shared_ptr<Response> response, bool keep_alive) {
+    http::async_write(stream_, *response,
+                      [self = shared_from_this(), response, keep_alive](beast::error_code error, size_t) {
+                        if (error || !keep_alive) return self->Close();
+                        self->Read();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> parser_;
+  const HttpHandler& handler_;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  explicit Impl(HttpHandler h) : handler(std::move(h)), acceptor(asio::make_strand(io)) {}
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(io), [this](beast::error_code error, tcp::socket socket) {
+      if (error == asio::error::operation_aborted) return;
+      if (!error) std::make_shared<Session>(std::move(socket), handler)->Start();
+      Accept();
+    });
+  }
+  HttpHandler handler;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+};
+
+HttpResponse HttpResponse::Text(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen, HttpHandler handler,
+                                                              int threads) {
+  const size_t colon = listen.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("http listen address '", listen, "': expected host:port"));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  beast::error_code error;
+  const asio::ip::address ip = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, error);
+  if (error) return absl::InvalidArgumentError(absl::StrCat("http listen address '", listen, "': ", error.message()));
+
+  std::unique_ptr<HttpServer> server(new HttpServer());
+  server->impl_ = std::make_unique<Impl>(std::move(handler));
+  tcp::acceptor& acceptor = server->impl_->acceptor;
+  const tcp::endpoint endpoint(ip, static_cast<uint16_t>(port));
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+  if (error) return absl::UnavailableError(absl::StrCat("cannot serve http on ", listen, ": ", error.message()));
+  server->port_ = acceptor.local_endpoint().port();
+  server->host_ = ip.is_unspecified() ? "127.0.0.1" : ip.to_string();
+  server->impl_->Accept();
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    server->threads_.emplace_back([impl = server->impl_.get()] { impl->io.run(); });
+  }
+  return server;
+}
+
+HttpServer::~HttpServer() {
+  if (!impl_) return;
+  impl_->io.stop();
+  for (std::thread& thread : threads_) thread.join();
+}
+
+std::string HttpServer::address() const {
+  return host_.find(':') != std::string::npos ? absl::StrCat("[", host_, "]:", port_) : absl::StrCat(host_, ":", port_);
+}
+
+std::string PercentDecode(std::string_view text, bool query) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 && HexValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+      i += 2;
+    } else if (query && text[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace cwb
