@@ -7,6 +7,7 @@
 
 #include "common/base/cancellation.h"
 #include "common/base/clock.h"
+#include "tests/fakes/rendezvous.h"
 
 namespace cwb::testing {
 
@@ -46,10 +47,11 @@ class FakeClock final : public Clock {
     steady_ += by;
     cv_.notify_all();
   }
-  // Blocks until at least `count` threads are inside SleepUntil (a rendezvous, not a sleep).
-  void WaitForSleepers(int count) {
+  // Blocks until at least `count` threads are inside SleepUntil (a rendezvous, not a sleep);
+  // false if they are not there within kRendezvousLimit.
+  [[nodiscard]] bool WaitForSleepers(int count) {
     std::unique_lock lock(mutex_);
-    sleepers_cv_.wait(lock, [&] { return sleepers_ >= count; });
+    return sleepers_cv_.wait_for(lock, kRendezvousLimit, [&] { return sleepers_ >= count; });
   }
 
  private:

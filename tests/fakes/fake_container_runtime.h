@@ -11,6 +11,7 @@
 
 #include "agent/container_runtime.h"
 #include "common/base/cancellation.h"
+#include "tests/fakes/rendezvous.h"
 
 namespace cwb::testing {
 
@@ -78,10 +79,11 @@ class FakeContainerRuntime final : public ContainerRuntime {
     std::lock_guard lock(mutex_);
     images_.insert(tag);
   }
-  // Blocks until a container is running (a rendezvous, not a sleep).
-  void WaitUntilRunning() {
+  // Blocks until a container is running (a rendezvous, not a sleep); false if none is within
+  // kRendezvousLimit.
+  [[nodiscard]] bool WaitUntilRunning() {
     std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return running_; });
+    return cv_.wait_for(lock, kRendezvousLimit, [&] { return running_; });
   }
   std::vector<ImageBuildRequest> builds() const {
     std::lock_guard lock(mutex_);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/process/process_runner.h"
 #include "common/base/cancellation.h"
+#include "tests/fakes/rendezvous.h"
 
 namespace cwb::testing {
 
@@ -70,10 +71,11 @@ class FakeProcessRunner final : public ProcessRunner {
     for (const ProcessSpec& spec : specs_) out.push_back(absl::StrJoin(spec.argv, " "));
     return out;
   }
-  // Blocks until a command starting with `prefix` has been run (a rendezvous, not a sleep).
-  void WaitForCommand(const std::string& prefix) {
+  // Blocks until a command starting with `prefix` has been run (a rendezvous, not a sleep);
+  // false if none is within kRendezvousLimit.
+  [[nodiscard]] bool WaitForCommand(const std::string& prefix) {
     std::unique_lock lock(mutex_);
-    calls_cv_.wait(lock, [&] {
+    return calls_cv_.wait_for(lock, kRendezvousLimit, [&] {
       for (const ProcessSpec& spec : specs_) {
         if (absl::StrJoin(spec.argv, " ").starts_with(prefix)) return true;
       }

@@ -362,7 +362,7 @@ TEST_F(BuildPipelineTest, CancellationStopsTheRunningContainer) {
   runtime_.block_runs_until_cancelled = true;
   Cancellation cancel;
   std::thread canceller([&] {
-    runtime_.WaitUntilRunning();
+    EXPECT_TRUE(runtime_.WaitUntilRunning());
     cancel.Cancel("cancelled by user");
   });
   TaskResult result = RunTask(Spec(), &cancel);
@@ -377,8 +377,8 @@ TEST_F(BuildPipelineTest, TimeLimitStopsTheBuild) {
   options_.time_limit = std::chrono::seconds(3600);
   runtime_.block_runs_until_cancelled = true;
   std::thread advancer([&] {
-    runtime_.WaitUntilRunning();
-    clock_.WaitForSleepers(1);  // the watchdog
+    EXPECT_TRUE(runtime_.WaitUntilRunning());
+    EXPECT_TRUE(clock_.WaitForSleepers(1));  // the watchdog
     clock_.Advance(std::chrono::seconds(3599));
     clock_.Advance(std::chrono::seconds(1));
   });

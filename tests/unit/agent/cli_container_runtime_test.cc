@@ -87,9 +87,9 @@ TEST(CliContainerRuntimeTest, CancellationStopsTheContainerWithTheGraceThenRemov
   runner.Script({{"podman", "stop"}, {}, 0});
   Cancellation cancel;
   std::thread canceller([&] {
-    runner.WaitForCommand("podman run");
+    EXPECT_TRUE(runner.WaitForCommand("podman run"));
     cancel.Cancel("user asked");
-    runner.WaitForCommand("podman stop");
+    EXPECT_TRUE(runner.WaitForCommand("podman stop"));
     container_stopped.Cancel("stopped");
   });
   std::vector<std::string> lines;
@@ -133,7 +133,7 @@ TEST(CliContainerRuntimeTest, FailedStopKillsTheClient) {
   CliContainerRuntime runtime({EngineKind::kPodman}, runner);
   Cancellation cancel;
   std::thread canceller([&] {
-    runner.WaitForCommand("podman run");
+    EXPECT_TRUE(runner.WaitForCommand("podman run"));
     cancel.Cancel("stop it");
   });
   absl::StatusOr<ContainerExit> exit =

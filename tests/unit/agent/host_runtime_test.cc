@@ -164,7 +164,7 @@ TEST_F(HostRuntimeRunTest, CancellationReachesTheBuild) {
         Request(), [&](std::string_view line) { std::lock_guard lock(mutex); lines.emplace_back(line); },
         &cancel, std::chrono::seconds(3));
   });
-  runner_.WaitForCommand("/bin/sh");
+  EXPECT_TRUE(runner_.WaitForCommand("/bin/sh"));
   cancel.Cancel("cancelled by a user");
   build.join();
   ASSERT_TRUE(exit.ok()) << exit.status();

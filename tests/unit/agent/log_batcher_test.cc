@@ -24,9 +24,10 @@ class Sent {
     std::lock_guard lock(mutex_);
     return batches_;
   }
-  void WaitFor(size_t n) {
+  // False if fewer than `n` batches came within kRendezvousLimit.
+  [[nodiscard]] bool WaitFor(size_t n) {
     std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return batches_.size() >= n; });
+    return cv_.wait_for(lock, testing::kRendezvousLimit, [&] { return batches_.size() >= n; });
   }
 
  private:
@@ -44,12 +45,12 @@ TEST(LogBatcherTest, QuietLinesGoOutAfterTheDelayNotBefore) {
                      std::chrono::milliseconds(100));
   batcher.Add(Line(clock, "one"));
   batcher.Add(Line(clock, "two"));
-  clock.WaitForSleepers(1);
+  ASSERT_TRUE(clock.WaitForSleepers(1));
   EXPECT_TRUE(sent.Batches().empty());
   clock.Advance(std::chrono::milliseconds(99));
   EXPECT_TRUE(sent.Batches().empty());
   clock.Advance(std::chrono::milliseconds(1));
-  sent.WaitFor(1);
+  ASSERT_TRUE(sent.WaitFor(1));
   EXPECT_THAT(sent.Batches(), ::testing::ElementsAre(2));
 }
 

@@ -159,7 +159,7 @@ TEST(BoostProcessRunnerTest, ProcessIgnoringSigtermIsKilledAfterTheGrace) {
         if (line != "started") return;
         cancel.Cancel("test");
         advancer = std::thread([&] {
-          clock.WaitForSleepers(1);  // the killer waits out the grace on the fake clock
+          EXPECT_TRUE(clock.WaitForSleepers(1));  // the killer waits out the grace on the fake clock
           clock.Advance(std::chrono::seconds(30));
         });
       },
