@@ -14,6 +14,7 @@
 #include "common/config/axes.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/task_proto.h"
+#include "common/rpc/task_state.h"
 #include "common/config/wheelhouse.h"
 
 namespace cwb {

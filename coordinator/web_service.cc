@@ -163,7 +163,7 @@ HttpResponse WebService::Api(const HttpRequest& request) {
 
 HttpResponse WebService::Index(const std::string& rest) {
   std::vector<IndexedWheel> wheels;
-  for (const Coordinator::BuiltWheel& wheel : coordinator_.ListWheels()) {
+  for (const StoredWheel& wheel : coordinator_.ListWheels()) {
     wheels.push_back({VariantName(wheel.axes), wheel.artifact.filename(),
                       absl::StrCat("files/", wheel.build_id, "/", wheel.task_id, "/", wheel.artifact.filename()),
                       wheel.artifact.sha256()});

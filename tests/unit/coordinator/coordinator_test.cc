@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_source_resolver.h"
+#include "tests/fakes/recording_agent_channel.h"
 
 namespace cwb {
 namespace {
@@ -21,24 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::FakeClock;
 
-// Records what the coordinator sends to one agent.
-class RecordingChannel final : public AgentChannel {
- public:
-  void Send(v1::CoordinatorMessage message) override { sent.push_back(std::move(message)); }
-  void Close() override { closed = true; }
-  std::vector<v1::Assignment> Assignments() const {
-    std::vector<v1::Assignment> out;
-    for (const auto& m : sent) if (m.has_assignment()) out.push_back(m.assignment());
-    return out;
-  }
-  std::vector<std::string> Cancels() const {
-    std::vector<std::string> out;
-    for (const auto& m : sent) if (m.has_cancel()) out.push_back(m.cancel().attempt_id());
-    return out;
-  }
-  std::vector<v1::CoordinatorMessage> sent;
-  bool closed = false;
-};
+using testing::RecordingChannel;
 
 constexpr char kConfig[] = R"(build_matrix:
   python_version: [3.11]

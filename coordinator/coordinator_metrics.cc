@@ -1,0 +1,53 @@
+#include "coordinator/coordinator_metrics.h"
+
+#include "common/rpc/task_state.h"
+#include "coordinator/agent_registry.h"
+#include "coordinator/task_table.h"
+
+namespace cwb {
+namespace {
+
+std::vector<std::pair<MetricLabels, double>> One(double value) { return {{{}, value}}; }
+
+}  // namespace
+
+CoordinatorMetrics::CoordinatorMetrics()
+    : queue_wait_(&registry_.HistogramOf("cwb_queue_wait_seconds", "Time from queued to assigned, per attempt",
+                                         {0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600})),
+      uploaded_bytes_(&registry_.CounterOf("cwb_uploaded_bytes_total", "Bytes of wheels agents uploaded")),
+      result_cache_hits_(&registry_.CounterOf("cwb_result_cache_hits_total",
+                                              "Tasks completed from the result cache, nothing built")) {}
+
+void CoordinatorMetrics::AddGauges(std::mutex& mutex, const TaskTable& tasks, const AgentRegistry& agents) {
+  registry_.Gauge("cwb_tasks", "Tasks by state, over every stored build", [&mutex, &tasks] {
+    StateTotals totals;
+    {
+      std::lock_guard lock(mutex);
+      totals = tasks.Totals();
+    }
+    std::vector<std::pair<MetricLabels, double>> samples;
+    for (v1::TaskState state : {v1::TASK_STATE_QUEUED, v1::TASK_STATE_ASSIGNED, v1::TASK_STATE_RUNNING,
+                                v1::TASK_STATE_SUCCEEDED, v1::TASK_STATE_FAILED, v1::TASK_STATE_CANCELLED}) {
+      samples.push_back({{{"state", StateName(state)}}, static_cast<double>(totals[state])});
+    }
+    return samples;
+  });
+  registry_.Gauge("cwb_queue_length", "Tasks waiting for an agent", [&mutex, &tasks] {
+    std::lock_guard lock(mutex);
+    return One(static_cast<double>(tasks.Totals()[v1::TASK_STATE_QUEUED]));
+  });
+  registry_.Gauge("cwb_agents_connected", "Agents with a session open now", [&mutex, &agents] {
+    std::lock_guard lock(mutex);
+    return One(static_cast<double>(agents.connected()));
+  });
+}
+
+void CoordinatorMetrics::ObserveEnd(const v1::TaskInfo& task) {
+  if (task.started_at_ms() <= 0 || task.finished_at_ms() < task.started_at_ms()) return;
+  registry_
+      .HistogramOf("cwb_build_duration_seconds", "Time a task's attempt ran, from running to its end",
+                   DurationBuckets(), {{"state", StateName(task.state())}})
+      .Observe(static_cast<double>(task.finished_at_ms() - task.started_at_ms()) / 1000.0);
+}
+
+}  // namespace cwb

@@ -1,0 +1,38 @@
+// The coordinator's Prometheus metrics (served at /metrics): counters and histograms updated
+// where the event happens (queue wait at assignment, build durations at a task's end, uploaded
+// bytes, result cache hits) and gauges read at scrape time under the coordinator's lock (tasks by
+// state, queue length, agents connected). Thread-safe as MetricsRegistry is.
+#pragma once
+
+#include <mutex>
+
+#include "common/web/metrics.h"
+#include "cwb/v1/state.pb.h"
+
+namespace cwb {
+
+class AgentRegistry;
+class TaskTable;
+
+class CoordinatorMetrics {
+ public:
+  CoordinatorMetrics();
+
+  // Adds the gauges, read under `mutex` from `tasks` and `agents` at each scrape.
+  void AddGauges(std::mutex& mutex, const TaskTable& tasks, const AgentRegistry& agents);
+  // Observes an ended task's last attempt in the build duration histogram (by its end state).
+  void ObserveEnd(const v1::TaskInfo& task);
+
+  MetricsRegistry& registry() { return registry_; }
+  Histogram& queue_wait() { return *queue_wait_; }
+  Counter& uploaded_bytes() { return *uploaded_bytes_; }
+  Counter& result_cache_hits() { return *result_cache_hits_; }
+
+ private:
+  MetricsRegistry registry_;
+  Histogram* queue_wait_;
+  Counter* uploaded_bytes_;
+  Counter* result_cache_hits_;
+};
+
+}  // namespace cwb

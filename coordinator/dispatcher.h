@@ -1,0 +1,53 @@
+// Matches queued tasks to agents with room for them. It keeps the queue (TaskQueue: the waiting
+// tasks grouped by what they need of an agent, in dispatch order) as the TaskTable tells it of
+// tasks entering and leaving, and on each Schedule assigns the first task in dispatch order that
+// some free, eligible agent can take until none can, using the pure matching of scheduler.h.
+// Which agents can ever run a group is remembered until the registry's epoch moves, so a tick
+// costs O(groups x agents + assignments) however long the queue. Tasks still waiting get the
+// reason they wait. Not thread-safe: used under the coordinator's lock.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/web/metrics.h"
+#include "coordinator/agent_registry.h"
+#include "coordinator/scheduler.h"
+#include "coordinator/target_history.h"
+#include "coordinator/task_queue.h"
+#include "coordinator/task_table.h"
+
+namespace cwb {
+
+class Dispatcher final : public QueueListener {
+ public:
+  // `history` orders the queue (longest expected first); each assignment's time in the queue is
+  // observed in `queue_wait`; assignments carry `time_limit_s` (0: none).
+  Dispatcher(const TargetHistory& history, Histogram& queue_wait, uint32_t time_limit_s);
+
+  void Queued(const TaskRecord& task, uint64_t build_seq) override;
+  void Dequeued(const TaskKey& key) override;
+
+  // Assigns queued tasks to connected agents with free slots until none fits, then updates the
+  // waiting reasons of those left.
+  void Schedule(TaskTable& tasks, const AgentRegistry& agents, int64_t now_ms, ChangeSet& changes);
+
+  size_t queued() const { return queue_.size(); }
+
+ private:
+  // The connected agents in id order (stable within an epoch) and what each has free.
+  void TakeStock(TaskTable& tasks, const AgentRegistry& agents);
+  void Assign(TaskRecord& task, AgentSlots& agent, TaskTable& tasks, int64_t now_ms, ChangeSet& changes);
+  void UpdateWaitingReasons(TaskQueue::Group& group, TaskTable& tasks, ChangeSet& changes);
+
+  const TargetHistory& history_;
+  Histogram& queue_wait_;
+  const uint32_t time_limit_s_;
+  TaskQueue queue_;
+  std::vector<AgentSlots> slots_;
+  std::mt19937_64 random_{std::random_device{}()};  // attempt ids
+};
+
+}  // namespace cwb

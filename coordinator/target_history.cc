@@ -1,0 +1,27 @@
+#include "coordinator/target_history.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace cwb {
+
+std::string TargetHistory::TargetKey(const v1::TaskSpec& spec) {
+  std::string key = spec.project();
+  for (const v1::AxisValue& axis : spec.axes()) absl::StrAppend(&key, "|", axis.name(), "=", axis.value());
+  return key;
+}
+
+int64_t TargetHistory::ExpectedMs(const v1::TaskSpec& spec) const {
+  auto it = durations_ms_.find(TargetKey(spec));
+  return it == durations_ms_.end() ? -1 : it->second;
+}
+
+void TargetHistory::Record(const v1::TaskInfo& task, StoreBatch& batch) {
+  if (task.started_at_ms() <= 0 || task.finished_at_ms() < task.started_at_ms()) return;
+  const int64_t took = task.finished_at_ms() - task.started_at_ms();
+  const std::string key = TargetKey(task.spec());
+  auto [it, added] = durations_ms_.emplace(key, took);
+  if (!added) it->second = (it->second + took) / 2;  // the recent builds weigh most
+  batch.target_durations[key] = it->second;
+}
+
+}  // namespace cwb

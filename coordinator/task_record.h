@@ -1,0 +1,27 @@
+// A task as the coordinator holds it in memory, and the key that names it. The TaskTable owns
+// the records; the change set and the dispatcher refer to them while the coordinator's lock is
+// held.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "cwb/v1/state.pb.h"
+
+namespace cwb {
+
+using TaskKey = std::pair<std::string, std::string>;  // build id, task id
+
+struct TaskRecord {
+  // Its spec lacks the Dockerfile template, which its build keeps once (BuildRecord::templates);
+  // assignments put it back.
+  v1::TaskInfo info;
+  int template_index = -1;
+  uint32_t index = 0;  // position in the build's matrix
+  bool dirty = false;  // its row is in the pending change set
+
+  TaskKey key() const { return {info.build_id(), info.spec().id()}; }
+};
+
+}  // namespace cwb
