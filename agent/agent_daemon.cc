@@ -4,13 +4,11 @@
 
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "agent/log_batcher.h"
-#include "agent/wheel_upload.h"
 #include "common/base/atomic_file.h"
-#include "common/rpc/grpc_status.h"
 #include "common/rpc/task_proto.h"
 
 namespace cwb {
@@ -22,6 +20,10 @@ v1::TaskState ToState(TaskOutcome outcome) {
     case TaskOutcome::kCancelled: return v1::TASK_STATE_CANCELLED;
     default: return v1::TASK_STATE_FAILED;
   }
+}
+
+bool Refused(const absl::Status& status) {
+  return absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status) || absl::IsInvalidArgument(status);
 }
 
 }  // namespace
@@ -38,114 +40,32 @@ std::string LoadOrCreateAgentId(const std::filesystem::path& work_dir) {
   return id;
 }
 
-AgentDaemon::AgentDaemon(AgentDaemonOptions options, BuildPipeline& pipeline, GpuAllocator& gpus)
-    : options_(std::move(options)), pipeline_(pipeline), gpus_(gpus) {}
+AgentDaemon::AgentDaemon(AgentDaemonOptions options, CoordinatorLink& link, Runner runner, Clock& clock)
+    : options_(std::move(options)),
+      link_(link),
+      runner_(std::move(runner)),
+      clock_(clock),
+      book_([this](const v1::Assignment& assignment, Cancellation& cancel) { return Execute(assignment, cancel); }) {}
 
-AgentDaemon::~AgentDaemon() {
-  std::map<std::string, std::unique_ptr<Work>> work;
-  {
-    std::lock_guard lock(mutex_);
-    work.swap(work_);
-  }
-  for (auto& [id, w] : work) {
-    w->cancel.Cancel("the agent is stopping");
-    if (w->thread.joinable()) w->thread.join();
-  }
+TaskResult AgentDaemon::Execute(const v1::Assignment& assignment, Cancellation& cancel) {
+  SendNow(StatusUpdate(assignment, v1::TASK_STATE_RUNNING));
+  return runner_(assignment, cancel, [this](const v1::AgentMessage& message) { return SendNow(message); });
 }
 
-void AgentDaemon::Authorize(grpc::ClientContext& context) const {
-  if (!options_.token.empty()) context.AddMetadata("authorization", "Bearer " + options_.token);
+bool AgentDaemon::SendNow(const v1::AgentMessage& message) {
+  std::lock_guard lock(session_mutex_);
+  return session_ != nullptr && session_->Send(message);
 }
 
-bool AgentDaemon::Send(const v1::AgentMessage& message) {
-  std::lock_guard lock(write_mutex_);
-  return stream_ != nullptr && stream_->Write(message);
-}
-
-v1::Register AgentDaemon::RegisterMessage() {
-  v1::Register reg;
-  reg.set_agent_id(options_.agent_id);
-  *reg.mutable_capabilities() = options_.capabilities;
-  std::lock_guard lock(mutex_);
-  for (const auto& [id, work] : work_) {
-    v1::RunningAttempt* running = reg.add_running();
-    running->set_build_id(work->assignment.build_id());
-    running->set_task_id(work->assignment.spec().id());
-    running->set_attempt_id(id);
-  }
-  return reg;
-}
-
-void AgentDaemon::Start(const v1::Assignment& assignment) {
-  std::lock_guard lock(mutex_);
-  if (work_.count(assignment.attempt_id())) return;
-  auto work = std::make_unique<Work>();
-  work->assignment = assignment;
-  Work* raw = work.get();
-  work_[assignment.attempt_id()] = std::move(work);
-  raw->thread = std::thread([this, raw] { RunWork(raw); });
-}
-
-void AgentDaemon::RunWork(Work* work) {
-  const v1::Assignment& assignment = work->assignment;
-  v1::AgentMessage running;
-  v1::TaskStatusUpdate* status = running.mutable_status();
-  status->set_build_id(assignment.build_id());
-  status->set_task_id(assignment.spec().id());
-  status->set_attempt_id(assignment.attempt_id());
-  status->set_state(v1::TASK_STATE_RUNNING);
-  Send(running);
-
-  TaskResult result;
-  absl::StatusOr<GpuGrant> grant =
-      gpus_.Acquire(assignment.attempt_id(), NeedsGpu(assignment.spec()), &work->cancel);
-  if (grant.ok()) {
-    // Lines produced while disconnected stay in the agent's log file only.
-    LogBatcher batcher(assignment.build_id(), assignment.spec().id(), assignment.attempt_id(),
-                       [this](const v1::AgentMessage& m) { return Send(m); }, SystemClock::Get(),
-                       std::chrono::milliseconds(100));
-    result = pipeline_.Run({&assignment.spec(), assignment.attempt_id(), grant->request,
-                            [&](const LogLine& line) { batcher.Add(line); }, &work->cancel,
-                            CudaArchList(grant->gpus), DescribeGpus(*grant)});
-    gpus_.Release(assignment.attempt_id());
-  } else {
-    result.outcome = work->cancel.cancelled() ? TaskOutcome::kCancelled : TaskOutcome::kFailed;
-    result.message = std::string(grant.status().message());
-  }
-  {
-    std::lock_guard lock(mutex_);
-    work->result = std::move(result);
-    work->finished = true;
-  }
-  finished_cv_.notify_all();
-}
-
-void AgentDaemon::Report(v1::AgentService::Stub& stub, Cancellation& connection_done) {
-  while (!connection_done.cancelled()) {
-    Work* done = nullptr;
-    {
-      std::unique_lock lock(mutex_);
-      finished_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] {
-        for (auto& [id, work] : work_) {
-          if (work->finished) return true;
-        }
-        return false;
-      });
-      for (auto& [id, work] : work_) {
-        if (work->finished) {
-          done = work.get();
-          break;
-        }
-      }
-    }
-    if (done == nullptr) continue;
+void AgentDaemon::Report(CoordinatorSession& session, Cancellation& session_done) {
+  while (std::optional<AttemptBook::Finished> done = book_.NextFinished(session_done)) {
     const v1::Assignment& assignment = done->assignment;
     TaskResult& result = done->result;
     bool stale = false;
     std::vector<std::string> uploaded;
     if (result.outcome == TaskOutcome::kSucceeded) {
       for (const BuiltWheel& wheel : result.wheels) {
-        absl::Status s = UploadWheel(stub, options_.token, assignment, wheel);
+        absl::Status s = session.Upload(assignment, wheel);
         if (absl::IsFailedPrecondition(s)) {
           stale = true;  // the coordinator moved on: this result is not wanted
           break;
@@ -155,7 +75,7 @@ void AgentDaemon::Report(v1::AgentService::Stub& stub, Cancellation& connection_
           result.message = absl::StrCat("upload of ", wheel.filename, " refused: ", s.message());
           break;
         }
-        if (!s.ok()) return;  // connection trouble: try again after reconnecting
+        if (!s.ok()) return;  // trouble on the way: try again in the next session
         uploaded.push_back(wheel.filename);
         if (options_.metrics != nullptr) {
           options_.metrics->CounterOf("cwb_agent_uploaded_bytes_total", "Bytes of wheels uploaded to the coordinator")
@@ -164,113 +84,77 @@ void AgentDaemon::Report(v1::AgentService::Stub& stub, Cancellation& connection_
       }
     }
     if (!stale) {
-      v1::AgentMessage message;
+      v1::AgentMessage message = StatusUpdate(assignment, ToState(result.outcome));
       v1::TaskStatusUpdate* status = message.mutable_status();
-      status->set_build_id(assignment.build_id());
-      status->set_task_id(assignment.spec().id());
-      status->set_attempt_id(assignment.attempt_id());
-      status->set_state(ToState(result.outcome));
       status->set_message(result.message);
       status->set_exit_code(result.exit_code);
       status->set_commit(result.commit);
       for (const std::string& name : uploaded) status->add_artifact_filenames(name);
-      if (!Send(message)) return;
+      if (!session.Send(message)) return;
     }
-    std::unique_ptr<Work> finished;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = work_.find(assignment.attempt_id());
-      finished = std::move(it->second);
-      work_.erase(it);
-    }
-    if (finished->thread.joinable()) finished->thread.join();
     // The wheels now live on the coordinator (or were not wanted).
-    std::error_code ignored;
-    for (const BuiltWheel& wheel : finished->result.wheels) std::filesystem::remove(wheel.path, ignored);
+    book_.Forget(assignment.attempt_id());
   }
 }
 
 bool AgentDaemon::Connect(Cancellation& stop) {
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      MakeChannelCredentials(options_.tls);
-  if (!credentials.ok()) {
-    std::fprintf(stderr, "cwb-agent: %s\n", std::string(credentials.status().message()).c_str());
-    return false;
-  }
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(options_.coordinator, *credentials);
-  std::unique_ptr<v1::AgentService::Stub> stub = v1::AgentService::NewStub(channel);
-  grpc::ClientContext context;
-  Authorize(context);
-  auto on_stop = stop.Subscribe([&] { context.TryCancel(); });
-  std::unique_ptr<Stream> stream = stub->Session(&context);
-  v1::AgentMessage hello;
-  *hello.mutable_register_() = RegisterMessage();
-  v1::CoordinatorMessage message;
-  if (!stream->Write(hello) || !stream->Read(&message) || !message.has_ack()) {
-    // Refused (bad token, bad register) or unreachable: say which, then back off and retry.
-    grpc::Status status = stream->Finish();
-    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-        status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+  v1::RegisterAck ack;
+  absl::StatusOr<std::unique_ptr<CoordinatorSession>> session =
+      link_.Open(book_.RegisterMessage(options_.agent_id, options_.capabilities), &ack, stop);
+  if (!session.ok()) {
+    // Refused (bad token, bad register) or unreachable: say which when refused, then back off.
+    if (Refused(session.status())) {
       std::fprintf(stderr, "cwb-agent: the coordinator refused this agent: %s\n",
-                   status.error_message().c_str());
+                   std::string(session.status().message()).c_str());
     }
     return false;
   }
-  for (const std::string& attempt : message.ack().abandon_attempts()) {
-    std::lock_guard lock(mutex_);
-    if (auto it = work_.find(attempt); it != work_.end()) {
-      it->second->cancel.Cancel("the coordinator no longer wants this attempt");
-    }
-  }
-  const auto heartbeat = std::chrono::milliseconds(std::max(100u, message.ack().heartbeat_interval_ms()));
+  book_.Abandon({ack.abandon_attempts().begin(), ack.abandon_attempts().end()});
+  const auto heartbeat = std::chrono::milliseconds(std::max(100u, ack.heartbeat_interval_ms()));
   {
-    std::lock_guard lock(write_mutex_);
-    stream_ = stream.get();
+    std::lock_guard lock(session_mutex_);
+    session_ = session->get();
   }
-  Cancellation connection_done;
+  Cancellation session_done;
   std::thread heartbeats([&] {
     v1::AgentMessage beat;
     beat.mutable_heartbeat();
-    while (SystemClock::Get().SleepUntil(SystemClock::Get().SteadyNow() + heartbeat, &connection_done)) {
-      if (!Send(beat)) break;
+    while (clock_.SleepUntil(clock_.SteadyNow() + heartbeat, &session_done)) {
+      if (!SendNow(beat)) break;
     }
   });
-  std::thread reporter([&] { Report(*stub, connection_done); });
-
-  while (stream->Read(&message)) {
+  std::thread reporter([&] { Report(**session, session_done); });
+  v1::CoordinatorMessage message;
+  while ((*session)->Read(&message)) {
     if (message.has_assignment()) {
-      Start(message.assignment());
+      book_.Start(message.assignment());
     } else if (message.has_cancel()) {
-      std::lock_guard lock(mutex_);
-      if (auto it = work_.find(message.cancel().attempt_id()); it != work_.end()) {
-        it->second->cancel.Cancel(message.cancel().reason());
-      }
+      book_.Cancel(message.cancel().attempt_id(), message.cancel().reason());
     }
   }
-  connection_done.Cancel("session ended");
+  session_done.Cancel("session ended");
   {
-    std::lock_guard lock(write_mutex_);
-    stream_ = nullptr;
+    std::lock_guard lock(session_mutex_);
+    session_ = nullptr;
   }
-  context.TryCancel();
+  (*session)->Close();
   heartbeats.join();
   reporter.join();
-  stream->Finish();
   return true;
 }
 
 void AgentDaemon::Run(Cancellation& stop) {
+  std::mt19937_64 device(std::random_device{}());
+  const std::function<uint64_t()> random = options_.random ? options_.random : [&device] { return device(); };
   std::chrono::milliseconds backoff = options_.min_backoff;
-  std::mt19937 jitter(std::random_device{}());
   while (!stop.cancelled()) {
     const bool acked = Connect(stop);
     if (stop.cancelled()) break;
     backoff = acked ? options_.min_backoff : std::min(backoff * 2, options_.max_backoff);
-    const auto wait = backoff / 2 + std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1));
-    SystemClock::Get().SleepUntil(SystemClock::Get().SteadyNow() + wait, &stop);
+    const auto wait = backoff / 2 + std::chrono::milliseconds(random() % (backoff.count() / 2 + 1));
+    clock_.SleepUntil(clock_.SteadyNow() + wait, &stop);
   }
-  std::lock_guard lock(mutex_);
-  for (auto& [id, work] : work_) work->cancel.Cancel("the agent is stopping");
+  book_.CancelAll("the agent is stopping");
 }
 
 }  // namespace cwb

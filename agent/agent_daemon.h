@@ -1,81 +1,66 @@
-// The agent's side of the coordinator protocol: dials out, registers (with the attempts it is
-// still running, so a restarted coordinator reconciles instead of running them again), sends
-// heartbeats, runs each assignment through the BuildPipeline on its own thread, streams log lines,
-// uploads wheels (chunked, sha256 last) and reports the outcome. When the session breaks, builds
-// carry on; unreported outcomes wait and are sent after it reconnects (with capped exponential
-// backoff). Run() returns once `stop` fires; running builds are cancelled then.
+// The agent's side of the coordinator protocol, over a CoordinatorLink: opens a session and
+// registers (with the attempts the AttemptBook still holds, so a restarted coordinator reconciles
+// instead of running them again), sends heartbeats, starts each assignment in the book, and
+// reports finished attempts (uploads, then the status). When a session breaks, builds carry on;
+// unreported results wait for the next session, opened after a capped exponential backoff with
+// jitter. All waiting is on the injected Clock. Run() returns once `stop` fires; attempts still
+// running are cancelled then.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <map>
-#include <memory>
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
-#include <grpcpp/grpcpp.h>
-
-#include "agent/build_pipeline.h"
-#include "common/web/metrics.h"
-#include "agent/gpu_allocator.h"
-#include "common/rpc/auth.h"
+#include "agent/attempt_book.h"
+#include "agent/coordinator_link.h"
 #include "common/base/cancellation.h"
-#include "cwb/v1/agent.grpc.pb.h"
+#include "common/base/clock.h"
+#include "common/web/metrics.h"
 
 namespace cwb {
 
 struct AgentDaemonOptions {
-  std::string coordinator;  // host:port
-  std::string agent_id;     // stable identity
+  std::string agent_id;  // stable identity
   v1::AgentCapabilities capabilities;
-  std::string token;       // agent bearer token; empty: none
-  ClientTlsOptions tls;    // the coordinator's CA (and a client certificate for mutual TLS)
   std::chrono::milliseconds min_backoff{200};
   std::chrono::milliseconds max_backoff{5000};
-  MetricsRegistry* metrics = nullptr;  // uploads and sessions are counted here; null: not counted
+  MetricsRegistry* metrics = nullptr;  // uploads are counted here; null: not counted
+  // The jitter of each wait, a uniform draw (tests fix it); null: a random device's.
+  std::function<uint64_t()> random;
 };
 
 class AgentDaemon {
  public:
-  // `gpus` hands each attempt its GPUs.
-  AgentDaemon(AgentDaemonOptions options, BuildPipeline& pipeline, GpuAllocator& gpus);
-  ~AgentDaemon();
+  // Sends a message on the current session; false when there is none (the line is then only in
+  // the attempt's own log file).
+  using Send = std::function<bool(const v1::AgentMessage&)>;
+  // Runs one attempt to its result (the build, with its GPUs), sending its log lines with `send`.
+  using Runner = std::function<TaskResult(const v1::Assignment&, Cancellation& cancel, const Send& send)>;
+
+  AgentDaemon(AgentDaemonOptions options, CoordinatorLink& link, Runner runner, Clock& clock);
 
   void Run(Cancellation& stop);
 
  private:
-  struct Work {
-    v1::Assignment assignment;
-    Cancellation cancel;
-    std::thread thread;
-    bool finished = false;
-    TaskResult result;
-  };
-  using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>;
-
-  // One connection; returns true if it got as far as the coordinator's ack.
+  // One session; true if it got as far as the coordinator's ack.
   bool Connect(Cancellation& stop);
-  bool Send(const v1::AgentMessage& message);
-  void Start(const v1::Assignment& assignment);
-  void RunWork(Work* work);
-  // Uploads and reports finished work while connected; leaves the rest for the next session.
-  void Report(v1::AgentService::Stub& stub, Cancellation& connection_done);
-  v1::Register RegisterMessage();
-  void Authorize(grpc::ClientContext& context) const;
+  bool SendNow(const v1::AgentMessage& message);
+  // Uploads and reports finished attempts while `session_done` has not fired; what cannot be
+  // reported now waits for the next session.
+  void Report(CoordinatorSession& session, Cancellation& session_done);
+  TaskResult Execute(const v1::Assignment& assignment, Cancellation& cancel);
 
   const AgentDaemonOptions options_;
-  BuildPipeline& pipeline_;
-  GpuAllocator& gpus_;
+  CoordinatorLink& link_;
+  const Runner runner_;
+  Clock& clock_;
 
-  std::mutex write_mutex_;  // one write in flight on the session stream
-  Stream* stream_ = nullptr;
+  std::mutex session_mutex_;
+  CoordinatorSession* session_ = nullptr;  // the current session, null between them
 
-  std::mutex mutex_;
-  std::condition_variable finished_cv_;
-  std::map<std::string, std::unique_ptr<Work>> work_;  // by attempt id
+  AttemptBook book_;  // last: its threads use the members above, so it is destroyed first
 };
 
 // The agent id kept in <work_dir>/agent-id, created on first use ("<hostname>-<random>").

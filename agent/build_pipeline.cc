@@ -13,7 +13,6 @@
 #include "common/base/atomic_file.h"
 #include "common/config/axes.h"
 #include "common/base/digest.h"
-#include "common/config/dockerfile_renderer.h"
 #include "common/config/planner.h"
 #include "common/rpc/task_proto.h"
 #include "common/config/wheelhouse.h"
@@ -127,36 +126,45 @@ std::vector<std::pair<std::string, std::string>> BuildPipeline::ContainerEnv(
   return out;
 }
 
-absl::Status BuildPipeline::EnsureImage(const RenderedImage& image, const fs::path& workspace, LogSink& log,
+absl::Status BuildPipeline::EnsureImage(const v1::ImageSpec& image, const fs::path& workspace, LogSink& log,
                                         Cancellation& stop, bool* built) {
+  if (image.dockerfile().empty()) {
+    return absl::FailedPreconditionError(
+        "image.dockerfile: the task carries no Dockerfile (planned by an older cwb: plan it again)");
+  }
+  if (const std::string hash = Sha256Hex(image.dockerfile()); hash != image.content_hash()) {
+    return absl::FailedPreconditionError(absl::StrCat("image.dockerfile: its sha256 is ", hash.substr(0, 12),
+                                                      ", not the image's content hash ",
+                                                      image.content_hash().substr(0, 12)));
+  }
   std::shared_ptr<std::timed_mutex> building;
   {
     std::lock_guard lock(image_mutex_);
-    std::shared_ptr<std::timed_mutex>& entry = image_builds_[image.tag];
+    std::shared_ptr<std::timed_mutex>& entry = image_builds_[image.tag()];
     if (!entry) entry = std::make_shared<std::timed_mutex>();
     building = entry;
   }
   bool waited = false;
   while (!building->try_lock_for(std::chrono::milliseconds(200))) {
-    if (!waited) log.Write("cwb", absl::StrCat("waiting for another attempt's build of image ", image.tag));
+    if (!waited) log.Write("cwb", absl::StrCat("waiting for another attempt's build of image ", image.tag()));
     waited = true;
     if (stop.cancelled()) return absl::CancelledError(stop.reason());
   }
   std::unique_lock held(*building, std::adopt_lock);
-  absl::StatusOr<bool> exists = runtime_.ImageExists(image.tag);
+  absl::StatusOr<bool> exists = runtime_.ImageExists(image.tag());
   if (!exists.ok()) return exists.status();
   if (*exists) {
-    log.Write("cwb", absl::StrCat("image ", image.tag, " exists; reusing it"));
+    log.Write("cwb", absl::StrCat("image ", image.tag(), " exists; reusing it"));
     Count("cwb_agent_image_cache_hits_total", "Attempts whose image existed already");
     return absl::OkStatus();
   }
   Count("cwb_agent_image_builds_total", "Images built");
-  log.Write("cwb", absl::StrCat("building image ", image.tag));
-  if (absl::Status s = WriteFileAtomically(workspace / "image" / "Dockerfile", image.dockerfile); !s.ok()) {
+  log.Write("cwb", absl::StrCat("building image ", image.tag()));
+  if (absl::Status s = WriteFileAtomically(workspace / "image" / "Dockerfile", image.dockerfile()); !s.ok()) {
     return s;
   }
-  if (absl::Status s = runtime_.BuildImage({image.tag, workspace / "image" / "Dockerfile", workspace / "image",
-                                            {{"cwb.content_hash", image.content_hash}}},
+  if (absl::Status s = runtime_.BuildImage({image.tag(), workspace / "image" / "Dockerfile", workspace / "image",
+                                            {{"cwb.content_hash", image.content_hash()}}},
                                            log.LinesFrom("image"), &stop);
       !s.ok()) {
     return s;
@@ -329,15 +337,10 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   }
   fs::remove(workspace / "src");  // git clone creates it
 
-  // 1. The image: rendered here, built only when no image with this content hash exists. A
-  // runtime without images (host) builds in the host's environment instead.
-  absl::StatusOr<RenderedImage> image = RenderDockerfile(RecipeFromProto(spec));
-  if (!image.ok()) return fail(image.status());
-  if (!spec.image().content_hash().empty() && spec.image().content_hash() != image->content_hash) {
-    return fail(absl::FailedPreconditionError(absl::StrCat(
-        "the Dockerfile renders differently on this agent (", image->content_hash.substr(0, 12),
-        " instead of ", spec.image().content_hash().substr(0, 12), ")")));
-  }
+  // 1. The image: its Dockerfile comes rendered with the task and is checked against its content
+  // hash; it is built only when no image of its tag exists. A runtime without images (host)
+  // builds in the host's environment instead.
+  const v1::ImageSpec& image = spec.image();
   if (!runtime_.uses_images()) {
     log.Write("cwb", absl::StrCat("the ", runtime_.name(),
                                   " runtime builds without an image; pip_packages are installed "
@@ -346,7 +349,7 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
       log.Write("cwb", absl::StrCat("apt_packages are not installed on the host; it must already "
                                     "have: ", absl::StrJoin(spec.image().apt_packages(), " ")));
     }
-  } else if (absl::Status s = EnsureImage(*image, workspace, log, stop, &result.image_built); !s.ok()) {
+  } else if (absl::Status s = EnsureImage(image, workspace, log, stop, &result.image_built); !s.ok()) {
     return fail(s);
   }
   if (stop.cancelled()) return finish(TaskOutcome::kCancelled, "");
@@ -378,7 +381,7 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   }
 
   // 4. The build, in a container.
-  ContainerRunRequest request = RunRequest(run, image->tag, secret_env, "");
+  ContainerRunRequest request = RunRequest(run, image.tag(), secret_env, "");
   request.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh")};
   request.workdir = kSrc;
   request.mounts = {{workspace / "src", kSrc, false},
@@ -387,7 +390,7 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                     {paths::PipCache(options_.work_dir), kPipCache, false},
                     {paths::Ccache(options_.work_dir), kCcache, false}};
   log.Write("cwb", runtime_.uses_images()
-                       ? absl::StrCat("running container ", request.name, " from ", image->tag)
+                       ? absl::StrCat("running container ", request.name, " from ", image.tag())
                        : absl::StrCat("running build ", request.name, " on the host (", runtime_.name(),
                                       " runtime)"));
   absl::StatusOr<ContainerExit> exit =
@@ -421,7 +424,7 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
 
   // 6. The smoke test: a fresh container of the image with only these wheels installed.
   if (!spec.test_command().empty()) {
-    absl::StatusOr<ContainerExit> tested = SmokeTest(run, image->tag, secret_env, workspace, artifacts, log, stop);
+    absl::StatusOr<ContainerExit> tested = SmokeTest(run, image.tag(), secret_env, workspace, artifacts, log, stop);
     if (!tested.ok()) return fail(tested.status());
     if (tested->cancelled) return finish(TaskOutcome::kCancelled, tested->description);
     if (tested->exit_code != 0) {

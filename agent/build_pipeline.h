@@ -22,7 +22,6 @@
 #include "common/base/cancellation.h"
 #include "common/base/clock.h"
 #include "common/web/metrics.h"
-#include "common/config/dockerfile_renderer.h"
 #include "cwb/v1/task.pb.h"
 
 namespace cwb {
@@ -92,7 +91,7 @@ class BuildPipeline {
  private:
   // Builds the task's image unless one with its tag exists. Attempts needing the same image
   // wait for one build of it instead of building it twice at once.
-  absl::Status EnsureImage(const RenderedImage& image, const std::filesystem::path& workspace,
+  absl::Status EnsureImage(const v1::ImageSpec& image, const std::filesystem::path& workspace,
                            LogSink& log, Cancellation& stop, bool* built);
 
   TaskResult RunAttempt(const TaskRun& run);

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include "agent/agent_daemon.h"
+#include "agent/attempt_runner.h"
+#include "agent/grpc_coordinator_link.h"
 #include "common/process/boost_process_runner.h"
 #include "common/web/http_server.h"
 #include "common/web/server_log.h"
@@ -66,7 +68,6 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
   ContainerRuntime& runtime = *made->runtime;
   GpuAllocator allocator(gpus->gpus, options.gpus_per_task);
   AgentDaemonOptions daemon;
-  daemon.coordinator = options.coordinator;
   daemon.agent_id = options.agent_id.empty() ? LoadOrCreateAgentId(options.pipeline.work_dir)
                                              : options.agent_id;
   // Containers left by an earlier run of this agent (it crashed or was killed) belong to
@@ -107,8 +108,12 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
     LogEvent(err, "error", absl::StrCat("cwb-agent: ", token.status().message()));
     return 2;
   }
-  daemon.token = *token;
-  daemon.tls = options.tls;
+  absl::StatusOr<std::unique_ptr<CoordinatorLink>> link =
+      MakeGrpcCoordinatorLink({options.coordinator, *token, options.tls});
+  if (!link.ok()) {
+    LogEvent(err, "error", absl::StrCat("cwb-agent: ", link.status().message()));
+    return 2;
+  }
   daemon.capabilities = MakeCapabilities(*gpus, options.pipeline.host, options.labels, options.slots,
                                          allocator.gpu_slots(), options.runtime.name, made->host_python);
   std::string serving = absl::StrCat("cwb-agent ", daemon.agent_id, " serving ", options.coordinator, " with ",
@@ -127,7 +132,7 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
     LogEvent(out, "info", absl::StrCat("cwb-agent metrics on ", metrics_server->address()),
              {{"metrics_address", metrics_server->address()}});
   }
-  AgentDaemon agent(daemon, pipeline, allocator);
+  AgentDaemon agent(daemon, **link, MakePipelineRunner(pipeline, allocator, SystemClock::Get()), SystemClock::Get());
   agent.Run(stop);
   return 0;
 }

@@ -3,19 +3,15 @@
 #include <fstream>
 
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/wire.h"
 
 namespace cwb {
-namespace {
-
-constexpr size_t kChunkBytes = 1 << 20;  // well under gRPC's 4 MiB message limit
-
-}  // namespace
 
 absl::Status UploadWheel(v1::AgentService::Stub& stub, const std::string& token,
                          const v1::Assignment& assignment, const BuiltWheel& wheel) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
-  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+  AddBearerToken(context, token);
   v1::ArtifactInfo response;
   std::unique_ptr<grpc::ClientWriter<v1::UploadChunk>> writer = stub.UploadArtifact(&context, &response);
   v1::UploadChunk chunk;

@@ -17,6 +17,7 @@
 #include "common/process/boost_process_runner.h"
 #include "common/base/digest.h"
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/task_proto.h"
 #include "common/rpc/task_state.h"
 
 namespace cwb::bench {
@@ -143,13 +144,8 @@ absl::StatusOr<v1::BuildInfo> WaitForBuild(const std::string& address, const std
 
 v1::AgentMessage StatusMessage(const v1::Assignment& assignment, v1::TaskState state,
                                const std::vector<std::string>& wheels) {
-  v1::AgentMessage message;
-  v1::TaskStatusUpdate* status = message.mutable_status();
-  status->set_build_id(assignment.build_id());
-  status->set_task_id(assignment.spec().id());
-  status->set_attempt_id(assignment.attempt_id());
-  status->set_state(state);
-  for (const std::string& wheel : wheels) status->add_artifact_filenames(wheel);
+  v1::AgentMessage message = StatusUpdate(assignment, state);
+  for (const std::string& wheel : wheels) message.mutable_status()->add_artifact_filenames(wheel);
   return message;
 }
 

@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/agent_daemon.h"
+#include "agent/attempt_runner.h"
+#include "agent/grpc_coordinator_link.h"
 #include "bench/benchmarks.h"
 #include "bench/coordinator_process.h"
 #include "bench/instant_runtime.h"
@@ -52,10 +54,10 @@ void RunCacheBench(const BenchContext& context, Report& report) {
   BuildPipeline pipeline(runtime, runner, SystemClock::Get(), pipeline_options);
   GpuAllocator gpus({}, 0);
   AgentDaemonOptions daemon_options;
-  daemon_options.coordinator = coordinator.address();
   daemon_options.agent_id = "cache-agent";
   daemon_options.capabilities.set_slots(4);
-  AgentDaemon daemon(daemon_options, pipeline, gpus);
+  std::unique_ptr<CoordinatorLink> link = MakeGrpcCoordinatorLink({coordinator.address(), "", {}}).value();
+  AgentDaemon daemon(daemon_options, *link, MakePipelineRunner(pipeline, gpus, SystemClock::Get()), SystemClock::Get());
   Cancellation stop;
   std::thread agent([&] { daemon.Run(stop); });
 

@@ -5,6 +5,7 @@
 #include "bench/bench_util.h"
 #include "common/base/atomic_file.h"
 #include "common/base/digest.h"
+#include "common/rpc/wire.h"
 
 namespace cwb::bench {
 
@@ -16,7 +17,7 @@ class SimFleet::Agent final : public grpc::ClientBidiReactor<v1::AgentMessage, v
       : fleet_(fleet), options_(std::move(options)), stub_(v1::AgentService::NewStub(channel)) {}
 
   void Start() {
-    if (!fleet_.token_.empty()) context_.AddMetadata("authorization", "Bearer " + fleet_.token_);
+    AddBearerToken(context_, fleet_.token_);
     stub_->async()->Session(&context_, this);
     v1::AgentMessage hello;
     v1::Register* reg = hello.mutable_register_();

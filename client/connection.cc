@@ -1,4 +1,5 @@
 #include "client/connection.h"
+#include "common/rpc/wire.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -72,7 +73,7 @@ CoordinatorConnection::CoordinatorConnection(const ConnectionSettings& settings)
 std::unique_ptr<grpc::ClientContext> CoordinatorConnection::Context(std::chrono::seconds deadline) const {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + deadline);
-  if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
+  AddBearerToken(*context, token_);
   return context;
 }
 

@@ -20,6 +20,8 @@
 #include "common/config/config_parser.h"
 #include "common/base/digest.h"
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/loopback.h"
+#include "common/rpc/submission.h"
 #include "common/rpc/task_proto.h"
 #include "common/rpc/task_state.h"
 
@@ -50,24 +52,9 @@ int ExitFor(const v1::BuildInfo& build) {
   return build.succeeded() == build.total() ? kExitSuccess : kExitSomeFailed;
 }
 
-// Reads the config (checking it here first) into a SubmitBuild request.
-absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path,
-                                                         bool no_cache, bool strict) {
-  absl::StatusOr<Config> config = LoadConfigFile(config_path);
-  if (!config.ok()) return config.status();
-  Diagnostics diagnostics;
-  if (!PlanBuild(*config, diagnostics, {.strict_compatibility = strict})) return diagnostics.ToStatus();
-  std::ifstream in(config_path);
-  std::stringstream text;
-  text << in.rdbuf();
-  v1::SubmitBuildRequest request;
-  request.set_config_yaml(text.str());
-  request.set_config_name(config_path);
-  request.set_config_dir(fs::absolute(config_path).parent_path().string());
-  if (!config->template_path.empty()) request.set_dockerfile_template(config->dockerfile_template);
-  request.set_no_cache(no_cache);
-  request.set_strict(strict);
-  return request;
+// A repository on this machine's disk (a path, or a file:// URL).
+bool IsLocalRepository(const std::string& repo_url) {
+  return repo_url.starts_with("/") || repo_url.starts_with("file://");
 }
 
 // Resolves a unique task-id prefix within a build.
@@ -152,9 +139,29 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, bool t
 
 }  // namespace
 
+absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path, const RemoteOptions& options) {
+  absl::StatusOr<Config> config = LoadConfigFile(config_path);
+  if (!config.ok()) return config.status();
+  Diagnostics diagnostics;
+  std::optional<BuildPlan> plan = PlanBuild(*config, diagnostics, {.strict_compatibility = options.strict});
+  if (!plan) return diagnostics.ToStatus();
+  if (!IsLoopbackAddress(options.connection.coordinator)) {
+    for (const ProjectConfig& project : config->projects) {
+      if (!IsLocalRepository(project.repo_url)) continue;
+      diagnostics.Error(project.location, project.key_path + ".repo_url",
+                        absl::StrCat(project.repo_url, " is on this machine, and the coordinator at ",
+                                     options.connection.coordinator,
+                                     " is not: give a URL its agents can clone (https://, ssh://), or build here "
+                                     "with `cwb build`"));
+    }
+    if (!diagnostics.errors().empty()) return diagnostics.ToStatus();
+  }
+  return MakeSubmission(*plan, config_path, options.no_cache);
+}
+
 int SubmitCommand(const RemoteOptions& options, const std::string& config_path, bool watch,
                   std::ostream& out, std::ostream& err, std::string* build_id) {
-  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(config_path, options.no_cache, options.strict);
+  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(config_path, options);
   if (!request.ok()) {
     err << request.status().message() << '\n';
     return kExitUsageError;

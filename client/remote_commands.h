@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "client/connection.h"
+#include "cwb/v1/client.pb.h"
 #include "common/base/cancellation.h"
 
 namespace cwb {
@@ -19,6 +21,13 @@ struct RemoteOptions {
   bool index = false;     // fetch: also write the static pip index DIR/simple/
   bool strict = false;    // submit: a combination no PyTorch release supports is an error
 };
+
+// The config at `config_path` planned here (its errors name file:line:column) as the SubmitBuild
+// request `cwb submit` sends to options.connection.coordinator. Relative repository paths are
+// resolved against the config's directory; a repository on this machine's disk (a path or a
+// file:// URL) is an error unless that coordinator is on this machine (a loopback address).
+// Nothing is sent.
+absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path, const RemoteOptions& options);
 
 // `build_id` (may be null) receives the new build's id.
 int SubmitCommand(const RemoteOptions& options, const std::string& config_path, bool watch,

@@ -7,12 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/config/config_parser.h"
-#include "common/config/planner.h"
 #include "common/process/boost_process_runner.h"
 #include "common/rpc/task_proto.h"
 #include "common/rpc/task_state.h"
 #include "common/web/server_log.h"
+#include "coordinator/plan_check.h"
 #include "coordinator/recovery.h"
 
 namespace cwb {
@@ -20,6 +19,14 @@ namespace {
 
 absl::Status NotFoundBuild(const std::string& build_id) {
   return absl::NotFoundError(absl::StrCat("build_id: no build '", build_id, "'"));
+}
+
+// Whether `caller` may change `build` (cancel or retry): their own, or anyone's for an admin.
+absl::Status MayChange(const BuildRecord& build, const Principal& caller, const char* verb) {
+  if (Allows(caller.role, Role::kAdmin) || build.header.submitted_by() == caller.name) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat("build ", build.header.build_id(), " was submitted by ",
+                                                  build.header.submitted_by(), "; ", verb,
+                                                  " another's build needs the admin role"));
 }
 
 }  // namespace
@@ -103,25 +110,16 @@ void Coordinator::StopCommitThread() { writer_.Stop(); }
 
 // ---- client API ----
 
-absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& request) {
-  if (request.config_yaml().empty()) return absl::InvalidArgumentError("config_yaml: empty");
+absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& request, const Principal& caller) {
+  if (absl::Status s = CheckSubmission(request); !s.ok()) return s;
+  const v1::BuildPlan& plan = request.plan();
   const std::string name = request.config_name().empty() ? "config.yaml" : request.config_name();
-  const std::filesystem::path dir =
-      request.config_dir().empty() ? options_.data_dir : std::filesystem::path(request.config_dir());
-  absl::StatusOr<Config> config =
-      LoadConfigText(request.config_yaml(), name, dir,
-                     request.dockerfile_template().empty() ? std::nullopt
-                                                           : std::optional(request.dockerfile_template()));
-  if (!config.ok()) return config.status();
-  Diagnostics diagnostics;
-  std::optional<BuildPlan> plan = PlanBuild(*config, diagnostics, {.strict_compatibility = request.strict()});
-  if (!plan) return diagnostics.ToStatus();
 
   // The commit each source resolves to now (outside the lock: it may take a network round trip).
   std::map<ResultCache::Source, std::string> commits;
   if (!request.no_cache()) {
     std::set<ResultCache::Source> sources;
-    for (const PlannedTask& planned : plan->tasks) sources.emplace(planned.repo_url, planned.repo_ref);
+    for (const v1::TaskSpec& spec : plan.tasks()) sources.emplace(spec.source().repo_url(), spec.source().repo_ref());
     commits = result_cache_.Resolve(sources);
   }
 
@@ -132,41 +130,42 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
   v1::BuildInfo header;
   header.set_build_id(absl::StrFormat("b%012x", submit_random_() & 0xffffffffffffull));
   header.set_config_name(name);
+  header.set_submitted_by(caller.name);
   header.set_created_at_ms(NowMs());
-  header.set_fail_fast(config->fail_fast);
-  header.set_max_parallel(config->max_parallel);
-  *header.mutable_unsupported() = ToProto(*plan).unsupported();
-  std::vector<std::string> templates;
-  std::vector<TaskRecord> records(plan->tasks.size());
-  for (size_t i = 0; i < plan->tasks.size(); ++i) {
+  header.set_fail_fast(plan.fail_fast());
+  header.set_max_parallel(plan.max_parallel());
+  *header.mutable_unsupported() = plan.unsupported();
+  // Each distinct Dockerfile is kept once, by its hash; the tasks' specs name it.
+  std::map<std::string, std::string> images;
+  for (const v1::TaskSpec& spec : plan.tasks()) images.try_emplace(spec.image().content_hash());
+  for (const v1::RenderedDockerfile& dockerfile : request.dockerfiles()) {
+    if (auto it = images.find(dockerfile.content_hash()); it != images.end()) it->second = dockerfile.text();
+  }
+  std::vector<TaskRecord> records(plan.tasks_size());
+  for (size_t i = 0; i < records.size(); ++i) {
     TaskRecord& task = records[i];
-    task.index = static_cast<uint32_t>(i);
     task.info.set_build_id(header.build_id());
-    *task.info.mutable_spec() = ToProto(plan->tasks[i]);
-    std::string* text = task.info.mutable_spec()->mutable_image()->mutable_dockerfile_template();
-    auto it = std::find(templates.begin(), templates.end(), *text);
-    task.template_index = static_cast<int>(it - templates.begin());
-    if (it == templates.end()) templates.push_back(std::move(*text));
-    text->clear();
+    *task.info.mutable_spec() = plan.tasks(static_cast<int>(i));
     task.info.set_state(v1::TASK_STATE_QUEUED);
     task.info.set_queued_at_ms(header.created_at_ms());
   }
   // Tasks built before at the same commit are completed from the result cache.
   std::set<std::filesystem::path> synced;
   std::map<std::string, std::vector<v1::LogLine>> reuse_logs;
-  for (size_t i = 0; i < records.size(); ++i) {
-    auto commit = commits.find({plan->tasks[i].repo_url, plan->tasks[i].repo_ref});
+  for (TaskRecord& task : records) {
+    const v1::SourceSpec& source = task.info.spec().source();
+    auto commit = commits.find({source.repo_url(), source.repo_ref()});
     if (commit == commits.end()) continue;
     std::vector<v1::LogLine> log;
-    if (result_cache_.Reuse(records[i], commit->second, header.created_at_ms(), &synced, &log)) {
-      reuse_logs[records[i].info.spec().id()] = std::move(log);
+    if (result_cache_.Reuse(task, commit->second, header.created_at_ms(), &synced, &log)) {
+      reuse_logs[task.info.spec().id()] = std::move(log);
     }
   }
-  std::vector<std::pair<v1::TaskInfo*, int>> rows;
+  std::vector<v1::TaskInfo*> rows;
   rows.reserve(records.size());
-  for (TaskRecord& task : records) rows.emplace_back(&task.info, task.template_index);
+  for (TaskRecord& task : records) rows.push_back(&task.info);
   absl::Status status = artifacts_.SyncDirectories(synced);
-  if (status.ok()) status = store_->InsertBuild(header, templates, rows);
+  if (status.ok()) status = store_->InsertBuild(header, images, rows);
   if (!status.ok()) {
     std::error_code ignored;
     std::filesystem::remove_all(artifacts_.BuildDir(header.build_id()), ignored);
@@ -175,7 +174,8 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
   for (const auto& [task_id, lines] : reuse_logs) (void)logs_.Append(header.build_id(), task_id, lines);
 
   Locked locked(*this);
-  BuildRecord& build = tasks_.AddBuild(header, std::move(templates), std::move(records));
+  for (auto& [content_hash, dockerfile] : images) tasks_.AddImage(content_hash, std::move(dockerfile));
+  BuildRecord& build = tasks_.AddBuild(header, std::move(records));
   changes_.ScheduleSoon();
   LogEvent(std::cerr, "info",
            absl::StrCat("build ", header.build_id(), " submitted: ", build.task_ids.size(), " task(s), ",
@@ -230,10 +230,12 @@ absl::StatusOr<std::shared_ptr<BuildWatcher>> Coordinator::Watch(const std::stri
   return watcher;
 }
 
-absl::StatusOr<uint32_t> Coordinator::Cancel(const std::string& build_id, const std::string& task_id) {
+absl::StatusOr<uint32_t> Coordinator::Cancel(const std::string& build_id, const std::string& task_id,
+                                             const Principal& caller) {
   Locked locked(*this);
   BuildRecord* build = tasks_.FindBuild(build_id);
   if (build == nullptr) return NotFoundBuild(build_id);
+  if (absl::Status s = MayChange(*build, caller, "cancelling"); !s.ok()) return s;
   if (!task_id.empty() && tasks_.Find(build_id, task_id) == nullptr) {
     return absl::NotFoundError(absl::StrCat("task_id: no task '", task_id, "' in build ", build_id));
   }
@@ -242,10 +244,12 @@ absl::StatusOr<uint32_t> Coordinator::Cancel(const std::string& build_id, const 
   return cancelled;
 }
 
-absl::StatusOr<uint32_t> Coordinator::Retry(const std::string& build_id, const std::vector<std::string>& task_ids) {
+absl::StatusOr<uint32_t> Coordinator::Retry(const std::string& build_id, const std::vector<std::string>& task_ids,
+                                            const Principal& caller) {
   Locked locked(*this);
   BuildRecord* build = tasks_.FindBuild(build_id);
   if (build == nullptr) return NotFoundBuild(build_id);
+  if (absl::Status s = MayChange(*build, caller, "retrying"); !s.ok()) return s;
   for (const std::string& id : task_ids) {
     if (tasks_.Find(build_id, id) == nullptr) {
       return absl::NotFoundError(absl::StrCat("task_ids: no task '", id, "' in build ", build_id));

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "common/base/cancellation.h"
 #include "common/base/clock.h"
+#include "common/rpc/access.h"
 #include "common/process/process_runner.h"
 #include "coordinator/agent_channel.h"
 #include "coordinator/agent_registry.h"
@@ -66,10 +67,11 @@ class Coordinator {
   ~Coordinator();
 
   // ---- client API ----
-  // Plans the config and queues its tasks; a task whose spec was built before at the commit its
-  // source resolves to now is completed at once with those wheels (unless request.no_cache).
-  // The new build without its tasks.
-  absl::StatusOr<v1::BuildInfo> Submit(const v1::SubmitBuildRequest& request);
+  // Checks the submission (CheckSubmission) and queues its tasks; a task whose spec was built
+  // before at the commit its source resolves to now is completed at once with those wheels
+  // (unless request.no_cache). The new build without its tasks.
+  // `caller` is recorded as the build's submitter.
+  absl::StatusOr<v1::BuildInfo> Submit(const v1::SubmitBuildRequest& request, const Principal& caller);
   absl::StatusOr<v1::BuildInfo> GetBuild(const std::string& build_id, v1::TaskView view = v1::TASK_VIEW_FULL);
   // The same into `out` (on `out`'s arena, if it has one: ten thousand tasks without ten thousand
   // allocations each).
@@ -79,8 +81,11 @@ class Coordinator {
   // A watcher of the build's task changes, and the build as it is now; both carry task summaries
   // (TASK_VIEW_SUMMARY).
   absl::StatusOr<std::shared_ptr<BuildWatcher>> Watch(const std::string& build_id, v1::BuildInfo* snapshot);
-  absl::StatusOr<uint32_t> Cancel(const std::string& build_id, const std::string& task_id);
-  absl::StatusOr<uint32_t> Retry(const std::string& build_id, const std::vector<std::string>& task_ids);
+  // Cancel and Retry change a build `caller` submitted, or any build for an admin
+  // (PermissionDenied otherwise).
+  absl::StatusOr<uint32_t> Cancel(const std::string& build_id, const std::string& task_id, const Principal& caller);
+  absl::StatusOr<uint32_t> Retry(const std::string& build_id, const std::vector<std::string>& task_ids,
+                                 const Principal& caller);
   std::vector<v1::AgentInfo> ListAgents();
   // The stored file of an artifact of a succeeded task.
   absl::StatusOr<std::pair<v1::ArtifactInfo, std::filesystem::path>> FindArtifact(

@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
                  "File holding the token clients must send (else $CWB_CLIENT_TOKEN)");
   app.add_option("--agent-token-file", agent_token_file,
                  "File holding the token agents must send (else $CWB_AGENT_TOKEN)");
+  std::vector<std::string> token_flags;
+  app.add_option("--token", token_flags,
+                 "NAME:ROLE=FILE: one more token, read from FILE, for principal NAME with ROLE (agent, read, "
+                 "submit or admin); repeatable. --client-token-file is client:admin, --agent-token-file agent:agent");
   app.add_option("--data-dir", options.coordinator.data_dir, "State, logs and wheels")->capture_default_str();
   app.add_option("--lease-ms", lease_ms, "An agent silent this long loses its tasks")->capture_default_str();
   app.add_option("--heartbeat-ms", heartbeat_ms, "Agents' heartbeat interval")->capture_default_str();
@@ -44,14 +48,25 @@ int main(int argc, char** argv) {
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
   cwb::SetLogFormat(log_format, "cwb-coordinator");
   cwb::ConfigureProcess();
-  for (auto [file, env, token] : {std::tuple{&client_token_file, "CWB_CLIENT_TOKEN", &options.client_token},
-                                  std::tuple{&agent_token_file, "CWB_AGENT_TOKEN", &options.agent_token}}) {
+  auto fail = [](const absl::Status& status) {
+    cwb::LogEvent(std::cerr, "error", absl::StrCat("cwb-coordinator: ", status.message()));
+    return 2;
+  };
+  for (auto [file, env, principal] : {std::tuple{&client_token_file, "CWB_CLIENT_TOKEN", cwb::Principal{"client", cwb::Role::kAdmin}},
+                                      std::tuple{&agent_token_file, "CWB_AGENT_TOKEN", cwb::Principal{"agent", cwb::Role::kAgent}}}) {
     absl::StatusOr<std::string> secret = cwb::ReadSecret(*file, env);
-    if (!secret.ok()) {
-      cwb::LogEvent(std::cerr, "error", absl::StrCat("cwb-coordinator: ", secret.status().message()));
-      return 2;
+    if (!secret.ok()) return fail(secret.status());
+    if (secret->empty()) continue;
+    if (absl::Status s = options.tokens.Add(*secret, principal); !s.ok()) return fail(s);
+  }
+  for (const std::string& flag : token_flags) {
+    absl::StatusOr<cwb::TokenFlag> parsed = cwb::ParseTokenFlag(flag);
+    if (!parsed.ok()) return fail(parsed.status());
+    absl::StatusOr<std::string> secret = cwb::ReadSecret(parsed->file, "");
+    if (!secret.ok()) return fail(secret.status());
+    if (absl::Status s = options.tokens.Add(*secret, {parsed->name, parsed->role}); !s.ok()) {
+      return fail(absl::InvalidArgumentError(absl::StrCat("--token ", flag, ": ", s.message())));
     }
-    *token = *secret;
   }
   options.coordinator.lease = std::chrono::milliseconds(lease_ms);
   options.coordinator.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);

@@ -1,35 +1,54 @@
 #include "coordinator/recovery.h"
 
-#include <algorithm>
+#include <cstdio>
 #include <map>
 
+#include "common/config/dockerfile_renderer.h"
+#include "common/rpc/task_proto.h"
 #include "common/rpc/task_state.h"
 
 namespace cwb {
 
+namespace {
+
+// A row stored before the client rendered Dockerfiles names the template it was made from (in
+// its spec, or by index into its build's templates): its image is rendered from it once more.
+void RenderStoredTemplate(const StoredTask& stored, const std::vector<std::string>& templates, TaskTable& tasks) {
+  v1::TaskSpec spec = stored.info.spec();
+  if (stored.template_index >= 0 && static_cast<size_t>(stored.template_index) < templates.size()) {
+    spec.mutable_image()->set_dockerfile_template(templates[stored.template_index]);
+  }
+  if (spec.image().dockerfile_template().empty()) return;
+  absl::StatusOr<RenderedImage> image = RenderDockerfile(RecipeFromProto(spec));
+  if (!image.ok() || image->content_hash != spec.image().content_hash()) {
+    std::fprintf(stderr, "cwb-coordinator: task %s of build %s: its stored template no longer renders to image %s\n",
+                 spec.id().c_str(), stored.info.build_id().c_str(), spec.image().content_hash().c_str());
+    return;
+  }
+  tasks.AddImage(image->content_hash, std::move(image->dockerfile));
+}
+
+}  // namespace
+
 void Recover(StoredState state, TaskTable& tasks, AgentRegistry& agents, TargetHistory& history) {
   history.Load(std::move(state.target_durations));
   agents.Load(std::move(state.agents));
+  for (auto& [content_hash, dockerfile] : state.images) tasks.AddImage(content_hash, std::move(dockerfile));
   std::map<std::string, std::vector<TaskRecord>> by_build;
   for (StoredTask& stored : state.tasks) {
-    std::vector<std::string>& templates = state.templates[stored.info.build_id()];
+    if (tasks.FindImage(stored.info.spec().image().content_hash()) == nullptr) {
+      RenderStoredTemplate(stored, state.templates[stored.info.build_id()], tasks);
+    }
     TaskRecord task;
     task.info = std::move(stored.info);
-    task.template_index = stored.template_index;
-    if (task.template_index < 0) {
-      // A row from before templates were shared: its spec carries the template.
-      const std::string& text = task.info.spec().image().dockerfile_template();
-      auto it = std::find(templates.begin(), templates.end(), text);
-      task.template_index = static_cast<int>(it - templates.begin());
-      if (it == templates.end()) templates.push_back(text);
-      task.info.mutable_spec()->mutable_image()->clear_dockerfile_template();
-    }
+    task.info.mutable_spec()->mutable_image()->clear_dockerfile_template();
+    task.info.mutable_spec()->mutable_image()->clear_template_origin();
     if (!task.info.attempt_id().empty() && !IsTerminal(task.info.state())) agents.Expect(task.info.agent_id());
     by_build[task.info.build_id()].push_back(std::move(task));
   }
   for (v1::BuildInfo& build : state.builds) {
     const std::string id = build.build_id();
-    tasks.AddBuild(std::move(build), std::move(state.templates[id]), std::move(by_build[id]));
+    tasks.AddBuild(std::move(build), std::move(by_build[id]));
   }
 }
 

@@ -1,7 +1,8 @@
 // A coordinator's start: its memory rebuilt from the store, and what a crash may have left on
 // disk cleared away. Agents come back disconnected, each with the lease as grace to return;
 // tasks come back in the state they were stored in, attempts still bound to their agents, queued
-// tasks queued again.
+// tasks queued again. Rows stored before Dockerfiles were rendered by the client get their image
+// rendered from the template they name.
 #pragma once
 
 #include <filesystem>

@@ -4,14 +4,10 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/rpc/authorizing_credentials.h"
+#include "coordinator/access_policy.h"
 
 namespace cwb {
-
-bool IsLoopbackAddress(const std::string& host_port) {
-  std::string host = host_port.substr(0, host_port.rfind(':'));
-  if (host.starts_with("[") && host.ends_with("]")) host = host.substr(1, host.size() - 2);
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
-}
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(ServerOptions options,
                                                                             Clock& clock) {
@@ -28,8 +24,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
         ": the dashboard is plain HTTP and is only served on loopback addresses; put a TLS proxy in "
         "front of it and pass --insecure to allow it"));
   }
+  auto tokens = std::make_shared<const TokenRing>(options.tokens);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      MakeServerCredentials(options.tls);
+      MakeAuthorizingCredentials(options.tls, tokens, RoleForMethod);
   if (!credentials.ok()) return credentials.status();
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
   server->options_ = options;
@@ -38,9 +35,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
   if (!coordinator.ok()) return coordinator.status();
   server->coordinator_ = *std::move(coordinator);
   server->build_service_ =
-      std::make_unique<BuildServiceImpl>(*server->coordinator_, options.client_token);
+      std::make_unique<BuildServiceImpl>(*server->coordinator_);
   server->agent_service_ =
-      std::make_unique<AgentServiceImpl>(*server->coordinator_, options.agent_token);
+      std::make_unique<AgentServiceImpl>(*server->coordinator_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -48,7 +45,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
   builder.AddListeningPort(options.listen, *credentials, &server->port_);
   builder.RegisterService(server->build_service_.get());
   builder.RegisterService(server->agent_service_.get());
-  builder.SetMaxReceiveMessageSize(4 << 20);
+  // A submitted plan of tens of thousands of tasks is one message; CheckSubmission bounds what is
+  // in it, and wheel and log chunks are far smaller.
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   // A fixed 8 MiB window per stream instead of bandwidth-delay probing: every heartbeat of a
   // thousand agents would otherwise cost a PING frame back, and uploads still get a window
   // large enough to fill the link.
@@ -59,7 +58,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
   if (!options.http_listen.empty()) {
-    server->web_ = std::make_unique<WebService>(*server->coordinator_, options.client_token);
+    server->web_ = std::make_unique<WebService>(*server->coordinator_, tokens);
     absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
         options.http_listen, [web = server->web_.get()](const HttpRequest& request) { return web->Handle(request); });
     if (!http.ok()) {

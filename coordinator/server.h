@@ -9,7 +9,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
+#include "common/rpc/access.h"
 #include "common/rpc/auth.h"
+#include "common/rpc/loopback.h"
 #include "common/web/http_server.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/services.h"
@@ -17,12 +19,16 @@
 
 namespace cwb {
 
+// The largest message either API accepts.
+inline constexpr int kMaxRequestBytes = 64 << 20;
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:7600";  // host:port; port 0 picks a free one
   bool allow_insecure_remote = false;     // plaintext on a non-loopback address
   ServerTlsOptions tls;                   // server certificate (and client CA for mutual TLS)
-  std::string client_token;               // required of BuildService calls; empty: none
-  std::string agent_token;                // required of AgentService calls; empty: none
+  // The tokens calls must carry, each with its principal and role (common/rpc/access.h); what
+  // each method and route needs is access_policy.h's. A side with no token is open.
+  TokenRing tokens;
   std::string http_listen;                // dashboard, package index, metrics (plain HTTP); empty: off
   CoordinatorOptions coordinator;
 };
@@ -55,8 +61,5 @@ class CoordinatorServer {
   int port_ = 0;
   bool shut_down_ = false;
 };
-
-// True for 127.0.0.0/8, ::1 and localhost listen addresses.
-bool IsLoopbackAddress(const std::string& host_port);
 
 }  // namespace cwb

@@ -10,18 +10,18 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "common/rpc/auth.h"
+#include "common/rpc/authorizing_credentials.h"
 #include "common/config/axes.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/task_proto.h"
 #include "common/rpc/task_state.h"
 #include "common/config/wheelhouse.h"
+#include "common/rpc/wire.h"
 
 namespace cwb {
 namespace {
 
 constexpr auto kPoll = std::chrono::milliseconds(500);
-constexpr size_t kChunkBytes = 1 << 20;  // well under gRPC's 4 MiB message limit
 
 grpc::Status Missing(const char* field) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat(field, ": required"));
@@ -35,14 +35,7 @@ class SessionReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1
                              public AgentChannel,
                              public std::enable_shared_from_this<SessionReactor> {
  public:
-  SessionReactor(Coordinator& coordinator, grpc::CallbackServerContext* context, const std::string& token)
-      : coordinator_(coordinator) {
-    if (grpc::Status denied = CheckBearerToken(*context, token); !denied.ok()) {
-      FinishWhenIdle(denied);
-      return;
-    }
-    StartRead(&incoming_);
-  }
+  explicit SessionReactor(Coordinator& coordinator) : coordinator_(coordinator) { StartRead(&incoming_); }
   // The reactor owns itself until OnDone, which drops this reference.
   void Keep(std::shared_ptr<SessionReactor> self) { self_ = std::move(self); }
 
@@ -174,8 +167,7 @@ class SessionReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1
 
 grpc::Status BuildServiceImpl::SubmitBuild(grpc::ServerContext* context, const v1::SubmitBuildRequest* request,
                                            v1::BuildInfo* response) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
-  absl::StatusOr<v1::BuildInfo> build = coordinator_.Submit(*request);
+  absl::StatusOr<v1::BuildInfo> build = coordinator_.Submit(*request, CallerOf(*context));
   if (!build.ok()) return ToGrpcStatus(build.status());
   *response = *std::move(build);
   return grpc::Status::OK;
@@ -183,7 +175,6 @@ grpc::Status BuildServiceImpl::SubmitBuild(grpc::ServerContext* context, const v
 
 grpc::Status BuildServiceImpl::ListBuilds(grpc::ServerContext* context, const v1::ListBuildsRequest*,
                                           v1::ListBuildsResponse* response) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   for (v1::BuildInfo& build : coordinator_.ListBuilds()) *response->add_builds() = std::move(build);
   return grpc::Status::OK;
 }
@@ -208,8 +199,8 @@ class BuildServiceImpl::ArenaAllocator final
   };
 };
 
-BuildServiceImpl::BuildServiceImpl(Coordinator& coordinator, std::string token)
-    : coordinator_(coordinator), token_(std::move(token)), get_build_allocator_(std::make_unique<ArenaAllocator>()) {
+BuildServiceImpl::BuildServiceImpl(Coordinator& coordinator)
+    : coordinator_(coordinator), get_build_allocator_(std::make_unique<ArenaAllocator>()) {
   SetMessageAllocatorFor_GetBuild(get_build_allocator_.get());
 }
 
@@ -218,8 +209,8 @@ BuildServiceImpl::~BuildServiceImpl() = default;
 grpc::ServerUnaryReactor* BuildServiceImpl::GetBuild(grpc::CallbackServerContext* context,
                                                      const v1::GetBuildRequest* request, v1::BuildInfo* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status status = CheckBearerToken(*context, token_);
-  if (status.ok() && request->build_id().empty()) status = Missing("build_id");
+  grpc::Status status;
+  if (request->build_id().empty()) status = Missing("build_id");
   if (status.ok()) status = ToGrpcStatus(coordinator_.GetBuildInto(request->build_id(), request->view(), response));
   reactor->Finish(status);
   return reactor;
@@ -228,7 +219,6 @@ grpc::ServerUnaryReactor* BuildServiceImpl::GetBuild(grpc::CallbackServerContext
 grpc::Status BuildServiceImpl::WatchBuild(grpc::ServerContext* context,
                                           const v1::WatchBuildRequest* request,
                                           grpc::ServerWriter<v1::BuildEvent>* writer) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
   v1::BuildEvent first;
   absl::StatusOr<std::shared_ptr<BuildWatcher>> watcher =
@@ -257,7 +247,6 @@ grpc::Status BuildServiceImpl::WatchBuild(grpc::ServerContext* context,
 grpc::Status BuildServiceImpl::StreamLog(grpc::ServerContext* context,
                                          const v1::StreamLogRequest* request,
                                          grpc::ServerWriter<v1::LogChunk>* writer) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
   if (request->task_id().empty()) return Missing("task_id");
   absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(request->build_id(), request->task_id());
@@ -287,7 +276,6 @@ grpc::Status BuildServiceImpl::StreamLog(grpc::ServerContext* context,
 grpc::Status BuildServiceImpl::DownloadArtifact(grpc::ServerContext* context,
                                                 const v1::DownloadArtifactRequest* request,
                                                 grpc::ServerWriter<v1::ArtifactChunk>* writer) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
   if (request->task_id().empty()) return Missing("task_id");
   if (request->filename().empty()) return Missing("filename");
@@ -315,9 +303,8 @@ grpc::Status BuildServiceImpl::DownloadArtifact(grpc::ServerContext* context,
 
 grpc::Status BuildServiceImpl::Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
                                       v1::CancelResponse* response) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
-  absl::StatusOr<uint32_t> n = coordinator_.Cancel(request->build_id(), request->task_id());
+  absl::StatusOr<uint32_t> n = coordinator_.Cancel(request->build_id(), request->task_id(), CallerOf(*context));
   if (!n.ok()) return ToGrpcStatus(n.status());
   response->set_cancelled(*n);
   return grpc::Status::OK;
@@ -325,10 +312,9 @@ grpc::Status BuildServiceImpl::Cancel(grpc::ServerContext* context, const v1::Ca
 
 grpc::Status BuildServiceImpl::Retry(grpc::ServerContext* context, const v1::RetryRequest* request,
                                      v1::RetryResponse* response) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   if (request->build_id().empty()) return Missing("build_id");
   absl::StatusOr<uint32_t> n = coordinator_.Retry(
-      request->build_id(), {request->task_ids().begin(), request->task_ids().end()});
+      request->build_id(), {request->task_ids().begin(), request->task_ids().end()}, CallerOf(*context));
   if (!n.ok()) return ToGrpcStatus(n.status());
   response->set_requeued(*n);
   return grpc::Status::OK;
@@ -336,7 +322,6 @@ grpc::Status BuildServiceImpl::Retry(grpc::ServerContext* context, const v1::Ret
 
 grpc::Status BuildServiceImpl::ListAgents(grpc::ServerContext* context, const v1::ListAgentsRequest*,
                                           v1::ListAgentsResponse* response) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   for (v1::AgentInfo& agent : coordinator_.ListAgents()) *response->add_agents() = std::move(agent);
   return grpc::Status::OK;
 }
@@ -345,7 +330,7 @@ grpc::Status BuildServiceImpl::ListAgents(grpc::ServerContext* context, const v1
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* AgentServiceImpl::Session(
     grpc::CallbackServerContext* context) {
-  auto reactor = std::make_shared<SessionReactor>(coordinator_, context, token_);
+  auto reactor = std::make_shared<SessionReactor>(coordinator_);
   reactor->Keep(reactor);
   return reactor.get();
 }
@@ -353,7 +338,6 @@ grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* AgentServiceI
 grpc::Status AgentServiceImpl::UploadArtifact(grpc::ServerContext* context,
                                               grpc::ServerReader<v1::UploadChunk>* reader,
                                               v1::ArtifactInfo* response) {
-  if (grpc::Status denied = CheckBearerToken(*context, token_); !denied.ok()) return denied;
   v1::UploadChunk chunk;
   if (!reader->Read(&chunk) || !chunk.has_header()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "header: the first chunk must be the header");

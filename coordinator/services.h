@@ -1,5 +1,7 @@
-// gRPC adapters over Coordinator: each handler checks its request, calls the coordinator and
-// converts the status. The client API is synchronous (long streams wait with short timeouts so a
+// gRPC adapters over Coordinator: each handler checks its request, calls the coordinator (with the
+// caller the server's authorization let in, where the coordinator decides by it) and converts the
+// status. Authorization itself is not here: it happens before any handler runs
+// (MakeAuthorizingCredentials with access_policy.h). The client API is synchronous (long streams wait with short timeouts so a
 // cancelled client or a stopping server ends them promptly); agents' sessions use the callback
 // API.
 #pragma once
@@ -16,8 +18,7 @@ namespace cwb {
 // thousand tasks is built without ten thousand allocations each); the rest is synchronous.
 class BuildServiceImpl final : public v1::BuildService::WithCallbackMethod_GetBuild<v1::BuildService::Service> {
  public:
-  // `token`: the client bearer token every call must carry; empty: none required.
-  BuildServiceImpl(Coordinator& coordinator, std::string token);
+  explicit BuildServiceImpl(Coordinator& coordinator);
   ~BuildServiceImpl() override;
 
   grpc::Status SubmitBuild(grpc::ServerContext* context, const v1::SubmitBuildRequest* request,
@@ -43,7 +44,6 @@ class BuildServiceImpl final : public v1::BuildService::WithCallbackMethod_GetBu
  private:
   class ArenaAllocator;
   Coordinator& coordinator_;
-  const std::string token_;
   std::unique_ptr<ArenaAllocator> get_build_allocator_;
 };
 
@@ -51,9 +51,7 @@ class BuildServiceImpl final : public v1::BuildService::WithCallbackMethod_GetBu
 // synchronous streams.
 class AgentServiceImpl final : public v1::AgentService::WithCallbackMethod_Session<v1::AgentService::Service> {
  public:
-  // `token`: the agent bearer token every call must carry; empty: none required.
-  AgentServiceImpl(Coordinator& coordinator, std::string token)
-      : coordinator_(coordinator), token_(std::move(token)) {}
+  explicit AgentServiceImpl(Coordinator& coordinator) : coordinator_(coordinator) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* Session(
       grpc::CallbackServerContext* context) override;
@@ -63,7 +61,6 @@ class AgentServiceImpl final : public v1::AgentService::WithCallbackMethod_Sessi
 
  private:
   Coordinator& coordinator_;
-  const std::string token_;
 };
 
 }  // namespace cwb

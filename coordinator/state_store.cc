@@ -10,8 +10,9 @@
 namespace cwb {
 namespace {
 
-// Schema version 2: templates stored once per build, target durations, the result cache.
-constexpr int kSchemaVersion = 2;
+// Schema version 3: rendered Dockerfiles stored once per image. Version 2 kept templates once per
+// build (still read, for its rows), target durations and the result cache.
+constexpr int kSchemaVersion = 3;
 
 constexpr char kSchema[] = R"sql(
 PRAGMA journal_mode = WAL;
@@ -35,6 +36,10 @@ CREATE TABLE IF NOT EXISTS build_templates (
   idx INTEGER NOT NULL,
   text TEXT NOT NULL,
   PRIMARY KEY (build_id, idx)
+);
+CREATE TABLE IF NOT EXISTS images (
+  content_hash TEXT PRIMARY KEY,
+  dockerfile TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS agents (
   agent_id TEXT PRIMARY KEY,
@@ -178,7 +183,7 @@ class StateStore::Statements {
   explicit Statements(sqlite3* db)
       : insert_build(db, "INSERT INTO builds(build_id, seq, info) VALUES(?, "
                          "(SELECT COALESCE(MAX(seq), 0) + 1 FROM builds), ?)"),
-        insert_template(db, "INSERT INTO build_templates(build_id, idx, text) VALUES(?, ?, ?)"),
+        insert_image(db, "INSERT OR IGNORE INTO images(content_hash, dockerfile) VALUES(?, ?)"),
         insert_task(db, "INSERT INTO tasks(build_id, task_id, seq, state, info, template_index, spec) "
                         "VALUES(?, ?, ?, ?, ?, ?, ?)"),
         update_task(db, "UPDATE tasks SET state = ?, info = ? WHERE build_id = ? AND task_id = ?"),
@@ -198,7 +203,7 @@ class StateStore::Statements {
                        "ON CONFLICT(task_id, commit_sha) DO UPDATE SET info = excluded.info"),
         find_result(db, "SELECT info FROM results WHERE task_id = ? AND commit_sha = ?") {}
 
-  Statement insert_build, insert_template, insert_task, update_task, put_agent, start_attempt,
+  Statement insert_build, insert_image, insert_task, update_task, put_agent, start_attempt,
       end_attempt, put_upload, uploads_for, delete_uploads, put_duration, put_result, find_result;
 };
 
@@ -304,9 +309,8 @@ absl::Status StateStore::Migrate() {
   return Exec(absl::StrCat("PRAGMA user_version = ", kSchemaVersion).c_str());
 }
 
-absl::Status StateStore::InsertBuild(const v1::BuildInfo& build,
-                                     const std::vector<std::string>& templates,
-                                     const std::vector<std::pair<v1::TaskInfo*, int>>& tasks) {
+absl::Status StateStore::InsertBuild(const v1::BuildInfo& build, const std::map<std::string, std::string>& images,
+                                     const std::vector<v1::TaskInfo*>& tasks) {
   std::lock_guard lock(mutex_);
   Transaction transaction(db_);
   if (absl::Status s = transaction.begun(); !s.ok()) return s;
@@ -316,21 +320,18 @@ absl::Status StateStore::InsertBuild(const v1::BuildInfo& build,
                        .Blob(2, header.SerializeAsString())
                        .Run();
   if (!s.ok()) return s;
-  for (size_t i = 0; i < templates.size(); ++i) {
-    s = statements_->insert_template.Text(1, build.build_id())
-            .Int(2, static_cast<int64_t>(i))
-            .Text(3, templates[i])
-            .Run();
+  for (const auto& [content_hash, dockerfile] : images) {
+    s = statements_->insert_image.Text(1, content_hash).Text(2, dockerfile).Run();
     if (!s.ok()) return s;
   }
   for (size_t i = 0; i < tasks.size(); ++i) {
-    v1::TaskInfo& task = *tasks[i].first;
+    v1::TaskInfo& task = *tasks[i];
     s = statements_->insert_task.Text(1, task.build_id())
             .Text(2, task.spec().id())
             .Int(3, static_cast<int64_t>(i))
             .Int(4, task.state())
             .Blob(5, SerializeWithoutSpec(task))
-            .Int(6, tasks[i].second)
+            .Int(6, -1)
             .Blob(7, task.spec().SerializeAsString())
             .Run();
     if (!s.ok()) return s;
@@ -443,6 +444,11 @@ absl::StatusOr<StoredState> StateStore::LoadAll() {
   if (s.ok()) {
     s = read("SELECT build_id, text FROM build_templates ORDER BY build_id, idx", [&](Statement& q) {
       state.templates[q.ColumnText(0)].push_back(q.ColumnText(1));
+    });
+  }
+  if (s.ok()) {
+    s = read("SELECT content_hash, dockerfile FROM images", [&](Statement& q) {
+      state.images[q.ColumnText(0)] = q.ColumnText(1);
     });
   }
   if (s.ok()) {

@@ -1,6 +1,7 @@
 // Durable coordinator state in SQLite (WAL): builds, tasks, agents, attempts, uploaded artifacts,
 // how long each target took to build, and the result cache. Tasks and agents are stored as their
-// proto views; a build's Dockerfile templates are stored once per build, not in every task. The
+// proto views; each distinct rendered Dockerfile is stored once, by its content hash, not in every
+// task. The
 // coordinator keeps everything in memory and writes each batch of changes through in one
 // transaction (Apply), so a restarted coordinator resumes from LoadAll(). Opening an older
 // database upgrades its schema in place. Thread-safe: calls are serialised.
@@ -30,8 +31,9 @@ struct UploadRecord {
   std::filesystem::path path;  // where the verified file lies
 };
 
-// A task as stored: its view, whose spec lacks the Dockerfile template, and which of its build's
-// templates it uses (-1: the spec carries its own, as rows written before templates were shared).
+// A task as stored: its view, whose spec lacks the rendered Dockerfile (see StoredState::images).
+// Rows from before Dockerfiles were rendered by the client name the template they were made from:
+// template_index into their build's templates, or -1 with the template in the spec itself.
 struct StoredTask {
   v1::TaskInfo info;
   int template_index = -1;
@@ -39,7 +41,8 @@ struct StoredTask {
 
 struct StoredState {
   std::vector<v1::BuildInfo> builds;                          // without tasks, in submission order
-  std::map<std::string, std::vector<std::string>> templates;  // by build
+  std::map<std::string, std::string> images;                  // rendered Dockerfiles by content hash
+  std::map<std::string, std::vector<std::string>> templates;  // by build, of rows from before images
   std::vector<StoredTask> tasks;                              // in submission order
   std::vector<v1::AgentInfo> agents;
   std::map<std::string, int64_t> target_durations;  // expected build time (ms) by target key
@@ -87,10 +90,10 @@ class StateStore {
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::filesystem::path& path);
   ~StateStore();
 
-  // A new build with its tasks, each with the index of its template in `templates`, in one
-  // transaction.
-  absl::Status InsertBuild(const v1::BuildInfo& build, const std::vector<std::string>& templates,
-                           const std::vector<std::pair<v1::TaskInfo*, int>>& tasks);
+  // A new build with its tasks and the Dockerfiles they use (by content hash; kept once however
+  // many builds use one), in one transaction.
+  absl::Status InsertBuild(const v1::BuildInfo& build, const std::map<std::string, std::string>& images,
+                           const std::vector<v1::TaskInfo*>& tasks);
   absl::Status Apply(const StoreBatch& batch);
   absl::Status PutUpload(const UploadRecord& upload);
   absl::StatusOr<std::vector<UploadRecord>> UploadsFor(const std::string& attempt_id);

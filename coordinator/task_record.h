@@ -14,10 +14,9 @@ namespace cwb {
 using TaskKey = std::pair<std::string, std::string>;  // build id, task id
 
 struct TaskRecord {
-  // Its spec lacks the Dockerfile template, which its build keeps once (BuildRecord::templates);
-  // assignments put it back.
+  // Its spec lacks the rendered Dockerfile, which the TaskTable keeps once per image (by content
+  // hash); assignments put it back.
   v1::TaskInfo info;
-  int template_index = -1;
   uint32_t index = 0;  // position in the build's matrix
   bool dirty = false;  // its row is in the pending change set
 

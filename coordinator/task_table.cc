@@ -13,14 +13,12 @@ bool BuildRecord::finished() const {
          task_ids.size();
 }
 
-BuildRecord& TaskTable::AddBuild(v1::BuildInfo header, std::vector<std::string> templates,
-                                 std::vector<TaskRecord> tasks) {
+BuildRecord& TaskTable::AddBuild(v1::BuildInfo header, std::vector<TaskRecord> tasks) {
   const std::string build_id = header.build_id();
   build_order_.push_back(build_id);
   BuildRecord& build = builds_[build_id];
   build.header = std::move(header);
   build.seq = next_build_seq_++;
-  build.templates = std::move(templates);
   build.task_ids.reserve(tasks.size());
   for (TaskRecord& record : tasks) {
     record.index = static_cast<uint32_t>(build.task_ids.size());
@@ -32,6 +30,15 @@ BuildRecord& TaskTable::AddBuild(v1::BuildInfo header, std::vector<std::string> 
     if (!task.info.attempt_id().empty() && !IsTerminal(task.info.state())) Bind(task);
   }
   return build;
+}
+
+void TaskTable::AddImage(const std::string& content_hash, std::string dockerfile) {
+  images_.try_emplace(content_hash, std::move(dockerfile));
+}
+
+const std::string* TaskTable::FindImage(const std::string& content_hash) const {
+  auto it = images_.find(content_hash);
+  return it == images_.end() ? nullptr : &it->second;
 }
 
 void TaskTable::Bind(const TaskRecord& task) {
@@ -122,9 +129,8 @@ void TaskTable::StartAttempt(TaskRecord& task, const std::string& attempt_id, co
   assignment->set_build_id(task.info.build_id());
   assignment->set_attempt_id(attempt_id);
   *assignment->mutable_spec() = task.info.spec();
-  const BuildRecord& build = builds_.at(task.info.build_id());
-  if (task.template_index >= 0 && static_cast<size_t>(task.template_index) < build.templates.size()) {
-    assignment->mutable_spec()->mutable_image()->set_dockerfile_template(build.templates[task.template_index]);
+  if (const std::string* dockerfile = FindImage(task.info.spec().image().content_hash())) {
+    assignment->mutable_spec()->mutable_image()->set_dockerfile(*dockerfile);
   }
   assignment->set_time_limit_s(time_limit_s);
   changes.Send(agent_id, std::move(message));

@@ -28,7 +28,6 @@ struct BuildRecord {
   v1::BuildInfo header;  // without tasks and counts
   uint64_t seq = 0;      // submission order
   std::vector<std::string> task_ids;
-  std::vector<std::string> templates;  // Dockerfile templates, each once; tasks refer by index
   std::array<uint32_t, v1::TaskState_ARRAYSIZE> counts{};  // tasks in each state
   std::vector<std::weak_ptr<BuildWatcher>> watchers;
 
@@ -62,7 +61,11 @@ class TaskTable {
   // Adds a build after the others, with its tasks in matrix order (submitted now, or loaded at
   // start): each is counted, queued when QUEUED, and its attempt bound to its agent when it has
   // a current one.
-  BuildRecord& AddBuild(v1::BuildInfo header, std::vector<std::string> templates, std::vector<TaskRecord> tasks);
+  BuildRecord& AddBuild(v1::BuildInfo header, std::vector<TaskRecord> tasks);
+  // Keeps the rendered Dockerfile of an image, by its content hash (once, whatever builds use it).
+  void AddImage(const std::string& content_hash, std::string dockerfile);
+  // The Dockerfile of an image, or null when it is not known.
+  const std::string* FindImage(const std::string& content_hash) const;
   BuildRecord* FindBuild(const std::string& build_id);
   TaskRecord* Find(const std::string& build_id, const std::string& task_id);
   TaskRecord* Find(const TaskKey& key) { return Find(key.first, key.second); }
@@ -85,7 +88,7 @@ class TaskTable {
   // is recomputed after a restart) and its build's watchers get its summary.
   void Changed(TaskRecord& task, ChangeSet& changes, bool persist = true);
   // A new attempt of a queued task on `agent_id`: ASSIGNED, bound, recorded and sent to the agent
-  // with the task's Dockerfile template put back into its spec.
+  // with the task's rendered Dockerfile put back into its spec.
   void StartAttempt(TaskRecord& task, const std::string& attempt_id, const std::string& agent_id,
                     uint32_t time_limit_s, int64_t now_ms, ChangeSet& changes);
   // Ends the task's current attempt (if any) with `outcome` (succeeded, failed, cancelled, lost):
@@ -119,6 +122,7 @@ class TaskTable {
   uint64_t next_build_seq_ = 1;
   std::vector<std::string> build_order_;
   std::map<std::string, BuildRecord> builds_;
+  std::map<std::string, std::string> images_;  // content hash -> rendered Dockerfile
   absl::node_hash_map<TaskKey, TaskRecord> tasks_;
   absl::flat_hash_map<std::string, TaskKey> attempts_;  // current attempts only
   std::map<std::string, std::set<std::string>> attempts_by_agent_;

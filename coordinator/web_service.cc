@@ -6,10 +6,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/rpc/auth.h"
+#include "coordinator/access_policy.h"
 #include "common/rpc/coverage.h"
 #include "common/web/simple_index.h"
 #include "common/rpc/task_proto.h"
 #include "common/rpc/task_state.h"
+#include "common/rpc/wire.h"
 
 namespace cwb {
 namespace {
@@ -59,26 +61,26 @@ v1::CoverageReport BuildCoverage(const v1::BuildInfo& build) {
 
 }  // namespace
 
-bool WebService::Authorized(const HttpRequest& request) const {
-  if (token_.empty()) return true;
+std::string TokenOf(const HttpRequest& request) {
   const std::string& header = request.authorization;
-  if (absl::StartsWith(header, "Bearer ") && SecretEquals(std::string_view(header).substr(7), token_)) return true;
+  if (std::optional<std::string_view> bearer = BearerToken(header)) return std::string(*bearer);
   if (absl::StartsWith(header, "Basic ")) {
     std::string decoded;
     if (absl::Base64Unescape(header.substr(6), &decoded)) {
       const size_t colon = decoded.find(':');
-      if (colon != std::string::npos && SecretEquals(std::string_view(decoded).substr(colon + 1), token_)) return true;
+      if (colon != std::string::npos) return decoded.substr(colon + 1);
     }
   }
-  if (const std::string cookie = CookieValue(request.cookie, "cwb_token"); !cookie.empty()) {
-    if (SecretEquals(cookie, token_)) return true;
-  }
+  if (std::string cookie = CookieValue(request.cookie, "cwb_token"); !cookie.empty()) return cookie;
   auto query = request.query.find("token");
-  return query != request.query.end() && SecretEquals(query->second, token_);
+  return query == request.query.end() ? "" : query->second;
 }
 
 HttpResponse WebService::Handle(const HttpRequest& request) {
-  if (!Authorized(request)) {
+  const Role needed = RoleForRoute(request.path);
+  absl::StatusOr<Principal> caller = Authorize(*tokens_, needed, TokenOf(request), request.path);
+  if (absl::IsPermissionDenied(caller.status())) return HttpResponse::Text(403, absl::StrCat(caller.status().message(), "\n"));
+  if (!caller.ok()) {
     HttpResponse denied = HttpResponse::Text(401, "a client token is required: ?token=, a bearer token, or "
                                                   "basic auth with the token as password\n");
     denied.headers.emplace_back("WWW-Authenticate", "Basic realm=\"cwb\"");
@@ -106,7 +108,7 @@ HttpResponse WebService::Handle(const HttpRequest& request) {
     response = NotFound("no such page: " + path);
   }
   auto query = request.query.find("token");
-  if (!token_.empty() && query != request.query.end()) {
+  if (tokens_->Guards(needed) && query != request.query.end()) {
     // A browser that came with ?token= keeps it as a cookie for the page's own requests.
     response.headers.emplace_back("Set-Cookie", absl::StrCat("cwb_token=", query->second,
                                                              "; Path=/; HttpOnly; SameSite=Strict"));

@@ -16,6 +16,7 @@
 
 #include <string>
 
+#include "common/rpc/access.h"
 #include "common/web/http_server.h"
 #include "coordinator/coordinator.h"
 
@@ -23,19 +24,18 @@ namespace cwb {
 
 class WebService {
  public:
-  WebService(Coordinator& coordinator, std::string client_token)
-      : coordinator_(coordinator), token_(std::move(client_token)) {}
+  WebService(Coordinator& coordinator, std::shared_ptr<const TokenRing> tokens)
+      : coordinator_(coordinator), tokens_(std::move(tokens)) {}
 
   HttpResponse Handle(const HttpRequest& request);
 
  private:
-  bool Authorized(const HttpRequest& request) const;
   HttpResponse Api(const HttpRequest& request);
   HttpResponse Index(const std::string& rest);
   HttpResponse File(const std::string& rest);
 
   Coordinator& coordinator_;
-  const std::string token_;
+  const std::shared_ptr<const TokenRing> tokens_;
 };
 
 // The dashboard page (coordinator/dashboard.html, embedded at build time).

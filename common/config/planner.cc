@@ -77,6 +77,8 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
   BuildPlan plan;
   plan.config_path = config.config_path;
   plan.output_dir = config.output_dir;
+  plan.fail_fast = config.fail_fast;
+  plan.max_parallel = config.max_parallel;
 
   std::vector<AxisValues> combinations = ExpandMatrix(config.matrix, diagnostics);
   if (combinations.empty()) {

@@ -46,6 +46,8 @@ struct BuildPlan {
   std::filesystem::path output_dir;
   std::vector<PlannedTask> tasks;  // projects in config order, combinations in matrix order
   std::vector<UnsupportedTarget> unsupported;  // in matrix order
+  bool fail_fast = false;     // the config's
+  uint32_t max_parallel = 0;  // the config's
 };
 
 struct PlanningOptions {

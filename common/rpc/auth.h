@@ -4,13 +4,15 @@
 
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 
 namespace cwb {
+
+// The text of a PEM file; NotFound naming `what` (the flag) when it cannot be read.
+absl::StatusOr<std::string> ReadPem(const std::string& file, const char* what);
 
 // A secret from `file` when given, else from environment variable `env`; surrounding whitespace
 // trimmed. Empty when neither is set. Fails when the file cannot be read.
@@ -21,9 +23,7 @@ struct ServerTlsOptions {
   std::string key_file;        // PEM private key
   std::string client_ca_file;  // PEM CA; when set, clients must present a certificate it signed
 };
-// Plaintext credentials when cert_file is empty.
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const ServerTlsOptions& tls);
+// Server credentials: MakeAuthorizingCredentials (authorizing_credentials.h).
 
 struct ClientTlsOptions {
   std::string ca_file;    // PEM CA that signed the server's certificate; empty: plaintext
@@ -32,12 +32,5 @@ struct ClientTlsOptions {
 };
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(
     const ClientTlsOptions& tls);
-
-// OK when `expected` is empty (no token configured) or the call carries
-// "authorization: Bearer <expected>"; UNAUTHENTICATED otherwise. Compares in constant time.
-// Compares a secret in constant time (for equal lengths).
-bool SecretEquals(std::string_view given, std::string_view expected);
-
-grpc::Status CheckBearerToken(const grpc::ServerContextBase& context, const std::string& expected);
 
 }  // namespace cwb

@@ -27,8 +27,7 @@ v1::TaskSpec ToProto(const PlannedTask& task) {
   spec.set_test_command(task.test_command);
   for (const std::string& dep : task.test_dependencies) spec.add_test_dependencies(dep);
   v1::ImageSpec* image = spec.mutable_image();
-  image->set_dockerfile_template(task.recipe.dockerfile_template);
-  image->set_template_origin(task.recipe.template_origin);
+  image->set_dockerfile(task.image.dockerfile);
   image->set_base_image(task.recipe.base_image);
   for (const std::string& p : task.recipe.apt_packages) image->add_apt_packages(p);
   for (const std::string& p : task.recipe.pip_packages) image->add_pip_packages(p);
@@ -41,6 +40,8 @@ v1::BuildPlan ToProto(const BuildPlan& plan) {
   v1::BuildPlan out;
   out.set_config_path(plan.config_path);
   out.set_output_dir(plan.output_dir.string());
+  out.set_fail_fast(plan.fail_fast);
+  out.set_max_parallel(plan.max_parallel);
   for (const PlannedTask& task : plan.tasks) *out.add_tasks() = ToProto(task);
   for (const UnsupportedTarget& target : plan.unsupported) {
     v1::UnsupportedTarget* unsupported = out.add_unsupported();
@@ -65,6 +66,23 @@ AxisValues AxesFromProto(const google::protobuf::RepeatedPtrField<v1::AxisValue>
 }
 
 AxisValues AxesFromProto(const v1::TaskSpec& task) { return AxesFromProto(task.axes()); }
+
+std::string TaskIdOf(const v1::TaskSpec& spec) {
+  PlannedTask task;
+  task.project = spec.project();
+  task.axes = AxesFromProto(spec);
+  task.repo_url = spec.source().repo_url();
+  task.repo_ref = spec.source().repo_ref();
+  task.build_command = spec.build_command();
+  task.dependencies.assign(spec.dependencies().begin(), spec.dependencies().end());
+  for (const v1::EnvVar& var : spec.env()) task.env.push_back({var.name(), var.value()});
+  task.image.content_hash = spec.image().content_hash();
+  task.local_version = spec.local_version();
+  task.repair_command = spec.repair_command();
+  task.test_command = spec.test_command();
+  task.test_dependencies.assign(spec.test_dependencies().begin(), spec.test_dependencies().end());
+  return TaskId(task);
+}
 
 ImageRecipe RecipeFromProto(const v1::TaskSpec& task) {
   const v1::ImageSpec& image = task.image();
@@ -101,6 +119,16 @@ absl::Status FromJson(const std::string& json, google::protobuf::Message* messag
     return absl::InvalidArgumentError(absl::StrCat("invalid JSON: ", status.message().as_string()));
   }
   return absl::OkStatus();
+}
+
+v1::AgentMessage StatusUpdate(const v1::Assignment& assignment, v1::TaskState state) {
+  v1::AgentMessage message;
+  v1::TaskStatusUpdate* status = message.mutable_status();
+  status->set_build_id(assignment.build_id());
+  status->set_task_id(assignment.spec().id());
+  status->set_attempt_id(assignment.attempt_id());
+  status->set_state(state);
+  return message;
 }
 
 bool NeedsGpu(const v1::TaskSpec& task) {

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "common/config/dockerfile_renderer.h"
 #include "common/config/planner.h"
+#include "cwb/v1/agent.pb.h"
 #include "cwb/v1/task.pb.h"
 
 namespace cwb {
@@ -14,12 +15,18 @@ namespace cwb {
 v1::TaskSpec ToProto(const PlannedTask& task);
 v1::BuildPlan ToProto(const BuildPlan& plan);
 
-// The image recipe a TaskSpec carries, for rendering on the agent.
+// The stable id of a spec's task, computed from the spec as TaskId computes it from the plan (the
+// coordinator checks each submitted id with it).
+std::string TaskIdOf(const v1::TaskSpec& spec);
+// The image recipe of a spec stored before rendered Dockerfiles travelled (it carries the
+// template), for rendering it once more.
 ImageRecipe RecipeFromProto(const v1::TaskSpec& task);
 AxisValues AxesFromProto(const google::protobuf::RepeatedPtrField<v1::AxisValue>& axes);
 AxisValues AxesFromProto(const v1::TaskSpec& task);
 // Appends `axes` to a message's axis list (a TaskSpec's, an UnsupportedTarget's).
 void AppendAxes(const AxisValues& axes, google::protobuf::RepeatedPtrField<v1::AxisValue>* out);
+// The agent's status update of the assignment's attempt, now in `state`.
+v1::AgentMessage StatusUpdate(const v1::Assignment& assignment, v1::TaskState state);
 // Whether the task builds for CUDA (its cuda_version is not "cpu") and so needs a GPU.
 bool NeedsGpu(const v1::TaskSpec& task);
 

@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <set>
 
 #include "common/base/cancellation.h"
 #include "common/base/clock.h"
@@ -35,9 +36,11 @@ class FakeClock final : public Clock {
     }
     std::unique_lock lock(mutex_);
     ++sleepers_;
+    auto entry = deadlines_.insert(deadline);
     sleepers_cv_.notify_all();
     cv_.wait(lock, [&] { return cancelled || steady_ >= deadline; });
     --sleepers_;
+    deadlines_.erase(entry);
     return !cancelled;
   }
 
@@ -53,12 +56,19 @@ class FakeClock final : public Clock {
     std::unique_lock lock(mutex_);
     return sleepers_cv_.wait_for(lock, kRendezvousLimit, [&] { return sleepers_ >= count; });
   }
+  // Blocks until a thread sleeps until exactly `deadline`; false if none does within
+  // kRendezvousLimit (for code whose waits the test knows to the tick).
+  [[nodiscard]] bool WaitForSleeperUntil(SteadyTime deadline) {
+    std::unique_lock lock(mutex_);
+    return sleepers_cv_.wait_for(lock, kRendezvousLimit, [&] { return deadlines_.count(deadline) > 0; });
+  }
 
  private:
   std::mutex mutex_;
   std::condition_variable cv_;
   std::condition_variable sleepers_cv_;
   int sleepers_ = 0;
+  std::multiset<SteadyTime> deadlines_;  // of the threads asleep
   WallTime wall_;
   SteadyTime steady_{};
 };

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/test_env.h"
+#include "tests/support/submission.h"
 
 namespace cwb {
 namespace {
@@ -70,12 +71,13 @@ class HostileRpcTest : public ::testing::Test {
     ASSERT_TRUE(session_->Write(hello));
     v1::CoordinatorMessage message;
     ASSERT_TRUE(session_->Read(&message) && message.has_ack());
-    v1::SubmitBuildRequest request;
-    request.set_config_yaml(kConfig);
-    ASSERT_TRUE(builds_->SubmitBuild(Context().get(), request, &build_).ok());
+    ASSERT_TRUE(builds_->SubmitBuild(Context().get(), Submission(), &build_).ok());
     ASSERT_TRUE(session_->Read(&message) && message.has_assignment());
     assignment_ = message.assignment();
   }
+
+  // The one-task config as `cwb submit` sends it.
+  static v1::SubmitBuildRequest Submission() { return SubmissionOf(kConfig, "hostile.yaml", /*no_cache=*/true); }
 
   v1::UploadHeader Header(const std::string& filename, uint64_t size) {
     v1::UploadHeader header;
@@ -211,18 +213,31 @@ TEST_F(HostileRpcTest, BadRequestsGetClearErrors) {
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(unknown.error_message(), "build_id: no build 'bnope'");
 
-  v1::SubmitBuildRequest bad;
-  bad.set_config_yaml("build_target: {python_version: 3.x}\nprojects: 7\n");
-  bad.set_config_name("rpc.yaml");
+  // A plan the client never made: a shell command for a repository, a wrong id, a Dockerfile
+  // that is not its hash's, and one past the message limit.
+  v1::SubmitBuildRequest bad = Submission();
+  bad.mutable_plan()->mutable_tasks(0)->mutable_source()->set_repo_url("https://x/;rm -rf /");
   grpc::Status malformed = builds_->SubmitBuild(Context().get(), bad, &build);
   EXPECT_EQ(malformed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(malformed.error_message(), HasSubstr("rpc.yaml:1:32: build_target.python_version: '3.x'"));
-  EXPECT_THAT(malformed.error_message(), HasSubstr("rpc.yaml:2:11: projects: expected a list"));
+  EXPECT_THAT(malformed.error_message(), HasSubstr("plan.tasks[0].source.repo_url: "));
+  v1::SubmitBuildRequest renamed = Submission();
+  renamed.mutable_plan()->mutable_tasks(0)->set_id("0123456789abcdef");
+  grpc::Status wrong_id = builds_->SubmitBuild(Context().get(), renamed, &build);
+  EXPECT_EQ(wrong_id.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(wrong_id.error_message(), HasSubstr("plan.tasks[0].id: '0123456789abcdef' does not match the spec"));
+  v1::SubmitBuildRequest swapped = Submission();
+  swapped.mutable_dockerfiles(0)->set_text("FROM evil\n");
+  grpc::Status forged = builds_->SubmitBuild(Context().get(), swapped, &build);
+  EXPECT_EQ(forged.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(forged.error_message(), "dockerfiles[0].content_hash: is not the sha256 of its text");
 
-  v1::SubmitBuildRequest huge;
-  huge.set_config_yaml(std::string(5 << 20, '#'));
+  v1::SubmitBuildRequest huge = Submission();
+  huge.set_config_name(std::string(65 << 20, '#'));
   grpc::Status oversized = builds_->SubmitBuild(Context().get(), huge, &build);
   EXPECT_EQ(oversized.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  v1::ListBuildsResponse listed;
+  ASSERT_TRUE(builds_->ListBuilds(Context().get(), v1::ListBuildsRequest(), &listed).ok());
+  EXPECT_EQ(listed.builds_size(), 0);  // nothing of them was stored
 
   SubmitAndAssign();
   v1::StreamLogRequest log;
@@ -273,10 +288,8 @@ TEST_F(HostileRpcTest, DiskFullFailsTheUploadCleanlyAndKeepsServing) {
   EXPECT_THAT(status.error_message(), HasSubstr("No space left on device"));
   EXPECT_TRUE(StoredFiles().empty());
   EXPECT_TRUE(Healthy());
-  v1::SubmitBuildRequest request;
-  request.set_config_yaml(kConfig);
   v1::BuildInfo another;
-  EXPECT_TRUE(builds_->SubmitBuild(Context().get(), request, &another).ok());
+  EXPECT_TRUE(builds_->SubmitBuild(Context().get(), Submission(), &another).ok());
 }
 
 TEST_F(HostileRpcTest, ClientVanishingMidDownloadLeavesTheCoordinatorHealthy) {

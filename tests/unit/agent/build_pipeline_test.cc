@@ -7,6 +7,7 @@
 
 #include "agent/agent_paths.h"
 #include "common/config/builtin_template.h"
+#include "common/config/dockerfile_renderer.h"
 #include "common/base/digest.h"
 #include "common/rpc/task_proto.h"
 #include "gmock/gmock.h"
@@ -40,9 +41,14 @@ v1::TaskSpec Spec(const std::string& cuda = "12.1") {
   v1::EnvVar* env = spec.add_env();
   env->set_name("TORCH_CUDA_ARCH_LIST");
   env->set_value("9.0");
-  spec.mutable_image()->set_dockerfile_template(std::string(BuiltinDockerfileTemplate()));
-  spec.mutable_image()->set_template_origin("builtin");
   spec.mutable_image()->set_base_image("base:1");
+  // As the planner renders it.
+  absl::StatusOr<RenderedImage> image =
+      RenderDockerfile({std::string(BuiltinDockerfileTemplate()), "builtin", "base:1", AxesFromProto(spec), {}, {}});
+  EXPECT_TRUE(image.ok()) << image.status();
+  spec.mutable_image()->set_dockerfile(image->dockerfile);
+  spec.mutable_image()->set_content_hash(image->content_hash);
+  spec.mutable_image()->set_tag(image->tag);
   return spec;
 }
 
@@ -350,12 +356,22 @@ TEST_F(BuildPipelineTest, ImageBuildFailureIsReported) {
   EXPECT_EQ(result.message, "podman build of x failed (exit 1)");
 }
 
-TEST_F(BuildPipelineTest, TemplateDriftIsRefused) {
+TEST_F(BuildPipelineTest, ADockerfileThatIsNotItsImagesIsRefused) {
   v1::TaskSpec spec = Spec();
   spec.mutable_image()->set_content_hash(std::string(64, 'f'));
   TaskResult result = RunTask(spec);
   EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
-  EXPECT_THAT(result.message, HasSubstr("renders differently on this agent"));
+  EXPECT_THAT(result.message, HasSubstr("image.dockerfile: its sha256 is "));
+  EXPECT_THAT(result.message, HasSubstr("not the image's content hash ffffffffffff"));
+  EXPECT_TRUE(runtime_.builds().empty());
+}
+
+TEST_F(BuildPipelineTest, ATaskWithoutItsDockerfileSaysToPlanItAgain) {
+  v1::TaskSpec spec = Spec();
+  spec.mutable_image()->clear_dockerfile();
+  TaskResult result = RunTask(spec);
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_THAT(result.message, HasSubstr("planned by an older cwb: plan it again"));
 }
 
 TEST_F(BuildPipelineTest, CancellationStopsTheRunningContainer) {

@@ -22,7 +22,7 @@ class AgentRegistryTest : public ::testing::Test {
   AgentRegistryTest() {
     std::vector<TaskRecord> tasks;
     for (const char* id : {"t1", "t2"}) tasks.push_back(MakeTask("b1", id));
-    tasks_.AddBuild(MakeBuildHeader("b1"), {}, std::move(tasks));
+    tasks_.AddBuild(MakeBuildHeader("b1"), std::move(tasks));
   }
   absl::StatusOr<v1::RegisterAck> Register(const std::string& id, std::shared_ptr<RecordingChannel> channel,
                                            std::vector<std::string> running = {}) {

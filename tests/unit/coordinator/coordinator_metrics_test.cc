@@ -28,7 +28,7 @@ TEST(CoordinatorMetricsTest, GaugesShowTheTasksAndAgentsAsTheyAreAtTheScrape) {
   std::vector<TaskRecord> records;
   records.push_back(MakeTask("b1", "t1"));
   records.push_back(MakeTask("b1", "t2", v1::TASK_STATE_FAILED));
-  tasks.AddBuild(MakeBuildHeader("b1"), {}, std::move(records));
+  tasks.AddBuild(MakeBuildHeader("b1"), std::move(records));
   ChangeSet changes;
   v1::Register request;
   request.set_agent_id("a1");

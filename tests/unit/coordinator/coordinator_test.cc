@@ -10,6 +10,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/digest.h"
+#include "common/config/builtin_template.h"
+#include "tests/support/submission.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"
@@ -23,6 +25,9 @@ namespace fs = std::filesystem;
 using testing::FakeClock;
 
 using testing::RecordingChannel;
+
+// Who submits, cancels and retries in these tests (a submitter changing its own builds).
+const Principal kSubmitter{"ci", Role::kSubmit};
 
 constexpr char kConfig[] = R"(build_matrix:
   python_version: [3.11]
@@ -57,11 +62,7 @@ class CoordinatorTest : public ::testing::Test {
   }
 
   std::string Submit(const std::string& config = kConfig, bool no_cache = false) {
-    v1::SubmitBuildRequest request;
-    request.set_config_yaml(config);
-    request.set_no_cache(no_cache);
-    request.set_config_name("c.yaml");
-    absl::StatusOr<v1::BuildInfo> build = coordinator_->Submit(request);
+    absl::StatusOr<v1::BuildInfo> build = coordinator_->Submit(testing::SubmissionOf(config, "c.yaml", no_cache), kSubmitter);
     EXPECT_TRUE(build.ok()) << build.status();
     return build->build_id();
   }
@@ -249,16 +250,16 @@ TEST_F(CoordinatorTest, CancelTellsTheAgentAndEndsTheTaskOnce) {
   auto agent = Connect("a1", 2);
   coordinator_->Tick();
   const v1::Assignment a = agent->Assignments()[0];
-  EXPECT_EQ(coordinator_->Cancel(build, "").value(), 2u);
+  EXPECT_EQ(coordinator_->Cancel(build, "", kSubmitter).value(), 2u);
   EXPECT_THAT(agent->Cancels(), ::testing::Contains(a.attempt_id()));
   EXPECT_EQ(Task(build, 0).state(), v1::TASK_STATE_CANCELLED);
   Report("a1", a, v1::TASK_STATE_CANCELLED);  // the agent confirms: nothing changes
   EXPECT_EQ(coordinator_->GetBuild(build)->cancelled(), 2u);
-  EXPECT_EQ(coordinator_->Retry(build, {}).value(), 2u);
+  EXPECT_EQ(coordinator_->Retry(build, {}, kSubmitter).value(), 2u);
   EXPECT_EQ(Task(build, 0).state(), v1::TASK_STATE_ASSIGNED);  // queued, and given to the free agent at once
   EXPECT_EQ(Task(build, 0).message(), "retried by a user");
-  EXPECT_TRUE(absl::IsNotFound(coordinator_->Cancel("nope", "").status()));
-  EXPECT_TRUE(absl::IsNotFound(coordinator_->Retry(build, {"nope"}).status()));
+  EXPECT_TRUE(absl::IsNotFound(coordinator_->Cancel("nope", "", kSubmitter).status()));
+  EXPECT_TRUE(absl::IsNotFound(coordinator_->Retry(build, {"nope"}, kSubmitter).status()));
 }
 
 // Four tasks: the matrix of kConfig with two more torch versions.
@@ -324,14 +325,26 @@ TEST_F(CoordinatorTest, FailFastCancelsTheRestOfTheBuildAtTheFirstFailure) {
   EXPECT_EQ(coordinator_->GetBuild(other)->cancelled(), 0u);
 }
 
-TEST_F(CoordinatorTest, FailFastAndMaxParallelAreCheckedInTheConfig) {
-  v1::SubmitBuildRequest request;
-  request.set_config_name("c.yaml");
-  request.set_config_yaml(absl::StrCat(kConfig, "fail_fast: sometimes\nmax_parallel: 0\n"));
-  absl::StatusOr<v1::BuildInfo> build = coordinator_->Submit(request);
-  ASSERT_FALSE(build.ok());
-  EXPECT_THAT(std::string(build.status().message()), ::testing::HasSubstr("c.yaml:11:12: fail_fast: expected true or false"));
-  EXPECT_THAT(std::string(build.status().message()), ::testing::HasSubstr("c.yaml:12:15: max_parallel: expected a positive"));
+TEST_F(CoordinatorTest, OnlyItsSubmitterOrAnAdminChangesABuild) {
+  const std::string build = Submit();
+  EXPECT_EQ(coordinator_->GetBuild(build, v1::TASK_VIEW_NONE)->submitted_by(), "ci");
+  const Principal other{"nightly", Role::kSubmit};
+  absl::StatusOr<uint32_t> denied = coordinator_->Cancel(build, "", other);
+  ASSERT_TRUE(absl::IsPermissionDenied(denied.status()));
+  EXPECT_EQ(denied.status().message(),
+            absl::StrCat("build ", build, " was submitted by ci; cancelling another's build needs the admin role"));
+  EXPECT_TRUE(absl::IsPermissionDenied(coordinator_->Retry(build, {}, other).status()));
+  EXPECT_EQ(coordinator_->GetBuild(build, v1::TASK_VIEW_NONE)->cancelled(), 0u);
+  EXPECT_EQ(coordinator_->Cancel(build, "", {"root", Role::kAdmin}).value(), 2u);
+  EXPECT_EQ(coordinator_->Retry(build, {}, kSubmitter).value(), 2u);
+}
+
+TEST_F(CoordinatorTest, FailFastAndMaxParallelComeWithThePlan) {
+  const std::string build = Submit(absl::StrCat(kConfig, "fail_fast: true\nmax_parallel: 1\n"));
+  v1::BuildInfo info = coordinator_->GetBuild(build, v1::TASK_VIEW_NONE).value();
+  EXPECT_TRUE(info.fail_fast());
+  EXPECT_EQ(info.max_parallel(), 1u);
+  EXPECT_EQ(info.config_name(), "c.yaml");
 }
 
 TEST_F(CoordinatorTest, RestartResumesAndReconcilesRunningAttempts) {
@@ -409,7 +422,7 @@ TEST_F(CoordinatorTest, WatchersSeeEveryChangeAndTheEnd) {
   auto watcher = coordinator_->Watch(build, &snapshot);
   ASSERT_TRUE(watcher.ok());
   EXPECT_EQ(snapshot.tasks_size(), 2);
-  ASSERT_TRUE(coordinator_->Cancel(build, "").ok());
+  ASSERT_TRUE(coordinator_->Cancel(build, "", kSubmitter).ok());
   v1::BuildEvent event;
   ASSERT_TRUE((*watcher)->Next(&event, std::chrono::milliseconds(0)));
   EXPECT_FALSE(event.build_finished());
@@ -418,14 +431,39 @@ TEST_F(CoordinatorTest, WatchersSeeEveryChangeAndTheEnd) {
   EXPECT_EQ(event.task().state(), v1::TASK_STATE_CANCELLED);
 }
 
-TEST_F(CoordinatorTest, BadConfigOverRpcListsEveryError) {
-  v1::SubmitBuildRequest request;
-  request.set_config_yaml("build_matrix: {python_version: [three]}\nprojects: []\n");
-  request.set_config_name("rpc.yaml");
-  absl::StatusOr<v1::BuildInfo> build = coordinator_->Submit(request);
+TEST_F(CoordinatorTest, ABadPlanIsRefusedNamingTheFieldAndNothingIsStored) {
+  v1::SubmitBuildRequest request = testing::SubmissionOf(kConfig);
+  request.mutable_plan()->mutable_tasks(1)->set_build_command("make other");  // its id no longer fits
+  absl::StatusOr<v1::BuildInfo> build = coordinator_->Submit(request, kSubmitter);
   ASSERT_TRUE(absl::IsInvalidArgument(build.status()));
-  EXPECT_THAT(std::string(build.status().message()), ::testing::HasSubstr("rpc.yaml:1:33: build_matrix.python_version[0]"));
-  EXPECT_THAT(std::string(build.status().message()), ::testing::HasSubstr("rpc.yaml:2:11: projects"));
+  EXPECT_THAT(std::string(build.status().message()), ::testing::StartsWith("plan.tasks[1].id: "));
+  EXPECT_TRUE(coordinator_->ListBuilds().empty());
+  Restart();
+  EXPECT_TRUE(coordinator_->ListBuilds().empty());
+}
+
+TEST_F(CoordinatorTest, ADockerfileIsStoredOnceAndGoesOutWithEachAssignment) {
+  const v1::SubmitBuildRequest request = testing::SubmissionOf(kConfig);
+  ASSERT_EQ(request.dockerfiles_size(), 2);  // one image per PyTorch version
+  std::map<std::string, std::string> sent;
+  for (const v1::RenderedDockerfile& dockerfile : request.dockerfiles()) sent[dockerfile.content_hash()] = dockerfile.text();
+  Submit();
+  Submit();  // the same images again
+  Restart();
+  auto agent = Connect("a1", 4);
+  coordinator_->Tick();
+  ASSERT_EQ(agent->Assignments().size(), 4u);
+  for (const v1::Assignment& assignment : agent->Assignments()) {
+    EXPECT_EQ(assignment.spec().image().dockerfile(), sent[assignment.spec().image().content_hash()]);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((options_.data_dir / "state.sqlite3").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* count = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM images", -1, &count, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(count, 0), 2);
+  sqlite3_finalize(count);
+  sqlite3_close(db);
 }
 
 TEST_F(CoordinatorTest, UnchangedTasksAtTheSameCommitReuseTheirWheelsWithoutAnAgent) {
@@ -540,9 +578,9 @@ pytorch_base_images:
   ASSERT_EQ(cpu->Assignments().size(), 3u);
   EXPECT_EQ(cpu->Assignments()[0].build_id(), first);
   EXPECT_EQ(cpu->Assignments()[1].build_id(), second);
-  // Assignments carry the Dockerfile template; views do not.
-  EXPECT_FALSE(cpu->Assignments()[0].spec().image().dockerfile_template().empty());
-  EXPECT_TRUE(build.tasks(1).spec().image().dockerfile_template().empty());
+  // Assignments carry the rendered Dockerfile; views do not.
+  EXPECT_FALSE(cpu->Assignments()[0].spec().image().dockerfile().empty());
+  EXPECT_TRUE(build.tasks(1).spec().image().dockerfile().empty());
   v1::AgentCapabilities caps;
   caps.set_slots(1);
   caps.add_gpus()->set_index(0);
@@ -558,12 +596,17 @@ pytorch_base_images:
 }
 
 TEST_F(CoordinatorTest, DatabaseOfTheFirstSchemaIsUpgradedInPlace) {
-  // A queued task as the first schema stored it: the whole spec, template included, in its row.
+  // A queued task as the first schema stored it: the whole spec, with the template it was
+  // rendered from instead of the Dockerfile, in its row.
   const std::string build = Submit();
   auto agent = Connect("a1", 1);
   coordinator_->Tick();
   const v1::TaskSpec spec = agent->Assignments()[0].spec();
-  ASSERT_FALSE(spec.image().dockerfile_template().empty());
+  ASSERT_FALSE(spec.image().dockerfile().empty());
+  v1::TaskSpec stored_spec = spec;
+  stored_spec.mutable_image()->clear_dockerfile();
+  stored_spec.mutable_image()->set_dockerfile_template(std::string(BuiltinDockerfileTemplate()));
+  stored_spec.mutable_image()->set_template_origin("builtin");
   coordinator_.reset();
   fs::remove_all(options_.data_dir);
   fs::create_directories(options_.data_dir);
@@ -574,7 +617,7 @@ TEST_F(CoordinatorTest, DatabaseOfTheFirstSchemaIsUpgradedInPlace) {
   header.set_config_name("old.yaml");
   v1::TaskInfo task;
   task.set_build_id(header.build_id());
-  *task.mutable_spec() = spec;
+  *task.mutable_spec() = stored_spec;
   task.set_state(v1::TASK_STATE_QUEUED);
   const std::string sql = R"sql(
     CREATE TABLE builds (build_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, info BLOB NOT NULL);
@@ -596,11 +639,13 @@ TEST_F(CoordinatorTest, DatabaseOfTheFirstSchemaIsUpgradedInPlace) {
   v1::BuildInfo old = coordinator_->GetBuild("b000000000001").value();
   ASSERT_EQ(old.tasks_size(), 1);
   EXPECT_TRUE(old.tasks(0).spec().image().dockerfile_template().empty());
+  EXPECT_TRUE(old.tasks(0).spec().image().dockerfile().empty());
   agent = Connect("a1", 2);
   Submit();  // new builds are stored the new way beside it
   coordinator_->Tick();
   ASSERT_EQ(agent->Assignments().size(), 2u);
   EXPECT_EQ(agent->Assignments()[0].build_id(), "b000000000001");
+  // Rendered from its template: the same Dockerfile the new way carries.
   EXPECT_EQ(agent->Assignments()[0].spec().SerializeAsString(), spec.SerializeAsString());
   Restart();
   EXPECT_EQ(coordinator_->ListBuilds().size(), 2u);

@@ -29,7 +29,7 @@ class DispatcherTest : public ::testing::Test {
   void AddBuild(const std::string& build, int count, const std::string& cuda = "cpu", uint32_t max_parallel = 0) {
     std::vector<TaskRecord> tasks;
     for (int i = 0; i < count; ++i) tasks.push_back(Numbered(build, i, cuda));
-    tasks_.AddBuild(MakeBuildHeader(build, false, max_parallel), {}, std::move(tasks));
+    tasks_.AddBuild(MakeBuildHeader(build, false, max_parallel), std::move(tasks));
   }
   std::shared_ptr<RecordingChannel> Connect(const std::string& id, uint32_t slots, int gpus = 0, uint32_t gpu_slots = 0) {
     auto channel = std::make_shared<RecordingChannel>();

@@ -4,6 +4,9 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/config/builtin_template.h"
+#include "common/config/dockerfile_renderer.h"
+#include "common/rpc/task_proto.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"
@@ -37,7 +40,6 @@ StoredTask Stored(const std::string& build, const std::string& id, v1::TaskState
 TEST_F(RecoveryTest, TasksComeBackCountedQueuedAndBoundAndAgentsDisconnected) {
   StoredState state;
   state.builds = {MakeBuildHeader("b1"), MakeBuildHeader("b2")};
-  state.templates["b1"] = {"FROM a"};
   state.tasks = {Stored("b1", "t1", v1::TASK_STATE_QUEUED, 0), Stored("b1", "t2", v1::TASK_STATE_RUNNING, 0, "x2", "a1"),
                  Stored("b2", "t1", v1::TASK_STATE_SUCCEEDED, 0, "x3", "a1")};
   v1::AgentInfo agent;
@@ -66,18 +68,52 @@ TEST_F(RecoveryTest, AnAgentKnownOnlyFromAnAttemptIsExpectedBack) {
   EXPECT_EQ(agents_.agents().at("a9").info.agent_id(), "a9");
 }
 
-TEST_F(RecoveryTest, RowsFromBeforeSharedTemplatesGiveTheirTemplateToTheBuild) {
+TEST_F(RecoveryTest, ImagesComeBackByTheirHash) {
   StoredState state;
   state.builds = {MakeBuildHeader("b1")};
-  StoredTask old_row = Stored("b1", "t1", v1::TASK_STATE_QUEUED, -1);
-  old_row.info.mutable_spec()->mutable_image()->set_dockerfile_template("FROM old");
-  StoredTask same = Stored("b1", "t2", v1::TASK_STATE_QUEUED, -1);
-  same.info.mutable_spec()->mutable_image()->set_dockerfile_template("FROM old");
-  state.tasks = {old_row, same};
+  StoredTask row = Stored("b1", "t1", v1::TASK_STATE_QUEUED, -1);
+  row.info.mutable_spec()->mutable_image()->set_content_hash("h1");
+  state.tasks = {row};
+  state.images["h1"] = "FROM base";
   Recover(std::move(state), tasks_, agents_, history_);
-  EXPECT_THAT(tasks_.FindBuild("b1")->templates, ElementsAre("FROM old"));
-  EXPECT_EQ(tasks_.Find("b1", "t2")->template_index, 0);
+  ASSERT_NE(tasks_.FindImage("h1"), nullptr);
+  EXPECT_EQ(*tasks_.FindImage("h1"), "FROM base");
+}
+
+TEST_F(RecoveryTest, RowsFromBeforeRenderedDockerfilesAreRenderedFromTheirTemplate) {
+  // A row of schema 1 (its template in its spec) and one of schema 2 (by index into its build's).
+  v1::TaskSpec spec = MakeTask("b1", "t1").info.spec();
+  spec.mutable_image()->set_base_image("base:1");
+  spec.mutable_image()->set_template_origin("builtin");
+  absl::StatusOr<RenderedImage> image =
+      RenderDockerfile({std::string(BuiltinDockerfileTemplate()), "builtin", "base:1", AxesFromProto(spec), {}, {}});
+  ASSERT_TRUE(image.ok());
+  spec.mutable_image()->set_content_hash(image->content_hash);
+  StoredState state;
+  state.builds = {MakeBuildHeader("b1"), MakeBuildHeader("b2")};
+  StoredTask first{MakeTask("b1", "t1").info, -1};
+  *first.info.mutable_spec() = spec;
+  first.info.mutable_spec()->mutable_image()->set_dockerfile_template(std::string(BuiltinDockerfileTemplate()));
+  StoredTask second{MakeTask("b2", "t1").info, 0};
+  *second.info.mutable_spec() = spec;
+  state.templates["b2"] = {std::string(BuiltinDockerfileTemplate())};
+  state.tasks = {first, second};
+  Recover(std::move(state), tasks_, agents_, history_);
+  ASSERT_NE(tasks_.FindImage(image->content_hash), nullptr);
+  EXPECT_EQ(*tasks_.FindImage(image->content_hash), image->dockerfile);
   EXPECT_TRUE(tasks_.Find("b1", "t1")->info.spec().image().dockerfile_template().empty());
+}
+
+TEST_F(RecoveryTest, ATemplateThatNoLongerRendersToItsImageGivesNoImage) {
+  StoredState state;
+  state.builds = {MakeBuildHeader("b1")};
+  StoredTask row = Stored("b1", "t1", v1::TASK_STATE_QUEUED, -1);
+  row.info.mutable_spec()->mutable_image()->set_content_hash(std::string(64, 'a'));
+  row.info.mutable_spec()->mutable_image()->set_dockerfile_template("FROM {{base_image}}");
+  state.tasks = {row};
+  Recover(std::move(state), tasks_, agents_, history_);
+  EXPECT_EQ(tasks_.FindImage(std::string(64, 'a')), nullptr);
+  EXPECT_EQ(tasks_.Find("b1", "t1")->info.state(), v1::TASK_STATE_QUEUED);
 }
 
 TEST_F(RecoveryTest, DebrisOfACrashIsRemovedAndCurrentUploadsKept) {

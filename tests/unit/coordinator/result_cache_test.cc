@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
 #include "tests/fakes/fake_source_resolver.h"
 #include "tests/unit/coordinator/coordinator_parts.h"
 
@@ -22,10 +23,7 @@ constexpr char kWheel[] = "wheelhouse/py311/cudacpu/linux_x86_64/demo-1.0-cp311-
 class ResultCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           absl::StrCat("result_cache_", ::getpid(), "_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::FreshTestDir("result_cache");
     auto store = StateStore::Open(dir_ / "state.sqlite3");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);

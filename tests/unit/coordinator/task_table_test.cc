@@ -20,12 +20,13 @@ class TaskTableTest : public ::testing::Test {
   BuildRecord& AddThree(bool fail_fast = false, uint32_t max_parallel = 0) {
     std::vector<TaskRecord> tasks;
     for (const char* id : {"t1", "t2", "t3"}) tasks.push_back(MakeTask("b1", id));
-    return table_.AddBuild(MakeBuildHeader("b1", fail_fast, max_parallel), {"FROM base"}, std::move(tasks));
+    for (TaskRecord& task : tasks) task.info.mutable_spec()->mutable_image()->set_content_hash("h1");
+    table_.AddImage("h1", "FROM base");
+    return table_.AddBuild(MakeBuildHeader("b1", fail_fast, max_parallel), std::move(tasks));
   }
   TaskRecord& Task(const std::string& id) { return *table_.Find("b1", id); }
   // Starts attempt `attempt` of `id` on `agent`.
   void Start(const std::string& id, const std::string& attempt, const std::string& agent = "agent-1") {
-    Task(id).template_index = 0;
     table_.StartAttempt(Task(id), attempt, agent, 0, 1000, changes_);
   }
   v1::BuildInfo View(v1::TaskView view = v1::TASK_VIEW_FULL) {
@@ -50,7 +51,7 @@ TEST_F(TaskTableTest, AddedTasksAreCountedAndQueuedInMatrixOrder) {
   EXPECT_FALSE(build.finished());
 }
 
-TEST_F(TaskTableTest, AStartedAttemptIsBoundAndSentWithItsTemplate) {
+TEST_F(TaskTableTest, AStartedAttemptIsBoundAndSentWithItsDockerfile) {
   AddThree();
   Start("t1", "x1");
   EXPECT_EQ(Task("t1").info.state(), v1::TASK_STATE_ASSIGNED);
@@ -58,13 +59,19 @@ TEST_F(TaskTableTest, AStartedAttemptIsBoundAndSentWithItsTemplate) {
   EXPECT_FALSE(queue_.queued.count({"b1", "t1"}));
   EXPECT_EQ(table_.FindAttempt("x1"), &Task("t1"));
   EXPECT_THAT(table_.AttemptsOf("agent-1"), ElementsAre("x1"));
+  auto agent = std::make_shared<testing::RecordingChannel>();
+  receivers_.channels["agent-1"] = agent;
   CommitWriter::Commit commit = changes_.Take(receivers_.Get());
   EXPECT_THAT(receivers_.looked_up, ElementsAre("agent-1"));
+  testing::Deliver(commit);
+  ASSERT_EQ(agent->Assignments().size(), 1u);
+  EXPECT_EQ(agent->Assignments()[0].spec().image().dockerfile(), "FROM base");
+  EXPECT_EQ(agent->Assignments()[0].attempt_id(), "x1");
   ASSERT_EQ(commit.batch.attempts_started.size(), 1u);
   EXPECT_EQ(commit.batch.attempts_started[0].agent_id, "agent-1");
   EXPECT_EQ(commit.batch.tasks.size(), 1u);
-  // The record itself keeps no template: the build holds it once.
-  EXPECT_TRUE(Task("t1").info.spec().image().dockerfile_template().empty());
+  // The record itself keeps no Dockerfile: the table holds it once.
+  EXPECT_TRUE(Task("t1").info.spec().image().dockerfile().empty());
 }
 
 TEST_F(TaskTableTest, AnEndedAttemptIsUnboundRecordedAndItsUploadsDiscarded) {
