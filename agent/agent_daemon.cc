@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "common/base/atomic_file.h"
 #include "common/rpc/task_proto.h"
+#include "common/web/server_log.h"
 
 namespace cwb {
 namespace {
@@ -68,11 +69,17 @@ void AgentDaemon::Report(CoordinatorSession& session, Cancellation& session_done
         absl::Status s = session.Upload(assignment, wheel);
         if (absl::IsFailedPrecondition(s)) {
           stale = true;  // the coordinator moved on: this result is not wanted
+          LogEvent(std::cerr, "warning",
+                   absl::StrCat("cwb-agent: the coordinator no longer wants attempt ", assignment.attempt_id(), " (",
+                                s.message(), "); its result is dropped"),
+                   {{"attempt_id", assignment.attempt_id()}});
           break;
         }
         if (absl::IsInvalidArgument(s) || absl::IsResourceExhausted(s)) {
           result.outcome = TaskOutcome::kFailed;
           result.message = absl::StrCat("upload of ", wheel.filename, " refused: ", s.message());
+          LogEvent(std::cerr, "warning", absl::StrCat("cwb-agent: ", result.message),
+                   {{"attempt_id", assignment.attempt_id()}});
           break;
         }
         if (!s.ok()) return;  // trouble on the way: try again in the next session
@@ -110,6 +117,12 @@ bool AgentDaemon::Connect(Cancellation& stop) {
     return false;
   }
   book_.Abandon({ack.abandon_attempts().begin(), ack.abandon_attempts().end()});
+  if (ack.clients_open() && options_.builds_on_host_network && !warned_open_clients_.exchange(true)) {
+    LogEvent(std::cerr, "warning",
+             "cwb-agent: builds here run on the host's network, and the coordinator takes clients without a "
+             "token: any build can reach it and submit, cancel or read builds. Give the coordinator a client "
+             "token (--client-token-file), or run builds without --network host");
+  }
   const auto heartbeat = std::chrono::milliseconds(std::max(100u, ack.heartbeat_interval_ms()));
   {
     std::lock_guard lock(session_mutex_);

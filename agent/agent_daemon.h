@@ -7,6 +7,7 @@
 // running are cancelled then.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -27,6 +28,9 @@ struct AgentDaemonOptions {
   std::chrono::milliseconds min_backoff{200};
   std::chrono::milliseconds max_backoff{5000};
   MetricsRegistry* metrics = nullptr;  // uploads are counted here; null: not counted
+  // Builds run on the host's network (the host runtime, or --network host): if the coordinator
+  // takes clients without a token, any build could drive it, and the agent says so.
+  bool builds_on_host_network = false;
   // The jitter of each wait, a uniform draw (tests fix it); null: a random device's.
   std::function<uint64_t()> random;
 };
@@ -57,6 +61,7 @@ class AgentDaemon {
   const Runner runner_;
   Clock& clock_;
 
+  std::atomic<bool> warned_open_clients_{false};
   std::mutex session_mutex_;
   CoordinatorSession* session_ = nullptr;  // the current session, null between them
 

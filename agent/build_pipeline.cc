@@ -209,10 +209,36 @@ absl::StatusOr<ContainerExit> BuildPipeline::SmokeTest(
   test.mounts = {{artifacts, kWheels, true},
                  {workspace / "test-ctl", kCtl, true},
                  {workspace / "test", kTestDir, false},
-                 {paths::PipCache(options_.work_dir), kPipCache, false}};
+                 {paths::PipCache(options_.work_dir, run.trust_domain), kPipCache, false}};
   log.Write("cwb", absl::StrCat("smoke test in a fresh ", runtime_.uses_images() ? "container " : "run ", test.name,
                                 ": ", spec.test_command()));
+  Watch(test.name, paths::Alive(options_.work_dir, spec.id(), run.attempt_id), {workspace, artifacts}, log);
   return runtime_.RunContainer(test, log.LinesFrom("test"), &stop, options_.stop_grace);
+}
+
+void BuildPipeline::TouchAlive(const fs::path& alive) {
+  std::error_code error;
+  fs::last_write_time(alive, fs::file_time_type::clock::now(), error);
+  if (!error) return;
+  fs::create_directories(alive.parent_path(), error);
+  std::ofstream(alive) << "";
+}
+
+void BuildPipeline::Watch(const std::string& run_name, const fs::path& alive, std::vector<fs::path> remove,
+                          LogSink& log) {
+  if (options_.watchdog_command.empty()) return;
+  WatchdogOptions watchdog;
+  watchdog.alive = alive;
+  watchdog.remove = std::move(remove);
+  watchdog.log = paths::WatchdogLog(options_.work_dir);
+  ContainerRuntime::Stopper stopper = runtime_.StopperFor(run_name);
+  watchdog.stop_command = std::move(stopper.command);
+  watchdog.host_run = std::move(stopper.host_run);
+  std::vector<std::string> argv = options_.watchdog_command;
+  for (std::string& arg : WatchdogArgs(watchdog)) argv.push_back(std::move(arg));
+  if (absl::Status s = options_.spawn(argv); !s.ok()) {
+    log.Write("cwb", absl::StrCat("no watchdog for ", run_name, ": ", s.message()));
+  }
 }
 
 void BuildPipeline::Count(const char* name, const char* help) {
@@ -263,25 +289,34 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   }
   LogSink& log = **log_or;
 
-  // One stop signal for the whole attempt: the caller's cancellation or the time limit.
+  // One stop signal for the whole attempt: the caller's cancellation or the time limit. While
+  // the attempt runs, its alive file is touched (the watchdogs of its build runs look at it) and
+  // the time limit is kept.
   Cancellation stop;
   Cancellation finished;
   bool timed_out = false;
   Cancellation::Subscription forward;
   if (run.cancel != nullptr) forward = run.cancel->Subscribe([&] { stop.Cancel(run.cancel->reason()); });
-  std::thread watchdog;
-  if (options_.time_limit.count() > 0) {
-    watchdog = std::thread([&, deadline = clock_.SteadyNow() + options_.time_limit] {
-      if (clock_.SleepUntil(deadline, &finished)) {
+  const fs::path alive = paths::Alive(options_.work_dir, spec.id(), run.attempt_id);
+  TouchAlive(alive);
+  std::thread keeper([&] {
+    const Clock::SteadyTime deadline = options_.time_limit.count() > 0 ? clock_.SteadyNow() + options_.time_limit
+                                                                       : Clock::SteadyTime::max();
+    while (clock_.SleepUntil(std::min(clock_.SteadyNow() + kAliveTouchEvery, deadline), &finished)) {
+      if (clock_.SteadyNow() >= deadline) {
         timed_out = true;
         stop.Cancel(absl::StrCat("time limit of ", options_.time_limit.count(), "s reached"));
+        return;
       }
-    });
-  }
+      TouchAlive(alive);
+    }
+  });
 
   auto finish = [&](TaskOutcome outcome, std::string message) {
     finished.Cancel("done");
-    if (watchdog.joinable()) watchdog.join();
+    keeper.join();
+    std::error_code ignored;
+    fs::remove(alive, ignored);  // the attempt's watchdogs go too
     forward.Reset();
     if (outcome != TaskOutcome::kSucceeded && stop.cancelled()) {
       outcome = timed_out ? TaskOutcome::kTimedOut : TaskOutcome::kCancelled;
@@ -300,7 +335,6 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
     result.message = std::move(message);
     log.Write("cwb", absl::StrCat("task ", OutcomeName(result.outcome), ": ", result.message));
     const bool keep = outcome != TaskOutcome::kSucceeded && options_.keep_failed_workspace;
-    std::error_code ignored;
     if (keep) {
       log.Write("cwb", absl::StrCat("workspace kept at ", workspace.string()));
     } else {
@@ -330,8 +364,8 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   }
   if (absl::Status s = MakeDirectories({workspace / "src", workspace / "out", workspace / "ctl",
                                         workspace / "image", artifacts,
-                                        paths::PipCache(options_.work_dir),
-                                        paths::Ccache(options_.work_dir)});
+                                        paths::PipCache(options_.work_dir, run.trust_domain),
+                                        paths::Ccache(options_.work_dir, run.trust_domain)});
       !s.ok()) {
     return fail(s);
   }
@@ -387,8 +421,9 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   request.mounts = {{workspace / "src", kSrc, false},
                     {workspace / "out", kOut, false},
                     {ctl, kCtl, true},
-                    {paths::PipCache(options_.work_dir), kPipCache, false},
-                    {paths::Ccache(options_.work_dir), kCcache, false}};
+                    {paths::PipCache(options_.work_dir, run.trust_domain), kPipCache, false},
+                    {paths::Ccache(options_.work_dir, run.trust_domain), kCcache, false}};
+  Watch(request.name, alive, {workspace, artifacts}, log);
   log.Write("cwb", runtime_.uses_images()
                        ? absl::StrCat("running container ", request.name, " from ", image.tag())
                        : absl::StrCat("running build ", request.name, " on the host (", runtime_.name(),

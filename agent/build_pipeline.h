@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "agent/container_runtime.h"
+#include "agent/watchdog.h"
 #include "agent/host_resources.h"
 #include "agent/log_sink.h"
 #include "common/process/process_runner.h"
@@ -40,6 +42,10 @@ struct PipelineOptions {
   std::vector<std::pair<std::string, std::string>> container_labels;
   // Where image cache hits, attempts and their durations are counted; null: not counted.
   MetricsRegistry* metrics = nullptr;
+  // The program (and its leading arguments) whose `watchdog` subcommand watches each build run
+  // (watchdog.h), started with `spawn`; empty: builds run without one.
+  std::vector<std::string> watchdog_command;
+  std::function<absl::Status(const std::vector<std::string>& argv)> spawn = SpawnDetached;
 };
 
 struct BuiltWheel {
@@ -73,6 +79,9 @@ struct TaskRun {
   // of the GPUs given to this attempt ("9.0"); empty: not set.
   std::string cuda_arch_list;
   std::string gpu_description;  // which GPUs the attempt got, for its log; empty: not logged
+  // The task's trust domain (Assignment.trust_domain): the caches it shares; empty: "local" (a
+  // build not assigned by a coordinator).
+  std::string trust_domain;
 };
 
 class BuildPipeline {
@@ -95,6 +104,12 @@ class BuildPipeline {
                            LogSink& log, Cancellation& stop, bool* built);
 
   TaskResult RunAttempt(const TaskRun& run);
+  // Marks the attempt alive now (its file's time), creating the file if need be.
+  static void TouchAlive(const std::filesystem::path& alive);
+  // Starts the watchdog of run `run_name` (nothing without options_.watchdog_command): it stops the
+  // run and removes `remove` if `alive` grows stale.
+  void Watch(const std::string& run_name, const std::filesystem::path& alive,
+             std::vector<std::filesystem::path> remove, LogSink& log);
   // What every container of an attempt shares: its name (cwb-<task>-<attempt><suffix>), image,
   // environment, secrets, GPUs and labels.
   ContainerRunRequest RunRequest(const TaskRun& run, const std::string& image,

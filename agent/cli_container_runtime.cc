@@ -79,8 +79,10 @@ absl::StatusOr<ContainerExit> CliContainerRuntime::RunContainer(const ContainerR
 absl::StatusOr<std::vector<std::string>> CliContainerRuntime::ListContainers(
     const std::string& key, const std::string& value) {
   std::vector<std::string> names;
+  ProcessSpec list{ListArgv(options_, key, value)};
+  list.discard_stderr = true;  // one name per line of stdout, whatever the CLI says on stderr
   absl::StatusOr<ProcessExit> exit = runner_.Run(
-      {ListArgv(options_, key, value)},
+      list,
       [&](std::string_view line) {
         if (!line.empty()) names.emplace_back(line);
       },

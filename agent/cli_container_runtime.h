@@ -21,6 +21,7 @@ class CliContainerRuntime final : public ContainerRuntime {
                                              const LineCallback& on_line, Cancellation* cancel,
                                              std::chrono::seconds stop_grace) override;
   absl::Status RemoveContainer(const std::string& name) override;
+  Stopper StopperFor(const std::string& name) const override { return {RemoveArgv(options_, name), ""}; }
   absl::StatusOr<std::vector<std::string>> ListContainers(const std::string& key,
                                                           const std::string& value) override;
 

@@ -99,6 +99,15 @@ class ContainerRuntime {
   // Removes a container if it exists (used to clean up after a crash). Idempotent.
   virtual absl::Status RemoveContainer(const std::string& name) = 0;
 
+  // How a process outside the agent (its watchdog) stops the run `name` once the agent is gone:
+  // the command that removes the container, or, for a runtime without containers, the run's name
+  // to kill its processes by (`host_run`).
+  struct Stopper {
+    std::vector<std::string> command;
+    std::string host_run;
+  };
+  virtual Stopper StopperFor(const std::string& name) const = 0;
+
   // Names of the containers, running or not, carrying label key=value.
   virtual absl::StatusOr<std::vector<std::string>> ListContainers(const std::string& key,
                                                                   const std::string& value) = 0;

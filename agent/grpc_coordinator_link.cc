@@ -35,6 +35,7 @@ class GrpcSession final : public CoordinatorSession {
     v1::CoordinatorMessage reply;
     if (stream_->Write(message) && stream_->Read(&reply) && reply.has_ack()) {
       *ack = reply.ack();
+      session_ = ack->session();
       return absl::OkStatus();
     }
     grpc::Status status = stream_->Finish();
@@ -49,13 +50,14 @@ class GrpcSession final : public CoordinatorSession {
   }
   bool Read(v1::CoordinatorMessage* message) override { return stream_->Read(message); }
   absl::Status Upload(const v1::Assignment& assignment, const BuiltWheel& wheel) override {
-    return UploadWheel(*stub_, token_, assignment, wheel);
+    return UploadWheel(*stub_, token_, session_, assignment, wheel);
   }
   void Close() override { context_.TryCancel(); }
 
  private:
   std::unique_ptr<v1::AgentService::Stub> stub_;
   const std::string token_;
+  std::string session_;  // the ack's: uploads carry it
   grpc::ClientContext context_;
   std::unique_ptr<Stream> stream_;
   std::mutex write_mutex_;  // one write in flight

@@ -59,12 +59,11 @@ std::string EnvValue(const std::vector<std::pair<std::string, std::string>>& env
   return "";
 }
 
-// SIGKILL to every process of the run.
-void KillRun(const std::string& run_name) {
+}  // namespace
+
+void KillHostRun(const std::string& run_name) {
   for (int pid : HostRunProcesses(run_name)) ::kill(pid, SIGKILL);
 }
-
-}  // namespace
 
 std::vector<int> HostRunProcesses(const std::string& run_name) {
   const std::string entry = absl::StrCat(kRunEnvName, "=", run_name);
@@ -226,7 +225,7 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
     case GpuRequest::Kind::kAll: break;
   }
   spec.kill_grace = stop_grace;
-  spec.after_exit = [name = request.name] { KillRun(name); };
+  spec.after_exit = [name = request.name] { KillHostRun(name); };
   Cancellation::Subscription announce;
   if (cancel != nullptr) {
     announce = cancel->Subscribe([&] {
@@ -257,7 +256,7 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
 
 absl::Status HostRuntime::RemoveContainer(const std::string& name) {
   if (absl::Status s = ValidRunName(name); !s.ok()) return s;
-  KillRun(name);
+  KillHostRun(name);
   std::error_code error;
   fs::remove_all(options_.runs_dir / name, error);
   if (error) {

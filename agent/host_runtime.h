@@ -47,6 +47,8 @@ absl::StatusOr<HostPython> ProbeHostPython(ProcessRunner& runner, const std::str
 
 // The processes of a run: those whose environment holds CWB_HOST_RUN=<run_name> (from /proc).
 std::vector<int> HostRunProcesses(const std::string& run_name);
+// SIGKILL to every process of the run (HostRunProcesses).
+void KillHostRun(const std::string& run_name);
 
 // `value` with a leading container path of one of `mounts` replaced by that mount's host path
 // (the longest matching container path wins); other values are returned unchanged.
@@ -77,6 +79,7 @@ class HostRuntime final : public ContainerRuntime {
                                              std::chrono::seconds stop_grace) override;
   // Kills every process of the run (SIGKILL) and removes its directory.
   absl::Status RemoveContainer(const std::string& name) override;
+  Stopper StopperFor(const std::string& name) const override { return {{}, name}; }
   absl::StatusOr<std::vector<std::string>> ListContainers(const std::string& key,
                                                           const std::string& value) override;
 

@@ -3,6 +3,7 @@
 
 #include "agent/run_task_command.h"
 #include "agent/serve_command.h"
+#include "agent/watchdog_command.h"
 #include "common/base/command_line.h"
 #include "common/web/server_log.h"
 
@@ -96,7 +97,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
 
+  cwb::WatchdogFlags watchdog;
+  CLI::App* watchdog_cmd = cwb::AddWatchdogCommand(app, watchdog);
+
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
+  if (watchdog_cmd->parsed()) return cwb::RunWatchdogCommand(watchdog);
   cwb::ConfigureProcess();
   if (run_cmd->parsed()) {
     run_times.ApplyTo(run.pipeline);

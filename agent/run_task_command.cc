@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "agent/watchdog_command.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/process/boost_process_runner.h"
@@ -52,6 +53,10 @@ absl::Status PrepareLocalBuild(const RuntimeOptions& runtime, const std::vector<
                                PipelineOptions* pipeline) {
   if (absl::Status s = CheckRuntimeName(runtime.name); !s.ok()) return s;
   for (const std::string& name : secret_names) {
+    if (name.starts_with("CWB_")) {
+      return absl::InvalidArgumentError(absl::StrCat("--secret-env ", name,
+                                                     ": names beginning CWB_ are cwb's own (its tokens); never a build's"));
+    }
     const char* value = std::getenv(name.c_str());
     if (value == nullptr || *value == '\0') {
       return absl::InvalidArgumentError(absl::StrCat("--secret-env ", name, ": not set in this environment"));
@@ -59,6 +64,7 @@ absl::Status PrepareLocalBuild(const RuntimeOptions& runtime, const std::vector<
     pipeline->secrets[name] = value;
   }
   if (pipeline->host.memory_bytes == 0) pipeline->host = ProbeHostResources();
+  if (pipeline->watchdog_command.empty()) pipeline->watchdog_command = {SelfExecutable()};
   return absl::OkStatus();
 }
 

@@ -4,6 +4,7 @@
 
 #include "agent/agent_daemon.h"
 #include "agent/attempt_runner.h"
+#include "agent/agent_paths.h"
 #include "agent/grpc_coordinator_link.h"
 #include "common/process/boost_process_runner.h"
 #include "common/web/http_server.h"
@@ -48,6 +49,25 @@ v1::AgentCapabilities MakeCapabilities(const GpuInventory& gpus, const HostResou
   return caps;
 }
 
+void RemoveAbandonedWork(const std::filesystem::path& work_dir, std::ostream& out) {
+  // This agent holds no attempt yet: every workspace, artifact directory and alive file left by an
+  // earlier run of it belongs to an attempt the coordinator has given up on.
+  int removed = 0;
+  std::error_code error;
+  for (const std::filesystem::path& area :
+       {paths::WorkspacesDir(work_dir), paths::ArtifactsDir(work_dir), paths::AliveDir(work_dir)}) {
+    for (auto it = std::filesystem::directory_iterator(area, error); !error && it != std::filesystem::directory_iterator();
+         it.increment(error)) {
+      std::error_code ignored;
+      removed += std::filesystem::remove_all(it->path(), ignored) > 0;
+    }
+    error.clear();
+  }
+  if (removed > 0) {
+    LogEvent(out, "info", absl::StrCat("cwb-agent: removed ", removed, " workspace(s) of attempts an earlier run left"));
+  }
+}
+
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err) {
   if (absl::Status s = PrepareLocalBuild(options.runtime, options.secret_env, &options.pipeline);
       !s.ok()) {
@@ -80,6 +100,7 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
       (void)runtime.RemoveContainer(name);
     }
   }
+  RemoveAbandonedWork(options.pipeline.work_dir, out);
   MetricsRegistry metrics;
   options.pipeline.metrics = &metrics;
   daemon.metrics = &metrics;
@@ -108,6 +129,9 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
     LogEvent(err, "error", absl::StrCat("cwb-agent: ", token.status().message()));
     return 2;
   }
+  // No build may inherit a token from this process's environment (host-runtime builds inherit it).
+  ForgetTokenVariables();
+  daemon.builds_on_host_network = runtime.name() == "host" || options.runtime.engine.network == "host";
   absl::StatusOr<std::unique_ptr<CoordinatorLink>> link =
       MakeGrpcCoordinatorLink({options.coordinator, *token, options.tls});
   if (!link.ok()) {

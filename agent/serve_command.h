@@ -29,6 +29,10 @@ struct ServeOptions {
   std::string metrics_listen;  // host:port serving /metrics (plain HTTP); empty: off
 };
 
+// Removes the workspaces, artifacts and alive files of attempts an earlier run of the agent left
+// in `work_dir` (it holds none of them), saying how many on `out`.
+void RemoveAbandonedWork(const std::filesystem::path& work_dir, std::ostream& out);
+
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err);
 
 // What the agent reports about itself. `slots` 0 means one per GPU slot (at least 1).

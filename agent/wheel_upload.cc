@@ -7,7 +7,7 @@
 
 namespace cwb {
 
-absl::Status UploadWheel(v1::AgentService::Stub& stub, const std::string& token,
+absl::Status UploadWheel(v1::AgentService::Stub& stub, const std::string& token, const std::string& session,
                          const v1::Assignment& assignment, const BuiltWheel& wheel) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
@@ -21,6 +21,7 @@ absl::Status UploadWheel(v1::AgentService::Stub& stub, const std::string& token,
   header->set_attempt_id(assignment.attempt_id());
   header->set_filename(wheel.filename);
   header->set_size_bytes(wheel.size);
+  header->set_session(session);
   bool ok = writer->Write(chunk);
   std::ifstream in(wheel.path, std::ios::binary);
   std::string& data = *chunk.mutable_data();  // reused: the file is read straight into it

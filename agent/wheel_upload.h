@@ -12,9 +12,11 @@
 
 namespace cwb {
 
-// `token`: the agent bearer token, empty for none. The coordinator's answer as a status
-// (FailedPrecondition: the attempt is no longer current; InvalidArgument: refused).
-absl::Status UploadWheel(v1::AgentService::Stub& stub, const std::string& token,
+// `token`: the agent bearer token, empty for none; `session`: the RegisterAck's session secret of
+// the session holding the attempt. The coordinator's answer as a status (FailedPrecondition: the
+// attempt is no longer current; PermissionDenied: another session holds it; InvalidArgument:
+// refused).
+absl::Status UploadWheel(v1::AgentService::Stub& stub, const std::string& token, const std::string& session,
                          const v1::Assignment& assignment, const BuiltWheel& wheel);
 
 }  // namespace cwb

@@ -76,6 +76,7 @@ class UploadingAgent {
     stream_->Write(hello);
     v1::CoordinatorMessage ack;
     stream_->Read(&ack);
+    session_ = ack.ack().session();
     heartbeats_ = std::thread([this] {
       v1::AgentMessage beat;
       beat.mutable_heartbeat();
@@ -111,6 +112,7 @@ class UploadingAgent {
     stream_->Write(message);
   }
   v1::AgentService::Stub& stub() { return *stub_; }
+  const std::string& session() const { return session_; }
 
  private:
   std::shared_ptr<grpc::Channel> channel_;
@@ -120,6 +122,7 @@ class UploadingAgent {
   std::mutex write_mutex_;
   std::atomic<bool> stop_{false};
   std::thread heartbeats_;
+  std::string session_;  // the ack's: uploads carry it
 };
 
 // Samples a process's resident memory until stopped; the largest sample.
@@ -195,7 +198,7 @@ void RunArtifactBench(const BenchContext& context, Report& report) {
       ::sync();
       RssSampler sampler(coordinator.pid());
       auto start = std::chrono::steady_clock::now();
-      absl::Status uploaded = UploadWheel(agent.stub(), "", assignment, wheel);
+      absl::Status uploaded = UploadWheel(agent.stub(), "", agent.session(), assignment, wheel);
       upload.push_back(Seconds(std::chrono::steady_clock::now() - start));
       agent.Report(assignment, v1::TASK_STATE_SUCCEEDED, wheel.filename);
       absl::StatusOr<v1::BuildInfo> done = WaitForBuild(coordinator.address(), *build, std::chrono::seconds(60));

@@ -78,6 +78,10 @@ class SimFleet::Agent final : public grpc::ClientBidiReactor<v1::AgentMessage, v
   void OnReadDone(bool ok) override {
     if (!ok) return;  // the stream ended
     if (incoming_.has_ack()) {
+      {
+        std::lock_guard lock(mutex_);
+        session_ = incoming_.ack().session();
+      }
       const auto interval = std::chrono::milliseconds(std::max(100u, incoming_.ack().heartbeat_interval_ms()));
       ScheduleHeartbeat(interval);
       fleet_.AgentRegistered();
@@ -130,7 +134,12 @@ class SimFleet::Agent final : public grpc::ClientBidiReactor<v1::AgentMessage, v
       fleet_.Upload([this, assignment] {
         BuiltWheel wheel = fleet_.wheel_;
         wheel.filename = absl::StrCat("simwheel-1.0+", assignment.spec().id(), "-py3-none-any.whl");
-        absl::Status uploaded = UploadWheel(*stub_, fleet_.token_, assignment, wheel);
+        std::string session;
+        {
+          std::lock_guard lock(mutex_);
+          session = session_;
+        }
+        absl::Status uploaded = UploadWheel(*stub_, fleet_.token_, session, assignment, wheel);
         if (uploaded.ok()) {
           Finish(assignment, v1::TASK_STATE_SUCCEEDED, {wheel.filename});
         } else {
@@ -171,6 +180,7 @@ class SimFleet::Agent final : public grpc::ClientBidiReactor<v1::AgentMessage, v
   uint32_t never_used_ = options_.slots;
   bool writing_ = false;  // a write is in flight; outgoing_ belongs to it
   bool done_ = false;
+  std::string session_;  // the ack's: uploads carry it
 };
 
 SimFleet::SimFleet(std::string address, std::string token, const std::filesystem::path& work_dir)

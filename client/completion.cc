@@ -30,6 +30,7 @@ std::vector<Flag> FlagsOf(const CLI::App& app) {
 std::vector<Command> CommandsOf(const CLI::App& app) {
   std::vector<Command> commands;
   for (const CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_group().empty()) continue;  // hidden
     const std::string description = sub->get_description();
     commands.push_back({sub->get_name(), description.substr(0, description.find('\n')), FlagsOf(*sub)});
   }

@@ -4,10 +4,12 @@
 #include <thread>
 
 #include "agent/serve_command.h"
+#include "agent/watchdog_command.h"
 #include "client/exit_codes.h"
 #include "client/remote_commands.h"
 #include "common/base/clock.h"
 #include "common/config/config_parser.h"
+#include "common/rpc/auth.h"
 #include "coordinator/server.h"
 
 namespace cwb {
@@ -16,6 +18,7 @@ namespace fs = std::filesystem;
 
 int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt, std::ostream& out,
                       std::ostream& err) {
+  ForgetTokenVariables();  // builds (the host runtime's inherit the environment) never see a token
   absl::StatusOr<Config> config = LoadConfigFile(options.config_path);
   if (!config.ok()) {
     err << config.status().message() << '\n';
@@ -43,6 +46,7 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
   serve.runtime.engine.network = options.network;
   serve.pipeline.work_dir = state / "agent";
   serve.pipeline.keep_failed_workspace = options.keep_failed;
+  serve.pipeline.watchdog_command = {SelfExecutable()};
   Cancellation stop_agent;
   std::ostringstream agent_out;
   std::thread agent([&] { ServeCommand(serve, stop_agent, agent_out, err); });

@@ -7,6 +7,7 @@
 #include "client/coverage_command.h"
 #include "client/exit_codes.h"
 #include "client/local_build.h"
+#include "agent/watchdog_command.h"
 #include "client/plan_commands.h"
 #include "client/remote_commands.h"
 #include "common/base/command_line.h"
@@ -147,8 +148,13 @@ int main(int argc, char** argv) {
                     "  example: cwb completion zsh > \"${fpath[1]}/_cwb\"");
   completion_cmd->add_option("shell", shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
 
+  // The watchdog of a build run `cwb build` starts (hidden; see agent/watchdog.h).
+  cwb::WatchdogFlags watchdog;
+  CLI::App* watchdog_cmd = cwb::AddWatchdogCommand(app, watchdog);
+
   app.name("cwb");
   if (std::optional<int> exit = cwb::ParseCommandLine(app, argc, argv)) return *exit;
+  if (watchdog_cmd->parsed()) return cwb::RunWatchdogCommand(watchdog);
   if (completion_cmd->parsed()) {
     std::cout << cwb::CompletionScript(app, shell);
     return cwb::kExitSuccess;

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <map>
 
+#include "client/terminal_text.h"
+
 namespace cwb {
 
 bool UseColour(bool terminal) {
@@ -21,6 +23,11 @@ std::string ColourState(const std::string& text) {
   auto it = kCodes.find(text);
   if (it == kCodes.end()) return text;
   return "\x1b[" + it->second + "m" + text + "\x1b[0m";
+}
+
+void TextTable::AddRow(std::vector<std::string> cells) {
+  for (std::string& cell : cells) cell = EscapeControlCharacters(cell, /*keep_layout=*/false);
+  rows_.push_back(std::move(cells));
 }
 
 void TextTable::Print(std::ostream& out) const {

@@ -20,7 +20,9 @@ class TextTable {
   explicit TextTable(std::vector<std::string> headers) : headers_(std::move(headers)) {}
 
   // Adds a row; missing cells print empty, extra cells are an error in the caller (ignored).
-  void AddRow(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+  // Cells may hold what agents or builds say of themselves: control characters (terminal escapes
+  // among them) are shown escaped, never sent to the terminal.
+  void AddRow(std::vector<std::string> cells);
 
   // Colours the cells of `column` by the state word they hold (succeeded green, failed red, ...)
   // when `colour` is true; the caller decides (UseColour).

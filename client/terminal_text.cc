@@ -4,11 +4,12 @@
 
 namespace cwb {
 
-std::string EscapeControlCharacters(std::string_view text) {
+std::string EscapeControlCharacters(std::string_view text, bool keep_layout) {
   std::string out;
   out.reserve(text.size());
   for (unsigned char c : text) {
-    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+    const bool layout = keep_layout && (c == '\n' || c == '\t');
+    if ((c < 0x20 && !layout) || c == 0x7f) {
       out += absl::StrFormat("\\x%02x", c);
     } else {
       out.push_back(static_cast<char>(c));

@@ -4,8 +4,10 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/digest.h"
 #include "common/rpc/task_state.h"
 #include "common/web/server_log.h"
+#include "coordinator/request_checks.h"
 
 namespace cwb {
 
@@ -31,7 +33,7 @@ void AgentRegistry::Expect(const std::string& agent_id) {
 
 absl::StatusOr<v1::RegisterAck> AgentRegistry::Register(const v1::Register& request,
                                                         std::shared_ptr<AgentChannel> channel, ChangeSet& changes) {
-  if (request.agent_id().empty()) return absl::InvalidArgumentError("register.agent_id: empty");
+  if (absl::Status s = CheckRegistration(request); !s.ok()) return s;
   AgentRecord& agent = agents_[request.agent_id()];
   if (agent.channel && agent.channel != channel) agent.channel->Close();  // replaced by this one
   agent.channel = std::move(channel);
@@ -40,12 +42,15 @@ absl::StatusOr<v1::RegisterAck> AgentRegistry::Register(const v1::Register& requ
   *agent.info.mutable_capabilities() = request.capabilities();
   agent.info.set_connected(true);
   agent.info.set_last_heartbeat_ms(NowMs());
+  agent.session = RandomSecretHex();
   ++epoch_;
 
   // Reconcile: what the agent still runs and is current stays; the rest it must abandon.
   v1::RegisterAck ack;
   ack.set_heartbeat_interval_ms(static_cast<uint32_t>(options_.heartbeat_interval.count()));
   ack.set_lease_ms(static_cast<uint32_t>(options_.lease.count()));
+  ack.set_session(agent.session);
+  ack.set_clients_open(options_.clients_open);
   std::set<std::string> reported;
   for (const v1::RunningAttempt& running : request.running()) {
     TaskRecord* task = tasks_.FindAttempt(running.attempt_id());
@@ -129,6 +134,11 @@ void AgentRegistry::Lose(AgentRecord& agent, const std::string& reason, ChangeSe
   agent.info.clear_running_attempts();
   ++epoch_;
   changes.batch().agents.push_back(agent.info);
+}
+
+bool AgentRegistry::HoldsSession(const std::string& agent_id, const std::string& session) const {
+  auto it = agents_.find(agent_id);
+  return it != agents_.end() && it->second.channel != nullptr && !session.empty() && it->second.session == session;
 }
 
 std::shared_ptr<AgentChannel> AgentRegistry::ChannelOf(const std::string& agent_id) const {

@@ -24,6 +24,7 @@ struct AgentRecord {
   v1::AgentInfo info;
   std::shared_ptr<AgentChannel> channel;  // null while disconnected
   Clock::SteadyTime last_seen;
+  std::string session;  // the secret of its current session; uploads must carry it
 };
 
 class AgentRegistry {
@@ -32,6 +33,7 @@ class AgentRegistry {
     std::chrono::milliseconds heartbeat_interval{2000};
     std::chrono::milliseconds lease{10000};  // silence after which an agent is lost
     std::chrono::milliseconds check_every{500};  // how often leases are looked at, at most
+    bool clients_open = false;  // told to agents (RegisterAck.clients_open)
   };
   AgentRegistry(Options options, Clock& clock, TaskTable& tasks)
       : options_(options), clock_(clock), tasks_(tasks) {}
@@ -59,6 +61,8 @@ class AgentRegistry {
   uint64_t epoch() const { return epoch_; }
   const std::map<std::string, AgentRecord>& agents() const { return agents_; }
   std::shared_ptr<AgentChannel> ChannelOf(const std::string& agent_id) const;
+  // Whether `session` is the current session of a connected `agent_id`.
+  bool HoldsSession(const std::string& agent_id, const std::string& session) const;
   size_t connected() const;
   // Every agent with its running attempts ("build/task/attempt").
   std::vector<v1::AgentInfo> List();

@@ -17,9 +17,9 @@ void ChangeSet::Publish(std::vector<std::shared_ptr<BuildWatcher>> watchers, v1:
   deliveries_.push_back({"", {}, std::move(watchers), std::move(event)});
 }
 
-void ChangeSet::DiscardUploads(const std::string& attempt_id) {
+void ChangeSet::AttemptEnded(const TaskKey& task, const std::string& attempt_id) {
   batch_.uploads_deleted.push_back(attempt_id);
-  discarded_uploads_.push_back(attempt_id);
+  ended_attempts_.emplace_back(task, attempt_id);
 }
 
 CommitWriter::Commit ChangeSet::Take(const Receivers& receivers) {
@@ -45,10 +45,12 @@ CommitWriter::Commit ChangeSet::Take(const Receivers& receivers) {
     });
   }
   deliveries_.clear();
-  for (std::string& attempt : discarded_uploads_) {
-    commit.deliveries.push_back([discard = receivers.discard_uploads, attempt = std::move(attempt)] { discard(attempt); });
+  for (auto& [task, attempt] : ended_attempts_) {
+    commit.deliveries.push_back([ended = receivers.attempt_ended, task = std::move(task), attempt = std::move(attempt)] {
+      ended(task, attempt);
+    });
   }
-  discarded_uploads_.clear();
+  ended_attempts_.clear();
   if (std::exchange(wake_logs_, false)) commit.deliveries.push_back(receivers.wake_logs);
   return commit;
 }

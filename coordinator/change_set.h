@@ -29,8 +29,9 @@ class ChangeSet {
   void Send(std::string agent_id, v1::CoordinatorMessage message);
   // Tells `watchers` of a change.
   void Publish(std::vector<std::shared_ptr<BuildWatcher>> watchers, v1::BuildEvent event);
-  // The attempt's upload records go with this call, and its files once that is durable.
-  void DiscardUploads(const std::string& attempt_id);
+  // The attempt ended: its upload records go with this call; once that is durable its upload
+  // files go and its log is ended (LogStore::EndAttempt).
+  void AttemptEnded(const TaskKey& task, const std::string& attempt_id);
   // Readers following logs are woken (a task ended) once the call is durable.
   void WakeLogReaders() { wake_logs_ = true; }
 
@@ -41,7 +42,7 @@ class ChangeSet {
 
   struct Receivers {
     std::function<std::shared_ptr<AgentChannel>(const std::string& agent_id)> channel_of;  // null: gone
-    std::function<void(const std::string& attempt_id)> discard_uploads;
+    std::function<void(const TaskKey& task, const std::string& attempt_id)> attempt_ended;
     std::function<void()> wake_logs;
   };
   // Moves everything collected into a commit, deliveries in the order they were made, and
@@ -59,7 +60,7 @@ class ChangeSet {
     v1::BuildEvent event;
   };
   std::vector<Delivery> deliveries_;
-  std::vector<std::string> discarded_uploads_;
+  std::vector<std::pair<TaskKey, std::string>> ended_attempts_;
   bool wake_logs_ = false;
   bool schedule_ = false;
 };

@@ -11,7 +11,7 @@
 #include "common/rpc/task_proto.h"
 #include "common/rpc/task_state.h"
 #include "common/web/server_log.h"
-#include "coordinator/plan_check.h"
+#include "coordinator/request_checks.h"
 #include "coordinator/recovery.h"
 
 namespace cwb {
@@ -68,7 +68,7 @@ Coordinator::Coordinator(CoordinatorOptions options, Clock& clock, std::unique_p
     : options_(std::move(options)),
       clock_(clock),
       store_(std::move(store)),
-      writer_(*store_),
+      writer_(*store_, clock_),
       resolver_runner_(std::move(resolver_runner)),
       resolver_(std::move(resolver)),
       logs_(options_.data_dir / "logs", options_.max_log_bytes),
@@ -77,14 +77,22 @@ Coordinator::Coordinator(CoordinatorOptions options, Clock& clock, std::unique_p
       submit_random_(std::random_device{}()),
       dispatcher_(history_, metrics_.queue_wait(), options_.task_time_limit_s),
       tasks_(dispatcher_, options_.retry_limit),
-      agents_({options_.heartbeat_interval, options_.lease, options_.scheduler_tick}, clock_, tasks_) {
-  metrics_.AddGauges(mutex_, tasks_, agents_);
+      agents_({options_.heartbeat_interval, options_.lease, options_.scheduler_tick, options_.clients_open}, clock_,
+              tasks_) {
+  metrics_.AddGauges(mutex_, tasks_, agents_, [this] { return writer_.health().ok(); });
 }
 
 Coordinator::~Coordinator() { writer_.Stop(); }
 
 int64_t Coordinator::NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch()).count();
+}
+
+absl::Status Coordinator::Available() const {
+  absl::Status health = writer_.health();
+  if (health.ok()) return health;
+  return absl::UnavailableError(
+      absl::StrCat("the coordinator cannot write its state (", health.message(), "); it answers again once it can"));
 }
 
 void Coordinator::Wake() {
@@ -95,11 +103,18 @@ void Coordinator::Wake() {
 void Coordinator::Flush() {
   tasks_.ApplyFailFast(NowMs(), changes_);
   // A call that freed slots or queued tasks assigns them before it returns: no thread handoff
-  // between a slot freeing and its next assignment.
-  if (changes_.TakeScheduleRequest()) dispatcher_.Schedule(tasks_, agents_, NowMs(), changes_);
+  // between a slot freeing and its next assignment. Nothing is assigned while the state cannot
+  // be written; the scheduler's next tick catches up once it can.
+  if (changes_.TakeScheduleRequest() && writer_.health().ok()) {
+    dispatcher_.Schedule(tasks_, agents_, NowMs(), changes_);
+  }
   writer_.Submit(changes_.Take({
       .channel_of = [this](const std::string& agent_id) { return agents_.ChannelOf(agent_id); },
-      .discard_uploads = [this](const std::string& attempt_id) { artifacts_.DiscardUploads(attempt_id); },
+      .attempt_ended =
+          [this](const TaskKey& task, const std::string& attempt_id) {
+            artifacts_.DiscardUploads(attempt_id);
+            logs_.EndAttempt(task.first, task.second, attempt_id);
+          },
       .wake_logs = [this] { logs_.Wake(); },
   }));
 }
@@ -112,6 +127,7 @@ void Coordinator::StopCommitThread() { writer_.Stop(); }
 
 absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& request, const Principal& caller) {
   if (absl::Status s = CheckSubmission(request); !s.ok()) return s;
+  if (absl::Status s = Available(); !s.ok()) return s;
   const v1::BuildPlan& plan = request.plan();
   const std::string name = request.config_name().empty() ? "config.yaml" : request.config_name();
 
@@ -123,7 +139,8 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
     commits = result_cache_.Resolve(sources);
   }
 
-  writer_.Sync();  // the result cache must see every result reported before this call
+  // The result cache must see every result reported before this call.
+  if (absl::Status s = writer_.Sync(); !s.ok()) return Available();
   // One submission at a time from here, so builds are stored in the order they are held; all
   // but the last step run without the coordinator's lock.
   std::lock_guard submitting(submit_mutex_);
@@ -171,7 +188,7 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
     std::filesystem::remove_all(artifacts_.BuildDir(header.build_id()), ignored);
     return status;
   }
-  for (const auto& [task_id, lines] : reuse_logs) (void)logs_.Append(header.build_id(), task_id, lines);
+  for (const auto& [task_id, lines] : reuse_logs) (void)logs_.Append(header.build_id(), task_id, "", lines);
 
   Locked locked(*this);
   for (auto& [content_hash, dockerfile] : images) tasks_.AddImage(content_hash, std::move(dockerfile));
@@ -193,6 +210,7 @@ absl::StatusOr<v1::BuildInfo> Coordinator::GetBuild(const std::string& build_id,
 }
 
 absl::Status Coordinator::GetBuildInto(const std::string& build_id, v1::TaskView view, v1::BuildInfo* out) {
+  if (absl::Status s = Available(); !s.ok()) return s;
   Locked locked(*this);
   BuildRecord* build = tasks_.FindBuild(build_id);
   if (build == nullptr) return NotFoundBuild(build_id);
@@ -200,7 +218,8 @@ absl::Status Coordinator::GetBuildInto(const std::string& build_id, v1::TaskView
   return absl::OkStatus();
 }
 
-std::vector<v1::BuildInfo> Coordinator::ListBuilds() {
+absl::StatusOr<std::vector<v1::BuildInfo>> Coordinator::ListBuilds() {
+  if (absl::Status s = Available(); !s.ok()) return s;
   Locked locked(*this);
   std::vector<v1::BuildInfo> out(tasks_.build_order().size());
   for (size_t i = 0; i < out.size(); ++i) {
@@ -210,6 +229,7 @@ std::vector<v1::BuildInfo> Coordinator::ListBuilds() {
 }
 
 absl::StatusOr<v1::TaskInfo> Coordinator::GetTask(const std::string& build_id, const std::string& task_id) {
+  if (absl::Status s = Available(); !s.ok()) return s;
   Locked locked(*this);
   TaskRecord* task = tasks_.Find(build_id, task_id);
   if (task == nullptr) {
@@ -221,6 +241,7 @@ absl::StatusOr<v1::TaskInfo> Coordinator::GetTask(const std::string& build_id, c
 
 absl::StatusOr<std::shared_ptr<BuildWatcher>> Coordinator::Watch(const std::string& build_id,
                                                                  v1::BuildInfo* snapshot) {
+  if (absl::Status s = Available(); !s.ok()) return s;
   Locked locked(*this);
   BuildRecord* build = tasks_.FindBuild(build_id);
   if (build == nullptr) return NotFoundBuild(build_id);
@@ -232,6 +253,7 @@ absl::StatusOr<std::shared_ptr<BuildWatcher>> Coordinator::Watch(const std::stri
 
 absl::StatusOr<uint32_t> Coordinator::Cancel(const std::string& build_id, const std::string& task_id,
                                              const Principal& caller) {
+  if (absl::Status s = Available(); !s.ok()) return s;
   Locked locked(*this);
   BuildRecord* build = tasks_.FindBuild(build_id);
   if (build == nullptr) return NotFoundBuild(build_id);
@@ -246,6 +268,7 @@ absl::StatusOr<uint32_t> Coordinator::Cancel(const std::string& build_id, const 
 
 absl::StatusOr<uint32_t> Coordinator::Retry(const std::string& build_id, const std::vector<std::string>& task_ids,
                                             const Principal& caller) {
+  if (absl::Status s = Available(); !s.ok()) return s;
   Locked locked(*this);
   BuildRecord* build = tasks_.FindBuild(build_id);
   if (build == nullptr) return NotFoundBuild(build_id);
@@ -260,7 +283,8 @@ absl::StatusOr<uint32_t> Coordinator::Retry(const std::string& build_id, const s
   return requeued;
 }
 
-std::vector<v1::AgentInfo> Coordinator::ListAgents() {
+absl::StatusOr<std::vector<v1::AgentInfo>> Coordinator::ListAgents() {
+  if (absl::Status s = Available(); !s.ok()) return s;
   Locked locked(*this);
   return agents_.List();
 }
@@ -277,7 +301,8 @@ absl::StatusOr<std::pair<v1::ArtifactInfo, std::filesystem::path>> Coordinator::
   return absl::NotFoundError(absl::StrCat("filename: task ", task_id, " has no artifact '", filename, "'"));
 }
 
-std::vector<StoredWheel> Coordinator::ListWheels() {
+absl::StatusOr<std::vector<StoredWheel>> Coordinator::ListWheels() {
+  if (absl::Status s = Available(); !s.ok()) return s;
   std::lock_guard lock(mutex_);
   return tasks_.ListWheels();
 }
@@ -286,6 +311,7 @@ std::vector<StoredWheel> Coordinator::ListWheels() {
 
 absl::StatusOr<v1::RegisterAck> Coordinator::Register(const v1::Register& request,
                                                       std::shared_ptr<AgentChannel> channel) {
+  if (absl::Status s = Available(); !s.ok()) return s;
   Locked locked(*this);
   return agents_.Register(request, std::move(channel), changes_);
 }
@@ -307,6 +333,13 @@ void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpda
   if (task == nullptr || task->info.agent_id() != agent_id || IsTerminal(task->info.state())) {
     // A stale attempt (reassigned, cancelled or already ended): refused, and the agent told to
     // stop it if it still runs.
+    if (IsTerminal(update.state())) {
+      LogEvent(std::cerr, "warning",
+               absl::StrCat("refused the result (", StateName(update.state()), ") of agent ", agent_id,
+                            " for attempt ", update.attempt_id(), " of task ", update.task_id(),
+                            ": the attempt is no longer current"),
+               {{"agent_id", agent_id}, {"attempt_id", update.attempt_id()}});
+    }
     if (update.state() == v1::TASK_STATE_RUNNING) {
       v1::CoordinatorMessage message;
       message.mutable_cancel()->set_attempt_id(update.attempt_id());
@@ -382,10 +415,11 @@ void Coordinator::OnLogs(const std::string& agent_id, const v1::LogBatch& batch)
     TaskRecord* task = tasks_.FindAttempt(batch.attempt_id());
     if (task == nullptr || task->info.agent_id() != agent_id) return;  // stale attempt: dropped
   }
-  (void)logs_.Append(batch.build_id(), batch.task_id(), {batch.lines().begin(), batch.lines().end()});
+  (void)logs_.Append(batch.build_id(), batch.task_id(), batch.attempt_id(), {batch.lines().begin(), batch.lines().end()});
 }
 
 absl::Status Coordinator::CheckUpload(const v1::UploadHeader& header) {
+  if (absl::Status s = Available(); !s.ok()) return s;
   std::lock_guard lock(mutex_);
   TaskRecord* task = tasks_.FindAttempt(header.attempt_id());
   if (task == nullptr || IsTerminal(task->info.state()) || task->info.build_id() != header.build_id() ||
@@ -393,12 +427,31 @@ absl::Status Coordinator::CheckUpload(const v1::UploadHeader& header) {
     return absl::FailedPreconditionError(absl::StrCat("attempt_id: ", header.attempt_id(),
                                                       " is not the current attempt of task ", header.task_id()));
   }
+  if (!agents_.HoldsSession(task->info.agent_id(), header.session())) {
+    return absl::PermissionDeniedError(absl::StrCat("session: the upload does not come from the session of agent ",
+                                                    task->info.agent_id(), ", which holds attempt ",
+                                                    header.attempt_id()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::CheckUploadDigest(const v1::UploadHeader& header, const std::string& sha256) {
+  absl::StatusOr<std::vector<UploadRecord>> uploads = store_->UploadsFor(header.attempt_id());
+  if (!uploads.ok()) return uploads.status();
+  for (const UploadRecord& upload : *uploads) {
+    if (upload.artifact.filename() == header.filename() && upload.artifact.sha256() != sha256) {
+      return absl::InvalidArgumentError(absl::StrCat("header.filename: ", header.filename(),
+                                                     " was uploaded for attempt ", header.attempt_id(),
+                                                     " already, with other bytes; a wheel cannot change within an attempt"));
+    }
+  }
   return absl::OkStatus();
 }
 
 absl::Status Coordinator::RecordUpload(const v1::UploadHeader& header, const v1::ArtifactInfo& artifact,
                                        const std::filesystem::path& path) {
   if (absl::Status s = CheckUpload(header); !s.ok()) return s;
+  if (absl::Status s = CheckUploadDigest(header, artifact.sha256()); !s.ok()) return s;
   std::lock_guard lock(mutex_);
   metrics_.uploaded_bytes().Add(static_cast<double>(artifact.size_bytes()));
   return store_->PutUpload({header.attempt_id(), artifact, path});
@@ -409,7 +462,7 @@ absl::Status Coordinator::RecordUpload(const v1::UploadHeader& header, const v1:
 void Coordinator::Tick() {
   Locked locked(*this);
   agents_.ExpireLeases(changes_);
-  dispatcher_.Schedule(tasks_, agents_, NowMs(), changes_);
+  if (writer_.health().ok()) dispatcher_.Schedule(tasks_, agents_, NowMs(), changes_);
 }
 
 void Coordinator::RunScheduler(Cancellation& stop) {

@@ -10,7 +10,9 @@
 // Each public call takes the one mutex, delegates, and at its end hands the call's ChangeSet to
 // the CommitWriter, which makes it durable (one transaction for many calls under load) and only
 // then visible (messages to agents, watcher events), so nothing is seen that a restart would
-// forget; reads of the in-memory view may be a transaction ahead. Never blocks on the network:
+// forget; reads of the in-memory view may be a transaction ahead. While the state cannot be
+// written (a full disk), every client call and registration answers UNAVAILABLE, nothing is
+// assigned, and the changes wait in the writer until it can. Never blocks on the network:
 // messages to agents go through AgentChannel::Send, which only enqueues. Thread-safe.
 #pragma once
 
@@ -53,10 +55,11 @@ struct CoordinatorOptions {
   std::chrono::milliseconds lease{10000};  // also the grace after a restart
   uint32_t retry_limit = 3;                // attempts per task before a lost agent fails it
   uint64_t max_upload_bytes = 8ull << 30;
-  uint64_t max_log_bytes = 64ull << 20;    // per task, on the coordinator
+  uint64_t max_log_bytes = 64ull << 20;    // per attempt, on the coordinator (its head and tail kept)
   uint32_t task_time_limit_s = 0;          // 0: none
   std::chrono::milliseconds scheduler_tick{500};
   std::chrono::milliseconds resolve_timeout{30000};  // git ls-remote of one source
+  bool clients_open = false;  // the server takes clients without a token (agents are told)
 };
 
 class Coordinator {
@@ -76,7 +79,7 @@ class Coordinator {
   // The same into `out` (on `out`'s arena, if it has one: ten thousand tasks without ten thousand
   // allocations each).
   absl::Status GetBuildInto(const std::string& build_id, v1::TaskView view, v1::BuildInfo* out);
-  std::vector<v1::BuildInfo> ListBuilds();
+  absl::StatusOr<std::vector<v1::BuildInfo>> ListBuilds();
   absl::StatusOr<v1::TaskInfo> GetTask(const std::string& build_id, const std::string& task_id);
   // A watcher of the build's task changes, and the build as it is now; both carry task summaries
   // (TASK_VIEW_SUMMARY).
@@ -86,12 +89,12 @@ class Coordinator {
   absl::StatusOr<uint32_t> Cancel(const std::string& build_id, const std::string& task_id, const Principal& caller);
   absl::StatusOr<uint32_t> Retry(const std::string& build_id, const std::vector<std::string>& task_ids,
                                  const Principal& caller);
-  std::vector<v1::AgentInfo> ListAgents();
+  absl::StatusOr<std::vector<v1::AgentInfo>> ListAgents();
   // The stored file of an artifact of a succeeded task.
   absl::StatusOr<std::pair<v1::ArtifactInfo, std::filesystem::path>> FindArtifact(
       const std::string& build_id, const std::string& task_id, const std::string& filename);
   // Every wheel of a succeeded task, oldest build first, with the axes of its task.
-  std::vector<StoredWheel> ListWheels();
+  absl::StatusOr<std::vector<StoredWheel>> ListWheels();
 
   // ---- agent API ----
   absl::StatusOr<v1::RegisterAck> Register(const v1::Register& request, std::shared_ptr<AgentChannel> channel);
@@ -100,8 +103,12 @@ class Coordinator {
   void Disconnected(const std::string& agent_id, const AgentChannel* channel);
   void OnStatus(const std::string& agent_id, const v1::TaskStatusUpdate& update);
   void OnLogs(const std::string& agent_id, const v1::LogBatch& batch);
-  // Whether an upload for this attempt may start (FailedPrecondition for a stale attempt).
+  // Whether an upload for this attempt may start: FailedPrecondition for a stale attempt,
+  // PermissionDenied when the header does not carry the session that holds it.
   absl::Status CheckUpload(const v1::UploadHeader& header);
+  // Whether the upload, now that its digest is known, may be kept: a name once verified within an
+  // attempt cannot change (InvalidArgument for other bytes; the same bytes again are fine).
+  absl::Status CheckUploadDigest(const v1::UploadHeader& header, const std::string& sha256);
   absl::Status RecordUpload(const v1::UploadHeader& header, const v1::ArtifactInfo& artifact,
                             const std::filesystem::path& path);
 
@@ -132,6 +139,9 @@ class Coordinator {
 
   int64_t NowMs();
   void Wake();
+  // UNAVAILABLE, saying why, while the state cannot be written (nothing is shown or assigned
+  // until it can); OK otherwise.
+  absl::Status Available() const;
   // Ends the call: fail-fast cancellations, the scheduler if the call asked for it, then the
   // change set to the writer. Called with the lock, by Locked.
   void Flush();

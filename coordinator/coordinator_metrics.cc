@@ -18,7 +18,12 @@ CoordinatorMetrics::CoordinatorMetrics()
       result_cache_hits_(&registry_.CounterOf("cwb_result_cache_hits_total",
                                               "Tasks completed from the result cache, nothing built")) {}
 
-void CoordinatorMetrics::AddGauges(std::mutex& mutex, const TaskTable& tasks, const AgentRegistry& agents) {
+void CoordinatorMetrics::AddGauges(std::mutex& mutex, const TaskTable& tasks, const AgentRegistry& agents,
+                                   std::function<bool()> writable) {
+  registry_.Gauge("cwb_state_writable",
+                  "1 while the coordinator's state can be written; 0 while it cannot (a full disk): then it "
+                  "assigns nothing and answers UNAVAILABLE",
+                  [writable = std::move(writable)] { return One(writable() ? 1 : 0); });
   registry_.Gauge("cwb_tasks", "Tasks by state, over every stored build", [&mutex, &tasks] {
     StateTotals totals;
     {

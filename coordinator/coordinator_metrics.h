@@ -1,9 +1,10 @@
 // The coordinator's Prometheus metrics (served at /metrics): counters and histograms updated
 // where the event happens (queue wait at assignment, build durations at a task's end, uploaded
 // bytes, result cache hits) and gauges read at scrape time under the coordinator's lock (tasks by
-// state, queue length, agents connected). Thread-safe as MetricsRegistry is.
+// state, queue length, agents connected, whether the state can be written). Thread-safe as MetricsRegistry is.
 #pragma once
 
+#include <functional>
 #include <mutex>
 
 #include "common/web/metrics.h"
@@ -18,8 +19,10 @@ class CoordinatorMetrics {
  public:
   CoordinatorMetrics();
 
-  // Adds the gauges, read under `mutex` from `tasks` and `agents` at each scrape.
-  void AddGauges(std::mutex& mutex, const TaskTable& tasks, const AgentRegistry& agents);
+  // Adds the gauges, read under `mutex` from `tasks` and `agents` at each scrape, and whether the
+  // state can be written now (`writable`).
+  void AddGauges(std::mutex& mutex, const TaskTable& tasks, const AgentRegistry& agents,
+                 std::function<bool()> writable);
   // Observes an ended task's last attempt in the build duration histogram (by its end state).
   void ObserveEnd(const v1::TaskInfo& task);
 

@@ -3,11 +3,22 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/clock.h"
 
 namespace cwb {
+namespace {
+
+std::string Format(const v1::LogLine& line) {
+  return absl::StrCat(FormatTimestamp(Clock::WallTime(std::chrono::milliseconds(line.time_ms()))), " [",
+                      line.source(), "] ", line.text(), "\n");
+}
+
+std::string Now() { return FormatTimestamp(std::chrono::system_clock::now()); }
+
+}  // namespace
 
 uint64_t LogStore::SizeLocked(const std::string& key, const std::filesystem::path& path) const {
   auto it = sizes_.find(key);
@@ -18,40 +29,97 @@ uint64_t LogStore::SizeLocked(const std::string& key, const std::filesystem::pat
   return size;
 }
 
-absl::Status LogStore::Append(const std::string& build, const std::string& task,
-                              const std::vector<v1::LogLine>& lines) {
-  std::string text;
-  for (const v1::LogLine& line : lines) {
-    absl::StrAppend(&text,
-                    FormatTimestamp(Clock::WallTime(std::chrono::milliseconds(line.time_ms()))),
-                    " [", line.source(), "] ", line.text(), "\n");
+std::filesystem::path LogStore::TailPath(const std::filesystem::path& path, int index) const {
+  return std::filesystem::path(absl::StrCat(path.string(), ".tail", index));
+}
+
+absl::Status LogStore::WriteLocked(const std::string& key, const std::filesystem::path& path, const std::string& text) {
+  if (text.empty()) return absl::OkStatus();
+  std::error_code error;
+  std::filesystem::create_directories(path.parent_path(), error);
+  std::ofstream out(path, std::ios::app | std::ios::binary);
+  out << text;
+  out.flush();
+  if (!out) return absl::ResourceExhaustedError(absl::StrCat("cannot append to ", path.string(), ": ", std::strerror(errno)));
+  sizes_[key] = SizeLocked(key, path) + text.size();
+  return absl::OkStatus();
+}
+
+void LogStore::EndLocked(const std::string& key, const std::filesystem::path& path, AttemptLog& log) {
+  // Tail files of an attempt this store no longer knows (a restart) end with it too.
+  std::error_code error;
+  const bool tails = std::filesystem::exists(TailPath(path, 0), error) || std::filesystem::exists(TailPath(path, 1), error);
+  if (!log.cut && !tails) return;
+  const int older = 1 - log.tail;
+  std::string tail;
+  for (int index : {older, log.tail}) {
+    std::ifstream in(TailPath(path, index), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    tail += text.str();
   }
+  (void)WriteLocked(key, path,
+                    absl::StrCat(Now(), " [cwb] log cut here: the attempt wrote more than ", max_bytes_per_attempt_ / 2,
+                                 " bytes; ", log.left_out, " bytes left out, its last ", tail.size(), " follow\n", tail));
+  std::filesystem::remove(TailPath(path, 0), error);
+  std::filesystem::remove(TailPath(path, 1), error);
+  log = AttemptLog{log.attempt};
+}
+
+absl::Status LogStore::Append(const std::string& build, const std::string& task, const std::string& attempt,
+                              const std::vector<v1::LogLine>& lines) {
   const std::filesystem::path path = PathOf(build, task);
+  const std::string key = absl::StrCat(build, "/", task);
+  const uint64_t head_limit = max_bytes_per_attempt_ / 2, tail_file_limit = max_bytes_per_attempt_ / 4;
+  absl::Status status;
+  {
+    std::lock_guard lock(mutex_);
+    auto [it, fresh] = attempts_.try_emplace(key);
+    AttemptLog& log = it->second;
+    if (fresh || log.attempt != attempt) {
+      EndLocked(key, path, log);
+      log = AttemptLog{attempt};
+    }
+    std::string head;
+    for (const v1::LogLine& line : lines) {
+      std::string text = Format(line);
+      if (!log.cut && log.head_bytes + text.size() <= head_limit) {
+        log.head_bytes += text.size();
+        head += text;
+        continue;
+      }
+      log.cut = true;
+      if (log.tail_bytes[log.tail] + text.size() > tail_file_limit) {
+        // The file in use is full: the older one is emptied and written next.
+        log.tail = 1 - log.tail;
+        log.left_out += log.tail_bytes[log.tail];
+        log.tail_bytes[log.tail] = 0;
+        std::ofstream(TailPath(path, log.tail), std::ios::trunc | std::ios::binary);
+      }
+      if (text.size() > tail_file_limit) {  // a line longer than a tail file keeps its end
+        log.left_out += text.size() - tail_file_limit;
+        text = text.substr(text.size() - tail_file_limit);
+      }
+      std::ofstream out(TailPath(path, log.tail), std::ios::app | std::ios::binary);
+      out << text;
+      log.tail_bytes[log.tail] += text.size();
+    }
+    status = WriteLocked(key, path, head);
+  }
+  grew_.notify_all();
+  return status;
+}
+
+void LogStore::EndAttempt(const std::string& build, const std::string& task, const std::string& attempt) {
   const std::string key = absl::StrCat(build, "/", task);
   {
     std::lock_guard lock(mutex_);
-    if (cut_.count(key)) return absl::OkStatus();
-    const uint64_t size = SizeLocked(key, path);
-    if (size + text.size() > max_bytes_per_task_) {
-      cut_.insert(key);
-      text = absl::StrCat(
-          FormatTimestamp(Clock::WallTime(std::chrono::milliseconds(
-              lines.empty() ? 0 : lines.back().time_ms()))),
-          " [cwb] log cut here: it reached the limit of ", max_bytes_per_task_, " bytes\n");
-    }
-    std::error_code error;
-    std::filesystem::create_directories(path.parent_path(), error);
-    std::ofstream out(path, std::ios::app | std::ios::binary);
-    out << text;
-    out.flush();
-    if (!out) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("cannot append to ", path.string(), ": ", std::strerror(errno)));
-    }
-    sizes_[key] = size + text.size();
+    auto it = attempts_.find(key);
+    if (it == attempts_.end() || it->second.attempt != attempt) return;
+    EndLocked(key, PathOf(build, task), it->second);
+    attempts_.erase(it);
   }
   grew_.notify_all();
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> LogStore::Read(const std::string& build, const std::string& task,

@@ -1,8 +1,11 @@
 // Task logs on the coordinator's disk, one append-only file per task
 // (<dir>/<build>/<task>.log; every attempt appends), with waiting for growth so `logs -f` and
-// StreamLog follow without polling. A task's log stops growing at `max_bytes_per_task`, with one
-// line saying where it was cut. Text is stored as it came (control sequences included).
-// Thread-safe.
+// StreamLog follow without polling. Each attempt may write `max_bytes_per_attempt`: the first half
+// goes into the log as it comes; past it the attempt's latest lines are kept in two tail files
+// used in turn (<task>.log.tail0/1, each up to a quarter of the limit), and when the attempt ends
+// (or the next one starts) a line saying how much was left out is appended, then those tail
+// lines: a long build's log keeps its beginning and its end, where the error usually is. Text is
+// stored as it came (control sequences included). Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -10,7 +13,6 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -21,12 +23,15 @@ namespace cwb {
 
 class LogStore {
  public:
-  LogStore(std::filesystem::path dir, uint64_t max_bytes_per_task)
-      : dir_(std::move(dir)), max_bytes_per_task_(max_bytes_per_task) {}
+  LogStore(std::filesystem::path dir, uint64_t max_bytes_per_attempt)
+      : dir_(std::move(dir)), max_bytes_per_attempt_(max_bytes_per_attempt) {}
 
-  // Appends lines as "<time> [<source>] <text>\n".
-  absl::Status Append(const std::string& build, const std::string& task,
+  // Appends an attempt's lines as "<time> [<source>] <text>\n". Lines of another attempt than
+  // the last one of the task first end the earlier one's log (its tail goes in).
+  absl::Status Append(const std::string& build, const std::string& task, const std::string& attempt,
                       const std::vector<v1::LogLine>& lines);
+  // The attempt ended: its tail, if it had one, goes into the log.
+  void EndAttempt(const std::string& build, const std::string& task, const std::string& attempt);
   // Up to `max_bytes` from `offset` (empty at the end).
   absl::StatusOr<std::string> Read(const std::string& build, const std::string& task,
                                    uint64_t offset, size_t max_bytes) const;
@@ -41,14 +46,28 @@ class LogStore {
   }
 
  private:
+  // What the log holds of the attempt writing it now.
+  struct AttemptLog {
+    std::string attempt;
+    uint64_t head_bytes = 0;       // written into the log
+    bool cut = false;              // past the head: lines go to the tail files
+    uint64_t left_out = 0;         // bytes that fell out of the tail files
+    int tail = 0;                  // the tail file written now (0 or 1)
+    uint64_t tail_bytes[2] = {0, 0};
+  };
   uint64_t SizeLocked(const std::string& key, const std::filesystem::path& path) const;
+  // Appends `text` to the log (under mutex_).
+  absl::Status WriteLocked(const std::string& key, const std::filesystem::path& path, const std::string& text);
+  // Puts the attempt's tail into the log and removes the tail files (under mutex_).
+  void EndLocked(const std::string& key, const std::filesystem::path& path, AttemptLog& log);
+  std::filesystem::path TailPath(const std::filesystem::path& path, int index) const;
 
   const std::filesystem::path dir_;
-  const uint64_t max_bytes_per_task_;
+  const uint64_t max_bytes_per_attempt_;
   mutable std::mutex mutex_;
   std::condition_variable grew_;
   mutable std::map<std::string, uint64_t> sizes_;
-  std::set<std::string> cut_;  // logs that reached the limit
+  std::map<std::string, AttemptLog> attempts_;  // by build/task
   uint64_t wake_generation_ = 0;
 };
 

@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
   app.add_option("--listen", options.listen, "host:port to serve on")->capture_default_str();
   app.add_flag("--insecure", options.allow_insecure_remote,
                "Allow plaintext on a non-loopback address");
+  app.add_flag("--insecure-agents", options.allow_open_agents,
+               "Allow the agent API without a token on a non-loopback address");
+  app.add_flag("--insecure-clients", options.allow_open_clients,
+               "Allow the client API and the HTTP side without a token on a non-loopback address");
   app.add_option("--http-listen", options.http_listen,
                  "host:port for the dashboard, the pip index (/simple/) and /metrics (plain HTTP; off if empty)");
   std::string client_token_file, agent_token_file;
@@ -38,7 +42,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-upload-bytes", options.coordinator.max_upload_bytes, "Largest wheel accepted")
       ->capture_default_str();
   app.add_option("--max-log-bytes", options.coordinator.max_log_bytes,
-                 "Bytes of log kept per task (the rest is cut)")->capture_default_str();
+                 "Bytes of log kept per attempt: the first half as it comes, and the last lines (the middle is cut)")->capture_default_str();
   app.add_option("--task-time-limit", options.coordinator.task_time_limit_s,
                  "Seconds a build may run (0: none)")->capture_default_str();
   std::string log_format = "text";

@@ -1,4 +1,4 @@
-#include "coordinator/plan_check.h"
+#include "coordinator/request_checks.h"
 
 #include <set>
 #include <string>
@@ -8,6 +8,7 @@
 #include "common/config/axes.h"
 #include "common/config/validate.h"
 #include "common/rpc/task_proto.h"
+#include "re2/re2.h"
 
 namespace cwb {
 namespace {
@@ -102,7 +103,7 @@ class PlanChecker {
       Text(at + ".value", spec.env(i).value(), command, false, ValidateEnvValue);
     }
     Each(where + ".required_labels", spec.required_labels(), text, ValidateLabel);
-    Each(where + ".secret_env", spec.secret_env(), text, ValidateEnvName);
+    Each(where + ".secret_env", spec.secret_env(), text, ValidateSecretName);
     Text(where + ".local_version", spec.local_version(), text, false, ValidateLocalVersionLabel);
     Text(where + ".repair_command", spec.repair_command(), command, false, ValidateBuildCommand);
     Text(where + ".test_command", spec.test_command(), command, false, ValidateBuildCommand);
@@ -137,7 +138,60 @@ class PlanChecker {
   std::string problem_;
 };
 
+// What an agent says of itself.
+constexpr size_t kMaxAgentIdLength = 128, kMaxSlots = 1024, kMaxGpus = 64, kMaxLabels = 64, kMaxRunning = 4096;
+
 }  // namespace
+
+absl::Status CheckRegistration(const v1::Register& hello) {
+  PlanLimits limits;
+  limits.max_list = kMaxLabels;
+  PlanChecker check(limits);
+  static const RE2 kAgentId("[A-Za-z0-9][A-Za-z0-9._-]*");
+  check.Text("register.agent_id", hello.agent_id(), kMaxAgentIdLength, true, [](std::string_view id) {
+    return RE2::FullMatch(re2::StringPiece(id.data(), id.size()), kAgentId)
+               ? ValidationError()
+               : ValidationError("letters, digits, '.', '_' and '-' only");
+  });
+  const v1::AgentCapabilities& caps = hello.capabilities();
+  for (auto [field, value] : {std::pair{"hostname", &caps.hostname()}, {"driver_version", &caps.driver_version()},
+                              {"driver_cuda_version", &caps.driver_cuda_version()}, {"version", &caps.version()},
+                              {"runtime", &caps.runtime()}, {"host_toolchain.python", &caps.host_toolchain().python()},
+                              {"host_toolchain.python_version", &caps.host_toolchain().python_version()},
+                              {"host_toolchain.torch_version", &caps.host_toolchain().torch_version()},
+                              {"host_toolchain.torch_cuda_version", &caps.host_toolchain().torch_cuda_version()}}) {
+    check.Text(absl::StrCat("register.capabilities.", field), *value, 255, false, [](std::string_view text) {
+      for (unsigned char c : text) {
+        if (c < 0x20 || c == 0x7f) return ValidationError("contains control characters");
+      }
+      return ValidationError();
+    });
+  }
+  check.Each("register.capabilities.labels", caps.labels(), 63, ValidateLabel);
+  if (caps.slots() > kMaxSlots) check.Fail("register.capabilities.slots", absl::StrCat("more than ", kMaxSlots));
+  if (static_cast<size_t>(caps.gpus_size()) > kMaxGpus) {
+    check.Fail("register.capabilities.gpus", absl::StrCat("more than ", kMaxGpus));
+  }
+  if (caps.gpu_slots() > static_cast<uint32_t>(caps.gpus_size())) {
+    check.Fail("register.capabilities.gpu_slots", "more than its GPUs");
+  }
+  for (int i = 0; i < caps.gpus_size() && !check.failed(); ++i) {
+    const std::string at = absl::StrCat("register.capabilities.gpus[", i, "]");
+    check.Text(at + ".name", caps.gpus(i).name(), 255, false);
+    check.Text(at + ".uuid", caps.gpus(i).uuid(), 128, false);
+    check.Text(at + ".compute_capability", caps.gpus(i).compute_capability(), 16, false);
+  }
+  if (static_cast<size_t>(hello.running_size()) > kMaxRunning) {
+    check.Fail("register.running", absl::StrCat("more than ", kMaxRunning, " attempts"));
+  }
+  for (int i = 0; i < hello.running_size() && !check.failed(); ++i) {
+    const std::string at = absl::StrCat("register.running[", i, "]");
+    check.Text(at + ".attempt_id", hello.running(i).attempt_id(), 64, true);
+    check.Text(at + ".build_id", hello.running(i).build_id(), 64, false);
+    check.Text(at + ".task_id", hello.running(i).task_id(), 64, false);
+  }
+  return check.status();
+}
 
 absl::Status CheckSubmission(const v1::SubmitBuildRequest& request, const PlanLimits& limits) {
   PlanChecker check(limits);

@@ -25,11 +25,27 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
         "front of it and pass --insecure to allow it"));
   }
   auto tokens = std::make_shared<const TokenRing>(options.tokens);
+  const bool remote = !IsLoopbackAddress(options.listen);
+  if (remote && !options.tokens.Guards(Role::kAgent) && !options.allow_open_agents) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--listen ", options.listen,
+        ": agents would need no token there, so anyone reaching it could register as an agent and upload "
+        "wheels that get published; give --agent-token-file (or --token NAME:agent=FILE), or pass "
+        "--insecure-agents to allow it"));
+  }
+  const bool remote_http = !options.http_listen.empty() && !IsLoopbackAddress(options.http_listen);
+  if ((remote || remote_http) && !options.tokens.Guards(Role::kRead) && !options.allow_open_clients) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        remote ? "--listen " + options.listen : "--http-listen " + options.http_listen,
+        ": clients would need no token there, so anyone reaching it could submit, cancel and read builds; give "
+        "--client-token-file (or --token NAME:ROLE=FILE), or pass --insecure-clients to allow it"));
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeAuthorizingCredentials(options.tls, tokens, RoleForMethod);
   if (!credentials.ok()) return credentials.status();
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
   server->options_ = options;
+  options.coordinator.clients_open = !options.tokens.Guards(Role::kRead);
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
       Coordinator::Create(options.coordinator, clock);
   if (!coordinator.ok()) return coordinator.status();

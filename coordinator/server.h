@@ -25,6 +25,10 @@ inline constexpr int kMaxRequestBytes = 64 << 20;
 struct ServerOptions {
   std::string listen = "127.0.0.1:7600";  // host:port; port 0 picks a free one
   bool allow_insecure_remote = false;     // plaintext on a non-loopback address
+  // On a non-loopback address, a side (the agent API; the client API and HTTP) without any token
+  // is refused unless allowed here: anyone reaching the address could use it.
+  bool allow_open_agents = false;
+  bool allow_open_clients = false;
   ServerTlsOptions tls;                   // server certificate (and client CA for mutual TLS)
   // The tokens calls must carry, each with its principal and role (common/rpc/access.h); what
   // each method and route needs is access_policy.h's. A side with no token is open.

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <deque>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <optional>
 
@@ -17,6 +18,7 @@
 #include "common/rpc/task_state.h"
 #include "common/config/wheelhouse.h"
 #include "common/rpc/wire.h"
+#include "common/web/server_log.h"
 
 namespace cwb {
 namespace {
@@ -175,7 +177,9 @@ grpc::Status BuildServiceImpl::SubmitBuild(grpc::ServerContext* context, const v
 
 grpc::Status BuildServiceImpl::ListBuilds(grpc::ServerContext* context, const v1::ListBuildsRequest*,
                                           v1::ListBuildsResponse* response) {
-  for (v1::BuildInfo& build : coordinator_.ListBuilds()) *response->add_builds() = std::move(build);
+  absl::StatusOr<std::vector<v1::BuildInfo>> builds = coordinator_.ListBuilds();
+  if (!builds.ok()) return ToGrpcStatus(builds.status());
+  for (v1::BuildInfo& build : *builds) *response->add_builds() = std::move(build);
   return grpc::Status::OK;
 }
 
@@ -322,7 +326,9 @@ grpc::Status BuildServiceImpl::Retry(grpc::ServerContext* context, const v1::Ret
 
 grpc::Status BuildServiceImpl::ListAgents(grpc::ServerContext* context, const v1::ListAgentsRequest*,
                                           v1::ListAgentsResponse* response) {
-  for (v1::AgentInfo& agent : coordinator_.ListAgents()) *response->add_agents() = std::move(agent);
+  absl::StatusOr<std::vector<v1::AgentInfo>> agents = coordinator_.ListAgents();
+  if (!agents.ok()) return ToGrpcStatus(agents.status());
+  for (v1::AgentInfo& agent : *agents) *response->add_agents() = std::move(agent);
   return grpc::Status::OK;
 }
 
@@ -346,7 +352,13 @@ grpc::Status AgentServiceImpl::UploadArtifact(grpc::ServerContext* context,
   absl::StatusOr<WheelName> name = ParseWheelFilename(header.filename());
   if (!name.ok()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                       absl::StrCat("header.filename: ", name.status().message()));
-  if (absl::Status s = coordinator_.CheckUpload(header); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = coordinator_.CheckUpload(header); !s.ok()) {
+    LogEvent(std::cerr, "warning",
+             absl::StrCat("refused an upload of ", header.filename(), " for attempt ", header.attempt_id(), ": ",
+                          s.message()),
+             {{"attempt_id", header.attempt_id()}});
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(header.build_id(), header.task_id());
   if (!task.ok()) return ToGrpcStatus(task.status());
   absl::StatusOr<std::unique_ptr<ArtifactUpload>> upload =
@@ -354,12 +366,18 @@ grpc::Status AgentServiceImpl::UploadArtifact(grpc::ServerContext* context,
   if (!upload.ok()) return ToGrpcStatus(upload.status());
   while (reader->Read(&chunk)) {
     if (chunk.has_data()) {
+      if (chunk.data().size() > kChunkBytes) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("data: a chunk of ", chunk.data().size(), " bytes; chunks are at most ",
+                                         kChunkBytes));
+      }
       if (absl::Status s = (*upload)->Write(std::move(*chunk.mutable_data())); !s.ok()) return ToGrpcStatus(s);
       continue;
     }
     if (chunk.chunk_case() != v1::UploadChunk::kSha256) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "chunk: a second header");
     }
+    if (absl::Status s = coordinator_.CheckUploadDigest(header, chunk.sha256()); !s.ok()) return ToGrpcStatus(s);
     absl::StatusOr<std::filesystem::path> path = (*upload)->Commit(chunk.sha256());
     if (!path.ok()) return ToGrpcStatus(path.status());
     const AxisValues axes = AxesFromProto(task->spec());

@@ -85,7 +85,15 @@ struct StoreBatch {
   void Append(StoreBatch later);
 };
 
-class StateStore {
+// Where a CommitWriter writes its batches (the StateStore; a fake in unit tests).
+class BatchSink {
+ public:
+  virtual ~BatchSink() = default;
+  // Writes the batch in one transaction: all of it, or (failing) none of it.
+  virtual absl::Status Apply(const StoreBatch& batch) = 0;
+};
+
+class StateStore final : public BatchSink {
  public:
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::filesystem::path& path);
   ~StateStore();
@@ -94,7 +102,7 @@ class StateStore {
   // many builds use one), in one transaction.
   absl::Status InsertBuild(const v1::BuildInfo& build, const std::map<std::string, std::string>& images,
                            const std::vector<v1::TaskInfo*>& tasks);
-  absl::Status Apply(const StoreBatch& batch);
+  absl::Status Apply(const StoreBatch& batch) override;
   absl::Status PutUpload(const UploadRecord& upload);
   absl::StatusOr<std::vector<UploadRecord>> UploadsFor(const std::string& attempt_id);
   // The stored result of a task with this spec id built at this commit, if any.

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/rpc/task_proto.h"
 #include "common/rpc/task_state.h"
+#include "coordinator/trust_domain.h"
 
 namespace cwb {
 
@@ -133,6 +134,8 @@ void TaskTable::StartAttempt(TaskRecord& task, const std::string& attempt_id, co
     assignment->mutable_spec()->mutable_image()->set_dockerfile(*dockerfile);
   }
   assignment->set_time_limit_s(time_limit_s);
+  assignment->set_trust_domain(TrustDomainOf(task.info.spec().source().repo_url(),
+                                             builds_.at(task.info.build_id()).header.submitted_by()));
   changes.Send(agent_id, std::move(message));
   Changed(task, changes);
 }
@@ -145,7 +148,7 @@ void TaskTable::EndAttempt(TaskRecord& task, const std::string& outcome, int64_t
     if (agent->second.empty()) attempts_by_agent_.erase(agent);
   }
   changes.batch().attempts_ended.push_back({attempt, now_ms, outcome});
-  changes.DiscardUploads(attempt);
+  changes.AttemptEnded(task.key(), attempt);
 }
 
 void TaskTable::RequeueOrFail(TaskRecord& task, const std::string& reason, int64_t now_ms, ChangeSet& changes) {

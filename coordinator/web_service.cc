@@ -35,6 +35,11 @@ HttpResponse Html(std::string body) {
 
 HttpResponse NotFound(std::string what) { return HttpResponse::Text(404, what + "\n"); }
 
+// A call that failed: 503 while the coordinator cannot write its state (retry later), else 404.
+HttpResponse Failure(const absl::Status& status) {
+  return HttpResponse::Text(absl::IsUnavailable(status) ? 503 : 404, absl::StrCat(status.message(), "\n"));
+}
+
 std::string CookieValue(const std::string& header, const std::string& name) {
   for (absl::string_view part : absl::StrSplit(header, ';')) {
     part = absl::StripAsciiWhitespace(part);
@@ -119,18 +124,20 @@ HttpResponse WebService::Handle(const HttpRequest& request) {
 HttpResponse WebService::Api(const HttpRequest& request) {
   const std::vector<std::string> parts = Segments(request.path);  // "api", ...
   if (parts.size() == 2 && parts[1] == "builds") {
+    absl::StatusOr<std::vector<v1::BuildInfo>> builds = coordinator_.ListBuilds();
+    if (!builds.ok()) return Failure(builds.status());
     v1::ListBuildsResponse list;
-    for (v1::BuildInfo& build : coordinator_.ListBuilds()) *list.add_builds() = std::move(build);
+    for (v1::BuildInfo& build : *builds) *list.add_builds() = std::move(build);
     return Json(list);
   }
   if (parts.size() == 3 && parts[1] == "builds") {
     absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(parts[2], v1::TASK_VIEW_SUMMARY);
-    if (!build.ok()) return NotFound(std::string(build.status().message()));
+    if (!build.ok()) return Failure(build.status());
     return Json(*build);
   }
   if (parts.size() == 4 && parts[1] == "builds" && (parts[3] == "coverage" || parts[3] == "coverage.md")) {
     absl::StatusOr<v1::BuildInfo> build = coordinator_.GetBuild(parts[2], v1::TASK_VIEW_SUMMARY);
-    if (!build.ok()) return NotFound(std::string(build.status().message()));
+    if (!build.ok()) return Failure(build.status());
     const v1::CoverageReport report = BuildCoverage(*build);
     if (parts[3] == "coverage") return Json(report);
     HttpResponse response = HttpResponse::Text(200, CoverageMarkdown(report, [&](const v1::CoverageCell& cell, const std::string& wheel) {
@@ -141,13 +148,15 @@ HttpResponse WebService::Api(const HttpRequest& request) {
     return response;
   }
   if (parts.size() == 2 && parts[1] == "agents") {
+    absl::StatusOr<std::vector<v1::AgentInfo>> agents = coordinator_.ListAgents();
+    if (!agents.ok()) return Failure(agents.status());
     v1::ListAgentsResponse list;
-    for (v1::AgentInfo& agent : coordinator_.ListAgents()) *list.add_agents() = std::move(agent);
+    for (v1::AgentInfo& agent : *agents) *list.add_agents() = std::move(agent);
     return Json(list);
   }
   if (parts.size() == 4 && parts[1] == "logs") {
     absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(parts[2], parts[3]);
-    if (!task.ok()) return NotFound(std::string(task.status().message()));
+    if (!task.ok()) return Failure(task.status());
     uint64_t offset = 0;
     if (auto it = request.query.find("offset"); it != request.query.end() && !absl::SimpleAtoi(it->second, &offset)) {
       return HttpResponse::Text(400, "offset: expected a byte count\n");
@@ -164,8 +173,10 @@ HttpResponse WebService::Api(const HttpRequest& request) {
 }
 
 HttpResponse WebService::Index(const std::string& rest) {
+  absl::StatusOr<std::vector<StoredWheel>> stored = coordinator_.ListWheels();
+  if (!stored.ok()) return Failure(stored.status());
   std::vector<IndexedWheel> wheels;
-  for (const StoredWheel& wheel : coordinator_.ListWheels()) {
+  for (const StoredWheel& wheel : *stored) {
     wheels.push_back({VariantName(wheel.axes), wheel.artifact.filename(),
                       absl::StrCat("files/", wheel.build_id, "/", wheel.task_id, "/", wheel.artifact.filename()),
                       wheel.artifact.sha256()});
@@ -188,7 +199,7 @@ HttpResponse WebService::File(const std::string& rest) {
   const std::vector<std::string> parts = Segments(rest);
   if (parts.size() != 3) return NotFound("expected /files/<build>/<task>/<wheel>");
   auto found = coordinator_.FindArtifact(parts[0], parts[1], parts[2]);
-  if (!found.ok()) return NotFound(std::string(found.status().message()));
+  if (!found.ok()) return Failure(found.status());
   HttpResponse response;
   response.content_type = "application/octet-stream";
   response.file = found->second;

@@ -9,9 +9,11 @@ packages=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libyaml-cpp-dev libboost-dev libboost-filesystem-dev libgtest-dev libgmock-dev
-  libsqlite3-dev libkainjow-mustache-dev libcli11-dev libssl-dev libjemalloc-dev libzip-dev
+  libsqlite3-dev libkainjow-mustache-dev libcli11-dev libssl-dev libjemalloc-dev libzip-dev libre2-dev
   # container builds (podman as root with runc) and the local base image
   podman runc catatonit fuse-overlayfs uidmap debootstrap
+  # the docker runtime's test: Debian's docker CLI shim over podman (no docker engine runs here)
+  podman-docker
   # scripts/bundle-binaries.sh (binaries for a GPU host without the libraries)
   patchelf
   # the dashboard's test loads it in a headless browser

@@ -1,4 +1,5 @@
-// SHA-256 digests through OpenSSL: of bytes in memory, of files, and incrementally.
+// SHA-256 digests through OpenSSL: of bytes in memory, of files, and incrementally; and secrets
+// from its random generator.
 #pragma once
 
 #include <filesystem>
@@ -30,5 +31,9 @@ std::string Sha256Hex(std::string_view bytes);
 
 // Lower-case hex SHA-256 of a file's contents, read in bounded chunks.
 absl::StatusOr<std::string> Sha256File(const std::filesystem::path& path);
+
+// `bytes` bytes from OpenSSL's cryptographically secure generator, in lower-case hex: a secret
+// nobody can guess (a session's, a credential's).
+std::string RandomSecretHex(size_t bytes = 16);
 
 }  // namespace cwb

@@ -500,7 +500,7 @@ class Parser {
       } else if (key == "env") {
         project.env = Env(value, key_path);
       } else if (key == "secret_env") {
-        project.secret_env = ScalarList(value, key_path, &ValidateEnvName);
+        project.secret_env = ScalarList(value, key_path, &ValidateSecretName);
       } else if (key == "labels") {
         project.labels = ScalarList(value, key_path, &ValidateLabel);
       } else if (key == "matrix") {
@@ -590,7 +590,13 @@ class Parser {
   SourceLocation root_location_;
 };
 
+// The file's text, refused unread when it is larger than kMaxConfigBytes.
 absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
+  std::error_code error;
+  if (const uintmax_t size = std::filesystem::file_size(path, error); !error && size > kMaxConfigBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path.string(), ": ", size, " bytes; a config or template may be at most ", kMaxConfigBytes));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": cannot read file"));
   std::ostringstream text;
@@ -602,6 +608,11 @@ absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
 
 std::optional<Config> ParseConfig(std::string_view text, const std::string& file_name,
                                   Diagnostics& diagnostics) {
+  if (text.size() > kMaxConfigBytes) {
+    diagnostics.Error({file_name, 0, 0}, "",
+                      absl::StrCat(text.size(), " bytes; a config may be at most ", kMaxConfigBytes));
+    return std::nullopt;
+  }
   return Parser(file_name, diagnostics).Parse(text);
 }
 
@@ -632,7 +643,7 @@ absl::StatusOr<Config> LoadConfigText(std::string_view text, const std::string& 
       template_text ? absl::StatusOr<std::string>(*std::move(template_text)) : ReadFile(template_path);
   if (!text_or.ok()) {
     diagnostics.Error(config->template_location, "dockerfile_template",
-                      absl::StrCat("cannot read template ", template_path.string()));
+                      absl::StrCat("cannot read template ", template_path.string(), ": ", text_or.status().message()));
     return diagnostics.ToStatus();
   }
   config->dockerfile_template = *std::move(text_or);

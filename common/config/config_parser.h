@@ -15,6 +15,9 @@
 
 namespace cwb {
 
+// The largest config (and Dockerfile template) read; a larger one is refused before parsing.
+inline constexpr size_t kMaxConfigBytes = 1 << 20;
+
 // Parses `text` (named `file_name` in messages). Returns the config when no error was found;
 // otherwise nullopt with the errors in `diagnostics`. Paths are left as written and the template
 // is not read.

@@ -80,6 +80,20 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
   plan.fail_fast = config.fail_fast;
   plan.max_parallel = config.max_parallel;
 
+  // A matrix too large to expand is refused before it is: the product of its axes' sizes, plus
+  // its includes, bounds what expansion makes.
+  size_t bound = config.matrix.axes.empty() ? 0 : 1;
+  for (const MatrixAxis& axis : config.matrix.axes) {
+    bound = axis.values.empty() || bound <= kMaxMatrixCombinations / axis.values.size()
+                ? bound * axis.values.size()
+                : kMaxMatrixCombinations + 1;
+  }
+  if (bound + config.matrix.include.size() > kMaxMatrixCombinations) {
+    diagnostics.Error(config.matrix.location, config.matrix.key_path,
+                      absl::StrCat("the matrix has more than ", kMaxMatrixCombinations,
+                                   " combinations before its exclusions; split it into several configs"));
+    return std::nullopt;
+  }
   std::vector<AxisValues> combinations = ExpandMatrix(config.matrix, diagnostics);
   if (combinations.empty()) {
     if (diagnostics.errors().size() == errors_before) {
@@ -205,6 +219,12 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
     }
   }
   if (diagnostics.errors().size() != errors_before) return std::nullopt;
+  if (plan.tasks.size() > kMaxTasksPerBuild) {
+    diagnostics.Error(config.matrix.location, config.matrix.key_path,
+                      absl::StrCat("the plan has ", plan.tasks.size(), " tasks, more than the ", kMaxTasksPerBuild,
+                                   " a build may have; split it into several configs"));
+    return std::nullopt;
+  }
   return plan;
 }
 

@@ -16,6 +16,12 @@
 
 namespace cwb {
 
+// The most tasks one build may have (a client's plan and a coordinator's check both hold to it),
+// and the most combinations a matrix may have before its exclusions: a matrix past either is
+// refused at planning, before it is expanded.
+inline constexpr size_t kMaxTasksPerBuild = 50000;
+inline constexpr size_t kMaxMatrixCombinations = 200000;
+
 struct PlannedTask {
   std::string id;  // 16 hex digits of a digest of every field below
   std::string project;
@@ -55,7 +61,8 @@ struct PlanningOptions {
   bool strict_compatibility = false;
 };
 
-// Plans `config`; nullopt with the problems in `diagnostics` if any. Combinations the PyTorch
+// Plans `config`; nullopt with the problems in `diagnostics` if any (a matrix past
+// kMaxMatrixCombinations, or a plan past kMaxTasksPerBuild, among them). Combinations the PyTorch
 // compatibility table (built-in, with the config's pytorch_compatibility) says no release
 // supports are left out and listed in `unsupported`, or are errors with `strict_compatibility`.
 std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostics, const PlanningOptions& options = {});

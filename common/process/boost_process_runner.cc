@@ -61,7 +61,14 @@ absl::StatusOr<ProcessExit> BoostProcessRunner::Run(const ProcessSpec& spec,
   std::error_code error;
   // The child leads its own process group, so signals reach everything it started (a shell's
   // children would otherwise keep running and hold the output pipe open).
-  auto own_group = bp::extend::on_exec_setup = [](auto&) { ::setpgid(0, 0); };
+  // After the pipe is its stdout and stderr: stderr to /dev/null when asked.
+  const bool discard_stderr = spec.discard_stderr;
+  auto own_group = bp::extend::on_exec_setup = [discard_stderr](auto&) {
+    ::setpgid(0, 0);
+    if (!discard_stderr) return;
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) ::dup2(null, STDERR_FILENO);
+  };
   const std::string cwd = spec.cwd.empty() ? "." : spec.cwd.string();
   bp::child child(exe, bp::args = args, (bp::std_out & bp::std_err) > pipe,
                   bp::std_in < bp::null, env, bp::start_dir = cwd, own_group, error);

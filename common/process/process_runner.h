@@ -27,6 +27,9 @@ struct ProcessSpec {
   // left running outside its process group (which would otherwise hold the output open). What is
   // left in its process group gets SIGKILL regardless, as a container's processes would.
   std::function<void()> after_exit;
+  // Its stderr goes to /dev/null: for commands whose stdout is data to parse (a container list),
+  // where a note on stderr (Debian's docker shim announces itself there) must not read as data.
+  bool discard_stderr = false;
 };
 
 struct ProcessExit {

@@ -17,17 +17,30 @@ absl::StatusOr<std::string> ReadPem(const std::string& file, const char* what) {
 }
 
 absl::StatusOr<std::string> ReadSecret(const std::string& file, const char* env) {
-  std::string value;
   if (!file.empty()) {
     std::ifstream in(file);
     if (!in) return absl::NotFoundError(absl::StrCat("cannot read secret file ", file));
     std::stringstream text;
     text << in.rdbuf();
-    value = text.str();
-  } else if (const char* from_env = std::getenv(env); from_env != nullptr) {
-    value = from_env;
+    std::string value(absl::StripAsciiWhitespace(text.str()));
+    if (value.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the secret file ", file, " is empty (an empty token would switch authentication off)"));
+    }
+    return value;
   }
-  return std::string(absl::StripAsciiWhitespace(value));
+  const char* from_env = env != nullptr && *env != '\0' ? std::getenv(env) : nullptr;
+  if (from_env == nullptr) return std::string();
+  std::string value(absl::StripAsciiWhitespace(from_env));
+  if (value.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("$", env, " is set but empty (an empty token would switch authentication off)"));
+  }
+  return value;
+}
+
+void ForgetTokenVariables() {
+  for (const char* name : {"CWB_AGENT_TOKEN", "CWB_CLIENT_TOKEN", "CWB_TOKEN"}) ::unsetenv(name);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeChannelCredentials(

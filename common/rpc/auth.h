@@ -14,9 +14,15 @@ namespace cwb {
 // The text of a PEM file; NotFound naming `what` (the flag) when it cannot be read.
 absl::StatusOr<std::string> ReadPem(const std::string& file, const char* what);
 
-// A secret from `file` when given, else from environment variable `env`; surrounding whitespace
-// trimmed. Empty when neither is set. Fails when the file cannot be read.
+// A secret from `file` when given, else from environment variable `env` (null or "": none);
+// surrounding whitespace trimmed. "" when neither is given. Fails when the file cannot be read,
+// and when the file or the variable holds nothing: an empty token would switch authentication
+// off, so it is never taken for "no token".
 absl::StatusOr<std::string> ReadSecret(const std::string& file, const char* env);
+
+// Removes CWB_AGENT_TOKEN, CWB_CLIENT_TOKEN and CWB_TOKEN from this process's environment, once
+// read: no child process (a host-runtime build) inherits a long-lived token.
+void ForgetTokenVariables();
 
 struct ServerTlsOptions {
   std::string cert_file;       // PEM certificate chain; empty: plaintext

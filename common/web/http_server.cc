@@ -21,6 +21,10 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+// The longest request line (the target) and the most header bytes read; past them the request is
+// answered 414 or 431 and the connection closed.
+constexpr size_t kRequestLineLimit = 8 << 10;
+constexpr size_t kHeaderLimit = 16 << 10;
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -61,12 +65,14 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void Read() {
     parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
     parser_->body_limit(64 << 10);
     stream_.expires_after(kIdleTimeout);
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code error, size_t) {
+    if (error == http::error::header_limit || error == http::error::body_limit) return Refuse(error);
     if (error) return Close();
     const http::request<http::empty_body>& request = parser_->get();
     HttpResponse answer;
@@ -124,6 +130,28 @@ class Session : public std::enable_shared_from_this<Session> {
                         if (error || !keep_alive) return self->Close();
                         self->Read();
                       });
+  }
+
+  // A request too large to read: 414 when its first line (the target) is past the limit, 431 when
+  // its headers are, 413 for a body. The connection closes after the answer.
+  void Refuse(beast::error_code error) {
+    // The parser has the target once it has read the whole first line.
+    const size_t target_size = parser_->get().target().size();
+    http::status status = http::status::payload_too_large;
+    std::string body = "the request's body is too large\n";
+    if (error == http::error::header_limit) {
+      const bool long_target = target_size == 0 || target_size > kRequestLineLimit;
+      status = long_target ? http::status::uri_too_long : http::status::request_header_fields_too_large;
+      body = long_target ? absl::StrCat("the request's target is longer than ", kRequestLineLimit, " bytes\n")
+                         : absl::StrCat("the request's headers are larger than ", kHeaderLimit, " bytes\n");
+    }
+    auto response = std::make_shared<http::response<http::string_body>>(status, 11);
+    response->set(http::field::server, "cwb");
+    response->set(http::field::content_type, "text/plain; charset=utf-8");
+    response->body() = std::move(body);
+    response->keep_alive(false);
+    response->prepare_payload();
+    Write(response, false);
   }
 
   void Close() {

@@ -70,6 +70,8 @@ class FakeContainerRuntime final : public ContainerRuntime {
     return absl::OkStatus();
   }
 
+  Stopper StopperFor(const std::string& name) const override { return {{"fake-rm", name}, ""}; }
+
   absl::StatusOr<std::vector<std::string>> ListContainers(const std::string&,
                                                           const std::string&) override {
     return std::vector<std::string>{};

@@ -260,6 +260,7 @@ TEST_F(AuthTest, PlaintextOnlyOnLoopbackUnlessAsked) {
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(std::string(refused.status().message()), ::testing::HasSubstr("plaintext is only served on loopback"));
   options.allow_insecure_remote = true;
+  options.allow_open_agents = options.allow_open_clients = true;  // no tokens: both sides open, as asked
   options.coordinator.data_dir = dir_ / "d";
   EXPECT_TRUE(CoordinatorServer::Start(options, SystemClock::Get()).ok());
   EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:7600"));

@@ -230,12 +230,7 @@ class HostAgentGpuSlotsTest : public HostRuntimeIntegrationTest {
         "  *) echo '| NVIDIA-SMI 580.159.04   Driver Version: 580.159.04   CUDA Version: 13.0 |' ;;\n"
         "esac\n";
     fs::permissions(dir_ / "nvidia-smi", fs::perms::owner_all);
-    MustRun({"/usr/bin/python3", "-m", "venv", "--system-site-packages", (dir_ / "toolchain").string()});
-    const std::string site = MustRun({(dir_ / "toolchain/bin/python").string(), "-c",
-                                      "import site; print(site.getsitepackages()[0])"});
-    fs::create_directories(fs::path(site) / "torch");
-    std::ofstream(fs::path(site) / "torch" / "__init__.py")
-        << "__version__ = '2.11.0+cu130'\nclass version:\n    cuda = '13.0'\n";
+    MakeStandInToolchain(dir_ / "toolchain", "2.11.0+cu130", "'13.0'");
   }
 };
 

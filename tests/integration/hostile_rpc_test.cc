@@ -4,13 +4,14 @@
 // lands outside the store, and the coordinator keeps serving.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/digest.h"
 #include "coordinator/server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/integration/test_env.h"
+#include "tests/integration/coordinator_rpc_fixture.h"
 #include "tests/support/submission.h"
 
 namespace cwb {
@@ -20,92 +21,20 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using namespace cwb::testing;
 
-constexpr char kConfig[] = R"(build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}
-projects:
-  - name: demo
-    repo_url: https://example.com/demo.git
-pytorch_base_images: {"2.4.0": {cpu: base:1}}
-)";
-constexpr char kWheel[] = "demo-1.0-py3-none-any.whl";
+constexpr const char* kWheel = kOneTaskWheel;
 
-class HostileRpcTest : public ::testing::Test {
+class HostileRpcTest : public CoordinatorRpcTest {
  protected:
   void SetUp() override {
-    dir_ = TestDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    CoordinatorRpcTest::SetUp();
     if (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()).find("DiskFull") !=
         std::string::npos) {
       disk_ = std::make_unique<SmallDisk>(dir_ / "store", "2m");
       if (!disk_->mounted()) GTEST_SKIP() << "cannot mount a small tmpfs here";
     }
     ServerOptions options;
-    options.listen = "127.0.0.1:0";
-    options.coordinator.data_dir = dir_ / "store";
     options.coordinator.max_upload_bytes = 8 << 20;
-    auto server = CoordinatorServer::Start(options, SystemClock::Get());
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
-    builds_ = v1::BuildService::NewStub(channel_);
-    agents_ = v1::AgentService::NewStub(channel_);
-  }
-  void TearDown() override {
-    if (session_context_) session_context_->TryCancel();
-    if (session_) session_->Finish();
-    server_.reset();
-    disk_.reset();
-  }
-
-  std::unique_ptr<grpc::ClientContext> Context() {
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    return context;
-  }
-
-  // Submits the one-task build and takes its assignment as an agent would.
-  void SubmitAndAssign() {
-    session_context_ = Context();
-    session_ = agents_->Session(session_context_.get());
-    v1::AgentMessage hello;
-    hello.mutable_register_()->set_agent_id("hostile");
-    hello.mutable_register_()->mutable_capabilities()->set_slots(1);
-    ASSERT_TRUE(session_->Write(hello));
-    v1::CoordinatorMessage message;
-    ASSERT_TRUE(session_->Read(&message) && message.has_ack());
-    ASSERT_TRUE(builds_->SubmitBuild(Context().get(), Submission(), &build_).ok());
-    ASSERT_TRUE(session_->Read(&message) && message.has_assignment());
-    assignment_ = message.assignment();
-  }
-
-  // The one-task config as `cwb submit` sends it.
-  static v1::SubmitBuildRequest Submission() { return SubmissionOf(kConfig, "hostile.yaml", /*no_cache=*/true); }
-
-  v1::UploadHeader Header(const std::string& filename, uint64_t size) {
-    v1::UploadHeader header;
-    header.set_build_id(assignment_.build_id());
-    header.set_task_id(assignment_.spec().id());
-    header.set_attempt_id(assignment_.attempt_id());
-    header.set_filename(filename);
-    header.set_size_bytes(size);
-    return header;
-  }
-
-  grpc::Status Upload(const v1::UploadHeader& header, const std::string& data, const std::string& sha256) {
-    auto context = Context();
-    v1::ArtifactInfo response;
-    auto writer = agents_->UploadArtifact(context.get(), &response);
-    v1::UploadChunk chunk;
-    *chunk.mutable_header() = header;
-    writer->Write(chunk);
-    for (size_t at = 0; at < data.size(); at += 1 << 20) {
-      chunk.Clear();
-      chunk.set_data(data.substr(at, 1 << 20));
-      if (!writer->Write(chunk)) break;
-    }
-    chunk.Clear();
-    chunk.set_sha256(sha256);
-    writer->Write(chunk);
-    writer->WritesDone();
-    return writer->Finish();
+    StartServer(options);
   }
 
   // Every file under the store's uploads and builds directories.
@@ -120,33 +49,6 @@ class HostileRpcTest : public ::testing::Test {
     }
     return files;
   }
-
-  void Succeed(const std::vector<std::string>& files) {
-    v1::AgentMessage message;
-    v1::TaskStatusUpdate* status = message.mutable_status();
-    status->set_build_id(assignment_.build_id());
-    status->set_task_id(assignment_.spec().id());
-    status->set_attempt_id(assignment_.attempt_id());
-    status->set_state(v1::TASK_STATE_SUCCEEDED);
-    for (const std::string& f : files) status->add_artifact_filenames(f);
-    ASSERT_TRUE(session_->Write(message));
-  }
-
-  bool Healthy() {
-    v1::ListBuildsResponse response;
-    return builds_->ListBuilds(Context().get(), v1::ListBuildsRequest(), &response).ok();
-  }
-
-  fs::path dir_;
-  std::unique_ptr<SmallDisk> disk_;  // declared before the server: unmounted after it stops
-  std::unique_ptr<CoordinatorServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::BuildService::Stub> builds_;
-  std::unique_ptr<v1::AgentService::Stub> agents_;
-  std::unique_ptr<grpc::ClientContext> session_context_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>> session_;
-  v1::BuildInfo build_;
-  v1::Assignment assignment_;
 };
 
 TEST_F(HostileRpcTest, FlippedByteIsRefusedAndNothingIsStored) {
@@ -190,6 +92,56 @@ TEST_F(HostileRpcTest, OversizedUploadsAreRefused) {
   grpc::Status lied = Upload(Header(kWheel, 10), data, Sha256Hex(data));
   EXPECT_EQ(lied.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(lied.error_message(), HasSubstr("upload larger than 10 bytes"));
+  EXPECT_TRUE(StoredFiles().empty());
+}
+
+TEST_F(HostileRpcTest, OnlyTheSessionHoldingTheAttemptUploadsAndAVerifiedNameNeverChanges) {
+  SubmitAndAssign();
+  // Another agent, with a session of its own, tries to upload for this agent's attempt.
+  auto other_context = Context();
+  auto other = agents_->Session(other_context.get());
+  v1::AgentMessage hello;
+  hello.mutable_register_()->set_agent_id("intruder");
+  ASSERT_TRUE(other->Write(hello));
+  v1::CoordinatorMessage ack;
+  ASSERT_TRUE(other->Read(&ack) && ack.has_ack());
+  for (const std::string& secret : {ack.ack().session(), std::string()}) {
+    v1::UploadHeader header = Header(kWheel, 5);
+    header.set_session(secret);
+    grpc::Status refused = Upload(header, "wheel", Sha256Hex("wheel"));
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused.error_message();
+    EXPECT_THAT(refused.error_message(), HasSubstr("does not come from the session of agent test-agent"));
+  }
+  EXPECT_TRUE(StoredFiles().empty());
+  ASSERT_TRUE(Upload(Header(kWheel, 5), "wheel", Sha256Hex("wheel")).ok());
+  grpc::Status changed = Upload(Header(kWheel, 5), "WHEEL", Sha256Hex("WHEEL"));
+  EXPECT_EQ(changed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(changed.error_message(), HasSubstr("a wheel cannot change within an attempt"));
+  // The verified file is the first one still.
+  ASSERT_EQ(StoredFiles().size(), 1u);
+  std::stringstream stored;
+  stored << std::ifstream(StoredFiles()[0]).rdbuf();
+  EXPECT_EQ(stored.str(), "wheel");
+  other_context->TryCancel();
+  other->Finish();
+}
+
+TEST_F(HostileRpcTest, AChunkLargerThanTheProtocolsIsRefused) {
+  SubmitAndAssign();
+  auto context = Context();
+  v1::ArtifactInfo response;
+  auto writer = agents_->UploadArtifact(context.get(), &response);
+  const std::string data(2 << 20, 'x');
+  v1::UploadChunk chunk;
+  *chunk.mutable_header() = Header(kWheel, data.size());
+  writer->Write(chunk);
+  chunk.Clear();
+  chunk.set_data(data);  // one chunk of 2 MiB
+  writer->Write(chunk);
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "data: a chunk of 2097152 bytes; chunks are at most 1048576");
   EXPECT_TRUE(StoredFiles().empty());
 }
 

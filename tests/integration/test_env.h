@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -111,6 +112,20 @@ inline std::filesystem::path MakeRepositoryFrom(const std::filesystem::path& dir
   Git(repo, {"commit", "-q", "-m", name});
   Git(repo, {"tag", "v0.1.0"});
   return repo;
+}
+
+// A host-runtime toolchain: a venv of Debian's Python (its pip, setuptools and wheel come along)
+// with a stand-in torch reporting `torch_version` and `cuda` (None for a CPU build), as a GPU
+// host's /opt/torch/.venv would. Returns the venv's python.
+inline std::string MakeStandInToolchain(const std::filesystem::path& venv, const std::string& torch_version = "2.4.0+cpu",
+                                        const std::string& cuda = "None") {
+  MustRun({"/usr/bin/python3", "-m", "venv", "--system-site-packages", venv.string()});
+  const std::string python = (venv / "bin/python").string();
+  const std::string site = MustRun({python, "-c", "import site; print(site.getsitepackages()[0])"});
+  std::filesystem::create_directories(std::filesystem::path(site) / "torch");
+  std::ofstream(std::filesystem::path(site) / "torch" / "__init__.py")
+      << "__version__ = '" << torch_version << "'\nclass version:\n    cuda = " << cuda << "\n";
+  return python;
 }
 
 }  // namespace cwb::testing

@@ -40,11 +40,7 @@ class WebTest : public ::testing::Test {
     dir_ = TestDir("web");
     std::ofstream(dir_ / "token") << kToken;
     // The agent's toolchain: a venv of Debian's Python with a stand-in CPU-only torch 2.4.0.
-    MustRun({"/usr/bin/python3", "-m", "venv", "--system-site-packages", (dir_ / "toolchain").string()});
-    python_ = (dir_ / "toolchain/bin/python").string();
-    const std::string site = MustRun({python_, "-c", "import site; print(site.getsitepackages()[0])"});
-    fs::create_directories(fs::path(site) / "torch");
-    std::ofstream(fs::path(site) / "torch" / "__init__.py") << "__version__ = '2.4.0+cpu'\nclass version:\n    cuda = None\n";
+    python_ = MakeStandInToolchain(dir_ / "toolchain");
     version_ = MustRun({python_, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"});
     if (!version_.empty() && version_.back() == '\n') version_.pop_back();
   }

@@ -10,6 +10,16 @@
 
 namespace cwb::testing {
 
+// One task, cpu, its image from a base nobody pulls; an agent's wheel of it is kOneTaskWheel.
+inline constexpr char kOneTaskConfig[] =
+    R"(build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}
+projects:
+  - name: demo
+    repo_url: https://example.com/demo.git
+pytorch_base_images: {"2.4.0": {cpu: base:1}}
+)";
+inline constexpr char kOneTaskWheel[] = "demo-1.0-py3-none-any.whl";
+
 inline v1::SubmitBuildRequest SubmissionOf(const std::string& config, const std::string& name = "c.yaml",
                                            bool no_cache = false) {
   absl::StatusOr<Config> parsed = LoadConfigText(config, name, "/");

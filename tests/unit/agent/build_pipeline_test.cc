@@ -20,6 +20,7 @@ namespace cwb {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::ElementsAre;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Pair;
@@ -74,12 +75,14 @@ class BuildPipelineTest : public ::testing::Test {
   }
 
   TaskResult RunTask(const v1::TaskSpec& spec, Cancellation* cancel = nullptr,
-                     GpuRequest gpus = GpuRequest::All()) {
+                     GpuRequest gpus = GpuRequest::All(), const std::string& trust_domain = "") {
     BuildPipeline pipeline(runtime_, git_, clock_, options_);
-    return pipeline.Run({&spec, "a1", gpus, [this](const LogLine& line) {
-                           std::lock_guard lock(lines_mutex_);
-                           lines_.push_back("[" + line.source + "] " + line.text);
-                         }, cancel});
+    TaskRun run{&spec, "a1", gpus, [this](const LogLine& line) {
+                  std::lock_guard lock(lines_mutex_);
+                  lines_.push_back("[" + line.source + "] " + line.text);
+                }, cancel};
+    run.trust_domain = trust_domain;
+    return pipeline.Run(run);
   }
 
   fs::path work_;
@@ -137,8 +140,8 @@ TEST_F(BuildPipelineTest, ContainerGetsTheTaskEnvironmentAndCaches) {
   for (const Mount& m : run.mounts) {
     mounts.push_back(m.host_path.string() + ":" + m.container_path + (m.read_only ? ":ro" : ""));
   }
-  EXPECT_THAT(mounts, Contains((work_ / "cache/pip").string() + ":/cwb/cache/pip"));
-  EXPECT_THAT(mounts, Contains((work_ / "cache/ccache").string() + ":/cwb/cache/ccache"));
+  EXPECT_THAT(mounts, Contains((work_ / "cache/local/pip").string() + ":/cwb/cache/pip"));
+  EXPECT_THAT(mounts, Contains((work_ / "cache/local/ccache").string() + ":/cwb/cache/ccache"));
   EXPECT_THAT(mounts, Contains(::testing::EndsWith("/ctl:/cwb/ctl:ro")));
 }
 
@@ -354,6 +357,47 @@ TEST_F(BuildPipelineTest, ImageBuildFailureIsReported) {
   TaskResult result = RunTask(Spec());
   EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
   EXPECT_EQ(result.message, "podman build of x failed (exit 1)");
+}
+
+TEST_F(BuildPipelineTest, CachesAreSharedWithinATrustDomainOnly) {
+  auto cache_mounts = [&](const std::string& domain) {
+    const size_t before = runtime_.runs().size();
+    git_.Script({{"git", "-C"}, {kCommit}, 0, false, 1});
+    EXPECT_EQ(RunTask(Spec("cpu"), nullptr, GpuRequest::None(), domain).outcome, TaskOutcome::kSucceeded);
+    const std::vector<ContainerRunRequest> runs = runtime_.runs();
+    std::vector<std::string> mounts;
+    if (runs.size() <= before) return mounts;
+    for (const Mount& mount : runs[before].mounts) {
+      if (mount.container_path.starts_with("/cwb/cache")) mounts.push_back(mount.host_path.string());
+    }
+    return mounts;
+  };
+  EXPECT_THAT(cache_mounts("0123456789abcdef"),
+              ElementsAre((work_ / "cache/0123456789abcdef/pip").string(), (work_ / "cache/0123456789abcdef/ccache").string()));
+  EXPECT_THAT(cache_mounts("fedcba9876543210"), ElementsAre((work_ / "cache/fedcba9876543210/pip").string(),
+                                                            (work_ / "cache/fedcba9876543210/ccache").string()));
+  // A domain that is not the coordinator's digest never names a path of its own.
+  EXPECT_THAT(cache_mounts("../../etc"),
+              ElementsAre((work_ / "cache/local/pip").string(), (work_ / "cache/local/ccache").string()));
+}
+
+TEST_F(BuildPipelineTest, EachBuildRunHasAWatchdogThatTheAttemptsEndDismisses) {
+  std::vector<std::vector<std::string>> spawned;
+  options_.watchdog_command = {"/opt/cwb/cwb-agent"};
+  options_.spawn = [&](const std::vector<std::string>& argv) {
+    spawned.push_back(argv);
+    EXPECT_TRUE(fs::exists(paths::Alive(work_, "00112233aabbccdd", "a1")));  // alive while it runs
+    return absl::OkStatus();
+  };
+  ASSERT_EQ(RunTask(Spec()).outcome, TaskOutcome::kSucceeded);
+  ASSERT_EQ(spawned.size(), 1u);
+  const std::string alive = paths::Alive(work_, "00112233aabbccdd", "a1").string();
+  EXPECT_THAT(spawned[0], ElementsAre("/opt/cwb/cwb-agent", "watchdog", "--alive", alive, "--stale", "20", "--poll", "2",
+                                      "--log", (work_ / "logs/watchdog.log").string(),
+                                      "--remove", paths::Workspace(work_, "00112233aabbccdd", "a1").string(),
+                                      "--remove", paths::Artifacts(work_, "00112233aabbccdd", "a1").string(), "--",
+                                      "fake-rm", "cwb-00112233aabbccdd-a1"));
+  EXPECT_FALSE(fs::exists(alive));  // the attempt ended: its watchdog exits at its next look
 }
 
 TEST_F(BuildPipelineTest, ADockerfileThatIsNotItsImagesIsRefused) {

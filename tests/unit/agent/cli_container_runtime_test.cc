@@ -144,6 +144,17 @@ TEST(CliContainerRuntimeTest, FailedStopKillsTheClient) {
   EXPECT_EQ(runner.Commands().back(), "podman rm --force --time 0 cwb-t-a");
 }
 
+TEST(CliContainerRuntimeTest, ListedNamesAreStdoutOnly) {
+  FakeProcessRunner runner;
+  CliContainerRuntime runtime({EngineKind::kDocker, "/usr/bin/docker"}, runner);
+  runner.Script({{"/usr/bin/docker", "ps"}, {"cwb-t-a1", "", "cwb-u-a2"}, 0});
+  absl::StatusOr<std::vector<std::string>> names = runtime.ListContainers("cwb.agent", "a");
+  ASSERT_TRUE(names.ok());
+  EXPECT_THAT(*names, ElementsAre("cwb-t-a1", "cwb-u-a2"));
+  ASSERT_EQ(runner.specs().size(), 1u);
+  EXPECT_TRUE(runner.specs()[0].discard_stderr);  // a shim's note on stderr is no container
+}
+
 TEST(CliContainerRuntimeTest, ParseEngineKind) {
   EXPECT_EQ(ParseEngineKind("docker").value(), EngineKind::kDocker);
   EXPECT_EQ(ParseEngineKind("podman").value(), EngineKind::kPodman);

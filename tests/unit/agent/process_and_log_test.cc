@@ -88,6 +88,15 @@ TEST(BoostProcessRunnerTest, MergesOutputAndReportsExitCodes) {
   EXPECT_THAT(lines, ::testing::UnorderedElementsAre("out", "err"));
 }
 
+TEST(BoostProcessRunnerTest, StderrCanBeDiscardedWhereStdoutIsData) {
+  BoostProcessRunner runner;
+  ProcessSpec spec{{"/bin/sh", "-c", "echo 'Emulate Docker CLI using podman.' >&2; echo cwb-1-a1; echo cwb-2-a1"}};
+  spec.discard_stderr = true;
+  absl::StatusOr<CapturedRun> run = RunAndCapture(runner, spec);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->output, "cwb-1-a1\ncwb-2-a1");
+}
+
 TEST(BoostProcessRunnerTest, EnvironmentAndWorkingDirectory) {
   BoostProcessRunner runner;
   ProcessSpec spec{{"sh", "-c", "echo \"$CWB_TEST_VALUE\"; pwd"}, {{"CWB_TEST_VALUE", "a b;c"}}, "/tmp"};

@@ -1,5 +1,9 @@
 #include "client/terminal_text.h"
 
+#include <sstream>
+
+#include "client/table.h"
+
 #include "gtest/gtest.h"
 
 namespace cwb {
@@ -10,6 +14,17 @@ TEST(TerminalTextTest, ControlSequencesAreShownNotObeyed) {
   EXPECT_EQ(EscapeControlCharacters("bell\x07 del\x7f tab\tok"), "bell\\x07 del\\x7f tab\tok");
   EXPECT_EQ(EscapeControlCharacters("\x1b]0;pwned\x07"), "\\x1b]0;pwned\\x07");
   EXPECT_EQ(EscapeControlCharacters("utf-8 ✓ stays"), "utf-8 ✓ stays");
+}
+
+TEST(TerminalTextTest, TableCellsKeepNeitherEscapesNorLineBreaks) {
+  // What an agent says of itself (its id, hostname, labels) lands in `cwb agents`' cells.
+  TextTable table({"AGENT", "HOST"});
+  table.AddRow({"agent-1\x1b[2J", "host\nfake-row\tx\x1b]0;owned\x07"});
+  std::ostringstream out;
+  table.Print(out);
+  EXPECT_EQ(out.str().find('\x1b'), std::string::npos);
+  EXPECT_EQ(out.str(), "AGENT           HOST\n"
+                       "agent-1\\x1b[2J  host\\x0afake-row\\x09x\\x1b]0;owned\\x07\n");
 }
 
 }  // namespace

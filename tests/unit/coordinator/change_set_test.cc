@@ -76,7 +76,7 @@ TEST(ChangeSetTest, AMessageForAnAgentWithoutASessionIsDropped) {
 TEST(ChangeSetTest, UploadsGoFromTheStoreWithTheBatchAndFromDiskAfterIt) {
   ChangeSet changes;
   Receivers receivers;
-  changes.DiscardUploads("a1");
+  changes.AttemptEnded({"b1", "t1"}, "a1");
   changes.WakeLogReaders();
   CommitWriter::Commit commit = changes.Take(receivers.Get());
   EXPECT_THAT(commit.batch.uploads_deleted, ElementsAre("a1"));

@@ -23,8 +23,12 @@ TEST(CoordinatorMetricsTest, GaugesShowTheTasksAndAgentsAsTheyAreAtTheScrape) {
   AgentRegistry agents({}, clock, tasks);
   std::mutex mutex;
   CoordinatorMetrics metrics;
-  metrics.AddGauges(mutex, tasks, agents);
+  bool writable = true;
+  metrics.AddGauges(mutex, tasks, agents, [&writable] { return writable; });
   EXPECT_THAT(metrics.registry().Render(), HasSubstr("cwb_queue_length 0\n"));
+  EXPECT_THAT(metrics.registry().Render(), HasSubstr("cwb_state_writable 1\n"));
+  writable = false;
+  EXPECT_THAT(metrics.registry().Render(), HasSubstr("cwb_state_writable 0\n"));
   std::vector<TaskRecord> records;
   records.push_back(MakeTask("b1", "t1"));
   records.push_back(MakeTask("b1", "t2", v1::TASK_STATE_FAILED));

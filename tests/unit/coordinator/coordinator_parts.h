@@ -65,7 +65,7 @@ struct TestReceivers {
               auto it = channels.find(id);
               return it == channels.end() ? nullptr : it->second;
             },
-            [this](const std::string& attempt) { discarded.push_back(attempt); },
+            [this](const TaskKey&, const std::string& attempt) { discarded.push_back(attempt); },
             [this] { ++log_wakes; }};
   }
 };

@@ -78,6 +78,7 @@ class CoordinatorTest : public ::testing::Test {
     absl::StatusOr<v1::RegisterAck> result = coordinator_->Register(reg, channel);
     EXPECT_TRUE(result.ok()) << result.status();
     if (ack != nullptr) *ack = *result;
+    if (result.ok()) sessions_[id] = result->session();
     return channel;
   }
 
@@ -105,10 +106,14 @@ class CoordinatorTest : public ::testing::Test {
     header.set_attempt_id(a.attempt_id());
     header.set_filename(filename);
     header.set_size_bytes(bytes.size());
+    // As the agent holding the attempt sends it: with its session's secret.
+    absl::StatusOr<v1::TaskInfo> task = coordinator_->GetTask(a.build_id(), a.spec().id());
+    if (task.ok()) header.set_session(sessions_[task->agent_id()]);
     if (absl::Status s = coordinator_->CheckUpload(header); !s.ok()) return s;
     auto upload = coordinator_->artifacts().BeginUpload(a.attempt_id(), filename, bytes.size());
     if (!upload.ok()) return upload.status();
     if (absl::Status s = (*upload)->Write(bytes); !s.ok()) return s;
+    if (absl::Status s = coordinator_->CheckUploadDigest(header, Sha256Hex(bytes)); !s.ok()) return s;
     auto path = (*upload)->Commit(Sha256Hex(bytes));
     if (!path.ok()) return path.status();
     v1::ArtifactInfo info;
@@ -139,6 +144,7 @@ class CoordinatorTest : public ::testing::Test {
 
   CoordinatorOptions options_;
   FakeClock clock_;
+  std::map<std::string, std::string> sessions_;  // the latest session secret of each agent
   testing::FakeSourceResolver::Commits commits_;
   std::unique_ptr<Coordinator> coordinator_;
 };
@@ -177,6 +183,40 @@ TEST_F(CoordinatorTest, HappyPathPublishesTheWheelExactlyOnce) {
   Report("a1", a, v1::TASK_STATE_FAILED);
   EXPECT_EQ(Task(build, 0).state(), v1::TASK_STATE_SUCCEEDED);
   EXPECT_TRUE(absl::IsFailedPrecondition(Upload(a, "demo-1.0-cp311-cp311-linux_x86_64.whl", "x")));
+}
+
+TEST_F(CoordinatorTest, OnlyTheSessionHoldingAnAttemptUploadsAndANameNeverChanges) {
+  Submit();
+  auto agent = Connect("a1", 1);
+  coordinator_->Tick();
+  const v1::Assignment a = agent->Assignments()[0];
+  const std::string wheel = "demo-1.0-cp311-cp311-linux_x86_64.whl";
+  v1::UploadHeader header;
+  header.set_build_id(a.build_id());
+  header.set_task_id(a.spec().id());
+  header.set_attempt_id(a.attempt_id());
+  header.set_filename(wheel);
+  for (const std::string& session : {std::string(""), std::string("not-the-secret")}) {
+    header.set_session(session);
+    absl::Status refused = coordinator_->CheckUpload(header);
+    EXPECT_TRUE(absl::IsPermissionDenied(refused)) << refused;
+    EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("does not come from the session of agent a1"));
+  }
+  // After the agent registers again, its old session's secret no longer uploads.
+  const std::string old_session = sessions_["a1"];
+  v1::RunningAttempt running;
+  running.set_attempt_id(a.attempt_id());
+  agent = Connect("a1", 1, {running});
+  header.set_session(old_session);
+  EXPECT_TRUE(absl::IsPermissionDenied(coordinator_->CheckUpload(header)));
+  header.set_session(sessions_["a1"]);
+  EXPECT_TRUE(coordinator_->CheckUpload(header).ok());
+
+  ASSERT_TRUE(Upload(a, wheel, "first bytes").ok());
+  EXPECT_TRUE(Upload(a, wheel, "first bytes").ok());  // the same again (a retry) is fine
+  absl::Status changed = Upload(a, wheel, "other bytes");
+  EXPECT_TRUE(absl::IsInvalidArgument(changed)) << changed;
+  EXPECT_THAT(std::string(changed.message()), ::testing::HasSubstr("a wheel cannot change within an attempt"));
 }
 
 TEST_F(CoordinatorTest, SameNamedWheelsOfTwoVariantsNeverOverwriteEachOther) {
@@ -437,9 +477,9 @@ TEST_F(CoordinatorTest, ABadPlanIsRefusedNamingTheFieldAndNothingIsStored) {
   absl::StatusOr<v1::BuildInfo> build = coordinator_->Submit(request, kSubmitter);
   ASSERT_TRUE(absl::IsInvalidArgument(build.status()));
   EXPECT_THAT(std::string(build.status().message()), ::testing::StartsWith("plan.tasks[1].id: "));
-  EXPECT_TRUE(coordinator_->ListBuilds().empty());
+  EXPECT_TRUE(coordinator_->ListBuilds()->empty());
   Restart();
-  EXPECT_TRUE(coordinator_->ListBuilds().empty());
+  EXPECT_TRUE(coordinator_->ListBuilds()->empty());
 }
 
 TEST_F(CoordinatorTest, ADockerfileIsStoredOnceAndGoesOutWithEachAssignment) {
@@ -648,7 +688,7 @@ TEST_F(CoordinatorTest, DatabaseOfTheFirstSchemaIsUpgradedInPlace) {
   // Rendered from its template: the same Dockerfile the new way carries.
   EXPECT_EQ(agent->Assignments()[0].spec().SerializeAsString(), spec.SerializeAsString());
   Restart();
-  EXPECT_EQ(coordinator_->ListBuilds().size(), 2u);
+  EXPECT_EQ(coordinator_->ListBuilds()->size(), 2u);
 }
 
 }  // namespace

@@ -5,9 +5,14 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
 
 namespace cwb {
 namespace {
+
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::vector<v1::LogLine> Lines(int n, const std::string& text) {
   std::vector<v1::LogLine> lines(n);
@@ -19,22 +24,51 @@ std::vector<v1::LogLine> Lines(int n, const std::string& text) {
   return lines;
 }
 
-TEST(LogStoreTest, AppendsReadsAndCutsAtTheLimit) {
-  const auto dir = std::filesystem::path(::testing::TempDir()) / absl::StrCat("logstore_", ::getpid());
-  std::filesystem::remove_all(dir);
-  LogStore logs(dir, 1000);
-  ASSERT_TRUE(logs.Append("b", "t", Lines(2, "hello")).ok());
+TEST(LogStoreTest, AnAttemptPastItsLimitKeepsItsBeginningAndItsEnd) {
+  const auto dir = testing::FreshTestDir("logstore");
+  LogStore logs(dir, 1000);  // 500 bytes of head; two tail files of 250
+  ASSERT_TRUE(logs.Append("b", "t", "a1", Lines(2, "hello")).ok());
   EXPECT_EQ(logs.Read("b", "t", 0, 1 << 20).value(),
             "2026-01-02T03:00:00.000Z [build] hello\n2026-01-02T03:00:00.000Z [build] hello\n");
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(logs.Append("b", "t", Lines(1, std::string(40, 'x'))).ok());
+  // 100 lines of 66 bytes in one batch: the batch that crosses the limit is not lost whole.
+  std::vector<v1::LogLine> lines;
+  for (int i = 0; i < 100; ++i) {
+    lines.push_back(Lines(1, absl::StrCat("line ", 100 + i, " ", std::string(30, 'x')))[0]);
+  }
+  ASSERT_TRUE(logs.Append("b", "t", "a1", lines).ok());
+  const std::string head = logs.Read("b", "t", 0, 1 << 20).value();
+  EXPECT_LE(head.size(), 500u);
+  EXPECT_THAT(head, HasSubstr("line 100 "));  // the part of the batch that fit
+  EXPECT_THAT(head, Not(HasSubstr("line 199")));
+  // The end comes in when the attempt ends: the cut said, then its last lines.
+  logs.EndAttempt("b", "t", "a1");
   const std::string text = logs.Read("b", "t", 0, 1 << 20).value();
-  EXPECT_LE(text.size(), 1000u + 100u);  // the limit, plus the one line saying where it was cut
-  EXPECT_THAT(text, ::testing::EndsWith("[cwb] log cut here: it reached the limit of 1000 bytes\n"));
-  // Nothing more is appended once cut, and followers are not woken for nothing.
-  ASSERT_TRUE(logs.Append("b", "t", Lines(1, "late")).ok());
-  EXPECT_EQ(logs.Read("b", "t", 0, 1 << 20).value(), text);
-  logs.WaitForGrowth("b", "t", text.size(), std::chrono::milliseconds(0));
-  EXPECT_EQ(logs.Read("b", "t", text.size(), 100).value(), "");
+  EXPECT_LE(text.size(), 1000u + 200u);
+  EXPECT_THAT(text, HasSubstr("[cwb] log cut here: the attempt wrote more than 500 bytes;"));
+  EXPECT_THAT(text, EndsWith("line 199 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "b" / "t.log.tail0"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "b" / "t.log.tail1"));
+}
+
+TEST(LogStoreTest, EachAttemptHasALimitOfItsOwn) {
+  const auto dir = testing::FreshTestDir("logstore");
+  LogStore logs(dir, 1000);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(logs.Append("b", "t", "a1", Lines(1, std::string(40, 'x'))).ok());
+  // A retry's lines are shown, not hidden behind the first attempt's limit; the first attempt's
+  // tail goes in first.
+  ASSERT_TRUE(logs.Append("b", "t", "a2", Lines(1, "the retry starts")).ok());
+  const std::string text = logs.Read("b", "t", 0, 1 << 20).value();
+  EXPECT_THAT(text, HasSubstr("log cut here"));
+  EXPECT_THAT(text, EndsWith("[build] the retry starts\n"));
+}
+
+TEST(LogStoreTest, FollowersAreWokenByGrowthAndNotForNothing) {
+  const auto dir = testing::FreshTestDir("logstore");
+  LogStore logs(dir, 1000);
+  ASSERT_TRUE(logs.Append("b", "t", "a1", Lines(1, "hello")).ok());
+  const uint64_t size = logs.Read("b", "t", 0, 1 << 20)->size();
+  logs.WaitForGrowth("b", "t", size, std::chrono::milliseconds(0));
+  EXPECT_EQ(logs.Read("b", "t", size, 100).value(), "");
 }
 
 }  // namespace

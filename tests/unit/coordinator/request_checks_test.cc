@@ -1,6 +1,6 @@
 // What the coordinator accepts of a submitted build: a plan the client made passes; each kind of
 // tampering is refused naming its field; sizes are checked before any pattern sees the text.
-#include "coordinator/plan_check.h"
+#include "coordinator/request_checks.h"
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -111,6 +111,57 @@ TEST(PlanCheckTest, CountsAreBounded) {
   request.mutable_plan()->mutable_tasks(0)->add_dependencies("ninja");
   request.mutable_plan()->mutable_tasks(0)->add_dependencies("wheel");
   EXPECT_THAT(Problem(request, limits), HasSubstr("more than 1 entries"));
+}
+
+v1::Register Registration() {
+  v1::Register hello;
+  hello.set_agent_id("gpu-host-01.example-3f2a1c");
+  v1::AgentCapabilities& caps = *hello.mutable_capabilities();
+  caps.set_hostname("gpu-host-01.example.com");
+  caps.set_slots(8);
+  caps.add_labels("gpu=h100");
+  v1::GpuDevice& gpu = *caps.add_gpus();
+  gpu.set_name("NVIDIA H100 80GB HBM3");
+  gpu.set_uuid("GPU-6987b366-0000-0000-0000-000000000000");
+  caps.set_gpu_slots(1);
+  hello.add_running()->set_attempt_id("a000000000001");
+  return hello;
+}
+
+TEST(RegistrationCheckTest, AnAgentAsItDescribesItselfPasses) {
+  EXPECT_TRUE(CheckRegistration(Registration()).ok()) << CheckRegistration(Registration());
+}
+
+TEST(RegistrationCheckTest, WhatNoAgentIsIsRefusedNamingTheField) {
+  struct Case {
+    std::function<void(v1::Register&)> tamper;
+    std::string problem;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& r) { r.clear_agent_id(); }, "register.agent_id: required"},
+      {[](auto& r) { r.set_agent_id(std::string(129, 'a')); }, "register.agent_id: longer than 128 bytes"},
+      {[](auto& r) { r.set_agent_id("agent\x1b[2J"); }, "register.agent_id: letters, digits"},
+      {[](auto& r) { r.mutable_capabilities()->set_hostname("host\x1b]0;owned\x07"); },
+       "register.capabilities.hostname: contains control characters"},
+      {[](auto& r) { r.mutable_capabilities()->set_hostname(std::string(300, 'h')); },
+       "register.capabilities.hostname: longer than 255 bytes"},
+      {[](auto& r) { r.mutable_capabilities()->set_slots(100000); }, "register.capabilities.slots: more than 1024"},
+      {[](auto& r) {
+         for (int i = 0; i < 65; ++i) r.mutable_capabilities()->add_gpus();
+       },
+       "register.capabilities.gpus: more than 64"},
+      {[](auto& r) { r.mutable_capabilities()->set_gpu_slots(2); }, "register.capabilities.gpu_slots: more than its GPUs"},
+      {[](auto& r) { r.mutable_capabilities()->add_labels("bad label"); }, "register.capabilities.labels[1]: "},
+      {[](auto& r) { r.mutable_running(0)->set_attempt_id(std::string(100, 'a')); },
+       "register.running[0].attempt_id: longer than 64 bytes"},
+  };
+  for (const Case& c : cases) {
+    v1::Register hello = Registration();
+    c.tamper(hello);
+    absl::Status status = CheckRegistration(hello);
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << c.problem;
+    EXPECT_THAT(std::string(status.message()), StartsWith(c.problem));
+  }
 }
 
 }  // namespace
