@@ -124,7 +124,8 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
     }
     metrics_server = *std::move(started);
   }
-  absl::StatusOr<std::string> token = ReadSecret(options.token_file, "CWB_AGENT_TOKEN");
+  absl::StatusOr<std::string> token =
+      options.token.empty() ? ReadSecret(options.token_file, "CWB_AGENT_TOKEN") : options.token;
   if (!token.ok()) {
     LogEvent(err, "error", absl::StrCat("cwb-agent: ", token.status().message()));
     return 2;

@@ -24,6 +24,7 @@ struct ServeOptions {
   PipelineOptions pipeline;
   std::string nvidia_smi = "nvidia-smi";
   std::string token_file;  // else $CWB_AGENT_TOKEN
+  std::string token;       // the token itself (in-process callers: `cwb build`); then neither is read
   std::vector<std::string> secret_env;  // names of this process's env vars builds may ask for
   ClientTlsOptions tls;
   std::string metrics_listen;  // host:port serving /metrics (plain HTTP); empty: off

@@ -8,6 +8,7 @@
 #include "client/exit_codes.h"
 #include "client/remote_commands.h"
 #include "common/base/clock.h"
+#include "common/base/digest.h"
 #include "common/config/config_parser.h"
 #include "common/rpc/auth.h"
 #include "coordinator/server.h"
@@ -28,8 +29,19 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
   const fs::path state = output / ".cwb";
 
   // The same code paths as a cluster: a coordinator on a loopback port and an agent dialing it.
+  // Each side has a token of this run's own, held in this process only: a build (they run on
+  // the host's network) cannot reach the coordinator's client API or pose as the agent.
+  const std::string client_token = RandomSecretHex(32), agent_token = RandomSecretHex(32);
   ServerOptions server_options;
   server_options.listen = "127.0.0.1:0";
+  if (absl::Status s = server_options.tokens.Add(client_token, {"cwb-build", Role::kAdmin}); !s.ok()) {
+    err << "cwb: " << s.message() << '\n';
+    return kExitSomeFailed;
+  }
+  if (absl::Status s = server_options.tokens.Add(agent_token, {"agent", Role::kAgent}); !s.ok()) {
+    err << "cwb: " << s.message() << '\n';
+    return kExitSomeFailed;
+  }
   server_options.coordinator.data_dir = state / "coordinator";
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server =
       CoordinatorServer::Start(server_options, SystemClock::Get());
@@ -39,6 +51,7 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
   }
   ServeOptions serve;
   serve.coordinator = (*server)->address();
+  serve.token = agent_token;
   serve.slots = options.slots;
   serve.gpus_per_task = options.gpus_per_task;
   serve.runtime.name = options.runtime;
@@ -53,6 +66,7 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
 
   RemoteOptions remote;
   remote.connection.coordinator = (*server)->address();
+  remote.connection.token = client_token;
   remote.terminal = options.terminal;
   remote.no_cache = options.no_cache;
   remote.index = options.index;

@@ -41,7 +41,8 @@ Role RoleForMethod(std::string_view method) {
   return Role::kAdmin;
 }
 
-Role RoleForRoute(std::string_view path) {
+Role RoleForRoute(std::string_view path, const RouteOptions& options) {
+  if (options.public_metrics && path == "/metrics") return Role::kPublic;
   for (const auto& [prefix, role] : kRoutes) {
     if (path.starts_with(prefix)) return role;
   }

@@ -13,7 +13,13 @@ namespace cwb {
 
 // "/cwb.v1.BuildService/SubmitBuild" -> submit, ...
 Role RoleForMethod(std::string_view method);
-// "/", "/api/...", "/simple/...", "/files/...", "/metrics" -> read.
-Role RoleForRoute(std::string_view path);
+// What the operator may open beyond the table.
+struct RouteOptions {
+  bool public_metrics = false;  // /metrics without a token (Prometheus scrapes)
+};
+
+// "/", "/api/...", "/simple/...", "/files/...", "/metrics" -> read; /metrics public when the
+// options say so.
+Role RoleForRoute(std::string_view path, const RouteOptions& options = {});
 
 }  // namespace cwb

@@ -59,6 +59,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
     Locked locked(*coordinator);
     Recover(*std::move(state), coordinator->tasks_, coordinator->agents_, coordinator->history_);
     RemoveDebris(coordinator->options_.data_dir, coordinator->tasks_);
+    for (const StoredWheel& wheel : coordinator->tasks_.ListWheels()) {
+      coordinator->published_.Add(wheel.artifact.filename(), wheel.artifact.sha256(), wheel.build_id);
+    }
   }
   return coordinator;
 }
@@ -374,10 +377,21 @@ std::string Coordinator::PublishUploads(TaskRecord& task, const v1::TaskStatusUp
     auto upload = std::find_if(uploads->begin(), uploads->end(),
                                [&](const UploadRecord& u) { return u.artifact.filename() == filename; });
     if (upload == uploads->end()) return absl::StrCat("the agent reported ", filename, " but never uploaded it");
+    // A name published before with other bytes is never reused: a build tag tells them apart.
+    absl::StatusOr<std::string> name = published_.NameFor(filename, upload->artifact.sha256(), task.info.build_id());
+    if (!name.ok()) return std::string(name.status().message());
+    v1::ArtifactInfo artifact = upload->artifact;
+    if (*name != filename) {
+      artifact.set_filename(*name);
+      artifact.set_wheelhouse_path((std::filesystem::path(artifact.wheelhouse_path()).parent_path() / *name).string());
+    }
     absl::StatusOr<std::filesystem::path> path =
-        artifacts_.Publish(upload->path, task.info.build_id(), upload->artifact.wheelhouse_path());
+        artifacts_.Publish(upload->path, task.info.build_id(), artifact.wheelhouse_path());
     if (!path.ok()) return std::string(path.status().message());
-    *task.info.add_artifacts() = upload->artifact;
+    *task.info.add_artifacts() = std::move(artifact);
+  }
+  for (const v1::ArtifactInfo& artifact : task.info.artifacts()) {
+    published_.Add(artifact.filename(), artifact.sha256(), task.info.build_id());
   }
   return "";
 }

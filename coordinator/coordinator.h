@@ -38,6 +38,7 @@
 #include "coordinator/commit_writer.h"
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/dispatcher.h"
+#include "coordinator/published_names.h"
 #include "coordinator/log_store.h"
 #include "coordinator/result_cache.h"
 #include "coordinator/source_resolver.h"
@@ -170,6 +171,7 @@ class Coordinator {
   Dispatcher dispatcher_;
   TaskTable tasks_;
   AgentRegistry agents_;
+  PublishedNames published_;  // every build's wheels: a name never changes content
   ChangeSet changes_;  // the current call's
 };
 

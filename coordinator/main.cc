@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
                "Allow the agent API without a token on a non-loopback address");
   app.add_flag("--insecure-clients", options.allow_open_clients,
                "Allow the client API and the HTTP side without a token on a non-loopback address");
+  app.add_flag("--public-metrics", options.routes.public_metrics,
+               "Serve /metrics without a token (for Prometheus); every other route still needs the read role");
   app.add_option("--http-listen", options.http_listen,
                  "host:port for the dashboard, the pip index (/simple/) and /metrics (plain HTTP; off if empty)");
   std::string client_token_file, agent_token_file;

@@ -74,7 +74,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
   if (!options.http_listen.empty()) {
-    server->web_ = std::make_unique<WebService>(*server->coordinator_, tokens);
+    server->web_ = std::make_unique<WebService>(*server->coordinator_, tokens, options.routes);
     absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
         options.http_listen, [web = server->web_.get()](const HttpRequest& request) { return web->Handle(request); });
     if (!http.ok()) {

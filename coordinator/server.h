@@ -34,6 +34,7 @@ struct ServerOptions {
   // each method and route needs is access_policy.h's. A side with no token is open.
   TokenRing tokens;
   std::string http_listen;                // dashboard, package index, metrics (plain HTTP); empty: off
+  RouteOptions routes;                    // what the HTTP side opens beyond the access policy
   CoordinatorOptions coordinator;
 };
 

@@ -82,7 +82,7 @@ std::string TokenOf(const HttpRequest& request) {
 }
 
 HttpResponse WebService::Handle(const HttpRequest& request) {
-  const Role needed = RoleForRoute(request.path);
+  const Role needed = RoleForRoute(request.path, routes_);
   absl::StatusOr<Principal> caller = Authorize(*tokens_, needed, TokenOf(request), request.path);
   if (absl::IsPermissionDenied(caller.status())) return HttpResponse::Text(403, absl::StrCat(caller.status().message(), "\n"));
   if (!caller.ok()) {
@@ -107,6 +107,8 @@ HttpResponse WebService::Handle(const HttpRequest& request) {
     } else {
       response = Index(path.substr(8));
     }
+  } else if (path == "/install") {
+    response = Install(request);
   } else if (absl::StartsWith(path, "/files/")) {
     response = File(path.substr(7));
   } else {
@@ -172,16 +174,22 @@ HttpResponse WebService::Api(const HttpRequest& request) {
   return NotFound("no such API route: " + request.path);
 }
 
-HttpResponse WebService::Index(const std::string& rest) {
+absl::StatusOr<SimpleIndex> WebService::PublishedIndex() {
   absl::StatusOr<std::vector<StoredWheel>> stored = coordinator_.ListWheels();
-  if (!stored.ok()) return Failure(stored.status());
+  if (!stored.ok()) return stored.status();
   std::vector<IndexedWheel> wheels;
   for (const StoredWheel& wheel : *stored) {
     wheels.push_back({VariantName(wheel.axes), wheel.artifact.filename(),
                       absl::StrCat("files/", wheel.build_id, "/", wheel.task_id, "/", wheel.artifact.filename()),
                       wheel.artifact.sha256()});
   }
-  const SimpleIndex index(wheels);
+  return SimpleIndex(wheels);
+}
+
+HttpResponse WebService::Index(const std::string& rest) {
+  absl::StatusOr<SimpleIndex> published = PublishedIndex();
+  if (!published.ok()) return Failure(published.status());
+  const SimpleIndex& index = *published;
   const std::vector<std::string> parts = Segments(rest);
   if (parts.empty()) return Html(index.ProjectsPage(""));
   if (parts.size() == 1 && parts[0] == "variants") return Html(index.VariantsPage());
@@ -193,6 +201,16 @@ HttpResponse WebService::Index(const std::string& rest) {
   std::optional<std::string> page = index.ProjectPage(variant ? parts[0] : "", project, "/");
   if (!page) return NotFound(absl::StrCat("no wheel of ", project, variant ? " in " + parts[0] : ""));
   return Html(*page);
+}
+
+HttpResponse WebService::Install(const HttpRequest& request) {
+  absl::StatusOr<SimpleIndex> index = PublishedIndex();
+  if (!index.ok()) return Failure(index.status());
+  // The address the browser used; a TLS proxy in front says https. Neither reaches a shell or a
+  // header: the page escapes them.
+  const std::string scheme = request.forwarded_proto == "https" ? "https" : "http";
+  const std::string host = request.host.empty() ? "HOST" : request.host;
+  return Html(index->InstallPage(absl::StrCat(scheme, "://", host)));
 }
 
 HttpResponse WebService::File(const std::string& rest) {

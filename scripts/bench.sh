@@ -5,6 +5,6 @@
 # cwb-bench (e.g. --only dispatch,scale). Run as root (podman runs rootful here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/prepare.sh
+source scripts/prepare.sh --tests  # cwb-bench is built with the tests
 mkdir -p output
 exec "${CWB_BUILD_DIR:-build}/bench/cwb-bench" --size full --json output/bench.json "$@"

@@ -1,7 +1,8 @@
-# Sourced by test.sh and quickstart.sh: everything a fresh Debian machine needs before cwb runs.
-# Installs packages, points podman at the project's settings (exported to the caller), builds the
-# local base image, and builds cwb.
-bash scripts/install-deps.sh
+# Sourced by quickstart.sh (`source scripts/prepare.sh`) and test.sh (`... --tests`): everything a
+# fresh Debian machine needs before cwb runs. Installs packages, points podman at the project's
+# settings (exported to the caller), builds the local base image, and builds cwb: the three
+# programs, or with --tests everything the tests need too.
+bash scripts/install-deps.sh "$@"
 source scripts/podman-env.sh
 bash scripts/make-base-image.sh
-bash scripts/build.sh
+bash scripts/build.sh "$@"

@@ -4,7 +4,7 @@
 # Run as root (podman runs rootful here). Extra arguments go to ctest (e.g. -L unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/prepare.sh
+source scripts/prepare.sh --tests
 export CWB_REQUIRE_PODMAN=1  # integration tests fail rather than skip without podman
 cd "${CWB_BUILD_DIR:-build}"
 ctest --output-on-failure -j "$(nproc)" "$@"

@@ -50,6 +50,8 @@ HttpRequest ToRequest(const http::request<http::empty_body>& request) {
   }
   if (auto it = request.find(http::field::authorization); it != request.end()) out.authorization = std::string(it->value());
   if (auto it = request.find(http::field::cookie); it != request.end()) out.cookie = std::string(it->value());
+  if (auto it = request.find(http::field::host); it != request.end()) out.host = std::string(it->value());
+  if (auto it = request.find("X-Forwarded-Proto"); it != request.end()) out.forwarded_proto = std::string(it->value());
   return out;
 }
 

@@ -21,6 +21,8 @@ struct HttpRequest {
   std::map<std::string, std::string> query;  // decoded
   std::string authorization;                 // the Authorization header, as sent
   std::string cookie;                        // the Cookie header, as sent
+  std::string host;                          // the Host header, as sent
+  std::string forwarded_proto;               // X-Forwarded-Proto (a TLS proxy's "https"), as sent
 };
 
 struct HttpResponse {

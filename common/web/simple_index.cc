@@ -89,6 +89,30 @@ std::string SimpleIndex::VariantsPage() const {
   return Page("Variants", links);
 }
 
+std::string SimpleIndex::InstallPage(const std::string& base_url) const {
+  std::string body = absl::StrCat(
+      "<p>Each variant (CUDA, torch and extra axes) has an index of its own; install from the one that "
+      "matches your environment. <code>", HtmlEscape(base_url),
+      "/simple/</code> lists every variant together, and pip then picks by version and, among wheels of one "
+      "version, by local version label (<code>+cu124torch2.5</code> sorts after <code>+cu121torch2.5</code>), "
+      "not by what your machine has.</p>\n<p>With tokens on, put a read token in the URL: <code>",
+      HtmlEscape(absl::StrCat(base_url.substr(0, base_url.find("://") + 3), "cwb:TOKEN@",
+                              base_url.substr(base_url.find("://") + 3))),
+      "/simple/...</code></p>\n");
+  const std::vector<std::string> variants = Variants();
+  if (variants.empty()) absl::StrAppend(&body, "<p>No wheel is published yet.</p>\n");
+  for (const std::string& variant : variants) {
+    absl::StrAppend(&body, "<h2 id=\"", HtmlEscape(variant), "\">", HtmlEscape(variant), "</h2>\n<pre>");
+    for (const auto& [project, files] : variants_.at(variant)) {
+      absl::StrAppend(&body, HtmlEscape(absl::StrCat("pip install --index-url ", base_url, "/simple/", variant, "/ ",
+                                                     project)),
+                      "\n");
+    }
+    absl::StrAppend(&body, "</pre>\n");
+  }
+  return Page("Install a variant", body);
+}
+
 absl::Status SimpleIndex::WriteStatic(const std::filesystem::path& dir) const {
   namespace fs = std::filesystem;
   auto write = [](const fs::path& file, const std::string& text) -> absl::Status {

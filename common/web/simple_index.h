@@ -47,6 +47,9 @@ class SimpleIndex {
                                          const std::string& root_prefix) const;
   // The page listing the variants, each linked relatively.
   std::string VariantsPage() const;
+  // The page for people: why /simple/ mixes variants, then every variant index with its projects
+  // and, for each, the exact `pip install --index-url <base_url>/simple/<variant>/ <project>` line.
+  std::string InstallPage(const std::string& base_url) const;
 
   // Writes the whole index as static files under `dir` (dir/index.html, dir/<project>/,
   // dir/<variant>/<project>/ ...), wheels linked relative to `dir`'s parent, where their paths

@@ -96,8 +96,10 @@ TEST(DeployTest, KubernetesCoordinatorHasItsVolumeServiceAndTokens) {
   EXPECT_THAT(args, Contains("--http-listen=0.0.0.0:8080"));
   EXPECT_THAT(args, Contains("--data-dir=/var/lib/cwb"));
   ExpectFlagsKnown(Flags(args), {CWB_COORDINATOR_BINARY}, "coordinator.yaml");
-  EXPECT_EQ(SecretKeyOf(container["env"], "CWB_CLIENT_TOKEN"), "client-token");
-  EXPECT_EQ(SecretKeyOf(container["env"], "CWB_AGENT_TOKEN"), "agent-token");
+  // Each token a file of the Secret, mounted read-only where the flags point.
+  EXPECT_THAT(args, Contains("--client-token-file=/etc/cwb/tokens/admin-token"));
+  EXPECT_THAT(args, Contains("--agent-token-file=/etc/cwb/tokens/agent-token"));
+  EXPECT_THAT(args, Contains("--public-metrics"));  // the scrape annotations carry no token
   std::map<std::string, int> ports;
   for (const YAML::Node& port : container["ports"]) ports[port["name"].as<std::string>()] = port["containerPort"].as<int>();
   EXPECT_EQ(ports, (std::map<std::string, int>{{"grpc", 7600}, {"http", 8080}}));
@@ -113,10 +115,16 @@ TEST(DeployTest, KubernetesCoordinatorHasItsVolumeServiceAndTokens) {
   std::set<std::string> targets;
   for (const YAML::Node& port : service["spec"]["ports"]) targets.insert(port["targetPort"].as<std::string>());
   EXPECT_EQ(targets, (std::set<std::string>{"grpc", "http"}));
-  // The secret the pods read exists (as the example).
+  // The secret the pods read exists (as the example), with a key for every token file named.
   const std::map<std::string, YAML::Node> secret = ByKind(kDeploy / "kubernetes/secret.example.yaml");
-  EXPECT_EQ(secret.at("Secret")["metadata"]["name"].as<std::string>(),
-            container["env"][0]["valueFrom"]["secretKeyRef"]["name"].as<std::string>());
+  EXPECT_EQ(container["volumeMounts"][1]["mountPath"].as<std::string>(), "/etc/cwb/tokens");
+  EXPECT_EQ(pod["volumes"][1]["secret"]["secretName"].as<std::string>(),
+            secret.at("Secret")["metadata"]["name"].as<std::string>());
+  for (const std::string& arg : args) {
+    const size_t at = arg.find("/etc/cwb/tokens/");
+    if (at == std::string::npos) continue;
+    EXPECT_TRUE(secret.at("Secret")["stringData"][arg.substr(at + 16)]) << arg;
+  }
 }
 
 TEST(DeployTest, KubernetesAgentsRunOnGpuNodesThroughTheNodesEngine) {

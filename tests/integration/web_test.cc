@@ -186,6 +186,7 @@ TEST_F(WebTest, DashboardIndexAndMetricsShowTheRealBuild) {
   EXPECT_THAT(dom, HasSubstr("data-ready=\"1\""));
   EXPECT_EQ(CellStates(dom), expected) << dom;
   EXPECT_THAT(dom, HasSubstr("data-agent=\"web-agent\""));
+  EXPECT_THAT(dom, HasSubstr("href=\"/install\""));  // the pip lines, a click away
   EXPECT_THAT(dom, HasSubstr("alpha / py" + version_));
   EXPECT_THAT(dom, HasSubstr("cuda cpu, torch 2.4, flavor=slow"));
   std::vector<std::string> shot = chromium;
@@ -244,6 +245,20 @@ TEST_F(WebTest, DashboardIndexAndMetricsShowTheRealBuild) {
   EXPECT_THAT(page.body, HasSubstr("cwb_demo_pure-0.1.0+alphaok-py3-none-any.whl#sha256="));
   EXPECT_EQ(HttpGet(http, "/simple/cpu-torch2.4-flavorbad/cwb-demo-pure/", bearer).status, 404);
   EXPECT_EQ(HttpGet(http, "/simple/cwb-demo-pure/", bearer).status, 200);  // the index of everything
+  // The page for people: each variant's exact pip line, which (with the token in the URL, as the
+  // page says) installs the same wheel.
+  const HttpAnswer install = HttpGet(http, "/install", bearer);
+  ASSERT_EQ(install.status, 200);
+  std::smatch line;
+  const std::string install_page = install.body;
+  ASSERT_TRUE(std::regex_search(install_page, line,
+                                std::regex("pip install --index-url http://([^/]+)(/simple/cpu-torch2.4-flavorok/) (\\S+)\n")))
+      << install_page;
+  EXPECT_EQ(line[1].str(), http);
+  EXPECT_EQ(line[3].str(), "cwb-demo-pure");
+  std::string from_page;
+  PipInstall(absl::StrCat("http://cwb:", kToken, "@", line[1].str(), line[2].str()), line[3].str(), &from_page);
+  EXPECT_EQ(from_page, "0.1.0+betaok");
 
   // Released, the build ends; resubmitted, the "ok" tasks come from the result cache.
   std::ofstream(release) << "go\n";

@@ -76,6 +76,22 @@ TEST(SimpleIndexTest, PagesListEachVariantsWheelsWithTheirDigests) {
   EXPECT_THAT(index.ProjectsPage(""), HasSubstr("<a href=\"flash-attn/\">flash-attn</a>"));
 }
 
+TEST(SimpleIndexTest, TheInstallPageGivesEachVariantsPipLinesEscaped) {
+  const SimpleIndex index({{"cu121-torch2.3", "Flash_Attn-1.0-cp311-cp311-linux_x86_64.whl", "files/b1/t1/f1.whl", "aa"},
+                           {"cu118-torch2.3", "flash_attn-1.0-cp311-cp311-linux_x86_64.whl", "files/b1/t2/f2.whl", "bb"},
+                           {"cu121-torch2.3", "other-2.0-py3-none-any.whl", "files/b1/t3/o.whl", "cc"}});
+  const std::string page = index.InstallPage("http://farm:8080");
+  EXPECT_THAT(page, HasSubstr("<h2 id=\"cu118-torch2.3\">cu118-torch2.3</h2>\n<pre>"
+                              "pip install --index-url http://farm:8080/simple/cu118-torch2.3/ flash-attn\n</pre>"));
+  EXPECT_THAT(page, HasSubstr("pip install --index-url http://farm:8080/simple/cu121-torch2.3/ flash-attn\n"
+                              "pip install --index-url http://farm:8080/simple/cu121-torch2.3/ other\n"));
+  EXPECT_THAT(page, HasSubstr("http://cwb:TOKEN@farm:8080/simple/"));
+  EXPECT_THAT(page, HasSubstr("lists every variant together"));
+  // A hostile Host header is text on the page, never markup.
+  EXPECT_THAT(index.InstallPage("http://<script>"), Not(HasSubstr("<script>")));
+  EXPECT_THAT(SimpleIndex({}).InstallPage("http://farm"), HasSubstr("No wheel is published yet"));
+}
+
 TEST(SimpleIndexTest, StaticIndexLinksWheelsRelativeToItsParent) {
   const fs::path dir = fs::path(::testing::TempDir()) / ("simple_" + std::to_string(::getpid()));
   fs::remove_all(dir);

@@ -39,5 +39,13 @@ TEST(AccessPolicyTest, EveryPageNeedsTheReadRole) {
   EXPECT_EQ(RoleForRoute("no-slash"), Role::kAdmin);
 }
 
+TEST(AccessPolicyTest, OnlyMetricsCanBeOpenedAndOnlyWhenAsked) {
+  const RouteOptions open{.public_metrics = true};
+  EXPECT_EQ(RoleForRoute("/metrics", open), Role::kPublic);
+  for (const char* path : {"/", "/api/builds", "/simple/", "/files/b/t/w.whl", "/metrics/x", "/metricsx"}) {
+    EXPECT_EQ(RoleForRoute(path, open), Role::kRead) << path;
+  }
+}
+
 }  // namespace
 }  // namespace cwb

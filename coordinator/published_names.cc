@@ -1,0 +1,74 @@
+#include "coordinator/published_names.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace cwb {
+
+std::string WithBuildTag(const std::string& filename, int number) {
+  constexpr char kSuffix[] = ".whl";
+  constexpr size_t kSuffixSize = sizeof(kSuffix) - 1;
+  if (filename.size() <= kSuffixSize || !filename.ends_with(kSuffix)) return "";
+  std::vector<std::string> parts = absl::StrSplit(filename.substr(0, filename.size() - kSuffixSize), '-');
+  if (parts.size() == 5) {
+    parts.insert(parts.begin() + 2, std::to_string(number));
+  } else if (parts.size() == 6) {
+    parts[2] = std::to_string(number);
+  } else {
+    return "";
+  }
+  return absl::StrCat(absl::StrJoin(parts, "-"), kSuffix);
+}
+
+namespace {
+
+// The number a wheel file name's build tag starts with; 0 without one.
+int BuildTagNumber(const std::string& filename) {
+  std::vector<std::string> parts = absl::StrSplit(filename, '-');
+  if (parts.size() != 6) return 0;
+  int number = 0;
+  for (char c : parts[2]) {
+    if (c < '0' || c > '9' || number > 100000000) break;
+    number = number * 10 + (c - '0');
+  }
+  return number;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PublishedNames::NameFor(const std::string& filename, const std::string& sha256,
+                                                    const std::string& build_id) const {
+  auto taken = names_.find(filename);
+  if (taken == names_.end() || taken->second.sha256 == sha256) return filename;
+  if (taken->second.build_id == build_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        filename, " already holds a different wheel of this build: two variants built wheels with the same name "
+        "(give them distinct versions, e.g. a local version label such as +cu121torch2.4)"));
+  }
+  // A later build of the same version: the lowest build tag above the name's own that is free or
+  // holds these bytes.
+  for (int number = BuildTagNumber(filename) + 1;; ++number) {
+    const std::string tagged = WithBuildTag(filename, number);
+    if (tagged.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          filename, " is already published with other bytes by build ", taken->second.build_id,
+          ", and is not a wheel's file name that a build tag could tell apart"));
+    }
+    auto other = names_.find(tagged);
+    if (other == names_.end() || other->second.sha256 == sha256) return tagged;
+    if (other->second.build_id == build_id) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          tagged, " already holds a different wheel of this build: two variants built wheels with the same "
+          "name (give them distinct versions, e.g. a local version label such as +cu121torch2.4)"));
+    }
+  }
+}
+
+void PublishedNames::Add(const std::string& filename, const std::string& sha256, const std::string& build_id) {
+  names_.emplace(filename, Publication{sha256, build_id});
+}
+
+}  // namespace cwb
