@@ -11,14 +11,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/config/builtin_template.h"
-#include "common/config/did_you_mean.h"
 #include "common/config/local_version.h"
 #include "common/config/validate.h"
+#include "common/config/yaml_reader.h"
 
 namespace cwb {
 namespace {
-
-using Validator = ValidationError (*)(std::string_view);
 
 constexpr std::array<std::string_view, 14> kTopLevelKeys = {
     "output_dir_host", "build_target", "build_matrix",  "projects",           "pytorch_base_images",
@@ -32,29 +30,10 @@ constexpr std::array<std::string_view, 13> kProjectKeys = {
 constexpr std::array<std::string_view, 5> kMatrixReservedKeys = {
     kPythonAxis, kCudaAxis, kTorchAxis, "include", "exclude"};
 
-std::string Child(const std::string& path, std::string_view key) {
-  const bool plain = key.find_first_of(".[]\" ") == std::string_view::npos && !key.empty();
-  const std::string k(key);
-  if (plain) return path.empty() ? k : absl::StrCat(path, ".", k);
-  return absl::StrCat(path, "[\"", k, "\"]");
-}
-
-std::string Index(const std::string& path, size_t i) { return absl::StrCat(path, "[", i, "]"); }
-
-std::string TypeName(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    default: return "an undefined value";
-  }
-}
-
 // Walks one YAML document, reporting each problem and carrying on.
-class Parser {
+class Parser : public YamlReader {
  public:
-  Parser(const std::string& file, Diagnostics& diagnostics) : file_(file), diag_(diagnostics) {}
+  Parser(const std::string& file, Diagnostics& diagnostics) : YamlReader(file, diagnostics) {}
 
   std::optional<Config> Parse(std::string_view text) {
     YAML::Node root;
@@ -160,88 +139,6 @@ class Parser {
   }
 
  private:
-  SourceLocation Loc(const YAML::Node& node, const SourceLocation& fallback) const {
-    const YAML::Mark mark = node.Mark();
-    if (mark.is_null() || mark.line < 0) return fallback;
-    return {file_, mark.line + 1, mark.column + 1};
-  }
-  SourceLocation Loc(const YAML::Node& node) const { return Loc(node, root_location_); }
-
-  void Error(const YAML::Node& at, const std::string& path, std::string message) {
-    diag_.Error(Loc(at), path, std::move(message));
-  }
-
-  bool ExpectMap(const YAML::Node& node, const std::string& path) {
-    if (node.IsMap()) return true;
-    Error(node, path, absl::StrCat("expected a mapping, found ", TypeName(node)));
-    return false;
-  }
-
-  // Calls visit(key, key_node, value, key_path) for each entry of a map. Duplicate keys and,
-  // when `known` is not empty, unknown keys are reported (with a suggestion) and skipped.
-  template <typename Visit>
-  void ForEachKey(const YAML::Node& map, const std::string& path,
-                  std::span<const std::string_view> known, Visit visit) {
-    std::map<std::string, SourceLocation> seen;
-    for (const auto& entry : map) {
-      const YAML::Node& key_node = entry.first;
-      if (!key_node.IsScalar()) {
-        Error(key_node, path, "keys must be plain scalars");
-        continue;
-      }
-      const std::string key = key_node.Scalar();
-      const std::string key_path = Child(path, key);
-      if (auto [it, inserted] = seen.emplace(key, Loc(key_node)); !inserted) {
-        Error(key_node, key_path,
-              absl::StrCat("duplicate key (first given at ", it->second.ToString(), ")"));
-        continue;
-      }
-      if (!known.empty() &&
-          std::find(known.begin(), known.end(), key) == known.end()) {
-        Error(key_node, key_path,
-              absl::StrCat("unknown key '", key, "'", DidYouMeanSuffix(key, known)));
-        continue;
-      }
-      visit(key, key_node, entry.second, key_path);
-    }
-  }
-
-  std::optional<std::string> Scalar(const YAML::Node& node, const std::string& path) {
-    if (node.IsScalar()) return node.Scalar();
-    Error(node, path, absl::StrCat("expected a scalar, found ", TypeName(node)));
-    return std::nullopt;
-  }
-
-  std::optional<std::string> CheckedScalar(const YAML::Node& node, const std::string& path,
-                                           Validator validate) {
-    auto value = Scalar(node, path);
-    if (!value) return std::nullopt;
-    if (auto error = validate(*value)) {
-      Error(node, path, *error);
-      return std::nullopt;
-    }
-    return value;
-  }
-
-  // A list of scalars (a lone scalar counts as a list of one), each checked by `validate`.
-  std::vector<std::string> ScalarList(const YAML::Node& node, const std::string& path,
-                                      Validator validate) {
-    std::vector<std::string> out;
-    if (node.IsNull()) return out;
-    if (node.IsScalar()) {
-      if (auto v = CheckedScalar(node, path, validate)) out.push_back(*v);
-      return out;
-    }
-    if (!node.IsSequence()) {
-      Error(node, path, absl::StrCat("expected a list, found ", TypeName(node)));
-      return out;
-    }
-    for (size_t i = 0; i < node.size(); ++i) {
-      if (auto v = CheckedScalar(node[i], Index(path, i), validate)) out.push_back(*v);
-    }
-    return out;
-  }
-
   // `local_version`: true (the default format), false (none) or a Mustache format.
   std::optional<LocalVersionSetting> LocalVersion(const YAML::Node& node, const std::string& path) {
     constexpr char kExpected[] =
@@ -258,20 +155,6 @@ class Parser {
     }
     const std::string format = *v == "true" ? kDefaultLocalVersion : *v == "false" ? "" : *v;
     return LocalVersionSetting{format, Loc(node), path};
-  }
-
-  std::vector<EnvEntry> Env(const YAML::Node& node, const std::string& path) {
-    std::vector<EnvEntry> env;
-    if (node.IsNull() || !ExpectMap(node, path)) return env;
-    ForEachKey(node, path, {}, [&](const std::string& key, const YAML::Node& key_node,
-                                   const YAML::Node& value, const std::string& key_path) {
-      if (auto error = ValidateEnvName(key)) {
-        Error(key_node, key_path, *error);
-        return;
-      }
-      if (auto v = CheckedScalar(value, key_path, &ValidateEnvValue)) env.push_back({key, *v});
-    });
-    return env;
   }
 
   // ---- matrix ----
@@ -585,9 +468,6 @@ class Parser {
                });
   }
 
-  const std::string file_;
-  Diagnostics& diag_;
-  SourceLocation root_location_;
 };
 
 // The file's text, refused unread when it is larger than kMaxConfigBytes.
