@@ -32,6 +32,7 @@ std::optional<BuildPlan> LoadPlan(const std::string& config_path, std::ostream& 
   }
   Diagnostics diagnostics;
   std::optional<BuildPlan> plan = PlanBuild(*config, diagnostics, {.strict_compatibility = strict});
+  err << diagnostics.WarningLines();
   if (!plan) err << diagnostics.ToString() << '\n';
   return plan;
 }

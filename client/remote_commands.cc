@@ -139,11 +139,13 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, bool t
 
 }  // namespace
 
-absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path, const RemoteOptions& options) {
+absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path, const RemoteOptions& options,
+                                                         std::ostream& warnings) {
   absl::StatusOr<Config> config = LoadConfigFile(config_path);
   if (!config.ok()) return config.status();
   Diagnostics diagnostics;
   std::optional<BuildPlan> plan = PlanBuild(*config, diagnostics, {.strict_compatibility = options.strict});
+  warnings << diagnostics.WarningLines();
   if (!plan) return diagnostics.ToStatus();
   if (!IsLoopbackAddress(options.connection.coordinator)) {
     for (const ProjectConfig& project : config->projects) {
@@ -161,7 +163,7 @@ absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& conf
 
 int SubmitCommand(const RemoteOptions& options, const std::string& config_path, bool watch,
                   std::ostream& out, std::ostream& err, std::string* build_id) {
-  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(config_path, options);
+  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(config_path, options, err);
   if (!request.ok()) {
     err << request.status().message() << '\n';
     return kExitUsageError;

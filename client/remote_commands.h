@@ -26,8 +26,9 @@ struct RemoteOptions {
 // request `cwb submit` sends to options.connection.coordinator. Relative repository paths are
 // resolved against the config's directory; a repository on this machine's disk (a path or a
 // file:// URL) is an error unless that coordinator is on this machine (a loopback address).
-// Nothing is sent.
-absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path, const RemoteOptions& options);
+// Nothing is sent. The plan's warnings (an exclude that matches nothing, ...) go to `warnings`.
+absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& config_path, const RemoteOptions& options,
+                                                         std::ostream& warnings);
 
 // `build_id` (may be null) receives the new build's id.
 int SubmitCommand(const RemoteOptions& options, const std::string& config_path, bool watch,

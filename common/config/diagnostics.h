@@ -31,6 +31,14 @@ struct Diagnostic {
 class Diagnostics {
  public:
   void Error(SourceLocation location, std::string key_path, std::string message);
+  // Something that is allowed but is most likely a mistake (an exclude that matches nothing);
+  // shown, and an error under --strict (PromoteWarnings).
+  void Warning(SourceLocation location, std::string key_path, std::string message);
+  // Every warning becomes an error, its message ending in `suffix`.
+  void PromoteWarnings(const std::string& suffix);
+  const std::vector<Diagnostic>& warnings() const { return warnings_; }
+  // One "warning: ..." line per warning, each ending in a newline; "" without any.
+  std::string WarningLines() const;
 
   bool empty() const { return errors_.empty(); }
   const std::vector<Diagnostic>& errors() const { return errors_; }
@@ -42,6 +50,7 @@ class Diagnostics {
 
  private:
   std::vector<Diagnostic> errors_;
+  std::vector<Diagnostic> warnings_;
 };
 
 }  // namespace cwb

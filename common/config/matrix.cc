@@ -48,6 +48,16 @@ std::vector<AxisValues> ExpandMatrix(const MatrixSpec& matrix, Diagnostics& diag
   }
   if (matrix.axes.empty()) combinations.clear();
 
+  // An exclude that matches no combination of the product is almost always a typo in a value
+  // (and then excludes nothing): said, and an error under --strict.
+  for (const MatrixEntry& entry : matrix.exclude) {
+    if (std::none_of(combinations.begin(), combinations.end(),
+                     [&](const AxisValues& combination) { return EntryMatches(entry.values, combination); })) {
+      diagnostics.Warning(entry.location, entry.key_path,
+                          absl::StrCat("this exclude matches no combination of the matrix (", FormatAxes(entry.values),
+                                       "), so it excludes nothing"));
+    }
+  }
   std::erase_if(combinations, [&](const AxisValues& combination) {
     return std::any_of(matrix.exclude.begin(), matrix.exclude.end(),
                        [&](const MatrixEntry& e) { return EntryMatches(e.values, combination); });
@@ -85,6 +95,11 @@ std::vector<AxisValues> ExpandMatrix(const MatrixSpec& matrix, Diagnostics& diag
     for (const auto& pair : entry.values) {
       if (!FindAxis(added, pair.first)) added.push_back(pair);
     }
+    // As in GitHub Actions; but an include meant to extend combinations whose value has a typo
+    // lands here too, so it is said.
+    diagnostics.Warning(entry.location, entry.key_path,
+                        absl::StrCat("this include matches no combination of the matrix, so it adds one of its own (",
+                                     FormatAxes(entry.values), ")"));
     combinations.push_back(std::move(added));
   }
 

@@ -95,6 +95,7 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
     return std::nullopt;
   }
   std::vector<AxisValues> combinations = ExpandMatrix(config.matrix, diagnostics);
+  if (options.strict_compatibility) diagnostics.PromoteWarnings(" (--strict)");
   if (combinations.empty()) {
     if (diagnostics.errors().size() == errors_before) {
       diagnostics.Error(config.matrix.location, config.matrix.key_path,

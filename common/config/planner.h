@@ -57,7 +57,8 @@ struct BuildPlan {
 };
 
 struct PlanningOptions {
-  // An unsupported combination is an error instead of being left out.
+  // An unsupported combination is an error instead of being left out, and so is every warning
+  // (an exclude or include that matches no combination).
   bool strict_compatibility = false;
 };
 

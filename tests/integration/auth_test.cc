@@ -165,7 +165,7 @@ TEST_F(AuthTest, RolesDecideEachMethodAndRoute) {
                                  << "pytorch_base_images: {\"2.4.0\": {cpu: base:1}}\n";
   RemoteOptions remote;
   remote.connection.coordinator = server->address();
-  const v1::SubmitBuildRequest submission = MakeSubmitRequest((dir_ / "c.yaml").string(), remote).value();
+  const v1::SubmitBuildRequest submission = MakeSubmitRequest((dir_ / "c.yaml").string(), remote, std::cerr).value();
 
   v1::BuildInfo build;
   grpc::Status read_submits = builds->SubmitBuild(context("t-read").get(), submission, &build);

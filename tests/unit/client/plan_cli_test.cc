@@ -252,6 +252,20 @@ TEST(PlanCliTest, UnsupportedCombinationsAreLeftOutWithTheReasonOrAreErrorsWhenS
   EXPECT_THAT(strict.err, ::testing::HasSubstr("unsupported-combos.yaml:3:3: build_matrix: python_version=3.12"));
 }
 
+TEST(PlanCliTest, AnExcludeThatMatchesNothingIsAWarningAndAnErrorWhenStrict) {
+  const CliResult plan = RunCwb("plan tests/fixtures/configs/exclude-typo.yaml");
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_THAT(plan.err, ::testing::HasSubstr("warning: tests/fixtures/configs/exclude-typo.yaml:7:7: build_matrix.exclude[0]: "
+                                             "this exclude matches no combination of the matrix (python_version=3.10 "
+                                             "cuda_version=11.08), so it excludes nothing\n"));
+  EXPECT_THAT(plan.out, ::testing::HasSubstr("4 tasks"));  // nothing was excluded
+  const CliResult strict = RunCwb("plan --strict tests/fixtures/configs/exclude-typo.yaml");
+  EXPECT_EQ(strict.exit_code, 2);
+  EXPECT_THAT(strict.err, ::testing::HasSubstr("exclude-typo.yaml:7:7: build_matrix.exclude[0]: this exclude matches no "
+                                               "combination of the matrix (python_version=3.10 cuda_version=11.08), so it "
+                                               "excludes nothing (--strict)"));
+}
+
 // `cwb coverage` over a wheelhouse with a manifest as `cwb fetch` writes it: a built cell whose
 // wheel is there, a failed one, one not built, the unsupported combination; table, JSON, Markdown.
 TEST(CoverageCliTest, WheelhouseCoverageAsTableJsonAndMarkdown) {

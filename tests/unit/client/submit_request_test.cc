@@ -3,6 +3,7 @@
 // sent anywhere: MakeSubmitRequest only plans.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "client/remote_commands.h"
@@ -12,6 +13,8 @@
 
 namespace cwb {
 namespace {
+
+std::ostringstream warnings_;  // none of these configs warns
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -37,7 +40,7 @@ class SubmitRequestTest : public ::testing::Test {
 };
 
 TEST_F(SubmitRequestTest, ARelativePathIsResolvedAgainstTheConfigsDirectoryForALocalCoordinator) {
-  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(Config("./repos/demo"), At("127.0.0.1:7600"));
+  absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(Config("./repos/demo"), At("127.0.0.1:7600"), warnings_);
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_EQ(request->plan().tasks(0).source().repo_url(), (dir_ / "repos/demo").string());
   EXPECT_TRUE(request->plan().config_path().empty());
@@ -45,19 +48,19 @@ TEST_F(SubmitRequestTest, ARelativePathIsResolvedAgainstTheConfigsDirectoryForAL
   ASSERT_EQ(request->dockerfiles_size(), 1);
   EXPECT_TRUE(request->plan().tasks(0).image().dockerfile().empty());
   EXPECT_EQ(request->plan().tasks(0).image().content_hash(), request->dockerfiles(0).content_hash());
-  EXPECT_TRUE(MakeSubmitRequest(Config("/srv/git/demo"), At("[::1]:7600")).ok());
-  EXPECT_TRUE(MakeSubmitRequest(Config("file:///srv/git/demo"), At("localhost:7600")).ok());
+  EXPECT_TRUE(MakeSubmitRequest(Config("/srv/git/demo"), At("[::1]:7600"), warnings_).ok());
+  EXPECT_TRUE(MakeSubmitRequest(Config("file:///srv/git/demo"), At("localhost:7600"), warnings_).ok());
 }
 
 TEST_F(SubmitRequestTest, ALocalRepositoryIsRefusedWhenTheCoordinatorIsElsewhere) {
   for (const std::string& url : {std::string("./repos/demo"), std::string("/srv/git/demo"), std::string("file:///srv/git/demo")}) {
-    absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(Config(url), At("build-farm:7600"));
+    absl::StatusOr<v1::SubmitBuildRequest> request = MakeSubmitRequest(Config(url), At("build-farm:7600"), warnings_);
     ASSERT_FALSE(request.ok()) << url;
     EXPECT_THAT(std::string(request.status().message()), HasSubstr("c.yaml:3:5: projects[0].repo_url: "));
     EXPECT_THAT(std::string(request.status().message()),
                 HasSubstr("is on this machine, and the coordinator at build-farm:7600 is not"));
   }
-  EXPECT_TRUE(MakeSubmitRequest(Config("https://example.com/demo.git"), At("build-farm:7600")).ok());
+  EXPECT_TRUE(MakeSubmitRequest(Config("https://example.com/demo.git"), At("build-farm:7600"), warnings_).ok());
 }
 
 }  // namespace

@@ -42,6 +42,37 @@ TEST(MatrixTest, ExcludeRemovesEveryMatchingCombination) {
               ElementsAre(Combo("3.10", "12.1"), Combo("3.11", "12.1")));
 }
 
+TEST(MatrixTest, AnExcludeThatMatchesNothingIsAWarningNotAnError) {
+  MatrixSpec spec = kTwoByTwo;
+  spec.exclude = {Entry({{"cuda_version", "11.08"}}), Entry({{"cuda_version", "11.8"}})};
+  Diagnostics diagnostics;
+  EXPECT_THAT(ExpandMatrix(spec, diagnostics), ElementsAre(Combo("3.10", "12.1"), Combo("3.11", "12.1")));
+  EXPECT_TRUE(diagnostics.empty());  // no error
+  ASSERT_EQ(diagnostics.warnings().size(), 1u);
+  EXPECT_EQ(diagnostics.warnings()[0].ToString(),
+            "m.yaml:7:5: entry: this exclude matches no combination of the matrix (cuda_version=11.08), so it excludes "
+            "nothing");
+  diagnostics.PromoteWarnings(" (--strict)");
+  EXPECT_TRUE(diagnostics.warnings().empty());
+  ASSERT_EQ(diagnostics.errors().size(), 1u);
+  EXPECT_THAT(diagnostics.errors()[0].message, ::testing::EndsWith("excludes nothing (--strict)"));
+}
+
+TEST(MatrixTest, AnIncludeThatAddsACombinationOfItsOwnIsSaid) {
+  MatrixSpec spec = kTwoByTwo;
+  spec.include = {Entry({{"python_version", "3.12"}, {"cuda_version", "12.1"}, {"pytorch_version", "2.3.0"}})};
+  Diagnostics diagnostics;
+  EXPECT_EQ(ExpandMatrix(spec, diagnostics).size(), 5u);
+  EXPECT_TRUE(diagnostics.empty());
+  ASSERT_EQ(diagnostics.warnings().size(), 1u);
+  EXPECT_THAT(diagnostics.warnings()[0].message, ::testing::HasSubstr("matches no combination of the matrix, so it adds one"));
+  // One that extends combinations says nothing.
+  spec.include = {Entry({{"cuda_version", "12.1"}, {"cxx11_abi", "TRUE"}})};
+  Diagnostics quiet;
+  ExpandMatrix(spec, quiet);
+  EXPECT_TRUE(quiet.warnings().empty());
+}
+
 TEST(MatrixTest, ExcludeNeedsAllItsKeysToMatch) {
   MatrixSpec spec = kTwoByTwo;
   spec.exclude = {Entry({{"cuda_version", "11.8"}, {"python_version", "3.11"}})};
