@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -23,8 +24,14 @@ struct ConnectionSettings {
 };
 
 // Fills what the flags left empty from the environment and the config file. Fails when a named
-// token file cannot be read.
+// token file cannot be read, or the config file is broken (ApplyClientConfigFile).
 absl::StatusOr<ConnectionSettings> ResolveConnection(ConnectionSettings flags);
+
+// Fills what `flags` leaves empty from the client config `file` (keys coordinator, token_file,
+// token, tls_ca, tls_cert, tls_key). InvalidArgument naming file:line:column when it is not YAML,
+// not a mapping, has an unknown key (with a suggestion) or an empty or non-scalar value, is over
+// 64 KiB, or names a token file that cannot be read: a broken config is never silently ignored.
+absl::Status ApplyClientConfigFile(const std::filesystem::path& file, ConnectionSettings& flags);
 
 class CoordinatorConnection {
  public:

@@ -266,6 +266,19 @@ TEST(PlanCliTest, AnExcludeThatMatchesNothingIsAWarningAndAnErrorWhenStrict) {
                                                "excludes nothing (--strict)"));
 }
 
+TEST(PlanCliTest, ABrokenClientConfigStopsTheCommandSayingWhere) {
+  const fs::path home = fs::path(::testing::TempDir()) / ("cwb_xdg_" + std::to_string(::getpid()));
+  fs::create_directories(home / "cwb");
+  std::ofstream(home / "cwb/config.yaml") << "coordinater: farm:7600\n";
+  ::setenv("XDG_CONFIG_HOME", home.c_str(), 1);
+  const CliResult status = RunCwb("status");
+  ::unsetenv("XDG_CONFIG_HOME");
+  EXPECT_EQ(status.exit_code, 2);
+  EXPECT_THAT(status.err, ::testing::HasSubstr((home / "cwb/config.yaml").string() +
+                                               ":1:1: unknown key 'coordinater' (did you mean 'coordinator'?)"));
+  fs::remove_all(home);
+}
+
 // `cwb coverage` over a wheelhouse with a manifest as `cwb fetch` writes it: a built cell whose
 // wheel is there, a failed one, one not built, the unsupported combination; table, JSON, Markdown.
 TEST(CoverageCliTest, WheelhouseCoverageAsTableJsonAndMarkdown) {
