@@ -105,15 +105,13 @@ void AgentDaemon::Report(CoordinatorSession& session, Cancellation& session_done
 }
 
 bool AgentDaemon::Connect(Cancellation& stop) {
+  refused_ = absl::OkStatus();
   v1::RegisterAck ack;
   absl::StatusOr<std::unique_ptr<CoordinatorSession>> session =
       link_.Open(book_.RegisterMessage(options_.agent_id, options_.capabilities), &ack, stop);
   if (!session.ok()) {
     // Refused (bad token, bad register) or unreachable: say which when refused, then back off.
-    if (Refused(session.status())) {
-      std::fprintf(stderr, "cwb-agent: the coordinator refused this agent: %s\n",
-                   std::string(session.status().message()).c_str());
-    }
+    if (Refused(session.status())) refused_ = session.status();
     return false;
   }
   book_.Abandon({ack.abandon_attempts().begin(), ack.abandon_attempts().end()});
@@ -156,18 +154,23 @@ bool AgentDaemon::Connect(Cancellation& stop) {
   return true;
 }
 
-void AgentDaemon::Run(Cancellation& stop) {
+absl::Status AgentDaemon::Run(Cancellation& stop) {
   std::mt19937_64 device(std::random_device{}());
   const std::function<uint64_t()> random = options_.random ? options_.random : [&device] { return device(); };
   std::chrono::milliseconds backoff = options_.min_backoff;
   while (!stop.cancelled()) {
     const bool acked = Connect(stop);
     if (stop.cancelled()) break;
+    if (!refused_.ok()) {
+      book_.CancelAll("the coordinator refused this agent");
+      return refused_;
+    }
     backoff = acked ? options_.min_backoff : std::min(backoff * 2, options_.max_backoff);
     const auto wait = backoff / 2 + std::chrono::milliseconds(random() % (backoff.count() / 2 + 1));
     clock_.SleepUntil(clock_.SteadyNow() + wait, &stop);
   }
   book_.CancelAll("the agent is stopping");
+  return absl::OkStatus();
 }
 
 }  // namespace cwb

@@ -45,7 +45,9 @@ class AgentDaemon {
 
   AgentDaemon(AgentDaemonOptions options, CoordinatorLink& link, Runner runner, Clock& clock);
 
-  void Run(Cancellation& stop);
+  // Until `stop` fires: OK. Or the coordinator's refusal of this agent (a wrong or missing token,
+  // a registration it rejects), which no retry can change: the agent stops and says so.
+  absl::Status Run(Cancellation& stop);
 
  private:
   // One session; true if it got as far as the coordinator's ack.
@@ -62,6 +64,7 @@ class AgentDaemon {
   Clock& clock_;
 
   std::atomic<bool> warned_open_clients_{false};
+  absl::Status refused_;  // the last Connect's refusal; OK when it was not refused
   std::mutex session_mutex_;
   CoordinatorSession* session_ = nullptr;  // the current session, null between them
 

@@ -158,7 +158,12 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
              {{"metrics_address", metrics_server->address()}});
   }
   AgentDaemon agent(daemon, **link, MakePipelineRunner(pipeline, allocator, SystemClock::Get()), SystemClock::Get());
-  agent.Run(stop);
+  if (absl::Status refused = agent.Run(stop); !refused.ok()) {
+    LogEvent(err, "error",
+             absl::StrCat("cwb-agent: the coordinator at ", options.coordinator, " refused this agent: ", refused.message(),
+                          absl::IsUnauthenticated(refused) ? " (check --token-file or CWB_AGENT_TOKEN)" : ""));
+    return 2;
+  }
   return 0;
 }
 

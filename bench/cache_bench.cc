@@ -88,7 +88,7 @@ void RunCacheBench(const BenchContext& context, Report& report) {
   std::unique_ptr<CoordinatorLink> link = MakeGrpcCoordinatorLink({coordinator.address(), "", {}}).value();
   AgentDaemon daemon(daemon_options, *link, MakePipelineRunner(pipeline, gpus, SystemClock::Get()), SystemClock::Get());
   Cancellation stop;
-  std::thread agent([&] { daemon.Run(stop); });
+  std::thread agent([&] { (void)daemon.Run(stop); });
 
   // Builds the matrix; how long from submit to finished, and whether every task succeeded.
   auto build = [&](bool no_cache, const std::string& what) -> std::pair<double, bool> {

@@ -3,9 +3,12 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
 #include "common/rpc/authorizing_credentials.h"
 #include "coordinator/access_policy.h"
+#include "coordinator/refusal_log.h"
 
 namespace cwb {
 
@@ -40,8 +43,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
         ": clients would need no token there, so anyone reaching it could submit, cancel and read builds; give "
         "--client-token-file (or --token NAME:ROLE=FILE), or pass --insecure-clients to allow it"));
   }
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      MakeAuthorizingCredentials(options.tls, tokens, RoleForMethod);
+  // Refused calls go on the log (the server's other events do too), a flood of them rate-limited.
+  auto refusals = std::make_shared<RefusalLog>(std::cerr, clock);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = MakeAuthorizingCredentials(
+      options.tls, tokens, RoleForMethod,
+      [refusals](std::string_view method, const absl::Status& why) { refusals->Refused(method, why); });
   if (!credentials.ok()) return credentials.status();
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
   server->options_ = options;

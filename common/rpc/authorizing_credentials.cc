@@ -15,6 +15,7 @@ constexpr char kRoleProperty[] = "cwb_role";
 struct ProcessorState {
   std::shared_ptr<const TokenRing> tokens;
   MethodPolicy policy;
+  RefusalObserver on_refused;
 };
 
 std::string_view View(const grpc_slice& slice) {
@@ -36,6 +37,7 @@ void Process(void* state, grpc_auth_context* context, const grpc_metadata* metad
   }
   absl::StatusOr<Principal> principal = Authorize(*self.tokens, self.policy(method), bearer, method);
   if (!principal.ok()) {
+    if (self.on_refused) self.on_refused(method, principal.status());
     const std::string message(principal.status().message());
     done(user_data, nullptr, 0, nullptr, 0, static_cast<grpc_status_code>(principal.status().code()), message.c_str());
     return;
@@ -87,13 +89,14 @@ absl::StatusOr<grpc_server_credentials*> MakeCoreCredentials(const ServerTlsOpti
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeAuthorizingCredentials(
-    const ServerTlsOptions& tls, std::shared_ptr<const TokenRing> tokens, MethodPolicy policy) {
+    const ServerTlsOptions& tls, std::shared_ptr<const TokenRing> tokens, MethodPolicy policy,
+    RefusalObserver on_refused) {
   absl::StatusOr<grpc_server_credentials*> credentials = MakeCoreCredentials(tls);
   if (!credentials.ok()) return credentials.status();
   grpc_auth_metadata_processor processor;
   processor.process = Process;
   processor.destroy = [](void* state) { delete static_cast<ProcessorState*>(state); };
-  processor.state = new ProcessorState{std::move(tokens), std::move(policy)};
+  processor.state = new ProcessorState{std::move(tokens), std::move(policy), std::move(on_refused)};
   grpc_server_credentials_set_auth_metadata_processor(*credentials, processor);
   return std::make_shared<CoreServerCredentials>(*credentials);
 }

@@ -22,10 +22,14 @@ namespace cwb {
 // threads, so it must be quick and thread-safe.
 using MethodPolicy = std::function<Role(std::string_view method)>;
 
+// Told of each refused call (its method and why), on gRPC's threads; may be empty.
+using RefusalObserver = std::function<void(std::string_view method, const absl::Status& why)>;
+
 // Server credentials (TLS when tls.cert_file is set, mutual TLS with a client CA, else plaintext),
 // authorizing every call against `tokens` and `policy`.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeAuthorizingCredentials(
-    const ServerTlsOptions& tls, std::shared_ptr<const TokenRing> tokens, MethodPolicy policy);
+    const ServerTlsOptions& tls, std::shared_ptr<const TokenRing> tokens, MethodPolicy policy,
+    RefusalObserver on_refused = {});
 
 // The principal the processor accepted for this call.
 Principal CallerOf(const grpc::ServerContextBase& context);

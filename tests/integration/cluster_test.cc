@@ -371,6 +371,11 @@ TEST_F(ClusterTest, AgentWithoutTheTokenIsRefused) {
   ChildProcess intruder({CWB_AGENT_BINARY, "serve", "--coordinator", address_, "--agent-id", "intruder",
                          "--work-dir", (dir_ / "intruder").string()});
   EXPECT_FALSE(intruder.WaitForLine("refused this agent", seconds(30)).empty()) << intruder.Output();
+  EXPECT_EQ(intruder.Wait(seconds(30)), 2) << intruder.Output();  // it stops: no retry can fix a token
+  EXPECT_THAT(intruder.Output(), ::testing::HasSubstr("check --token-file or CWB_AGENT_TOKEN"));
+  // ... and the coordinator says whom it refused.
+  EXPECT_FALSE(coordinator_->WaitForLine("refused a call to /cwb.v1.AgentService/Session", seconds(30)).empty())
+      << coordinator_->Output();
   auto [code, output] = RunCli({"agents"});
   EXPECT_EQ(code, 0);
   EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("intruder")));

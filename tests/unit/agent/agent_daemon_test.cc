@@ -94,7 +94,7 @@ class AgentDaemonTest : public ::testing::Test {
         options_, link_,
         [this](const v1::Assignment& a, Cancellation& cancel, const AgentDaemon::Send& send) { return run_(a, cancel, send); },
         clock_);
-    thread_ = std::thread([this] { daemon_->Run(stop_); });
+    thread_ = std::thread([this] { result_ = daemon_->Run(stop_); });
   }
   BuiltWheel Wheel(const std::string& attempt) {
     BuiltWheel wheel;
@@ -113,6 +113,7 @@ class AgentDaemonTest : public ::testing::Test {
   std::unique_ptr<AgentDaemon> daemon_;
   Cancellation stop_;
   std::thread thread_;
+  absl::Status result_;  // what Run returned, once thread_ is joined
 };
 
 TEST_F(AgentDaemonTest, AnUnreachableCoordinatorIsTriedAgainWithADoublingCappedBackoffThatAnAckResets) {
@@ -137,8 +138,18 @@ TEST_F(AgentDaemonTest, AnUnreachableCoordinatorIsTriedAgainWithADoublingCappedB
   EXPECT_EQ(times.back() - times[times.size() - 2], milliseconds(100));
 }
 
-TEST_F(AgentDaemonTest, ARefusedAgentKeepsTryingAndRegistersWithWhatItHolds) {
+TEST_F(AgentDaemonTest, ARefusedAgentStopsWithTheCoordinatorsReason) {
   link_.Fail(absl::UnauthenticatedError("authorization: a valid bearer token is required"));
+  std::shared_ptr<FakeSession> session = link_.Accept(Ack());  // never reached: no retry fixes a token
+  Start();
+  thread_.join();  // Run returns by itself
+  EXPECT_TRUE(absl::IsUnauthenticated(result_)) << result_;
+  EXPECT_THAT(std::string(result_.message()), ::testing::HasSubstr("a valid bearer token is required"));
+  EXPECT_EQ(link_.OpenTimes().size(), 1u);
+}
+
+TEST_F(AgentDaemonTest, AnAgentTheCoordinatorCouldNotTakeTriesAgainAndRegistersWithWhatItHolds) {
+  link_.Fail(absl::UnavailableError("connection refused"));
   std::shared_ptr<FakeSession> session = link_.Accept(Ack());
   Start();
   ASSERT_TRUE(link_.WaitForOpens(1));
