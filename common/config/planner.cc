@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/config/compatibility.h"
+#include "common/config/image_name.h"
 #include "common/base/digest.h"
 #include "common/config/local_version.h"
 #include "common/config/matrix.h"
@@ -197,7 +198,7 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
         }
         task.local_version = *std::move(label);
       }
-      task.recipe = {config.dockerfile_template, config.template_origin, base->image, axes,
+      task.recipe = {config.dockerfile_template, config.template_origin, FullImageName(base->image), axes,
                      config.apt_packages, config.pip_packages};
 
       const std::string recipe_key = absl::StrCat(base->image, "\n", FormatAxes(axes));

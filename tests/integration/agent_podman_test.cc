@@ -32,7 +32,7 @@ class AgentPodmanTest : public ::testing::Test {
 
   // Plans a one-task config through the real parser and planner.
   v1::TaskSpec PlanTask(const std::string& build_command, const std::string& ref = "v0.1.0",
-                        const std::string& extra_project_keys = "") {
+                        const std::string& extra_project_keys = "", const std::string& base_image = kBaseImage) {
     const std::string config = absl::StrCat(
         "build_target: {python_version: 3.11, cuda_version: cpu, pytorch_version: 2.4.0}\n"
         "projects:\n"
@@ -40,7 +40,7 @@ class AgentPodmanTest : public ::testing::Test {
         "    repo_url: ", repo_.string(), "\n",
         ref.empty() ? "" : absl::StrCat("    repo_ref: ", ref, "\n"),
         "    build_command: '", build_command, "'\n", extra_project_keys,
-        "pytorch_base_images: {\"2.4.0\": {cpu: ", kBaseImage, "}}\n");
+        "pytorch_base_images: {\"2.4.0\": {cpu: ", base_image, "}}\n");
     return PlanOnlyTask(config, dir_);
   }
 
@@ -99,6 +99,22 @@ TEST_F(AgentPodmanTest, BuildsARealWheelAtTheTagThatInstallsAndRuns) {
   EXPECT_FALSE(again.image_built);
   EXPECT_TRUE(image_lines.empty()) << absl::StrJoin(image_lines, "\n");
   EXPECT_TRUE(ContainersNamed("cwb-" + spec.id()).empty());
+}
+
+// A short name (as the README's pytorch/pytorch:... ones) is Docker Hub's, as docker reads it: the
+// rendered Dockerfile names docker.io/library/..., which podman finds without asking which
+// registry was meant (here: the local base image under that name; nothing is pulled).
+TEST_F(AgentPodmanTest, AShortBaseImageNameIsDockerHubsAsDockerReadsIt) {
+  const std::string full = "docker.io/library/cwb-short-name-test:1";
+  MustRun({"podman", "tag", kBaseImage, full});
+  v1::TaskSpec spec = PlanTask(kPipWheel, "v0.1.0", "", "cwb-short-name-test:1");
+  EXPECT_EQ(spec.image().base_image(), full);
+  MustRun({"podman", "rmi", "--ignore", spec.image().tag()});  // built here, from that name
+  std::vector<std::string> lines;
+  TaskResult result = Build(spec, "short1", nullptr, [&](const LogLine& line) { lines.push_back(line.text); });
+  MustRun({"podman", "untag", full, full});  // that name only (without one, untag drops every name)
+  EXPECT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message << "\n" << absl::StrJoin(lines, "\n");
+  EXPECT_THAT(lines, Contains(HasSubstr("FROM " + full))) << absl::StrJoin(lines, "\n");
 }
 
 TEST_F(AgentPodmanTest, DependenciesArePipInstalledBeforeTheBuild) {

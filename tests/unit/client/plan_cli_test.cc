@@ -89,7 +89,7 @@ TEST(PlanCliTest, JsonPlanIsAParsableBuildPlan) {
   EXPECT_EQ(first.axes(0).name(), "python_version");
   EXPECT_EQ(first.axes(0).value(), "3.10");
   EXPECT_EQ(first.source().repo_ref(), "v2.6.3");
-  EXPECT_EQ(first.image().base_image(), "pytorch/pytorch:2.3.0-cuda11.8-cudnn8-devel");
+  EXPECT_EQ(first.image().base_image(), "docker.io/pytorch/pytorch:2.3.0-cuda11.8-cudnn8-devel");  // as docker reads it
   EXPECT_EQ(first.image().content_hash().size(), 64u);
   // Same config, same ids.
   CliResult again = RunCwb("plan --json tests/fixtures/configs/release-3x3x2.yaml");
@@ -106,7 +106,7 @@ TEST(PlanCliTest, RenderWritesOneDockerfilePerDistinctImage) {
   for (const auto& entry : fs::directory_iterator(out)) {
     EXPECT_THAT(entry.path().filename().string(),
                 ::testing::MatchesRegex("wheel-builder-py3\\.1[012]-cuda1[12]\\.[148]-[0-9a-f]{12}"));
-    EXPECT_THAT(Slurp(entry.path() / "Dockerfile"), ::testing::HasSubstr("FROM pytorch/pytorch:"));
+    EXPECT_THAT(Slurp(entry.path() / "Dockerfile"), ::testing::HasSubstr("FROM docker.io/pytorch/pytorch:"));
     ++dockerfiles;
   }
   EXPECT_EQ(dockerfiles, 15);

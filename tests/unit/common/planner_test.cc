@@ -4,6 +4,7 @@
 
 #include "common/config/builtin_template.h"
 #include "common/config/config_parser.h"
+#include "common/config/image_name.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -313,6 +314,16 @@ projects: [{name: demo, repo_url: /srv/git/demo}]
 pytorch_base_images: {"2.1.0": {"12.1": base:x}}
 )"),
               HasSubstr("no combination of the matrix is supported by a PyTorch release"));
+}
+
+TEST(ImageNameTest, ShortNamesAreDockerHubsAsDockerReadsThem) {
+  EXPECT_EQ(FullImageName("ubuntu:22.04"), "docker.io/library/ubuntu:22.04");
+  EXPECT_EQ(FullImageName("pytorch/pytorch:2.4.0-cuda12.1-cudnn9-devel"), "docker.io/pytorch/pytorch:2.4.0-cuda12.1-cudnn9-devel");
+  EXPECT_EQ(FullImageName("docker.io/ubuntu"), "docker.io/library/ubuntu");
+  EXPECT_EQ(FullImageName("index.docker.io/nvidia/cuda:12.4.1-devel"), "docker.io/nvidia/cuda:12.4.1-devel");
+  EXPECT_EQ(FullImageName("nvcr.io/nvidia/pytorch:24.05-py3"), "nvcr.io/nvidia/pytorch:24.05-py3");
+  EXPECT_EQ(FullImageName("localhost/cwb-base:bookworm"), "localhost/cwb-base:bookworm");
+  EXPECT_EQ(FullImageName("registry:5000/team/img@sha256:abc"), "registry:5000/team/img@sha256:abc");
 }
 
 }  // namespace
