@@ -116,7 +116,7 @@ void RunLogLatencyBench(const BenchContext& context, Report& report) {
   std::ostringstream err;
   RemoteOptions remote;
   remote.connection.coordinator = coordinator.address();
-  const int code = LogsCommand(remote, *build, submitted->tasks(0).spec().id(), /*follow=*/true, /*raw=*/true,
+  const int code = LogsCommand(remote, *build, submitted->tasks(0).spec().id(), /*follow=*/true, /*raw=*/true, /*tail_lines=*/0,
                                out, err);
   std::vector<double> end_to_end, engine;
   for (const ArrivalStamper::Line& line : stamper.lines()) {

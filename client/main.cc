@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
   logs_cmd->add_flag("-f,--follow", follow, "Keep printing until the task ends");
   bool raw = false;
   logs_cmd->add_flag("--raw", raw, "Print control characters (ANSI sequences) as stored, unescaped");
+  uint32_t tail_lines = 0;
+  logs_cmd->add_option("-n,--tail", tail_lines, "Only the last N lines (then, with -f, what comes)")
+      ->check(CLI::Range(1u, 100000u));
 
   CLI::App* fetch_cmd = app.add_subcommand(
       "fetch", "Download a build's wheels into DIR/wheelhouse/py<VER>/cuda<VER>/<platform>/\n"
@@ -176,7 +179,7 @@ int main(int argc, char** argv) {
   if (submit_cmd->parsed()) return cwb::SubmitCommand(remote, config, watch, out, err);
   if (watch_cmd->parsed()) return cwb::WatchCommand(remote, build_id, out, err);
   if (status_cmd->parsed()) return cwb::StatusCommand(remote, build_id, out, err);
-  if (logs_cmd->parsed()) return cwb::LogsCommand(remote, build_id, task_id, follow, raw, out, err);
+  if (logs_cmd->parsed()) return cwb::LogsCommand(remote, build_id, task_id, follow, raw, tail_lines, out, err);
   if (fetch_cmd->parsed()) return cwb::FetchCommand(remote, build_id, output_dir, out, err);
   if (cancel_cmd->parsed()) return cwb::CancelCommand(remote, build_id, task_id, out, err);
   if (retry_cmd->parsed()) return cwb::RetryCommand(remote, build_id, task_ids, out, err);

@@ -228,7 +228,7 @@ int StatusCommand(const RemoteOptions& options, const std::string& build_id, std
 }
 
 int LogsCommand(const RemoteOptions& options, const std::string& build_id,
-                const std::string& task_id, bool follow, bool raw, std::ostream& out,
+                const std::string& task_id, bool follow, bool raw, uint32_t tail_lines, std::ostream& out,
                 std::ostream& err) {
   CoordinatorConnection connection(options.connection);
   absl::StatusOr<std::string> task = ResolveTask(connection, build_id, task_id);
@@ -240,6 +240,7 @@ int LogsCommand(const RemoteOptions& options, const std::string& build_id,
   request.set_build_id(build_id);
   request.set_task_id(*task);
   request.set_follow(follow);
+  request.set_tail_lines(tail_lines);
   auto context = connection.StreamContext();
   std::unique_ptr<grpc::ClientReader<v1::LogChunk>> reader =
       connection.stub().StreamLog(context.get(), request);

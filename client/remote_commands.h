@@ -38,8 +38,9 @@ int WatchCommand(const RemoteOptions& options, const std::string& build_id, std:
 int StatusCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
                   std::ostream& err);
 // Control characters in the log are shown escaped unless `raw`.
+// `tail_lines` > 0: only the log's last lines (then, with `follow`, what comes).
 int LogsCommand(const RemoteOptions& options, const std::string& build_id,
-                const std::string& task_id, bool follow, bool raw, std::ostream& out,
+                const std::string& task_id, bool follow, bool raw, uint32_t tail_lines, std::ostream& out,
                 std::ostream& err);
 int FetchCommand(const RemoteOptions& options, const std::string& build_id,
                  const std::string& output_dir, std::ostream& out, std::ostream& err);

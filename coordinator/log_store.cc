@@ -133,6 +133,31 @@ absl::StatusOr<std::string> LogStore::Read(const std::string& build, const std::
   return data;
 }
 
+absl::StatusOr<uint64_t> LogStore::TailOffset(const std::string& build, const std::string& task,
+                                              uint64_t lines) const {
+  std::ifstream in(PathOf(build, task), std::ios::binary | std::ios::ate);
+  if (!in || lines == 0) return uint64_t{0};
+  const uint64_t size = static_cast<uint64_t>(in.tellg());
+  // Newlines seen from the end; the log's last byte ends its last line and starts none.
+  uint64_t newlines = 0, end = size;
+  constexpr uint64_t kBlock = 64 * 1024;
+  std::string block;
+  while (end > 0) {
+    const uint64_t start = end > kBlock ? end - kBlock : 0;
+    block.resize(static_cast<size_t>(end - start));
+    in.seekg(static_cast<std::streamoff>(start));
+    if (!in.read(block.data(), static_cast<std::streamsize>(block.size()))) {
+      return absl::InternalError(absl::StrCat("cannot read ", PathOf(build, task).string()));
+    }
+    for (uint64_t i = block.size(); i > 0; --i) {
+      if (block[i - 1] != '\n' || start + i == size) continue;
+      if (++newlines == lines) return start + i;  // the line after this newline
+    }
+    end = start;
+  }
+  return uint64_t{0};
+}
+
 void LogStore::WaitForGrowth(const std::string& build, const std::string& task, uint64_t offset,
                              std::chrono::milliseconds timeout) {
   const std::string key = absl::StrCat(build, "/", task);

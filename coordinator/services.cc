@@ -256,6 +256,15 @@ grpc::Status BuildServiceImpl::StreamLog(grpc::ServerContext* context,
   absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(request->build_id(), request->task_id());
   if (!task.ok()) return ToGrpcStatus(task.status());
   uint64_t offset = request->offset();
+  if (request->tail_lines() > 100000) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "tail_lines: at most 100000");
+  }
+  if (request->tail_lines() > 0) {
+    absl::StatusOr<uint64_t> tail =
+        coordinator_.logs().TailOffset(request->build_id(), request->task_id(), request->tail_lines());
+    if (!tail.ok()) return ToGrpcStatus(tail.status());
+    offset = *tail;
+  }
   while (!context->IsCancelled()) {
     // Whether the task had ended before this read: then an empty read is the true end.
     absl::StatusOr<v1::TaskInfo> now = coordinator_.GetTask(request->build_id(), request->task_id());

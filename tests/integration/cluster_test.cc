@@ -38,6 +38,14 @@ TEST_F(ClusterTest, MatrixOverTwoAgentsIsWatchedFollowedAndFetched) {
   ASSERT_EQ(logs.Wait(seconds(60)), 0) << logs.Output();
   EXPECT_THAT(logs.Output(), ::testing::ContainsRegex("Z \\[build\\] cwb-e2e-building"));
   EXPECT_THAT(logs.Output(), ::testing::HasSubstr("task succeeded"));
+  // --tail: the log's last lines only (the task's last line is its outcome).
+  auto [tail_code, tail] = RunCli({"logs", build_id, submitted.tasks(0).spec().id(), "--tail", "2"});
+  EXPECT_EQ(tail_code, 0) << tail;
+  const std::vector<std::string> tail_lines = absl::StrSplit(tail, '\n', absl::SkipEmpty());
+  ASSERT_EQ(tail_lines.size(), 2u) << tail;
+  EXPECT_THAT(tail_lines[0], ::testing::HasSubstr("[cwb] wheel cwb_demo-"));
+  EXPECT_THAT(tail_lines[1], ::testing::EndsWith("task succeeded: built 1 wheel(s)"));
+  EXPECT_EQ(RunCli({"logs", build_id, submitted.tasks(0).spec().id(), "--tail", "0"}).first, 2);  // 1..100000
 
   const v1::BuildInfo build = Status(build_id);
   std::set<std::string> agents_used;

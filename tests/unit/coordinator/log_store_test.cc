@@ -50,6 +50,29 @@ TEST(LogStoreTest, AnAttemptPastItsLimitKeepsItsBeginningAndItsEnd) {
   EXPECT_FALSE(std::filesystem::exists(dir / "b" / "t.log.tail1"));
 }
 
+TEST(LogStoreTest, TheTailStartsWhereItsLastLinesBeginReadFromTheEnd) {
+  const auto dir = testing::FreshTestDir("logstore_tail");
+  LogStore logs(dir, 64 << 20);
+  EXPECT_EQ(logs.TailOffset("b", "t", 5).value(), 0u);  // no log yet
+  std::vector<v1::LogLine> lines;
+  for (int i = 0; i < 5000; ++i) {  // about 250 KiB: the tail spans blocks
+    v1::LogLine line;
+    line.set_time_ms(1767322800000);
+    line.set_source("build");
+    line.set_text(absl::StrCat("line ", i));
+    lines.push_back(line);
+  }
+  ASSERT_TRUE(logs.Append("b", "t", "a1", lines).ok());
+  auto tail = [&](uint64_t n) { return logs.Read("b", "t", logs.TailOffset("b", "t", n).value(), 1 << 20).value(); };
+  EXPECT_EQ(tail(1), "2026-01-02T03:00:00.000Z [build] line 4999\n");
+  EXPECT_EQ(tail(2), "2026-01-02T03:00:00.000Z [build] line 4998\n2026-01-02T03:00:00.000Z [build] line 4999\n");
+  const std::string last3000 = tail(3000);
+  EXPECT_EQ(std::count(last3000.begin(), last3000.end(), '\n'), 3000);
+  EXPECT_THAT(last3000, ::testing::StartsWith("2026-01-02T03:00:00.000Z [build] line 2000\n"));
+  EXPECT_EQ(logs.TailOffset("b", "t", 5000).value(), 0u);  // every line
+  EXPECT_EQ(logs.TailOffset("b", "t", 100000).value(), 0u);
+}
+
 TEST(LogStoreTest, EachAttemptHasALimitOfItsOwn) {
   const auto dir = testing::FreshTestDir("logstore");
   LogStore logs(dir, 1000);
