@@ -37,6 +37,13 @@ int BuildTagNumber(const std::string& filename) {
   return number;
 }
 
+// This build published `name` already, with other bytes.
+absl::Status TwoWheelsOfOneName(const std::string& name) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      name, " already holds a different wheel of this build: two variants built wheels with the same name "
+      "(give them distinct versions, e.g. a local version label such as +cu121torch2.4)"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> PublishedNames::NameFor(const std::string& filename, const std::string& sha256,
@@ -44,9 +51,7 @@ absl::StatusOr<std::string> PublishedNames::NameFor(const std::string& filename,
   auto taken = names_.find(filename);
   if (taken == names_.end() || taken->second.sha256 == sha256) return filename;
   if (taken->second.build_id == build_id) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        filename, " already holds a different wheel of this build: two variants built wheels with the same name "
-        "(give them distinct versions, e.g. a local version label such as +cu121torch2.4)"));
+    return TwoWheelsOfOneName(filename);
   }
   // A later build of the same version: the lowest build tag above the name's own that is free or
   // holds these bytes.
@@ -60,9 +65,7 @@ absl::StatusOr<std::string> PublishedNames::NameFor(const std::string& filename,
     auto other = names_.find(tagged);
     if (other == names_.end() || other->second.sha256 == sha256) return tagged;
     if (other->second.build_id == build_id) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          tagged, " already holds a different wheel of this build: two variants built wheels with the same "
-          "name (give them distinct versions, e.g. a local version label such as +cu121torch2.4)"));
+      return TwoWheelsOfOneName(tagged);
     }
   }
 }
