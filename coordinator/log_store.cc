@@ -80,7 +80,14 @@ absl::Status LogStore::Append(const std::string& build, const std::string& task,
       EndLocked(key, path, log);
       log = AttemptLog{attempt};
     }
-    std::string head;
+    // The batch's lines for the head, and for the tail file in use (appended once per batch, or
+    // when the batch fills that file, not once per line).
+    std::string head, tail;
+    auto append_tail = [&] {
+      if (tail.empty()) return;
+      std::ofstream(TailPath(path, log.tail), std::ios::app | std::ios::binary) << tail;
+      tail.clear();
+    };
     for (const v1::LogLine& line : lines) {
       std::string text = Format(line);
       if (!log.cut && log.head_bytes + text.size() <= head_limit) {
@@ -91,6 +98,7 @@ absl::Status LogStore::Append(const std::string& build, const std::string& task,
       log.cut = true;
       if (log.tail_bytes[log.tail] + text.size() > tail_file_limit) {
         // The file in use is full: the older one is emptied and written next.
+        append_tail();
         log.tail = 1 - log.tail;
         log.left_out += log.tail_bytes[log.tail];
         log.tail_bytes[log.tail] = 0;
@@ -100,10 +108,10 @@ absl::Status LogStore::Append(const std::string& build, const std::string& task,
         log.left_out += text.size() - tail_file_limit;
         text = text.substr(text.size() - tail_file_limit);
       }
-      std::ofstream out(TailPath(path, log.tail), std::ios::app | std::ios::binary);
-      out << text;
       log.tail_bytes[log.tail] += text.size();
+      tail += text;
     }
+    append_tail();
     status = WriteLocked(key, path, head);
   }
   grew_.notify_all();
