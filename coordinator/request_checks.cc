@@ -20,9 +20,7 @@ class PlanChecker {
 
   // The request's Dockerfiles, each checked against its hash.
   void Dockerfiles(const google::protobuf::RepeatedPtrField<v1::RenderedDockerfile>& dockerfiles) {
-    if (static_cast<size_t>(dockerfiles.size()) > limits_.max_list) {
-      return Fail("dockerfiles", absl::StrCat("more than ", limits_.max_list, " entries"));
-    }
+    if (!ListFits("dockerfiles", dockerfiles.size())) return;
     for (int i = 0; i < dockerfiles.size() && !failed(); ++i) {
       const std::string where = absl::StrCat("dockerfiles[", i, "]");
       Text(where + ".text", dockerfiles[i].text(), limits_.max_dockerfile, true);
@@ -54,20 +52,21 @@ class PlanChecker {
   void Text(const std::string& where, const std::string& value, size_t max, bool required) {
     Text(where, value, max, required, [](std::string_view) { return ValidationError(); });
   }
+  // At most max_list entries; else the failure, and false.
+  bool ListFits(const std::string& where, int size) {
+    if (static_cast<size_t>(size) <= limits_.max_list) return true;
+    Fail(where, absl::StrCat("more than ", limits_.max_list, " entries"));
+    return false;
+  }
   // A list of at most max_list entries, each a Text.
   template <typename List, typename Check>
   void Each(const std::string& where, const List& list, size_t max, Check check) {
-    if (failed()) return;
-    if (static_cast<size_t>(list.size()) > limits_.max_list) {
-      return Fail(where, absl::StrCat("more than ", limits_.max_list, " entries"));
-    }
+    if (failed() || !ListFits(where, list.size())) return;
     for (int i = 0; i < list.size(); ++i) Text(absl::StrCat(where, "[", i, "]"), list[i], max, true, check);
   }
 
   void Axes(const std::string& where, const google::protobuf::RepeatedPtrField<v1::AxisValue>& axes) {
-    if (static_cast<size_t>(axes.size()) > limits_.max_list) {
-      return Fail(where, absl::StrCat("more than ", limits_.max_list, " entries"));
-    }
+    if (!ListFits(where, axes.size())) return;
     std::set<std::string> names;
     for (int i = 0; i < axes.size() && !failed(); ++i) {
       const std::string at = absl::StrCat(where, "[", i, "]");
@@ -94,9 +93,7 @@ class PlanChecker {
     Text(where + ".source.repo_ref", spec.source().repo_ref(), text, false, ValidateGitRef);
     Text(where + ".build_command", spec.build_command(), command, false, ValidateBuildCommand);
     Each(where + ".dependencies", spec.dependencies(), text, ValidatePipRequirement);
-    if (static_cast<size_t>(spec.env_size()) > limits_.max_list) {
-      Fail(where + ".env", absl::StrCat("more than ", limits_.max_list, " entries"));
-    }
+    ListFits(where + ".env", spec.env_size());
     for (int i = 0; i < spec.env_size() && !failed(); ++i) {
       const std::string at = absl::StrCat(where, ".env[", i, "]");
       Text(at + ".name", spec.env(i).name(), text, true, ValidateEnvName);
