@@ -236,9 +236,9 @@ absl::StatusOr<fs::path> RelabelWheel(const fs::path& wheel, const std::string& 
 
   // The new archive: every entry in its order, renamed; METADATA and RECORD with their new text,
   // the others copied still compressed, with their times and permissions.
-  const fs::path labelled = wheel.parent_path() /
-                            absl::StrCat(name.distribution, "-", new_version, name.build.empty() ? "" : "-", name.build,
-                                         "-", name.python_tag, "-", name.abi_tag, "-", name.platform_tag, ".whl");
+  WheelName labelled_name = name;
+  labelled_name.version = new_version;
+  const fs::path labelled = wheel.parent_path() / WheelFilename(labelled_name);
   const fs::path temp = TempPathFor(labelled);
   ASSIGN_OR_RETURN(ZipPtr target, OpenZip(temp, ZIP_CREATE | ZIP_EXCL));
   for (zip_int64_t i = 0; i < count; ++i) {

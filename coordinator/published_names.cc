@@ -1,36 +1,25 @@
 #include "coordinator/published_names.h"
 
-#include <vector>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "common/config/wheelhouse.h"
 
 namespace cwb {
 
 std::string WithBuildTag(const std::string& filename, int number) {
-  constexpr char kSuffix[] = ".whl";
-  constexpr size_t kSuffixSize = sizeof(kSuffix) - 1;
-  if (filename.size() <= kSuffixSize || !filename.ends_with(kSuffix)) return "";
-  std::vector<std::string> parts = absl::StrSplit(filename.substr(0, filename.size() - kSuffixSize), '-');
-  if (parts.size() == 5) {
-    parts.insert(parts.begin() + 2, std::to_string(number));
-  } else if (parts.size() == 6) {
-    parts[2] = std::to_string(number);
-  } else {
-    return "";
-  }
-  return absl::StrCat(absl::StrJoin(parts, "-"), kSuffix);
+  absl::StatusOr<WheelName> name = ParseWheelFilename(filename);
+  if (!name.ok()) return "";
+  name->build = std::to_string(number);
+  return WheelFilename(*name);
 }
 
 namespace {
 
 // The number a wheel file name's build tag starts with; 0 without one.
 int BuildTagNumber(const std::string& filename) {
-  std::vector<std::string> parts = absl::StrSplit(filename, '-');
-  if (parts.size() != 6) return 0;
+  absl::StatusOr<WheelName> name = ParseWheelFilename(filename);
+  if (!name.ok()) return 0;
   int number = 0;
-  for (char c : parts[2]) {
+  for (char c : name->build) {
     if (c < '0' || c > '9' || number > 100000000) break;
     number = number * 10 + (c - '0');
   }

@@ -22,6 +22,11 @@ absl::StatusOr<WheelName> ParseWheelFilename(std::string_view filename) {
   return WheelName{match[1], match[2], match[3], match[4], match[5], match[6]};
 }
 
+std::string WheelFilename(const WheelName& name) {
+  return absl::StrCat(name.distribution, "-", name.version, name.build.empty() ? "" : "-", name.build, "-",
+                      name.python_tag, "-", name.abi_tag, "-", name.platform_tag, ".whl");
+}
+
 std::filesystem::path WheelhouseDir(const std::filesystem::path& output_dir,
                                     std::string_view python_version, std::string_view cuda_version,
                                     std::string_view platform_tag) {

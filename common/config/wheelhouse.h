@@ -26,6 +26,8 @@ struct WheelName {
 // separators, "..", NUL and other control characters included), so the result is safe to use as
 // one path component.
 absl::StatusOr<WheelName> ParseWheelFilename(std::string_view filename);
+// The file name of `name` (ParseWheelFilename's inverse).
+std::string WheelFilename(const WheelName& name);
 
 // wheelhouse/py<python>/cuda<cuda>/<platform> relative to the output directory.
 std::filesystem::path WheelhouseDir(const std::filesystem::path& output_dir,
