@@ -1,7 +1,6 @@
 #include "client/table.h"
 
 #include <algorithm>
-#include <algorithm>
 #include <cstdlib>
 #include <map>
 
@@ -29,11 +28,7 @@ std::string ColourState(const std::string& text) {
 void TextTable::AddRow(std::vector<std::string> cells) {
   for (std::string& cell : cells) {
     // Most cells hold no control character and are kept as they are (no copy).
-    const bool plain = std::none_of(cell.begin(), cell.end(), [](char c) {
-      const auto byte = static_cast<unsigned char>(c);
-      return byte < 0x20 || byte == 0x7f;
-    });
-    if (!plain) cell = EscapeControlCharacters(cell, /*keep_layout=*/false);
+    if (HasControlCharacters(cell, /*keep_layout=*/false)) cell = EscapeControlCharacters(cell, /*keep_layout=*/false);
   }
   rows_.push_back(std::move(cells));
 }
