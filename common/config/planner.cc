@@ -201,7 +201,8 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
       task.recipe = {config.dockerfile_template, config.template_origin, FullImageName(base->image), axes,
                      config.apt_packages, config.pip_packages};
 
-      const std::string recipe_key = absl::StrCat(base->image, "\n", FormatAxes(axes));
+      // Keyed by what is rendered: two spellings of one image share their Dockerfile.
+      const std::string recipe_key = absl::StrCat(task.recipe.base_image, "\n", FormatAxes(axes));
       auto cached = rendered_by_recipe.find(recipe_key);
       if (cached == rendered_by_recipe.end()) {
         absl::StatusOr<RenderedImage> rendered = dockerfile.Render(task.recipe);
