@@ -9,6 +9,7 @@
 #include "agent/watchdog_command.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/config/validate.h"
 #include "common/process/boost_process_runner.h"
 #include "agent/gpu_allocator.h"
 #include "agent/gpu_probe.h"
@@ -53,9 +54,9 @@ absl::Status PrepareLocalBuild(const RuntimeOptions& runtime, const std::vector<
                                PipelineOptions* pipeline) {
   if (absl::Status s = CheckRuntimeName(runtime.name); !s.ok()) return s;
   for (const std::string& name : secret_names) {
-    if (name.starts_with("CWB_")) {
-      return absl::InvalidArgumentError(absl::StrCat("--secret-env ", name,
-                                                     ": names beginning CWB_ are cwb's own (its tokens); never a build's"));
+    // The config's rule for a secret's name (never one of cwb's own CWB_ variables).
+    if (ValidationError error = ValidateSecretName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("--secret-env ", name, ": ", *error));
     }
     const char* value = std::getenv(name.c_str());
     if (value == nullptr || *value == '\0') {

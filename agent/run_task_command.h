@@ -33,7 +33,8 @@ int ProbeCommand(const ProbeOptions& options, std::ostream& out, std::ostream& e
 
 // Shared by run-task and serve: checks the runtime's name, probes the host's resources when the
 // options do not give them, and reads the values of the secrets named by --secret-env from this
-// process's environment. InvalidArgument names an unknown runtime or a secret that is not set.
+// process's environment. InvalidArgument names an unknown runtime, a secret that is not set, or
+// one whose name a config could not give (ValidateSecretName: never one of cwb's CWB_ variables).
 absl::Status PrepareLocalBuild(const RuntimeOptions& runtime, const std::vector<std::string>& secret_names,
                                PipelineOptions* pipeline);
 
