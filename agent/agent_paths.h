@@ -43,9 +43,9 @@ inline std::filesystem::path TaskLog(const std::filesystem::path& work, const st
                                      const std::string& attempt) {
   return work / "logs" / task / (attempt + ".log");
 }
-// The directories that hold something of each attempt (an agent's earlier run leaves them).
 // What the watchdogs of this work directory stopped and removed, one line each.
 inline std::filesystem::path WatchdogLog(const std::filesystem::path& work) { return work / "logs" / "watchdog.log"; }
+// The directories that hold something of each attempt (an agent's earlier run leaves them).
 inline std::filesystem::path AliveDir(const std::filesystem::path& work) { return work / "alive"; }
 inline std::filesystem::path ArtifactsDir(const std::filesystem::path& work) { return work / "artifacts"; }
 inline std::filesystem::path WorkspacesDir(const std::filesystem::path& work) { return work / "tasks"; }
