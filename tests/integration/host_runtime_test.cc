@@ -251,8 +251,9 @@ TEST_F(HostAgentGpuSlotsTest, TwoGpuTasksRunAtOnceEachOnAGpuOfItsOwn) {
       "    build_command: &build |\n"
       "      echo \"cwb-gpu-slot CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST\"\n"
       "      touch ", (dir_ / "running").string(), "/$CWB_TASK_ID\n"
-      "      n=0; while [ $(ls ", (dir_ / "running").string(), " | wc -l) -lt 2 ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done\n"
-      "      echo \"cwb-gpu-slot peers: $(ls ", (dir_ / "running").string(), " | wc -l)\"\n"
+      // What the wait saw, not a second look (a peer may finish in between).
+      "      n=0; while peers=$(ls ", (dir_ / "running").string(), " | wc -l); [ $peers -lt 2 ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done\n"
+      "      echo \"cwb-gpu-slot peers: $peers\"\n"
       "      sed -i \"s/^version = \\\"0.1.0\\\"/version = \\\"0.1.0+$CWB_PROJECT$VARIANT\\\"/\" pyproject.toml\n"
       "      pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"\n"
       "      rm ", (dir_ / "running").string(), "/$CWB_TASK_ID\n"
