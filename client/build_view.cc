@@ -1,5 +1,6 @@
 #include "client/build_view.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -92,11 +93,14 @@ void LiveBuildView::Tick(int64_t now_ms) {
 void LiveBuildView::RedrawLocked(int64_t now_ms) {
   // Which tasks get a row: all of a small build; of a large one, running tasks first, then
   // failed, queued and succeeded ones, in matrix order within each.
+  const TerminalSize size = terminal_size_();
+  const size_t columns = static_cast<size_t>(std::max(size.columns - 1, 20));  // never the last column
+  const size_t max_rows = static_cast<size_t>(std::clamp(size.rows - kOtherLines, 1, kMaxRows));
   std::vector<const v1::TaskInfo*> shown;
   std::map<v1::TaskState, uint32_t> hidden;
   uint32_t done = 0;
   for (const std::string& id : order_) done += IsTerminal(tasks_.at(id).state());
-  if (order_.size() <= static_cast<size_t>(kMaxRows)) {
+  if (order_.size() <= max_rows) {
     for (const std::string& id : order_) shown.push_back(&tasks_.at(id));
   } else {
     auto rank = [](v1::TaskState state) {
@@ -113,7 +117,7 @@ void LiveBuildView::RedrawLocked(int64_t now_ms) {
       for (const std::string& id : order_) {
         const v1::TaskInfo& task = tasks_.at(id);
         if (rank(task.state()) != wanted) continue;
-        if (shown.size() < static_cast<size_t>(kMaxRows)) {
+        if (shown.size() < max_rows) {
           shown.push_back(&task);
         } else {
           ++hidden[task.state()];
@@ -124,6 +128,7 @@ void LiveBuildView::RedrawLocked(int64_t now_ms) {
   if (drawn_lines_ > 0) out_ << "\x1b[" << drawn_lines_ << "F";  // back to the first line
   TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED"});
   table.ColourStates(3, UseColour(terminal_));
+  table.FitWidth(columns, {2, 1, 4});  // target, project, agent; the task id and state stay whole
   for (const v1::TaskInfo* task : shown) {
     table.AddRow({task->spec().id(), task->spec().project(), AxesLabel(task->spec()), StateName(task->state()),
                   task->agent_id(), Elapsed(*task, now_ms)});
@@ -137,9 +142,10 @@ void LiveBuildView::RedrawLocked(int64_t now_ms) {
       more += n;
       absl::StrAppend(&counts, counts.empty() ? "" : ", ", n, " ", StateName(state));
     }
-    text << "... and " << more << " more (" << counts << ")\n";
+    text << CutToColumns(absl::StrCat("... and ", more, " more (", counts, ")"), columns) << '\n';
   }
-  text << ProgressBar(done, static_cast<uint32_t>(order_.size())) << '\n';
+  const int bar_width = static_cast<int>(std::min<size_t>(30, columns > 30 ? columns - 30 : 1));
+  text << CutToColumns(ProgressBar(done, static_cast<uint32_t>(order_.size()), bar_width), columns) << '\n';
   std::string rendered = text.str();
   const int previous_lines = drawn_lines_;
   drawn_lines_ = 0;

@@ -2,12 +2,14 @@
 // that redraws in place on a terminal and prints one plain line per change otherwise.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "client/terminal_text.h"
 #include "cwb/v1/state.pb.h"
 
 namespace cwb {
@@ -24,14 +26,22 @@ void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& ou
 // Follows a build's events and renders them. On a terminal it redraws a table in place, at most
 // every kRedrawMs (Tick catches up and keeps elapsed times moving), showing at most kMaxRows
 // tasks: running ones first, then failed, queued and succeeded, and a count of the rest; a build
-// of ten thousand tasks stays readable and cheap to follow. Otherwise it prints one line per
-// state change. Thread-safe (a ticker thread may call Tick).
+// of ten thousand tasks stays readable and cheap to follow. Every redraw fits the terminal's
+// size as `terminal_size` gives it then (a resized window is followed): no line is wider than
+// the terminal, so none wraps and the cursor goes back exactly over what was drawn, and no more
+// rows than its height allows. Otherwise it prints one line per state change. Thread-safe (a
+// ticker thread may call Tick).
 class LiveBuildView {
  public:
   static constexpr int kMaxRows = 40;
   static constexpr int64_t kRedrawMs = 200;
+  // Lines besides the task rows: the header, "... and N more", the progress bar, and the
+  // terminal's last line where the cursor waits.
+  static constexpr int kOtherLines = 4;
 
-  LiveBuildView(std::ostream& out, bool terminal) : out_(out), terminal_(terminal) {}
+  LiveBuildView(std::ostream& out, bool terminal,
+                std::function<TerminalSize()> terminal_size = [] { return TerminalSize{}; })
+      : out_(out), terminal_(terminal), terminal_size_(std::move(terminal_size)) {}
 
   void Snapshot(const v1::BuildInfo& build, int64_t now_ms);
   void Update(const v1::TaskInfo& task, int64_t now_ms);
@@ -49,6 +59,7 @@ class LiveBuildView {
 
   std::ostream& out_;
   const bool terminal_;
+  const std::function<TerminalSize()> terminal_size_;
   mutable std::mutex mutex_;
   std::string build_id_;
   std::vector<std::string> order_;

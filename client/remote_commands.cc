@@ -1,6 +1,7 @@
 #include "client/remote_commands.h"
 
 #include <google/protobuf/arena.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -88,7 +89,7 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, bool t
     auto context = connection.StreamContext();
     std::unique_ptr<grpc::ClientReader<v1::BuildEvent>> reader =
         connection.stub().WatchBuild(context.get(), request);
-    LiveBuildView view(json ? discard : out, terminal);
+    LiveBuildView view(json ? discard : out, terminal, [] { return QueryTerminalSize(STDOUT_FILENO); });
     // On a terminal the view redraws by itself between events (elapsed times, coalesced changes).
     Cancellation read_done;
     std::thread ticker;

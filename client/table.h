@@ -31,11 +31,25 @@ class TextTable {
     colour_ = colour;
   }
 
+  // Print keeps each line within `columns` visible characters: the `shrinkable` columns (by
+  // index) give up width first, widest first, down to kMinShrunkWidth, their cells cut with "~";
+  // what still does not fit is cut at the edge. Other columns (task ids, states) stay whole
+  // while the shrinkable ones can give. 0 (the default) leaves lines as wide as they are.
+  static constexpr size_t kMinShrunkWidth = 4;
+  void FitWidth(size_t columns, std::vector<size_t> shrinkable) {
+    max_columns_ = columns;
+    shrinkable_ = std::move(shrinkable);
+  }
+
   // Columns separated by two spaces; trailing spaces trimmed.
   void Print(std::ostream& out) const;
 
  private:
+  std::vector<size_t> ColumnWidths() const;
+
   std::vector<std::string> headers_;
+  size_t max_columns_ = 0;
+  std::vector<size_t> shrinkable_;
   size_t state_column_ = 0;
   bool colour_ = false;
   std::vector<std::vector<std::string>> rows_;

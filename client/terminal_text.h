@@ -14,4 +14,20 @@ std::string EscapeControlCharacters(std::string_view text, bool keep_layout = tr
 // Whether EscapeControlCharacters would change `text` (a cheap test before a copy).
 bool HasControlCharacters(std::string_view text, bool keep_layout = true);
 
+// The first `columns` visible characters of a line that may hold SGR colour sequences
+// ("\x1b[...m", which take no column) and UTF-8 (one column per character); a cut inside a
+// colour ends with a reset so the colour does not run on.
+std::string CutToColumns(std::string_view line, size_t columns);
+// Visible characters of such a line.
+size_t VisibleColumns(std::string_view line);
+
+// A terminal's size in character cells.
+struct TerminalSize {
+  int columns = 80;
+  int rows = 24;
+};
+// The size of the terminal on `fd` (TIOCGWINSZ); where that fails, COLUMNS and LINES from the
+// environment, then 80x24.
+TerminalSize QueryTerminalSize(int fd);
+
 }  // namespace cwb

@@ -26,8 +26,8 @@ test_packages=(
   patchelf
   # the dashboard's test loads it in a headless browser
   chromium
-  # the test of `cwb completion zsh`
-  zsh
+  # the test of `cwb completion zsh`; tmux: the live view tested in a real terminal
+  zsh tmux
   # the deploy tests: systemd-analyze verify, and cwb-coordinator-setup's certificate
   systemd openssl
   # python used by tests and fixtures

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -42,7 +43,7 @@ v1::BuildInfo Build(int n, int running, int failed) {
 
 TEST(LiveBuildViewTest, ALargeBuildShowsRunningAndFailedTasksFirstAndCountsTheRest) {
   std::ostringstream out;
-  LiveBuildView view(out, /*terminal=*/true);
+  LiveBuildView view(out, /*terminal=*/true, [] { return TerminalSize{200, 60}; });
   view.Snapshot(Build(1000, 3, 2), 0);
   const std::string text = out.str();
   const std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
@@ -53,6 +54,51 @@ TEST(LiveBuildViewTest, ALargeBuildShowsRunningAndFailedTasksFirstAndCountsTheRe
   EXPECT_THAT(lines[6], ::testing::HasSubstr("queued"));
   EXPECT_THAT(text, ::testing::HasSubstr("... and 960 more (861 queued, 99 succeeded)"));
   EXPECT_THAT(text, ::testing::HasSubstr("] 101/1000"));
+}
+
+// The lines of the last redraw: what follows the last "move up" escape, or all of `text`.
+std::vector<std::string> LastDraw(const std::string& text) {
+  const size_t up = text.rfind("F\x1b[2K");
+  std::string last = up == std::string::npos ? text : text.substr(text.rfind("\x1b[", up)) ;
+  std::vector<std::string> lines = absl::StrSplit(last, '\n', absl::SkipEmpty());
+  for (std::string& line : lines) {
+    for (size_t at; (at = line.find("\x1b[")) != std::string::npos;) {
+      line.erase(at, line.find_first_of("FKm", at) + 1 - at);  // cursor moves, clears, colours
+    }
+  }
+  return lines;
+}
+
+TEST(LiveBuildViewTest, EveryRedrawFitsTheTerminalAsItIsNow) {
+  v1::BuildInfo build = Build(100, 30, 5);
+  for (v1::TaskInfo& task : *build.mutable_tasks()) {
+    task.mutable_spec()->set_id(absl::StrFormat("9f3c2a71d0e4%04s", task.spec().id()));
+    task.mutable_spec()->set_project("flash-attention-with-a-long-name");
+    for (const char* value : {"3.12", "12.4", "2.5.1", "cxx11abiFALSE"}) {
+      task.mutable_spec()->add_axes()->set_value(value);
+    }
+    task.set_agent_id("gpu-builder-eu-west-17.example.internal");
+  }
+  TerminalSize size{80, 24};
+  std::ostringstream out;
+  LiveBuildView view(out, /*terminal=*/true, [&] { return size; });
+  view.Snapshot(build, 0);
+  std::vector<std::string> lines = LastDraw(out.str());
+  ASSERT_EQ(lines.size(), 24u - 1);  // 20 task rows, header, "... and", bar; the cursor below
+  for (const std::string& line : lines) EXPECT_LE(VisibleColumns(line), 79u) << line;
+  EXPECT_THAT(lines[0], ::testing::StartsWith("TASK  "));
+  EXPECT_THAT(lines[1], ::testing::StartsWith("9f3c2a71d0e4 t99  "));  // ids whole
+  EXPECT_THAT(lines[1], ::testing::HasSubstr("running"));
+  EXPECT_THAT(lines[1], ::testing::HasSubstr("~"));  // long names cut, visibly
+  EXPECT_THAT(lines[22], ::testing::HasSubstr("] 11/100"));  // 5 failed, 6 succeeded
+
+  size = {200, 50};  // the window grew: the next redraw uses it
+  view.Tick(2000);
+  lines = LastDraw(out.str());
+  ASSERT_EQ(lines.size(), 43u);  // kMaxRows rows and three other lines
+  EXPECT_THAT(lines[1], ::testing::HasSubstr("flash-attention-with-a-long-name"));
+  EXPECT_THAT(lines[1], ::testing::HasSubstr("3.12/12.4/2.5.1/cxx11abiFALSE"));
+  EXPECT_THAT(lines[1], ::testing::HasSubstr("gpu-builder-eu-west-17.example.internal"));
 }
 
 TEST(LiveBuildViewTest, RedrawsAreCoalescedAndTickCatchesUp) {
@@ -101,6 +147,24 @@ TEST(TextTableTest, ColoursStatesOnlyWhenAskedAndKeepsColumnsAligned) {
   std::ostringstream plain;
   table.Print(plain);
   EXPECT_EQ(plain.str().find('\x1b'), std::string::npos);
+}
+
+TEST(TextTableTest, FitWidthShrinksTheWidestNamedColumnFirstAndKeepsTheOthersWhole) {
+  TextTable table({"ID", "NAME", "STATE", "WHERE"});
+  table.AddRow({"0123456789abcdef", "a-rather-long-project-name", "succeeded", "agent-17"});
+  table.ColourStates(2, true);
+  table.FitWidth(50, {1, 3});
+  std::ostringstream out;
+  table.Print(out);
+  EXPECT_EQ(out.str(),
+            "ID                NAME         STATE      WHERE\n"
+            "0123456789abcdef  a-rather-l~  \x1b[32msucceeded\x1b[0m  agent-17\n");
+  table.FitWidth(30, {1, 3});  // past what shrinking gives: cut at the edge, the colour reset
+  std::ostringstream narrow;
+  table.Print(narrow);
+  EXPECT_EQ(narrow.str(),
+            "ID                NAME  STATE \n"
+            "0123456789abcdef  a-r~  \x1b[32msuccee\x1b[0m\n");
 }
 
 TEST(TextTableTest, NoColorAndDumbTerminalsTurnColourOff) {

@@ -1,5 +1,7 @@
 #include "client/terminal_text.h"
 
+#include <stdlib.h>
+
 #include <sstream>
 
 #include "client/table.h"
@@ -25,6 +27,25 @@ TEST(TerminalTextTest, TableCellsKeepNeitherEscapesNorLineBreaks) {
   EXPECT_EQ(out.str().find('\x1b'), std::string::npos);
   EXPECT_EQ(out.str(), "AGENT           HOST\n"
                        "agent-1\\x1b[2J  host\\x0afake-row\\x09x\\x1b]0;owned\\x07\n");
+}
+
+TEST(TerminalTextTest, CutToColumnsCountsCharactersNotBytesOrColours) {
+  EXPECT_EQ(CutToColumns("abcdef", 4), "abcd");
+  EXPECT_EQ(CutToColumns("abc", 4), "abc");
+  EXPECT_EQ(CutToColumns("✓✓✓✓✓", 2), "✓✓");
+  EXPECT_EQ(CutToColumns("\x1b[32mgreen\x1b[0m tail", 7), "\x1b[32mgreen\x1b[0m t");
+  EXPECT_EQ(CutToColumns("\x1b[32mgreen\x1b[0m", 3), "\x1b[32mgre\x1b[0m");
+  EXPECT_EQ(VisibleColumns("\x1b[32m✓ ok\x1b[0m"), 4u);
+}
+
+TEST(TerminalTextTest, TheSizeComesFromTheEnvironmentWhenTheFdIsNoTerminal) {
+  ::setenv("COLUMNS", "132", 1);
+  ::setenv("LINES", "not-a-number", 1);
+  const TerminalSize size = QueryTerminalSize(-1);
+  EXPECT_EQ(size.columns, 132);
+  EXPECT_EQ(size.rows, 24);
+  ::unsetenv("COLUMNS");
+  ::unsetenv("LINES");
 }
 
 }  // namespace
