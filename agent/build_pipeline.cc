@@ -164,7 +164,7 @@ absl::Status BuildPipeline::EnsureImage(const v1::ImageSpec& image, const fs::pa
     return s;
   }
   if (absl::Status s = runtime_.BuildImage({image.tag(), workspace / "image" / "Dockerfile", workspace / "image",
-                                            {{"cwb.content_hash", image.content_hash()}}},
+                                            {{"cwb.content_hash", image.content_hash()}}, log.StderrFrom("image")},
                                            log.LinesFrom("image"), &stop);
       !s.ok()) {
     return s;
@@ -206,6 +206,7 @@ absl::StatusOr<ContainerExit> BuildPipeline::SmokeTest(
   test.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh"), "test"};
   test.env.insert(test.env.end(), {{"CWB_WHEELS", kWheels}, {"CWB_TEST_DIR", kTestDir}});
   test.workdir = kTestDir;
+  test.on_stderr_line = log.StderrFrom("test");
   test.mounts = {{artifacts, kWheels, true},
                  {workspace / "test-ctl", kCtl, true},
                  {workspace / "test", kTestDir, false},
@@ -384,7 +385,7 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                                     "have: ", absl::StrJoin(spec.image().apt_packages(), " ")));
     }
   } else if (absl::Status s = EnsureImage(image, workspace, log, stop, &result.image_built); !s.ok()) {
-    return fail(s);
+    return finish(TaskOutcome::kFailed, WithCause(std::string(s.message()), log.CauseOf("image")));
   }
   if (stop.cancelled()) return finish(TaskOutcome::kCancelled, "");
 
@@ -418,6 +419,7 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   ContainerRunRequest request = RunRequest(run, image.tag(), secret_env, "");
   request.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh")};
   request.workdir = kSrc;
+  request.on_stderr_line = log.StderrFrom("build");
   request.mounts = {{workspace / "src", kSrc, false},
                     {workspace / "out", kOut, false},
                     {ctl, kCtl, true},
@@ -430,10 +432,12 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                                       " runtime)"));
   absl::StatusOr<ContainerExit> exit =
       runtime_.RunContainer(request, log.LinesFrom("build"), &stop, options_.stop_grace);
-  if (!exit.ok()) return fail(exit.status());
+  if (!exit.ok()) return finish(TaskOutcome::kFailed, WithCause(std::string(exit.status().message()), log.CauseOf("build")));
   result.exit_code = exit->exit_code;
   if (exit->cancelled) return finish(TaskOutcome::kCancelled, exit->description);
-  if (exit->exit_code != 0) return finish(TaskOutcome::kFailed, BuildFailure(workspace / "out", *exit));
+  if (exit->exit_code != 0) {
+    return finish(TaskOutcome::kFailed, WithCause(BuildFailure(workspace / "out", *exit), log.CauseOf("build")));
+  }
 
   // 5. The wheels: moved out of the container's reach, labelled, digested.
   absl::StatusOr<std::vector<fs::path>> moved = MoveWheels(workspace / "out", artifacts, log);
@@ -460,10 +464,11 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   // 6. The smoke test: a fresh container of the image with only these wheels installed.
   if (!spec.test_command().empty()) {
     absl::StatusOr<ContainerExit> tested = SmokeTest(run, image.tag(), secret_env, workspace, artifacts, log, stop);
-    if (!tested.ok()) return fail(tested.status());
+    if (!tested.ok()) return finish(TaskOutcome::kFailed, WithCause(std::string(tested.status().message()), log.CauseOf("test")));
     if (tested->cancelled) return finish(TaskOutcome::kCancelled, tested->description);
     if (tested->exit_code != 0) {
-      return finish(TaskOutcome::kFailed, absl::StrCat("the smoke test failed: ", tested->description));
+      return finish(TaskOutcome::kFailed,
+                    WithCause(absl::StrCat("the smoke test failed: ", tested->description), log.CauseOf("test")));
     }
   }
   return finish(TaskOutcome::kSucceeded,

@@ -1,8 +1,11 @@
 #include "agent/cli_container_runtime.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/base/cancellation.h"
 
 namespace cwb {
@@ -19,13 +22,22 @@ absl::StatusOr<bool> CliContainerRuntime::ImageExists(const std::string& tag) {
   if (!run.ok()) return run.status();
   if (run->exit.ok()) return true;
   if (run->exit.signal == 0 && run->exit.exit_code == 1) return false;
+  // The engine's own words say why (not running, no permission): its "Error:" lines first, on
+  // one line, bounded.
+  constexpr size_t kMaxEngineMessage = 400;
+  std::vector<std::string> lines = absl::StrSplit(run->output, '\n', absl::SkipWhitespace());
+  std::stable_partition(lines.begin(), lines.end(), [](const std::string& line) { return line.starts_with("Error"); });
+  std::string said = absl::StrJoin(lines, " | ");
+  if (said.size() > kMaxEngineMessage) said = said.substr(0, kMaxEngineMessage) + "...";
   return absl::UnavailableError(absl::StrCat(name(), " could not look up image ", tag, " (",
-                                             run->exit.Describe(), "): ", run->output));
+                                             run->exit.Describe(), "): ", said));
 }
 
 absl::Status CliContainerRuntime::BuildImage(const ImageBuildRequest& request,
                                              const LineCallback& on_line, Cancellation* cancel) {
-  absl::StatusOr<ProcessExit> exit = runner_.Run({BuildImageArgv(options_, request)}, on_line, cancel);
+  ProcessSpec spec{BuildImageArgv(options_, request)};
+  spec.on_stderr_line = request.on_stderr_line;
+  absl::StatusOr<ProcessExit> exit = runner_.Run(spec, on_line, cancel);
   if (!exit.ok()) return exit.status();
   if (exit->cancelled) return absl::CancelledError("image build cancelled");
   if (!exit->ok()) {
@@ -59,6 +71,7 @@ absl::StatusOr<ContainerExit> CliContainerRuntime::RunContainer(const ContainerR
   }
   ProcessSpec spec{RunArgv(options_, request), request.secret_env};
   spec.kill_grace = std::chrono::seconds(5);
+  spec.on_stderr_line = request.on_stderr_line;
   absl::StatusOr<ProcessExit> exit = runner_.Run(spec, on_line, &kill_client);
   run_done.Cancel("container exited");
   if (stopper.joinable()) stopper.join();

@@ -40,6 +40,8 @@ struct ImageBuildRequest {
   std::filesystem::path dockerfile;   // the rendered Dockerfile
   std::filesystem::path context_dir;  // build context (the agent uses an empty directory)
   std::vector<std::pair<std::string, std::string>> labels;
+  // The engine's stderr lines, each whole; empty: they go with stdout's to BuildImage's on_line.
+  std::function<void(std::string_view line)> on_stderr_line;
 };
 
 struct ContainerRunRequest {
@@ -57,6 +59,9 @@ struct ContainerRunRequest {
   // What runs, as exit descriptions name it: "build" ("the build command exited with status 2"),
   // "test" (the smoke test).
   std::string subject = "build";
+  // The run's stderr lines (the build's and the engine's), each whole; empty: they go with
+  // stdout's to RunContainer's on_line.
+  std::function<void(std::string_view line)> on_stderr_line;
 };
 
 // How a container run ended.

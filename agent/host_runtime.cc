@@ -225,6 +225,7 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
     case GpuRequest::Kind::kAll: break;
   }
   spec.kill_grace = stop_grace;
+  spec.on_stderr_line = request.on_stderr_line;
   spec.after_exit = [name = request.name] { KillHostRun(name); };
   Cancellation::Subscription announce;
   if (cancel != nullptr) {

@@ -52,6 +52,7 @@ void LogSink::Write(std::string_view source, std::string_view text) {
       std::fwrite(formatted.data(), 1, formatted.size(), file_);
       bytes_written_ += formatted.size();
     }
+    causes_.Add(line.source, line.text);
     tail_.push_back(line.text);
     if (tail_.size() > options_.tail_lines) tail_.pop_front();
   }
@@ -65,6 +66,11 @@ std::function<void(std::string_view)> LogSink::LinesFrom(std::string source) {
 std::vector<std::string> LogSink::Tail() const {
   std::lock_guard lock(mutex_);
   return {tail_.begin(), tail_.end()};
+}
+
+std::string LogSink::CauseOf(std::string_view step) const {
+  std::lock_guard lock(mutex_);
+  return causes_.Cause(step);
 }
 
 void LogSink::Flush() {

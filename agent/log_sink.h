@@ -1,6 +1,6 @@
 // Where a task's log lines go: each line is timestamped and tagged with its source, appended to
 // the task's log file and handed to a live callback (the coordinator stream). Memory is bounded:
-// only the last `tail_lines` lines are kept (for failure reports), and the file stops growing at
+// only the last `tail_lines` lines and a few likely failure causes are kept (for failure reports), and the file stops growing at
 // `max_file_bytes` with a line saying where it was cut. Thread-safe.
 #pragma once
 
@@ -14,13 +14,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/failure_cause.h"
 #include "common/base/clock.h"
 
 namespace cwb {
 
 struct LogLine {
   Clock::WallTime time;
-  std::string source;  // "cwb", "git", "image", "build"
+  // "cwb", "git", "image", "build", "test"; a process's stderr is marked "<source>:err".
+  std::string source;
   std::string text;
 };
 
@@ -44,10 +46,14 @@ class LogSink {
   ~LogSink();
 
   void Write(std::string_view source, std::string_view text);
-  // A callback for ProcessRunner/ContainerRuntime tagged with `source`.
+  // A callback for ProcessRunner/ContainerRuntime tagged with `source`; StderrFrom's lines are
+  // tagged "<source>:err".
   std::function<void(std::string_view)> LinesFrom(std::string source);
+  std::function<void(std::string_view)> StderrFrom(const std::string& source) { return LinesFrom(source + ":err"); }
 
   std::vector<std::string> Tail() const;
+  // Why `step` ("image", "build", "test") failed, from its lines so far (FailureCauseFinder).
+  std::string CauseOf(std::string_view step) const;
   const std::filesystem::path& path() const { return path_; }
   void Flush();
 
@@ -62,6 +68,7 @@ class LogSink {
   const Options options_;
   mutable std::mutex mutex_;
   std::deque<std::string> tail_;
+  FailureCauseFinder causes_;
   uint64_t bytes_written_ = 0;
   bool truncated_ = false;
 };

@@ -178,7 +178,7 @@ uint32_t LiveBuildView::failed() const {
   return n;
 }
 
-void LiveBuildView::Finish(int64_t now_ms) {
+void LiveBuildView::Finish(int64_t now_ms, const std::function<std::string(const std::string&)>& log_of) {
   const uint32_t succeeded_tasks = succeeded(), failed_tasks = failed();
   std::lock_guard lock(mutex_);
   if (terminal_) RedrawLocked(now_ms);
@@ -189,6 +189,7 @@ void LiveBuildView::Finish(int64_t now_ms) {
     if (task.state() == v1::TASK_STATE_FAILED || task.state() == v1::TASK_STATE_CANCELLED) {
       out_ << "  " << id << " " << task.spec().project() << " " << AxesLabel(task.spec()) << ": "
            << StateName(task.state()) << ": " << task.message() << '\n';
+      if (log_of && task.state() == v1::TASK_STATE_FAILED) out_ << "    log: " << log_of(id) << '\n';
     }
   }
 }

@@ -47,8 +47,9 @@ class LiveBuildView {
   void Update(const v1::TaskInfo& task, int64_t now_ms);
   // Redraws if something changed since the last draw, or a second has passed.
   void Tick(int64_t now_ms);
-  // Final summary line; returns the counts.
-  void Finish(int64_t now_ms);
+  // The summary: a line of counts, then each failed or cancelled task with its message (the
+  // cause of a failure) and, below, where its whole log is (`log_of(task_id)`; none if empty).
+  void Finish(int64_t now_ms, const std::function<std::string(const std::string& task_id)>& log_of = {});
 
   uint32_t succeeded() const;
   uint32_t failed() const;  // failed or cancelled

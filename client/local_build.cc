@@ -71,6 +71,7 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
   remote.no_cache = options.no_cache;
   remote.index = options.index;
   remote.strict = options.strict;
+  remote.local_log_dir = fs::absolute(Coordinator::LogsDir(server_options.coordinator.data_dir));
   // Ctrl-C cancels every unfinished task of whatever this process submitted; the watch below then
   // ends as usual.
   Cancellation done;

@@ -78,8 +78,15 @@ absl::StatusOr<std::string> ResolveTask(CoordinatorConnection& connection,
 }
 
 // `json`: each event as one JSON line instead of the live view.
-int Watch(CoordinatorConnection& connection, const std::string& build_id, bool terminal, bool json,
+int Watch(CoordinatorConnection& connection, const std::string& build_id, const RemoteOptions& options,
           std::ostream& out, std::ostream& err) {
+  bool terminal = options.terminal;
+  const bool json = options.json;
+  // Where a failed task's whole log can be read.
+  auto log_of = [&](const std::string& task_id) {
+    if (!options.local_log_dir.empty()) return (options.local_log_dir / build_id / (task_id + ".log")).string();
+    return absl::StrCat("cwb logs ", build_id, " ", task_id);
+  };
   std::ostream discard(nullptr);  // the view still counts failures when the output is JSON
   if (json) terminal = false;
   v1::WatchBuildRequest request;
@@ -122,7 +129,7 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, bool t
     if (finished) {
       context->TryCancel();
       reader->Finish();
-      view.Finish(NowMs());
+      view.Finish(NowMs(), log_of);
       return view.failed() == 0 ? kExitSuccess : kExitSomeFailed;
     }
     grpc::Status status = reader->Finish();
@@ -181,13 +188,13 @@ int SubmitCommand(const RemoteOptions& options, const std::string& config_path, 
     PrintUnsupported(build.unsupported(), out);
   }
   if (!watch) return kExitSuccess;
-  return Watch(connection, build.build_id(), options.terminal, options.json, out, err);
+  return Watch(connection, build.build_id(), options, out, err);
 }
 
 int WatchCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,
                  std::ostream& err) {
   CoordinatorConnection connection(options.connection);
-  return Watch(connection, build_id, options.terminal, options.json, out, err);
+  return Watch(connection, build_id, options, out, err);
 }
 
 int StatusCommand(const RemoteOptions& options, const std::string& build_id, std::ostream& out,

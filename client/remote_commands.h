@@ -20,6 +20,9 @@ struct RemoteOptions {
   bool no_cache = false;  // submit: build every task, reusing no earlier result
   bool index = false;     // fetch: also write the static pip index DIR/simple/
   bool strict = false;    // submit: a combination no PyTorch release supports is an error
+  // Where the coordinator keeps task logs on this machine (`cwb build`'s own): a failed task's
+  // summary line is followed by its log's path there; empty: by the `cwb logs` command to read it.
+  std::filesystem::path local_log_dir;
 };
 
 // The config at `config_path` planned here (its errors name file:line:column) as the SubmitBuild

@@ -74,7 +74,7 @@ Coordinator::Coordinator(CoordinatorOptions options, Clock& clock, std::unique_p
       writer_(*store_, clock_),
       resolver_runner_(std::move(resolver_runner)),
       resolver_(std::move(resolver)),
-      logs_(options_.data_dir / "logs", options_.max_log_bytes),
+      logs_(LogsDir(options_.data_dir), options_.max_log_bytes),
       artifacts_(options_.data_dir, options_.max_upload_bytes),
       result_cache_(*store_, artifacts_, *resolver_, metrics_.result_cache_hits()),
       submit_random_(std::random_device{}()),

@@ -66,6 +66,9 @@ struct CoordinatorOptions {
 class Coordinator {
  public:
   // `resolver` finds the commits of sources for the result cache; null: git ls-remote.
+  // Where the task logs of a coordinator with `data_dir` are (LogStore::PathOf below it).
+  static std::filesystem::path LogsDir(const std::filesystem::path& data_dir) { return data_dir / "logs"; }
+
   static absl::StatusOr<std::unique_ptr<Coordinator>> Create(
       CoordinatorOptions options, Clock& clock, std::unique_ptr<SourceResolver> resolver = nullptr);
   ~Coordinator();

@@ -17,6 +17,8 @@ namespace cwb {
 
 class Cancellation;
 
+using ProcessLineCallback = std::function<void(std::string_view line)>;
+
 struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0] is looked up on PATH unless it contains '/'
   std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) the agent's
@@ -30,6 +32,10 @@ struct ProcessSpec {
   // Its stderr goes to /dev/null: for commands whose stdout is data to parse (a container list),
   // where a note on stderr (Debian's docker shim announces itself there) must not read as data.
   bool discard_stderr = false;
+  // Set: stderr comes through a pipe of its own and its lines go here, each whole (a stderr line
+  // is never spliced into a stdout line); empty: stderr merges with stdout into Run's `on_line`.
+  // Called on Run's thread, interleaved with `on_line` in order of arrival.
+  ProcessLineCallback on_stderr_line;
 };
 
 struct ProcessExit {
@@ -43,12 +49,13 @@ struct ProcessExit {
 
 class ProcessRunner {
  public:
-  using LineCallback = std::function<void(std::string_view line)>;
+  using LineCallback = ProcessLineCallback;
 
   virtual ~ProcessRunner() = default;
 
   // Runs spec to completion. Each line of stdout and stderr (merged, in order of arrival, split
-  // by LineSplitter) goes to `on_line` on the calling thread. `cancel` (may be null) stops the
+  // by LineSplitter; stderr apart where spec.on_stderr_line is set) goes to `on_line` on the
+  // calling thread. `cancel` (may be null) stops the
   // process as described on ProcessSpec. Fails with NotFound when argv[0] cannot be started.
   virtual absl::StatusOr<ProcessExit> Run(const ProcessSpec& spec, const LineCallback& on_line,
                                           Cancellation* cancel) = 0;

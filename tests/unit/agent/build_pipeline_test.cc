@@ -306,7 +306,7 @@ TEST_F(BuildPipelineTest, FailingBuildReportsExitAndTailAndCleansUp) {
   TaskResult result = RunTask(Spec());
   EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_EQ(result.message, "exit 2");
+  EXPECT_EQ(result.message, "exit 2: error: nvcc died");  // the step, then its cause
   ASSERT_EQ(result.log_tail.size(), 50u);
   EXPECT_THAT(result.log_tail, Contains("error: nvcc died"));
   EXPECT_FALSE(fs::exists(paths::Workspace(work_, "00112233aabbccdd", "a1")));
@@ -356,7 +356,7 @@ TEST_F(BuildPipelineTest, ImageBuildFailureIsReported) {
   runtime_.build_status = absl::UnknownError("podman build of x failed (exit 1)");
   TaskResult result = RunTask(Spec());
   EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
-  EXPECT_EQ(result.message, "podman build of x failed (exit 1)");
+  EXPECT_EQ(result.message, "podman build of x failed (exit 1)");  // the fake's engine says nothing more
 }
 
 TEST_F(BuildPipelineTest, CachesAreSharedWithinATrustDomainOnly) {
@@ -514,11 +514,16 @@ TEST_F(BuildPipelineTest, FailingSmokeTestFailsTheTaskAndKeepsNoWheel) {
   spec.set_test_command("python -c 'import demo'");
   const auto build = runtime_.on_run;
   runtime_.on_run = [&](const ContainerRunRequest& request, const ContainerRuntime::LineCallback& on_line) {
-    return request.name.ends_with("-test") ? 3 : build(request, on_line);
+    if (!request.name.ends_with("-test")) {
+      on_line("RuntimeWarning: a build line is not the test's cause");
+      return build(request, on_line);
+    }
+    request.on_stderr_line("ModuleNotFoundError: No module named 'demo'");
+    return 3;
   };
   TaskResult result = RunTask(spec);
   EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
-  EXPECT_EQ(result.message, "the smoke test failed: exit 3");
+  EXPECT_EQ(result.message, "the smoke test failed: exit 3: ModuleNotFoundError: No module named 'demo'");
   EXPECT_TRUE(result.wheels.empty());
   EXPECT_FALSE(fs::exists(paths::Artifacts(work_, "00112233aabbccdd", "a1")));
   EXPECT_FALSE(fs::exists(paths::Workspace(work_, "00112233aabbccdd", "a1")));

@@ -88,6 +88,24 @@ TEST(BoostProcessRunnerTest, MergesOutputAndReportsExitCodes) {
   EXPECT_THAT(lines, ::testing::UnorderedElementsAre("out", "err"));
 }
 
+TEST(BoostProcessRunnerTest, StderrApartKeepsLinesWholeThatOnePipeWouldSplice) {
+  // Half a stdout line, a whole stderr line, the rest of the stdout line: on one pipe the
+  // stderr line lands in the middle of the stdout one (as make -j and ninja interleave them).
+  const std::string script = "printf 'compiling a'; printf 'warning: w\\n' >&2; printf 'bc.o\\n'";
+  BoostProcessRunner runner;
+  std::vector<std::string> merged;
+  ASSERT_TRUE(runner.Run({{"/bin/sh", "-c", script}}, [&](std::string_view l) { merged.emplace_back(l); }, nullptr).ok());
+  EXPECT_THAT(merged, ::testing::ElementsAre("compiling awarning: w", "bc.o"));
+
+  std::vector<std::string> lines;
+  ProcessSpec spec{{"/bin/sh", "-c", script}};
+  spec.on_stderr_line = [&](std::string_view l) { lines.push_back("stderr: " + std::string(l)); };
+  absl::StatusOr<ProcessExit> exit = runner.Run(spec, [&](std::string_view l) { lines.emplace_back(l); }, nullptr);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_TRUE(exit->ok());
+  EXPECT_THAT(lines, ::testing::UnorderedElementsAre("stderr: warning: w", "compiling abc.o"));
+}
+
 TEST(BoostProcessRunnerTest, StderrCanBeDiscardedWhereStdoutIsData) {
   BoostProcessRunner runner;
   ProcessSpec spec{{"/bin/sh", "-c", "echo 'Emulate Docker CLI using podman.' >&2; echo cwb-1-a1; echo cwb-2-a1"}};
