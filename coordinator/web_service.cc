@@ -17,6 +17,7 @@ namespace cwb {
 namespace {
 
 constexpr size_t kLogChunk = 256 << 10;
+constexpr uint64_t kMaxTailLines = 100000;
 
 HttpResponse Json(const google::protobuf::Message& message) {
   HttpResponse response;
@@ -156,22 +157,51 @@ HttpResponse WebService::Api(const HttpRequest& request) {
     for (v1::AgentInfo& agent : *agents) *list.add_agents() = std::move(agent);
     return Json(list);
   }
-  if (parts.size() == 4 && parts[1] == "logs") {
-    absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(parts[2], parts[3]);
-    if (!task.ok()) return Failure(task.status());
-    uint64_t offset = 0;
-    if (auto it = request.query.find("offset"); it != request.query.end() && !absl::SimpleAtoi(it->second, &offset)) {
-      return HttpResponse::Text(400, "offset: expected a byte count\n");
-    }
-    absl::StatusOr<std::string> text = coordinator_.logs().Read(parts[2], task->spec().id(), offset, kLogChunk);
-    if (!text.ok()) return NotFound(std::string(text.status().message()));
-    HttpResponse response = HttpResponse::Text(200, *text);
-    response.headers.emplace_back("X-Log-Next-Offset", absl::StrCat(offset + text->size()));
-    response.headers.emplace_back("X-Task-State", StateName(task->state()));
-    response.headers.emplace_back("Cache-Control", "no-store");
-    return response;
-  }
+  if (parts.size() == 4 && parts[1] == "logs") return Log(parts[2], parts[3], request);
   return NotFound("no such API route: " + request.path);
+}
+
+// A task's log, in one of three windows: `?offset=N` what follows byte N (following a live log),
+// `?tail=N` its last N lines (where a log view opens: the end of a long log at once), `?before=N`
+// the whole lines that end at byte N (earlier lines, loaded on demand). Each answers at most
+// kLogChunk bytes, with X-Log-Start-Offset and X-Log-Next-Offset saying which bytes it holds.
+HttpResponse WebService::Log(const std::string& build_id, const std::string& task_id, const HttpRequest& request) {
+  absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(build_id, task_id);
+  if (!task.ok()) return Failure(task.status());
+  auto number = [&](const char* name, uint64_t* value) {
+    auto it = request.query.find(name);
+    return it == request.query.end() || absl::SimpleAtoi(it->second, value);
+  };
+  uint64_t offset = 0, tail = 0, before = 0;
+  if (!number("offset", &offset) || !number("tail", &tail) || !number("before", &before)) {
+    return HttpResponse::Text(400, "offset, tail, before: expected a count\n");
+  }
+  LogStore& logs = coordinator_.logs();
+  const std::string& task_key = task->spec().id();
+  size_t length = kLogChunk;
+  if (tail > 0) {
+    absl::StatusOr<uint64_t> start = logs.TailOffset(build_id, task_key, std::min<uint64_t>(tail, kMaxTailLines));
+    if (!start.ok()) return NotFound(std::string(start.status().message()));
+    offset = *start;
+  } else if (request.query.contains("before")) {
+    offset = before > kLogChunk ? before - kLogChunk : 0;
+    length = static_cast<size_t>(before - offset);
+  }
+  absl::StatusOr<std::string> text = logs.Read(build_id, task_key, offset, length);
+  if (!text.ok()) return NotFound(std::string(text.status().message()));
+  if (request.query.contains("before") && offset > 0) {
+    // Whole lines only: what precedes the first line break belongs to a line cut by the window.
+    const size_t line_start = text->find('\n');
+    const size_t drop = line_start == std::string::npos ? text->size() : line_start + 1;
+    text->erase(0, drop);
+    offset += drop;
+  }
+  HttpResponse response = HttpResponse::Text(200, *text);
+  response.headers.emplace_back("X-Log-Start-Offset", absl::StrCat(offset));
+  response.headers.emplace_back("X-Log-Next-Offset", absl::StrCat(offset + text->size()));
+  response.headers.emplace_back("X-Task-State", StateName(task->state()));
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
 }
 
 absl::StatusOr<SimpleIndex> WebService::PublishedIndex() {

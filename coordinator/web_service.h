@@ -36,6 +36,7 @@ class WebService {
  private:
   HttpResponse Api(const HttpRequest& request);
   HttpResponse Index(const std::string& rest);
+  HttpResponse Log(const std::string& build_id, const std::string& task_id, const HttpRequest& request);
   HttpResponse Install(const HttpRequest& request);
   // Every build's published wheels as one index.
   absl::StatusOr<SimpleIndex> PublishedIndex();

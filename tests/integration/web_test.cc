@@ -402,3 +402,80 @@ TEST_F(WebTest, CoverageOfALabelledSmokeTestedBuildMatchesItsWheels) {
 
 }  // namespace
 }  // namespace cwb
+
+namespace cwb {
+namespace {
+
+// The numbers of the "line N" lines of a log text, in order.
+std::vector<int> LineNumbers(const std::string& text) {
+  std::vector<int> numbers;
+  const std::regex line(R"(\[build\] line (\d+) x)");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), line); it != std::sregex_iterator(); ++it) {
+    numbers.push_back(std::stoi((*it)[1]));
+  }
+  return numbers;
+}
+
+TEST_F(WebTest, ALongLogOpensAtItsEndAndLoadsEarlierLinesOnDemand) {
+  constexpr int kLines = 200000;  // about 20 MB of log
+  const fs::path pure = MakeRepositoryFrom(dir_, "examples/demo-pure-package", "pure");
+  std::ofstream(dir_ / "long.yaml") << absl::StrCat(
+      "build_target: {python_version: \"", version_, "\", cuda_version: cpu, pytorch_version: \"2.4\"}\n"
+      "projects:\n"
+      "  - name: chatty\n"
+      "    repo_url: ", pure.string(), "\n"
+      "    build_command: python -c \"[print('line %d x' % i + 'x' * 80) for i in range(", kLines, ")]\"; exit 1\n"
+      "pytorch_base_images: {\"2.4\": {cpu: unused-by-the-host-runtime}}\n");
+  ASSERT_NO_FATAL_FAILURE(StartServers(1));
+  ChildProcess submit(Cli({"submit", (dir_ / "long.yaml").string(), "--watch"}));
+  submit.Wait(seconds(300));
+  const std::string build_id = submit.WaitForLine("build (b\\w+)", seconds(1));
+  ASSERT_FALSE(build_id.empty()) << submit.Output();
+  const v1::BuildInfo build = Status(build_id);
+  ASSERT_EQ(build.tasks_size(), 1);
+  const std::string task = build.tasks(0).spec().id();
+  const std::map<std::string, std::string> bearer = {{"Authorization", absl::StrCat("Bearer ", kToken)}};
+
+  // Headless Chromium opens the log view: the end of the log is there at once, its beginning is
+  // not, and the view knows where its lines start.
+  const std::string dom = MustRun({"chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                   "--no-first-run", absl::StrCat("--user-data-dir=", (dir_ / "chromium").string()),
+                                   "--virtual-time-budget=5000", "--dump-dom",
+                                   absl::StrCat("http://", http_, "/?token=", kToken, "#build=", build_id, "&log=", task)});
+  std::smatch start_match;
+  ASSERT_TRUE(std::regex_search(dom, start_match, std::regex(R"re(<pre id="log" data-log-start="(\d+)">)re")))
+      << dom.substr(0, 4000);
+  const uint64_t shown_start = std::stoull(start_match[1]);
+  EXPECT_GT(shown_start, 10u << 20);  // the view starts past the log's first 10 MB
+  const std::vector<int> shown = LineNumbers(dom);
+  ASSERT_FALSE(shown.empty());
+  EXPECT_EQ(shown.back(), kLines - 1);
+  EXPECT_GT(shown.front(), kLines - 2100);  // the last 2000 lines (and cwb's own)
+  EXPECT_TRUE(std::regex_search(dom, std::regex(R"re(<button id="log-earlier" type="button">Load earlier lines \(\d+ KiB)re")))
+      << "the button to load earlier lines is not shown";
+
+  // What the button loads: whole lines ending where the view starts, back to the first line.
+  std::vector<int> all = shown;
+  uint64_t start = shown_start;
+  int requests = 0;
+  while (start > 0 && ++requests < 1000) {
+    const HttpAnswer earlier =
+        HttpGet(http_, absl::StrCat("/api/logs/", build_id, "/", task, "?before=", start), bearer);
+    ASSERT_EQ(earlier.status, 200) << earlier.body;
+    EXPECT_EQ(earlier.headers.at("X-Log-Next-Offset"), absl::StrCat(start));
+    ASSERT_FALSE(earlier.body.empty());
+    EXPECT_EQ(earlier.body.back(), '\n');
+    EXPECT_TRUE(std::regex_search(earlier.body, std::regex("^\\d{4}-\\d\\d-\\d\\dT")))
+        << earlier.body.substr(0, 200);  // a whole line begins it
+    std::vector<int> before = LineNumbers(earlier.body);
+    before.insert(before.end(), all.begin(), all.end());
+    all = std::move(before);
+    start = std::stoull(earlier.headers.at("X-Log-Start-Offset"));
+  }
+  ASSERT_EQ(all.size(), static_cast<size_t>(kLines));
+  for (int i = 0; i < kLines; ++i) ASSERT_EQ(all[i], i);  // each line once, in order
+  StopServers();
+}
+
+}  // namespace
+}  // namespace cwb
