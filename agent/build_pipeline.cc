@@ -9,6 +9,7 @@
 #include "agent/agent_paths.h"
 #include "agent/container_build_script.h"
 #include "agent/git_checkout.h"
+#include "agent/image_check.h"
 #include "agent/wheel_relabel.h"
 #include "common/base/atomic_file.h"
 #include "common/config/axes.h"
@@ -170,6 +171,35 @@ absl::Status BuildPipeline::EnsureImage(const v1::ImageSpec& image, const fs::pa
     return s;
   }
   *built = true;
+  return absl::OkStatus();
+}
+
+absl::Status BuildPipeline::CheckImage(const v1::TaskSpec& spec, LogSink& log) {
+  const std::string tag = runtime_.uses_images() ? spec.image().tag() : "";
+  std::string text;
+  {
+    std::lock_guard lock(image_mutex_);
+    auto it = image_facts_.find(tag);
+    if (it != image_facts_.end()) text = it->second;
+  }
+  if (text.empty()) {
+    absl::StatusOr<std::string> read = runtime_.BaseImageFacts(tag);
+    if (!read.ok()) return read.status();
+    text = *std::move(read);
+    std::lock_guard lock(image_mutex_);
+    image_facts_[tag] = text;
+  }
+  const std::string what = runtime_.uses_images() ? absl::StrCat("image ", tag) : "the host";
+  if (text.empty()) {
+    log.Write("cwb", absl::StrCat(what, " records nothing of its Python and torch (a Dockerfile template "
+                                        "without cwb's facts step): not checked against the cell"));
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ImageFacts> facts = ParseImageFacts(text);
+  if (!facts.ok()) return absl::FailedPreconditionError(absl::StrCat(what, ": ", facts.status().message()));
+  absl::StatusOr<std::string> gives = CheckImageAgainstCell(*facts, spec);
+  if (!gives.ok()) return absl::FailedPreconditionError(absl::StrCat(what, ": ", gives.status().message()));
+  log.Write("cwb", absl::StrCat(what, " gives ", *gives));
   return absl::OkStatus();
 }
 
@@ -388,6 +418,7 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
     return finish(TaskOutcome::kFailed, WithCause(std::string(s.message()), log.CauseOf("image")));
   }
   if (stop.cancelled()) return finish(TaskOutcome::kCancelled, "");
+  if (absl::Status s = CheckImage(spec, log); !s.ok()) return fail(s);
 
   // 2. The source, checked out on the host.
   absl::StatusOr<CheckoutResult> checkout =

@@ -103,6 +103,10 @@ class BuildPipeline {
   absl::Status EnsureImage(const v1::ImageSpec& image, const std::filesystem::path& workspace,
                            LogSink& log, Cancellation& stop, bool* built);
 
+  // Checks that the image (or the host's Python) gives the cell its Python and torch
+  // (image_check.h), logging what it gives; an image's facts are read once per image.
+  absl::Status CheckImage(const v1::TaskSpec& spec, LogSink& log);
+
   TaskResult RunAttempt(const TaskRun& run);
   // Marks the attempt alive now (its file's time), creating the file if need be.
   static void TouchAlive(const std::filesystem::path& alive);
@@ -131,6 +135,7 @@ class BuildPipeline {
   std::atomic<int> running_{0};
   std::mutex image_mutex_;
   std::map<std::string, std::shared_ptr<std::timed_mutex>> image_builds_;  // by tag
+  std::map<std::string, std::string> image_facts_;  // by tag, as BaseImageFacts read them
 };
 
 }  // namespace cwb

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/image_check.h"
 #include "common/base/cancellation.h"
 
 namespace cwb {
@@ -105,6 +106,17 @@ absl::StatusOr<std::vector<std::string>> CliContainerRuntime::ListContainers(
     return absl::UnavailableError(absl::StrCat(name(), " ps failed (", exit->Describe(), ")"));
   }
   return names;
+}
+
+absl::StatusOr<std::string> CliContainerRuntime::BaseImageFacts(const std::string& tag) {
+  ProcessSpec read{ReadImageFileArgv(options_, tag, kBaseImageFactsPath)};
+  read.discard_stderr = true;  // stdout is the file; cat's or the engine's notes are not
+  absl::StatusOr<CapturedRun> run = RunAndCapture(runner_, read);
+  if (!run.ok()) return run.status();
+  if (run->exit.ok()) return run->output;
+  if (run->exit.signal == 0 && run->exit.exit_code == 1) return std::string();  // cat: no such file
+  return absl::UnavailableError(absl::StrCat(name(), " could not read ", kBaseImageFactsPath, " of image ", tag, " (",
+                                             run->exit.Describe(), ")"));
 }
 
 absl::Status CliContainerRuntime::RemoveContainer(const std::string& name) {

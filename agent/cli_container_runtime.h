@@ -20,6 +20,7 @@ class CliContainerRuntime final : public ContainerRuntime {
   absl::StatusOr<ContainerExit> RunContainer(const ContainerRunRequest& request,
                                              const LineCallback& on_line, Cancellation* cancel,
                                              std::chrono::seconds stop_grace) override;
+  absl::StatusOr<std::string> BaseImageFacts(const std::string& tag) override;
   absl::Status RemoveContainer(const std::string& name) override;
   Stopper StopperFor(const std::string& name) const override { return {RemoveArgv(options_, name), ""}; }
   absl::StatusOr<std::vector<std::string>> ListContainers(const std::string& key,

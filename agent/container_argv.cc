@@ -103,6 +103,11 @@ std::vector<std::string> RemoveArgv(const EngineOptions& options, const std::str
   return {EngineBinary(options), "rm", "--force", name};
 }
 
+std::vector<std::string> ReadImageFileArgv(const EngineOptions& options, const std::string& image,
+                                           const std::string& path) {
+  return {EngineBinary(options), "run", "--rm", "--network", "none", "--entrypoint", "cat", image, path};
+}
+
 std::vector<std::string> ListArgv(const EngineOptions& options, const std::string& key,
                                   const std::string& value) {
   return {EngineBinary(options), "ps", "--all", "--filter", absl::StrCat("label=", key, "=", value),

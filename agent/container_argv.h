@@ -9,6 +9,7 @@
 //   <bin> stop --time SECONDS NAME               SIGTERM, then SIGKILL after SECONDS
 //   <bin> rm --force [--time 0] NAME             (--time 0: podman, kill without waiting)
 //   <bin> ps --all --filter label=K=V --format {{.Names}}
+//   <bin> run --rm --network none --entrypoint cat IMAGE PATH    a file of an image (its facts)
 // GPU flags: docker `--gpus all` or `--gpus "device=0,1"`; podman (CDI)
 // `--device nvidia.com/gpu=all` or one `--device nvidia.com/gpu=ID` per device.
 #pragma once
@@ -44,6 +45,8 @@ std::vector<std::string> RunArgv(const EngineOptions& options, const ContainerRu
 std::vector<std::string> StopArgv(const EngineOptions& options, const std::string& name,
                                   int grace_seconds);
 std::vector<std::string> RemoveArgv(const EngineOptions& options, const std::string& name);
+std::vector<std::string> ReadImageFileArgv(const EngineOptions& options, const std::string& image,
+                                           const std::string& path);
 std::vector<std::string> ListArgv(const EngineOptions& options, const std::string& key,
                                   const std::string& value);
 

@@ -101,6 +101,11 @@ class ContainerRuntime {
                                                      Cancellation* cancel,
                                                      std::chrono::seconds stop_grace) = 0;
 
+  // What the image `tag` records of what its base gives the build (kBaseImageFactsPath in
+  // image_check.h; the host runtime: its Python's), as "key=value" lines; empty when the image
+  // records nothing (a Dockerfile template without cwb's step).
+  virtual absl::StatusOr<std::string> BaseImageFacts(const std::string& tag) = 0;
+
   // Removes a container if it exists (used to clean up after a crash). Idempotent.
   virtual absl::Status RemoveContainer(const std::string& name) = 0;
 

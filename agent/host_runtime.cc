@@ -255,6 +255,11 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
   return result;
 }
 
+absl::StatusOr<std::string> HostRuntime::BaseImageFacts(const std::string&) {
+  return absl::StrCat("python=", python_.version, "\nexecutable=", python_.executable, "\ntorch=", python_.torch_version,
+                      "\ntorch_cuda=", python_.torch_cuda, "\n");
+}
+
 absl::Status HostRuntime::RemoveContainer(const std::string& name) {
   if (absl::Status s = ValidRunName(name); !s.ok()) return s;
   KillHostRun(name);

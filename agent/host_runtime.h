@@ -78,6 +78,8 @@ class HostRuntime final : public ContainerRuntime {
                                              const LineCallback& on_line, Cancellation* cancel,
                                              std::chrono::seconds stop_grace) override;
   // Kills every process of the run (SIGKILL) and removes its directory.
+  // Its Python's, probed at Create (the host has no image): the same check as an image's.
+  absl::StatusOr<std::string> BaseImageFacts(const std::string& tag) override;
   absl::Status RemoveContainer(const std::string& name) override;
   Stopper StopperFor(const std::string& name) const override { return {{}, name}; }
   absl::StatusOr<std::vector<std::string>> ListContainers(const std::string& key,

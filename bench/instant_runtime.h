@@ -42,6 +42,7 @@ class InstantRuntime final : public ContainerRuntime {
     on_line("built at once");
     return ContainerExit{0, false, "the build command exited with status 0"};
   }
+  absl::StatusOr<std::string> BaseImageFacts(const std::string&) override { return std::string(); }
   absl::Status RemoveContainer(const std::string&) override { return absl::OkStatus(); }
   Stopper StopperFor(const std::string&) const override { return {}; }
   absl::StatusOr<std::vector<std::string>> ListContainers(const std::string&, const std::string&) override {

@@ -64,6 +64,9 @@ class FakeContainerRuntime final : public ContainerRuntime {
     running_ = false;
     return exit;
   }
+  // What every image records of its base; empty: nothing (as a custom template's image).
+  std::string image_facts;
+  absl::StatusOr<std::string> BaseImageFacts(const std::string&) override { return image_facts; }
   absl::Status RemoveContainer(const std::string& name) override {
     std::lock_guard lock(mutex_);
     removed_.push_back(name);

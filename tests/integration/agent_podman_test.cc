@@ -117,6 +117,46 @@ TEST_F(AgentPodmanTest, AShortBaseImageNameIsDockerHubsAsDockerReadsIt) {
   EXPECT_THAT(lines, Contains(HasSubstr("FROM " + full))) << absl::StrJoin(lines, "\n");
 }
 
+// The image's Python and torch are checked against the cell before the build, with real ones:
+// Debian's python3-torch (package 1.13.1, whose torch.__version__ says 1.13.0a0; CPU) in an image
+// made from the base image, and the base image's Python 3.11 asked to be 3.10.
+TEST_F(AgentPodmanTest, TheImagesPythonAndTorchAreCheckedAgainstTheCell) {
+  const std::string torch_image = "localhost/cwb-test-debian-torch:bookworm-1";
+  if (MustRun({"podman", "images", "-q", torch_image}).empty()) {
+    const fs::path context = dir_ / "torch-image";
+    fs::create_directories(context);
+    std::ofstream(context / "Dockerfile") << "FROM " << kBaseImage << "\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends python3-torch && rm -rf /var/lib/apt/lists/*\n";
+    MustRun({"podman", "build", "--network", "host", "-t", torch_image, context.string()});
+  }
+  auto plan = [&](const std::string& python, const std::string& torch, const std::string& base) {
+    return PlanOnlyTask(absl::StrCat(
+        "build_target: {python_version: \"", python, "\", cuda_version: cpu, pytorch_version: \"", torch, "\"}\n"
+        "projects:\n"
+        "  - name: demo\n"
+        "    repo_url: ", repo_.string(), "\n"
+        "    repo_ref: v0.1.0\n"
+        "    build_command: python -c \"import torch; print(\\\"torch\\\", torch.__version__)\" && ", kPipWheel, "\n"
+        "pytorch_base_images: {\"", torch, "\": {cpu: \"", base, "\"}}\n"), dir_);
+  };
+  std::vector<std::string> lines;
+  auto collect = [&](const LogLine& line) { lines.push_back(line.text); };
+
+  TaskResult matching = Build(plan("3.11", "1.13", torch_image), "torch1", nullptr, collect);
+  EXPECT_EQ(matching.outcome, TaskOutcome::kSucceeded) << matching.message << "\n" << absl::StrJoin(lines, "\n");
+  EXPECT_THAT(lines, Contains(HasSubstr("gives Python 3.11.2 (/usr/bin/python3.11), torch 1.13.0a0 (CPU)")));
+  EXPECT_THAT(lines, Contains("torch 1.13.0a0"));  // the build's own import
+
+  TaskResult other_torch = Build(plan("3.11", "2.4.0", torch_image), "torch2");
+  EXPECT_EQ(other_torch.outcome, TaskOutcome::kFailed);
+  EXPECT_THAT(other_torch.message, HasSubstr("the image gives torch 1.13.0a0 but the cell asks for PyTorch 2.4.0"));
+
+  TaskResult other_python = Build(plan("3.10", "1.13", kBaseImage), "python1");
+  EXPECT_EQ(other_python.outcome, TaskOutcome::kFailed);
+  EXPECT_THAT(other_python.message,
+              HasSubstr("the image gives Python 3.11.2 (/usr/bin/python3) but the cell asks for Python 3.10"));
+}
+
 TEST_F(AgentPodmanTest, DependenciesArePipInstalledBeforeTheBuild) {
   // No package index here: the dependency's wheel is vendored in the repository and pip is told
   // to look there through the project's environment.

@@ -359,6 +359,23 @@ TEST_F(BuildPipelineTest, ImageBuildFailureIsReported) {
   EXPECT_EQ(result.message, "podman build of x failed (exit 1)");  // the fake's engine says nothing more
 }
 
+TEST_F(BuildPipelineTest, AnImageOfAnotherTorchFailsBeforeTheBuildNamingBoth) {
+  runtime_.image_facts = "python=3.11.2\nexecutable=/usr/bin/python3.11\ntorch=1.13.1\ntorch_cuda=\n";
+  TaskResult result = RunTask(Spec());  // python 3.11, CUDA 12.1, torch 2.4.0
+  EXPECT_EQ(result.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(result.message, "image " + Spec().image().tag() +
+                                ": the image gives torch 1.13.1 but the cell asks for PyTorch 2.4.0");
+  EXPECT_TRUE(runtime_.runs().empty());  // nothing ran
+}
+
+TEST_F(BuildPipelineTest, AnImageWithoutTorchBuildsAndTheLogSaysSo) {
+  runtime_.image_facts = "python=3.11.2\nexecutable=/usr/bin/python3.11\n";
+  TaskResult result = RunTask(Spec());
+  EXPECT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;
+  EXPECT_THAT(lines_, Contains(::testing::HasSubstr("gives Python 3.11.2 (/usr/bin/python3.11), no torch: the build "
+                                                    "brings what it needs")));
+}
+
 TEST_F(BuildPipelineTest, CachesAreSharedWithinATrustDomainOnly) {
   auto cache_mounts = [&](const std::string& domain) {
     const size_t before = runtime_.runs().size();
