@@ -1,5 +1,7 @@
 #include "agent/log_batcher.h"
 
+#include "agent/build_progress.h"
+
 namespace cwb {
 
 LogBatcher::LogBatcher(const std::string& build_id, const std::string& task_id,
@@ -33,6 +35,12 @@ void LogBatcher::Add(const LogLine& line) {
   out->set_source(line.source);
   out->set_text(line.text);
   bytes_ += line.text.size() + line.source.size() + 16;
+  // The build's own progress lines (not cwb's, git's or the image build's) say how far it is.
+  if (line.source.starts_with("build") && !line.text.empty()) {
+    if (std::optional<v1::BuildProgress> progress = ParseProgressLine(line.text)) {
+      *message_.mutable_logs()->mutable_progress() = *progress;
+    }
+  }
   if (message_.logs().lines_size() == 1) {
     first_line_at_ = clock_.SteadyNow();
     has_lines_.notify_all();
@@ -44,6 +52,7 @@ void LogBatcher::SendLocked() {
   if (message_.logs().lines_size() == 0) return;
   send_(message_);
   message_.mutable_logs()->clear_lines();
+  message_.mutable_logs()->clear_progress();
   bytes_ = 0;
 }
 

@@ -1,4 +1,5 @@
-// Gathers one attempt's log lines into LogBatch messages for the session stream: a batch goes out
+// Gathers one attempt's log lines into LogBatch messages for the session stream, with the build's
+// latest progress line read into LogBatch.progress: a batch goes out
 // when it holds kMaxBytes or kMaxLines, or max_delay after its first line (so `cwb logs -f` stays
 // live while a build is quiet), and on destruction. Memory is bounded by one batch: while the
 // stream cannot take more (gRPC flow control), Add blocks, which holds the build's output back.

@@ -21,7 +21,22 @@ std::string AxesLabel(const v1::TaskSpec& spec) {
 std::string Elapsed(const v1::TaskInfo& task, int64_t now_ms) {
   if (task.started_at_ms() == 0) return "-";
   const int64_t end = task.finished_at_ms() != 0 ? task.finished_at_ms() : now_ms;
-  const int64_t seconds = std::max<int64_t>(0, (end - task.started_at_ms()) / 1000);
+  return FormatSeconds(std::max<int64_t>(0, (end - task.started_at_ms()) / 1000));
+}
+
+std::string ProgressText(const v1::TaskInfo& task, int64_t now_ms) {
+  const v1::BuildProgress& progress = task.progress();
+  if (task.state() != v1::TASK_STATE_RUNNING || progress.total() == 0) return "";
+  std::string text = absl::StrCat(progress.done() * 100 / progress.total(), "%");
+  if (progress.total() != 100) absl::StrAppend(&text, " ", progress.done(), "/", progress.total());
+  if (progress.left_ms() >= 0) {
+    const int64_t left = std::max<int64_t>(0, progress.left_ms() - std::max<int64_t>(0, now_ms - progress.reported_at_ms()));
+    absl::StrAppend(&text, " ~", FormatSeconds(left / 1000), " left");
+  }
+  return text;
+}
+
+std::string FormatSeconds(int64_t seconds) {
   if (seconds < 60) return absl::StrCat(seconds, "s");
   if (seconds < 3600) return absl::StrFormat("%dm%02ds", seconds / 60, seconds % 60);
   return absl::StrFormat("%dh%02dm", seconds / 3600, (seconds % 3600) / 60);
@@ -34,11 +49,11 @@ std::string ProgressBar(uint32_t done, uint32_t total, int width) {
 }
 
 void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& out, bool colour) {
-  TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED", "MESSAGE"});
+  TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED", "PROGRESS", "MESSAGE"});
   table.ColourStates(3, colour);
   for (const v1::TaskInfo& task : build.tasks()) {
     table.AddRow({task.spec().id(), task.spec().project(), AxesLabel(task.spec()),
-                  StateName(task.state()), task.agent_id(), Elapsed(task, now_ms),
+                  StateName(task.state()), task.agent_id(), Elapsed(task, now_ms), ProgressText(task, now_ms),
                   task.waiting_reason().empty() ? task.message() : task.waiting_reason()});
   }
   table.Print(out);
@@ -126,12 +141,12 @@ void LiveBuildView::RedrawLocked(int64_t now_ms) {
     }
   }
   if (drawn_lines_ > 0) out_ << "\x1b[" << drawn_lines_ << "F";  // back to the first line
-  TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED"});
+  TextTable table({"TASK", "PROJECT", "TARGET", "STATE", "AGENT", "ELAPSED", "PROGRESS"});
   table.ColourStates(3, UseColour(terminal_));
-  table.FitWidth(columns, {2, 1, 4});  // target, project, agent; the task id and state stay whole
+  table.FitWidth(columns, {2, 1, 4, 6});  // target, project, agent, progress; the id and state stay whole
   for (const v1::TaskInfo* task : shown) {
     table.AddRow({task->spec().id(), task->spec().project(), AxesLabel(task->spec()), StateName(task->state()),
-                  task->agent_id(), Elapsed(*task, now_ms)});
+                  task->agent_id(), Elapsed(*task, now_ms), ProgressText(*task, now_ms)});
   }
   std::ostringstream text;
   table.Print(text);

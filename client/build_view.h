@@ -18,6 +18,11 @@ namespace cwb {
 std::string AxesLabel(const v1::TaskSpec& spec);
 // "1m05s", "12s"; "-" when the task has not started.
 std::string Elapsed(const v1::TaskInfo& task, int64_t now_ms);
+// "1m05s", "12s", "2h03m".
+std::string FormatSeconds(int64_t seconds);
+// A running task's build progress: "57% 312/545 ~4m05s left" (the estimate counted down from
+// when it was reported); "" without one.
+std::string ProgressText(const v1::TaskInfo& task, int64_t now_ms);
 // "[#########-----------] 9/20"
 std::string ProgressBar(uint32_t done, uint32_t total, int width = 30);
 // The task table of `cwb status BUILD`.

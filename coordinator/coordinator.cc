@@ -355,6 +355,7 @@ void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpda
     case v1::TASK_STATE_RUNNING:
       tasks_.SetState(*task, v1::TASK_STATE_RUNNING);
       task->info.set_started_at_ms(NowMs());
+      task->info.clear_progress();
       task->info.set_message("");
       tasks_.Changed(*task, changes_);
       return;
@@ -401,6 +402,7 @@ void Coordinator::EndTask(TaskRecord& task, const v1::TaskStatusUpdate& update) 
   task.info.set_exit_code(update.exit_code());
   task.info.set_commit(update.commit());
   task.info.set_finished_at_ms(now);
+  task.info.clear_progress();
   v1::TaskState state = update.state();
   std::string message = update.message();
   if (state == v1::TASK_STATE_SUCCEEDED) {
@@ -424,10 +426,22 @@ void Coordinator::EndTask(TaskRecord& task, const v1::TaskStatusUpdate& update) 
 
 void Coordinator::OnLogs(const std::string& agent_id, const v1::LogBatch& batch) {
   {
-    std::lock_guard lock(mutex_);
+    Locked locked(*this);
     agents_.Seen(agent_id);
     TaskRecord* task = tasks_.FindAttempt(batch.attempt_id());
     if (task == nullptr || task->info.agent_id() != agent_id) return;  // stale attempt: dropped
+    if (batch.has_progress() && task->info.state() == v1::TASK_STATE_RUNNING) {
+      // Shown to watchers at once; not written down (it is stale by the next restart anyway).
+      const int64_t now = NowMs();
+      v1::BuildProgress& progress = *task->info.mutable_progress();
+      progress.set_done(batch.progress().done());
+      progress.set_total(batch.progress().total());
+      progress.set_reported_at_ms(now);
+      progress.set_left_ms(TargetHistory::EstimateLeftMs(history_.ExpectedMs(task->info.spec()),
+                                                         now - task->info.started_at_ms(), progress.done(),
+                                                         progress.total()));
+      tasks_.Changed(*task, changes_, /*persist=*/false);
+    }
   }
   (void)logs_.Append(batch.build_id(), batch.task_id(), batch.attempt_id(), {batch.lines().begin(), batch.lines().end()});
 }

@@ -41,6 +41,32 @@ void CoordinatorMetrics::AddGauges(std::mutex& mutex, const TaskTable& tasks, co
     std::lock_guard lock(mutex);
     return One(static_cast<double>(tasks.Totals()[v1::TASK_STATE_QUEUED]));
   });
+  registry_.Gauge("cwb_task_progress_ratio",
+                  "How far each running task's build is (done steps / total, from its ninja or make progress "
+                  "lines), for tasks whose build says", [&mutex, &tasks] {
+    std::vector<std::pair<MetricLabels, double>> samples;
+    std::lock_guard lock(mutex);
+    tasks.ForEachCurrentAttempt([&](const TaskRecord& task) {
+      const v1::BuildProgress& progress = task.info.progress();
+      if (task.info.state() != v1::TASK_STATE_RUNNING || progress.total() == 0) return;
+      samples.push_back({{{"build", task.info.build_id()}, {"task", task.info.spec().id()}},
+                         static_cast<double>(progress.done()) / progress.total()});
+    });
+    return samples;
+  });
+  registry_.Gauge("cwb_task_seconds_left",
+                  "The estimated time left of each running task whose build reports progress (from its "
+                  "target's last build time, else its own pace so far), when it last reported", [&mutex, &tasks] {
+    std::vector<std::pair<MetricLabels, double>> samples;
+    std::lock_guard lock(mutex);
+    tasks.ForEachCurrentAttempt([&](const TaskRecord& task) {
+      const v1::BuildProgress& progress = task.info.progress();
+      if (task.info.state() != v1::TASK_STATE_RUNNING || progress.left_ms() < 0 || progress.total() == 0) return;
+      samples.push_back({{{"build", task.info.build_id()}, {"task", task.info.spec().id()}},
+                         static_cast<double>(progress.left_ms()) / 1000.0});
+    });
+    return samples;
+  });
   registry_.Gauge("cwb_agents_connected", "Agents with a session open now", [&mutex, &agents] {
     std::lock_guard lock(mutex);
     return One(static_cast<double>(agents.connected()));

@@ -4,6 +4,14 @@
 
 namespace cwb {
 
+int64_t TargetHistory::EstimateLeftMs(int64_t expected_ms, int64_t elapsed_ms, uint32_t done, uint32_t total) {
+  if (total == 0) return -1;
+  const double left = 1.0 - static_cast<double>(done) / total;
+  if (expected_ms > 0) return static_cast<int64_t>(static_cast<double>(expected_ms) * left);
+  if (done == 0 || elapsed_ms <= 0) return -1;
+  return static_cast<int64_t>(static_cast<double>(elapsed_ms) * left * total / done);
+}
+
 std::string TargetHistory::TargetKey(const v1::TaskSpec& spec) {
   std::string key = spec.project();
   for (const v1::AxisValue& axis : spec.axes()) absl::StrAppend(&key, "|", axis.name(), "=", axis.value());

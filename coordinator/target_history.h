@@ -24,6 +24,11 @@ class TargetHistory {
   // `batch`; a task that never started running teaches nothing.
   void Record(const v1::TaskInfo& task, StoreBatch& batch);
 
+  // The time left of a build `done` of `total` steps along after `elapsed_ms`: the part not done
+  // of the target's last build time (`expected_ms`, -1: never built), else the time so far
+  // stretched over the part done; -1 while nothing is done (no rate to go by).
+  static int64_t EstimateLeftMs(int64_t expected_ms, int64_t elapsed_ms, uint32_t done, uint32_t total);
+
   // "project|axis=value|...": the identity of a target across builds.
   static std::string TargetKey(const v1::TaskSpec& spec);
 

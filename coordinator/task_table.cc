@@ -156,6 +156,7 @@ void TaskTable::RequeueOrFail(TaskRecord& task, const std::string& reason, int64
   task.info.clear_attempt_id();
   task.info.clear_agent_id();
   task.info.set_started_at_ms(0);
+  task.info.clear_progress();
   if (task.info.attempts() >= retry_limit_) {
     SetState(task, v1::TASK_STATE_FAILED);
     task.info.set_finished_at_ms(now_ms);
@@ -245,6 +246,13 @@ void TaskTable::FillBuildView(const BuildRecord& build, v1::TaskView task_view, 
   view.set_failed(build.counts[v1::TASK_STATE_FAILED]);
   view.set_cancelled(build.counts[v1::TASK_STATE_CANCELLED]);
   view.set_finished(build.finished());
+}
+
+void TaskTable::ForEachCurrentAttempt(const std::function<void(const TaskRecord&)>& fn) const {
+  for (const auto& [attempt, key] : attempts_) {
+    auto it = tasks_.find(key);
+    if (it != tasks_.end()) fn(it->second);
+  }
 }
 
 void TaskTable::Summarize(v1::TaskInfo& info, v1::TaskInfo* summary) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -77,6 +78,8 @@ class TaskTable {
   const std::set<std::string>& AttemptsOf(const std::string& agent_id) const;
   // Tasks in each state over every build.
   StateTotals Totals() const;
+  // Calls `fn` with each task that has a current attempt (assigned or running); costs what those do.
+  void ForEachCurrentAttempt(const std::function<void(const TaskRecord&)>& fn) const;
   // Whether the task's build is at its max_parallel (tasks assigned or running).
   bool AtParallelLimit(const TaskKey& key) const;
 

@@ -479,3 +479,68 @@ TEST_F(WebTest, ALongLogOpensAtItsEndAndLoadsEarlierLinesOnDemand) {
 
 }  // namespace
 }  // namespace cwb
+
+namespace cwb {
+namespace {
+
+// A real ninja build of 40 steps: its "[N/M]" lines become the task's progress, with a time left,
+// in `cwb status`, the build's JSON the dashboard reads, the dashboard itself and /metrics.
+TEST_F(WebTest, ARealNinjaBuildsProgressIsShownWhileItRuns) {
+  const fs::path pure = MakeRepositoryFrom(dir_, "examples/demo-pure-package", "pure");
+  const fs::path release = dir_ / "release";
+  std::ofstream(dir_ / "ninja.yaml") << absl::StrCat(
+      "build_target: {python_version: \"", version_, "\", cuda_version: cpu, pytorch_version: \"2.4\"}\n"
+      "projects:\n"
+      "  - name: steps\n"
+      "    repo_url: ", pure.string(), "\n"
+      "    build_command: |\n"
+      "      printf 'rule step\\n  command = sleep 0.05 && touch $out\\n' > build.ninja\n"
+      "      for i in $(seq 1 40); do printf 'build s%d: step\\n' $i >> build.ninja; done\n"
+      "      printf 'rule wait\\n  command = while [ ! -e ", release.string(), " ]; do sleep 0.1; done; touch $out\\n' >> build.ninja\n"
+      "      printf 'build s41: wait\\n' >> build.ninja\n"
+      "      ninja -j1\n"
+      "      pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"\n"
+      "pytorch_base_images: {\"2.4\": {cpu: unused-by-the-host-runtime}}\n");
+  ASSERT_NO_FATAL_FAILURE(StartServers(1));
+  ChildProcess submit(Cli({"submit", (dir_ / "ninja.yaml").string()}));
+  ASSERT_EQ(submit.Wait(seconds(60)), 0) << submit.Output();
+  const std::string build_id = submit.WaitForLine("build (b\\w+)", seconds(1));
+
+  // The 40 quick steps are done and the last one waits: 40 of 41.
+  v1::TaskInfo task;
+  const auto deadline = std::chrono::steady_clock::now() + seconds(120);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    task = Status(build_id).tasks(0);
+  } while (task.progress().done() < 40 && std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(task.state(), v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(task.progress().done(), 40u);
+  EXPECT_EQ(task.progress().total(), 41u);
+  EXPECT_GE(task.progress().left_ms(), 0);  // never built: from its own pace
+
+  ChildProcess table(Cli({"status", build_id}));
+  table.Wait(seconds(30));
+  EXPECT_THAT(table.Output(), ::testing::ContainsRegex("running +web-agent +[0-9]+s +97% 40/41 ~[0-9]+s left"));
+
+  const std::map<std::string, std::string> bearer = {{"Authorization", absl::StrCat("Bearer ", kToken)}};
+  const HttpAnswer scraped = HttpGet(http_, "/metrics", bearer);
+  EXPECT_THAT(scraped.body, HasSubstr(absl::StrCat("cwb_task_progress_ratio{build=\"", build_id, "\",task=\"",
+                                                   task.spec().id(), "\"} 0.97")));
+  EXPECT_THAT(scraped.body, HasSubstr(absl::StrCat("cwb_task_seconds_left{build=\"", build_id, "\"")));
+
+  const std::string dom = MustRun({"chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                   "--no-first-run", absl::StrCat("--user-data-dir=", (dir_ / "chromium").string()),
+                                   "--virtual-time-budget=3000", "--dump-dom",
+                                   absl::StrCat("http://", http_, "/?token=", kToken, "#build=", build_id)});
+  EXPECT_TRUE(std::regex_search(dom, std::regex(R"re(<div class="progress">97% 40/41 ~\d+s left</div>)re")))
+      << "no progress in the dashboard's cell";
+
+  std::ofstream(release) << "go";
+  ChildProcess watch(Cli({"watch", build_id}));
+  EXPECT_EQ(watch.Wait(seconds(120)), 0) << watch.Output();
+  EXPECT_EQ(Status(build_id).tasks(0).progress().total(), 0u);  // ended: no progress any more
+  StopServers();
+}
+
+}  // namespace
+}  // namespace cwb

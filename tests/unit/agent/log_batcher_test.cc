@@ -69,5 +69,25 @@ TEST(LogBatcherTest, FullBatchesGoOutAtOnceAndTheRestOnDestruction) {
   EXPECT_THAT(sent.Batches(), ::testing::ElementsAre(LogBatcher::kMaxLines, 6, 1));
 }
 
+TEST(LogBatcherTest, EachBatchCarriesTheBuildsLastProgressLine) {
+  FakeClock clock;
+  std::vector<v1::LogBatch> batches;
+  {
+    LogBatcher batcher("b", "t", "a1", [&](const v1::AgentMessage& m) { batches.push_back(m.logs()); return true; },
+                       clock, std::chrono::hours(1));
+    batcher.Add(Line(clock, "[1/40] c++ -c a.cpp"));
+    batcher.Add({clock.WallNow(), "build:err", "      [2/40] /usr/local/cuda/bin/nvcc -c k.cu"});  // pip indents it
+    batcher.Add({clock.WallNow(), "cwb", "[3/40] said by cwb, not the build"});
+    batcher.Add({clock.WallNow(), "image", "[ 50%] an image build's make"});
+    for (int i = 4; i < LogBatcher::kMaxLines; ++i) batcher.Add(Line(clock, "compiling"));
+    batcher.Add(Line(clock, "no progress in the next batch"));
+  }
+  ASSERT_EQ(batches.size(), 2u);
+  ASSERT_TRUE(batches[0].has_progress());
+  EXPECT_EQ(batches[0].progress().done(), 2u);
+  EXPECT_EQ(batches[0].progress().total(), 40u);
+  EXPECT_FALSE(batches[1].has_progress());
+}
+
 }  // namespace
 }  // namespace cwb

@@ -101,6 +101,25 @@ TEST(LiveBuildViewTest, EveryRedrawFitsTheTerminalAsItIsNow) {
   EXPECT_THAT(lines[1], ::testing::HasSubstr("gpu-builder-eu-west-17.example.internal"));
 }
 
+TEST(BuildViewTest, ProgressSaysHowFarAndCountsTheTimeLeftDown) {
+  v1::TaskInfo task = Task(1, v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(ProgressText(task, 0), "");  // the build said nothing of its progress
+  task.mutable_progress()->set_done(312);
+  task.mutable_progress()->set_total(545);
+  task.mutable_progress()->set_reported_at_ms(100000);
+  task.mutable_progress()->set_left_ms(-1);
+  EXPECT_EQ(ProgressText(task, 100000), "57% 312/545");  // no estimate yet
+  task.mutable_progress()->set_left_ms(245000);
+  EXPECT_EQ(ProgressText(task, 100000), "57% 312/545 ~4m05s left");
+  EXPECT_EQ(ProgressText(task, 160000), "57% 312/545 ~3m05s left");  // a minute later
+  EXPECT_EQ(ProgressText(task, 900000), "57% 312/545 ~0s left");     // later than foreseen
+  task.mutable_progress()->set_total(100);  // make's percentages
+  task.mutable_progress()->set_done(42);
+  EXPECT_EQ(ProgressText(task, 100000), "42% ~4m05s left");
+  task.set_state(v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(ProgressText(task, 100000), "");
+}
+
 TEST(LiveBuildViewTest, RedrawsAreCoalescedAndTickCatchesUp) {
   std::ostringstream out;
   LiveBuildView view(out, /*terminal=*/true);

@@ -383,6 +383,47 @@ TEST_F(CoordinatorTest, TasksThatTookLongestBeforeStartFirst) {
   EXPECT_THAT(next, ::testing::ElementsAre(order[3], order[2], order[1], order[0]));
 }
 
+TEST_F(CoordinatorTest, ARunningBuildsProgressIsShownWithTheTimeLeftFromItsLastBuild) {
+  auto agent = Connect("a1", 1);
+  auto progress = [&](const v1::Assignment& a, uint32_t done, uint32_t total) {
+    v1::LogBatch batch;
+    batch.set_build_id(a.build_id());
+    batch.set_task_id(a.spec().id());
+    batch.set_attempt_id(a.attempt_id());
+    batch.add_lines()->set_text("[x/y] ...");
+    batch.mutable_progress()->set_done(done);
+    batch.mutable_progress()->set_total(total);
+    coordinator_->OnLogs("a1", batch);
+    return coordinator_->GetTask(a.build_id(), a.spec().id())->progress();
+  };
+  // Never built: the time left follows the pace so far.
+  const std::string first = Submit();
+  coordinator_->Tick();
+  v1::Assignment a = agent->Assignments().back();
+  EXPECT_EQ(progress(a, 1, 4).total(), 0u);  // not running yet: nothing to show
+  Report("a1", a, v1::TASK_STATE_RUNNING);
+  clock_.Advance(std::chrono::seconds(30));
+  v1::BuildProgress shown = progress(a, 1, 4);
+  EXPECT_EQ(shown.done(), 1u);
+  EXPECT_EQ(shown.total(), 4u);
+  EXPECT_EQ(shown.left_ms(), 90000);  // a quarter took 30 s
+  EXPECT_EQ(shown.reported_at_ms(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch()).count());
+  clock_.Advance(std::chrono::seconds(90));
+  Succeed("a1", a, std::chrono::seconds(0));
+  EXPECT_EQ(coordinator_->GetTask(first, a.spec().id())->progress().total(), 0u);  // ended: none shown
+  coordinator_->Tick();
+  Succeed("a1", agent->Assignments().back(), std::chrono::seconds(120));
+
+  // Built before (each target in 120 s): the time left is that build's for the part not done.
+  Submit(kConfig, /*no_cache=*/true);
+  coordinator_->Tick();
+  a = agent->Assignments().back();
+  Report("a1", a, v1::TASK_STATE_RUNNING);
+  clock_.Advance(std::chrono::seconds(5));
+  EXPECT_EQ(progress(a, 3, 4).left_ms(), 30000);
+}
+
 TEST_F(CoordinatorTest, EarlierBuildsGoFirstAndEachTaskWaitsForAnAgentThatCanRunIt) {
   constexpr char kGpuAndCpu[] = R"(build_matrix:
   python_version: [3.11]

@@ -14,6 +14,14 @@ v1::TaskInfo Ran(int64_t started, int64_t finished) {
   return task;
 }
 
+TEST(TargetHistoryTest, TimeLeftComesFromTheLastBuildElseFromThePaceSoFar) {
+  EXPECT_EQ(TargetHistory::EstimateLeftMs(600000, 10000, 1, 4), 450000);  // history: 3/4 of 10 min
+  EXPECT_EQ(TargetHistory::EstimateLeftMs(-1, 60000, 1, 4), 180000);      // pace: 1/4 took a minute
+  EXPECT_EQ(TargetHistory::EstimateLeftMs(-1, 60000, 0, 4), -1);          // nothing done: no pace
+  EXPECT_EQ(TargetHistory::EstimateLeftMs(-1, 60000, 4, 4), 0);
+  EXPECT_EQ(TargetHistory::EstimateLeftMs(600000, 0, 0, 0), -1);          // no total: no figure
+}
+
 TEST(TargetHistoryTest, UnknownTargetsAreMinusOneAndRecentBuildsWeighMost) {
   TargetHistory history;
   StoreBatch batch;
