@@ -425,12 +425,17 @@ void Coordinator::EndTask(TaskRecord& task, const v1::TaskStatusUpdate& update) 
 }
 
 void Coordinator::OnLogs(const std::string& agent_id, const v1::LogBatch& batch) {
-  {
-    Locked locked(*this);
+  // The batch's attempt, if it is still current (a stale attempt's lines are dropped).
+  auto current = [&]() -> TaskRecord* {
     agents_.Seen(agent_id);
     TaskRecord* task = tasks_.FindAttempt(batch.attempt_id());
-    if (task == nullptr || task->info.agent_id() != agent_id) return;  // stale attempt: dropped
-    if (batch.has_progress() && task->info.state() == v1::TASK_STATE_RUNNING) {
+    return task != nullptr && task->info.agent_id() == agent_id ? task : nullptr;
+  };
+  if (batch.has_progress()) {
+    Locked locked(*this);  // the progress goes out to watchers
+    TaskRecord* task = current();
+    if (task == nullptr) return;
+    if (task->info.state() == v1::TASK_STATE_RUNNING) {
       // Shown to watchers at once; not written down (it is stale by the next restart anyway).
       const int64_t now = NowMs();
       v1::BuildProgress& progress = *task->info.mutable_progress();
@@ -442,6 +447,9 @@ void Coordinator::OnLogs(const std::string& agent_id, const v1::LogBatch& batch)
                                                          progress.total()));
       tasks_.Changed(*task, changes_, /*persist=*/false);
     }
+  } else {
+    std::lock_guard lock(mutex_);  // lines alone change nothing the coordinator keeps
+    if (current() == nullptr) return;
   }
   (void)logs_.Append(batch.build_id(), batch.task_id(), batch.attempt_id(), {batch.lines().begin(), batch.lines().end()});
 }

@@ -1,5 +1,7 @@
 #include "coordinator/coordinator_metrics.h"
 
+#include <optional>
+
 #include "common/rpc/task_state.h"
 #include "coordinator/agent_registry.h"
 #include "coordinator/task_table.h"
@@ -8,6 +10,22 @@ namespace cwb {
 namespace {
 
 std::vector<std::pair<MetricLabels, double>> One(double value) { return {{{}, value}}; }
+
+// A sample per running task whose build reports progress, by build and task: `value` of its
+// progress (none: no sample).
+std::vector<std::pair<MetricLabels, double>> ProgressSamples(
+    std::mutex& mutex, const TaskTable& tasks, const std::function<std::optional<double>(const v1::BuildProgress&)>& value) {
+  std::vector<std::pair<MetricLabels, double>> samples;
+  std::lock_guard lock(mutex);
+  tasks.ForEachCurrentAttempt([&](const TaskRecord& task) {
+    const v1::BuildProgress& progress = task.info.progress();
+    if (task.info.state() != v1::TASK_STATE_RUNNING || progress.total() == 0) return;
+    if (std::optional<double> sample = value(progress)) {
+      samples.push_back({{{"build", task.info.build_id()}, {"task", task.info.spec().id()}}, *sample});
+    }
+  });
+  return samples;
+}
 
 }  // namespace
 
@@ -44,28 +62,16 @@ void CoordinatorMetrics::AddGauges(std::mutex& mutex, const TaskTable& tasks, co
   registry_.Gauge("cwb_task_progress_ratio",
                   "How far each running task's build is (done steps / total, from its ninja or make progress "
                   "lines), for tasks whose build says", [&mutex, &tasks] {
-    std::vector<std::pair<MetricLabels, double>> samples;
-    std::lock_guard lock(mutex);
-    tasks.ForEachCurrentAttempt([&](const TaskRecord& task) {
-      const v1::BuildProgress& progress = task.info.progress();
-      if (task.info.state() != v1::TASK_STATE_RUNNING || progress.total() == 0) return;
-      samples.push_back({{{"build", task.info.build_id()}, {"task", task.info.spec().id()}},
-                         static_cast<double>(progress.done()) / progress.total()});
+    return ProgressSamples(mutex, tasks, [](const v1::BuildProgress& progress) {
+      return std::optional<double>(static_cast<double>(progress.done()) / progress.total());
     });
-    return samples;
   });
   registry_.Gauge("cwb_task_seconds_left",
                   "The estimated time left of each running task whose build reports progress (from its "
                   "target's last build time, else its own pace so far), when it last reported", [&mutex, &tasks] {
-    std::vector<std::pair<MetricLabels, double>> samples;
-    std::lock_guard lock(mutex);
-    tasks.ForEachCurrentAttempt([&](const TaskRecord& task) {
-      const v1::BuildProgress& progress = task.info.progress();
-      if (task.info.state() != v1::TASK_STATE_RUNNING || progress.left_ms() < 0 || progress.total() == 0) return;
-      samples.push_back({{{"build", task.info.build_id()}, {"task", task.info.spec().id()}},
-                         static_cast<double>(progress.left_ms()) / 1000.0});
+    return ProgressSamples(mutex, tasks, [](const v1::BuildProgress& progress) {
+      return progress.left_ms() < 0 ? std::nullopt : std::optional<double>(static_cast<double>(progress.left_ms()) / 1000.0);
     });
-    return samples;
   });
   registry_.Gauge("cwb_agents_connected", "Agents with a session open now", [&mutex, &agents] {
     std::lock_guard lock(mutex);
