@@ -24,8 +24,21 @@ const RE2& SpecificPattern() {
 
 // Rank 1: lines that say something failed, less precisely.
 const RE2& GenericPattern() {
-  static const RE2 pattern("^(ERROR|Error|error|FATAL|fatal): |^\\s*error: |collect2: error: |Cannot connect to ");
+  static const RE2 pattern("^(ERROR|Error|error|FATAL|fatal): |^\\s*error: |collect2: error: ");
   return pattern;
+}
+
+// Whether `line` holds what every pattern above needs: a colon and one of these words. Most build
+// output (compiler command lines, progress) does not, and is passed over without running the
+// patterns: a build's log can be millions of lines.
+bool MayBeACause(std::string_view line) {
+  if (line.find(':') == std::string_view::npos) return false;
+  static constexpr std::string_view kWords[] = {"rror", "RROR", "atal", "ATAL", "nvcc", "undefined",
+                                                "cannot find", "xception", "E: "};
+  for (std::string_view word : kWords) {
+    if (line.find(word) != std::string_view::npos) return true;
+  }
+  return false;
 }
 
 // The first `n` bytes of `text`, shortened to end on a whole UTF-8 character, with "..." when cut.
@@ -49,7 +62,7 @@ void FailureCauseFinder::Add(std::string_view source, std::string_view text) {
   std::string_view line = text;
   while (!line.empty() && absl::ascii_isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
   while (!line.empty() && absl::ascii_isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
-  if (line.empty()) return;
+  if (line.empty() || !MayBeACause(line)) return;
   int rank = -1;
   if (RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), SpecificPattern())) {
     rank = 0;
