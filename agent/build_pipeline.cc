@@ -1,6 +1,7 @@
 #include "agent/build_pipeline.h"
 
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -176,19 +177,19 @@ absl::Status BuildPipeline::EnsureImage(const v1::ImageSpec& image, const fs::pa
 
 absl::Status BuildPipeline::CheckImage(const v1::TaskSpec& spec, LogSink& log) {
   const std::string tag = runtime_.uses_images() ? spec.image().tag() : "";
-  std::string text;
+  std::optional<std::string> known;  // what was read before ("" too: the image records nothing)
   {
     std::lock_guard lock(image_mutex_);
-    auto it = image_facts_.find(tag);
-    if (it != image_facts_.end()) text = it->second;
+    if (auto it = image_facts_.find(tag); it != image_facts_.end()) known = it->second;
   }
-  if (text.empty()) {
+  if (!known) {
     absl::StatusOr<std::string> read = runtime_.BaseImageFacts(tag);
     if (!read.ok()) return read.status();
-    text = *std::move(read);
+    known = *std::move(read);
     std::lock_guard lock(image_mutex_);
-    image_facts_[tag] = text;
+    image_facts_[tag] = *known;
   }
+  const std::string& text = *known;
   const std::string what = runtime_.uses_images() ? absl::StrCat("image ", tag) : "the host";
   if (text.empty()) {
     log.Write("cwb", absl::StrCat(what, " records nothing of its Python and torch (a Dockerfile template "

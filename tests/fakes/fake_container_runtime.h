@@ -3,6 +3,7 @@
 // A run can block until its cancellation fires, to test stopping without sleeping.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -66,7 +67,11 @@ class FakeContainerRuntime final : public ContainerRuntime {
   }
   // What every image records of its base; empty: nothing (as a custom template's image).
   std::string image_facts;
-  absl::StatusOr<std::string> BaseImageFacts(const std::string&) override { return image_facts; }
+  std::atomic<int> facts_reads{0};
+  absl::StatusOr<std::string> BaseImageFacts(const std::string&) override {
+    ++facts_reads;
+    return image_facts;
+  }
   absl::Status RemoveContainer(const std::string& name) override {
     std::lock_guard lock(mutex_);
     removed_.push_back(name);

@@ -368,6 +368,16 @@ TEST_F(BuildPipelineTest, AnImageOfAnotherTorchFailsBeforeTheBuildNamingBoth) {
   EXPECT_TRUE(runtime_.runs().empty());  // nothing ran
 }
 
+TEST_F(BuildPipelineTest, AnImagesFactsAreReadOnceEvenWhenItRecordsNone) {
+  git_.Script({{"git", "-C"}, {kCommit}, 0, false, -1});  // every git -C resolves
+  BuildPipeline pipeline(runtime_, git_, clock_, options_);
+  const v1::TaskSpec spec = Spec();
+  for (const char* attempt : {"a1", "a2", "a3"}) {
+    EXPECT_EQ(pipeline.Run({&spec, attempt, GpuRequest::All(), {}, nullptr}).outcome, TaskOutcome::kSucceeded);
+  }
+  EXPECT_EQ(runtime_.facts_reads.load(), 1);  // "" (a custom template's image) is remembered too
+}
+
 TEST_F(BuildPipelineTest, AnImageWithoutTorchBuildsAndTheLogSaysSo) {
   runtime_.image_facts = "python=3.11.2\nexecutable=/usr/bin/python3.11\n";
   TaskResult result = RunTask(Spec());
