@@ -35,6 +35,9 @@ class LogStore {
   // Up to `max_bytes` from `offset` (empty at the end).
   absl::StatusOr<std::string> Read(const std::string& build, const std::string& task,
                                    uint64_t offset, size_t max_bytes) const;
+  // The most lines a tail may ask for (`cwb logs --tail`, the dashboard's `?tail=`).
+  static constexpr uint64_t kMaxTailLines = 100000;
+
   // Where the last `lines` lines of the log begin (0 when it has no more than that); read from
   // the end backwards, so a long log costs what its tail does.
   absl::StatusOr<uint64_t> TailOffset(const std::string& build, const std::string& task, uint64_t lines) const;

@@ -256,8 +256,8 @@ grpc::Status BuildServiceImpl::StreamLog(grpc::ServerContext* context,
   absl::StatusOr<v1::TaskInfo> task = coordinator_.GetTask(request->build_id(), request->task_id());
   if (!task.ok()) return ToGrpcStatus(task.status());
   uint64_t offset = request->offset();
-  if (request->tail_lines() > 100000) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "tail_lines: at most 100000");
+  if (request->tail_lines() > LogStore::kMaxTailLines) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, absl::StrCat("tail_lines: at most ", LogStore::kMaxTailLines));
   }
   if (request->tail_lines() > 0) {
     absl::StatusOr<uint64_t> tail =

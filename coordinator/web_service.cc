@@ -17,7 +17,6 @@ namespace cwb {
 namespace {
 
 constexpr size_t kLogChunk = 256 << 10;
-constexpr uint64_t kMaxTailLines = 100000;
 
 HttpResponse Json(const google::protobuf::Message& message) {
   HttpResponse response;
@@ -180,7 +179,7 @@ HttpResponse WebService::Log(const std::string& build_id, const std::string& tas
   const std::string& task_key = task->spec().id();
   size_t length = kLogChunk;
   if (tail > 0) {
-    absl::StatusOr<uint64_t> start = logs.TailOffset(build_id, task_key, std::min<uint64_t>(tail, kMaxTailLines));
+    absl::StatusOr<uint64_t> start = logs.TailOffset(build_id, task_key, std::min<uint64_t>(tail, LogStore::kMaxTailLines));
     if (!start.ok()) return NotFound(std::string(start.status().message()));
     offset = *start;
   } else if (request.query.contains("before")) {
