@@ -71,7 +71,10 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
   remote.no_cache = options.no_cache;
   remote.index = options.index;
   remote.strict = options.strict;
-  remote.local_log_dir = fs::absolute(Coordinator::LogsDir(server_options.coordinator.data_dir));
+  remote.local_log_path = [logs = fs::absolute(Coordinator::LogsDir(server_options.coordinator.data_dir))](
+                              const std::string& build_id, const std::string& task_id) {
+    return LogStore::PathIn(logs, build_id, task_id).string();
+  };
   // Ctrl-C cancels every unfinished task of whatever this process submitted; the watch below then
   // ends as usual.
   Cancellation done;

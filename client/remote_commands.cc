@@ -84,7 +84,7 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, const 
   const bool json = options.json;
   // Where a failed task's whole log can be read.
   auto log_of = [&](const std::string& task_id) {
-    if (!options.local_log_dir.empty()) return (options.local_log_dir / build_id / (task_id + ".log")).string();
+    if (options.local_log_path) return options.local_log_path(build_id, task_id);
     return absl::StrCat("cwb logs ", build_id, " ", task_id);
   };
   std::ostream discard(nullptr);  // the view still counts failures when the output is JSON

@@ -2,6 +2,7 @@
 // error) and writes only to the streams it is given.
 #pragma once
 
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -20,9 +21,9 @@ struct RemoteOptions {
   bool no_cache = false;  // submit: build every task, reusing no earlier result
   bool index = false;     // fetch: also write the static pip index DIR/simple/
   bool strict = false;    // submit: a combination no PyTorch release supports is an error
-  // Where the coordinator keeps task logs on this machine (`cwb build`'s own): a failed task's
-  // summary line is followed by its log's path there; empty: by the `cwb logs` command to read it.
-  std::filesystem::path local_log_dir;
+  // Where a task's whole log is on this machine (`cwb build`'s own coordinator): a failed task's
+  // summary line is followed by it; empty: by the `cwb logs` command that reads it.
+  std::function<std::string(const std::string& build_id, const std::string& task_id)> local_log_path;
 };
 
 // The config at `config_path` planned here (its errors name file:line:column) as the SubmitBuild

@@ -48,7 +48,12 @@ class LogStore {
   void Wake();
 
   std::filesystem::path PathOf(const std::string& build, const std::string& task) const {
-    return dir_ / build / (task + ".log");
+    return PathIn(dir_, build, task);
+  }
+  // Where a store kept in `dir` has the log of `task` of `build`.
+  static std::filesystem::path PathIn(const std::filesystem::path& dir, const std::string& build,
+                                      const std::string& task) {
+    return dir / build / (task + ".log");
   }
 
  private:
