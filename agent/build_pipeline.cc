@@ -383,6 +383,10 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   auto fail = [&](const absl::Status& status) {
     return finish(TaskOutcome::kFailed, std::string(status.message()));
   };
+  // A step ("image", "build", "test") failed: `message`, then the cause its output gave.
+  auto fail_step = [&](std::string message, std::string_view step) {
+    return finish(TaskOutcome::kFailed, WithCause(std::move(message), log.CauseOf(step)));
+  };
 
   log.Write("cwb", absl::StrCat("task ", spec.id(), " attempt ", run.attempt_id, ": ",
                                 spec.project(), " at ", FormatAxes(AxesFromProto(spec))));
@@ -416,7 +420,7 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                                     "have: ", absl::StrJoin(spec.image().apt_packages(), " ")));
     }
   } else if (absl::Status s = EnsureImage(image, workspace, log, stop, &result.image_built); !s.ok()) {
-    return finish(TaskOutcome::kFailed, WithCause(std::string(s.message()), log.CauseOf("image")));
+    return fail_step(std::string(s.message()), "image");
   }
   if (stop.cancelled()) return finish(TaskOutcome::kCancelled, "");
   if (absl::Status s = CheckImage(spec, log); !s.ok()) return fail(s);
@@ -464,12 +468,10 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                                       " runtime)"));
   absl::StatusOr<ContainerExit> exit =
       runtime_.RunContainer(request, log.LinesFrom("build"), &stop, options_.stop_grace);
-  if (!exit.ok()) return finish(TaskOutcome::kFailed, WithCause(std::string(exit.status().message()), log.CauseOf("build")));
+  if (!exit.ok()) return fail_step(std::string(exit.status().message()), "build");
   result.exit_code = exit->exit_code;
   if (exit->cancelled) return finish(TaskOutcome::kCancelled, exit->description);
-  if (exit->exit_code != 0) {
-    return finish(TaskOutcome::kFailed, WithCause(BuildFailure(workspace / "out", *exit), log.CauseOf("build")));
-  }
+  if (exit->exit_code != 0) return fail_step(BuildFailure(workspace / "out", *exit), "build");
 
   // 5. The wheels: moved out of the container's reach, labelled, digested.
   absl::StatusOr<std::vector<fs::path>> moved = MoveWheels(workspace / "out", artifacts, log);
@@ -496,11 +498,10 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   // 6. The smoke test: a fresh container of the image with only these wheels installed.
   if (!spec.test_command().empty()) {
     absl::StatusOr<ContainerExit> tested = SmokeTest(run, image.tag(), secret_env, workspace, artifacts, log, stop);
-    if (!tested.ok()) return finish(TaskOutcome::kFailed, WithCause(std::string(tested.status().message()), log.CauseOf("test")));
+    if (!tested.ok()) return fail_step(std::string(tested.status().message()), "test");
     if (tested->cancelled) return finish(TaskOutcome::kCancelled, tested->description);
     if (tested->exit_code != 0) {
-      return finish(TaskOutcome::kFailed,
-                    WithCause(absl::StrCat("the smoke test failed: ", tested->description), log.CauseOf("test")));
+      return fail_step(absl::StrCat("the smoke test failed: ", tested->description), "test");
     }
   }
   return finish(TaskOutcome::kSucceeded,

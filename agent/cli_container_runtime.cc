@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/failure_cause.h"
 #include "agent/image_check.h"
 #include "common/base/cancellation.h"
 
@@ -28,8 +29,7 @@ absl::StatusOr<bool> CliContainerRuntime::ImageExists(const std::string& tag) {
   constexpr size_t kMaxEngineMessage = 400;
   std::vector<std::string> lines = absl::StrSplit(run->output, '\n', absl::SkipWhitespace());
   std::stable_partition(lines.begin(), lines.end(), [](const std::string& line) { return line.starts_with("Error"); });
-  std::string said = absl::StrJoin(lines, " | ");
-  if (said.size() > kMaxEngineMessage) said = said.substr(0, kMaxEngineMessage) + "...";
+  const std::string said = Shorten(absl::StrJoin(lines, " | "), kMaxEngineMessage);
   return absl::UnavailableError(absl::StrCat(name(), " could not look up image ", tag, " (",
                                              run->exit.Describe(), "): ", said));
 }

@@ -41,13 +41,6 @@ bool MayBeACause(std::string_view line) {
   return false;
 }
 
-// The first `n` bytes of `text`, shortened to end on a whole UTF-8 character, with "..." when cut.
-std::string Shorten(std::string_view text, size_t n) {
-  if (text.size() <= n) return std::string(text);
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;
-  return std::string(text.substr(0, n)) + "...";
-}
-
 // Causes are looked for only in what the step's own processes printed.
 std::string_view StepOf(std::string_view source) {
   const std::string_view step = source.substr(0, source.find(':'));
@@ -90,6 +83,12 @@ std::string FailureCauseFinder::Cause(std::string_view step) const {
     return Shorten(absl::StrJoin(lines, " | "), kMaxCauseChars);
   }
   return "";
+}
+
+std::string Shorten(std::string_view text, size_t n) {
+  if (text.size() <= n) return std::string(text);
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;
+  return std::string(text.substr(0, n)) + "...";
 }
 
 std::string WithCause(std::string message, const std::string& cause) {

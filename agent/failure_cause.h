@@ -37,6 +37,9 @@ class FailureCauseFinder {
   std::map<std::string, Candidates, std::less<>> steps_;
 };
 
+// The first `n` bytes of `text`, shortened to end on a whole UTF-8 character, with "..." when cut.
+std::string Shorten(std::string_view text, size_t n);
+
 // `message` followed by ": <cause>" when there is one.
 std::string WithCause(std::string message, const std::string& cause);
 
