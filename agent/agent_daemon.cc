@@ -97,6 +97,7 @@ void AgentDaemon::Report(CoordinatorSession& session, Cancellation& session_done
       status->set_exit_code(result.exit_code);
       status->set_commit(result.commit);
       for (const std::string& name : uploaded) status->add_artifact_filenames(name);
+      if (result.use.has_value()) *status->mutable_use() = *result.use;
       if (!session.Send(message)) return;
     }
     // The wheels now live on the coordinator (or were not wanted).

@@ -20,7 +20,7 @@ AgentDaemon::Runner MakePipelineRunner(BuildPipeline& pipeline, GpuAllocator& gp
                          std::chrono::milliseconds(100));
       result = pipeline.Run({&assignment.spec(), assignment.attempt_id(), grant->request,
                              [&](const LogLine& line) { batcher.Add(line); }, &cancel, CudaArchList(grant->gpus),
-                             DescribeGpus(*grant), assignment.trust_domain()});
+                             DescribeGpus(*grant), assignment.trust_domain(), assignment.share()});
     }
     gpus.Release(assignment.attempt_id());
     return result;

@@ -105,15 +105,21 @@ BuildPipeline::BuildPipeline(ContainerRuntime& runtime, ProcessRunner& runner, C
         return std::move(options);
       }()) {}
 
+int BuildPipeline::JobsOf(const v1::ResourceShare& share) const {
+  if (share.jobs() > 0) return static_cast<int>(share.jobs());
+  return options_.max_jobs > 0 ? options_.max_jobs : DefaultMaxJobs(options_.host);
+}
+
 std::vector<std::pair<std::string, std::string>> BuildPipeline::ContainerEnv(
-    const v1::TaskSpec& spec, const std::string& cuda_arch_list) const {
-  const int max_jobs = options_.max_jobs > 0 ? options_.max_jobs : DefaultMaxJobs(options_.host);
+    const v1::TaskSpec& spec, const std::string& cuda_arch_list, const v1::ResourceShare& share) const {
   std::vector<EnvEntry> env = {
       {"CWB_TASK_ID", spec.id()},       {"CWB_PROJECT", spec.project()},
       {"CWB_SRC", kSrc},                {"CWB_CTL", kCtl},
       {"CWB_OUT", kOut},                {"PIP_CACHE_DIR", kPipCache},
-      {"CCACHE_DIR", kCcache},          {"MAX_JOBS", std::to_string(max_jobs)},
+      {"CCACHE_DIR", kCcache},          {"MAX_JOBS", std::to_string(JobsOf(share))},
   };
+  // The config's (or the project's) MAX_JOBS and NVCC_THREADS win over the share's (MergeEnv).
+  if (share.nvcc_threads() > 0 && NeedsGpu(spec)) env.push_back({"NVCC_THREADS", absl::StrCat(share.nvcc_threads())});
   // The config's (or the project's) TORCH_CUDA_ARCH_LIST wins over this default (MergeEnv).
   if (!cuda_arch_list.empty() && NeedsGpu(spec)) env.push_back({"TORCH_CUDA_ARCH_LIST", cuda_arch_list});
   for (const v1::AxisValue& axis : spec.axes()) {
@@ -211,7 +217,7 @@ ContainerRunRequest BuildPipeline::RunRequest(const TaskRun& run, const std::str
   ContainerRunRequest request;
   request.name = absl::StrCat("cwb-", spec.id(), "-", run.attempt_id, name_suffix);
   request.image = image;
-  request.env = ContainerEnv(spec, run.cuda_arch_list);
+  request.env = ContainerEnv(spec, run.cuda_arch_list, run.share);
   request.secret_env = secret_env;
   request.gpus = NeedsGpu(spec) ? run.gpus : GpuRequest::None();
   request.labels = {{"cwb.task", spec.id()}, {"cwb.attempt", run.attempt_id}};
@@ -246,6 +252,47 @@ absl::StatusOr<ContainerExit> BuildPipeline::SmokeTest(
                                 ": ", spec.test_command()));
   Watch(test.name, paths::Alive(options_.work_dir, spec.id(), run.attempt_id), {workspace, artifacts}, log);
   return runtime_.RunContainer(test, log.LinesFrom("test"), &stop, options_.stop_grace);
+}
+
+std::optional<AttemptCgroup> BuildPipeline::PlaceInCgroup(const TaskRun& run, ContainerRunRequest& request,
+                                                          LogSink& log) const {
+  if (!options_.cgroups.has_value() || !runtime_.places_in_cgroups()) return std::nullopt;
+  AttemptCgroup cgroup(options_.cgroups->fs_root, options_.cgroups->version,
+                       absl::StrCat(options_.cgroups->agent_path, "/", run.attempt_id));
+  if (absl::Status s = cgroup.Create(options_.host.memory_bytes); !s.ok()) {
+    log.Write("cwb", absl::StrCat("the build's memory and CPU time are not measured: ", s.message()));
+    (void)cgroup.Remove();
+    return std::nullopt;
+  }
+  request.cgroup = {cgroup.path(), cgroup.JoinFiles()};
+  return cgroup;
+}
+
+std::optional<v1::ResourceUse> BuildPipeline::Measure(const AttemptCgroup& cgroup, std::chrono::milliseconds wall,
+                                                      int jobs, int exit_code, LogSink& log) const {
+  absl::StatusOr<ResourceUse> read = cgroup.Read();
+  // The engine's monitor (conmon) may outlive the container by a moment: the cgroup goes once it has.
+  absl::Status removed = cgroup.Remove();
+  for (int i = 0; i < 50 && !removed.ok(); ++i) {
+    clock_.SleepUntil(clock_.SteadyNow() + std::chrono::milliseconds(100), nullptr);
+    removed = cgroup.Remove();
+  }
+  if (!removed.ok()) log.Write("cwb", std::string(removed.message()));
+  if (!read.ok()) {
+    log.Write("cwb", absl::StrCat("the build's memory and CPU time are not known: ", read.status().message()));
+    return std::nullopt;
+  }
+  v1::ResourceUse use;
+  use.set_peak_memory_bytes(read->peak_memory_bytes);
+  use.set_cpu_ms(read->cpu_time_ns / 1'000'000);
+  use.set_wall_ms(wall.count());
+  use.set_memory_limit_bytes(options_.host.memory_bytes);
+  use.set_out_of_memory(RanOutOfMemory(*read, exit_code, options_.host.memory_bytes));
+  use.set_jobs(static_cast<uint32_t>(jobs));
+  log.Write("cwb", absl::StrCat("the build used ", DescribeUse(*read), " with MAX_JOBS=", jobs, " (limit ",
+                                FormatGiB(options_.host.memory_bytes), ")",
+                                use.out_of_memory() ? "; it ran out of memory" : ""));
+  return use;
 }
 
 void BuildPipeline::TouchAlive(const fs::path& alive) {
@@ -466,11 +513,23 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                        ? absl::StrCat("running container ", request.name, " from ", image.tag())
                        : absl::StrCat("running build ", request.name, " on the host (", runtime_.name(),
                                       " runtime)"));
+  const std::optional<AttemptCgroup> cgroup = PlaceInCgroup(run, request, log);
+  const Clock::SteadyTime build_start = clock_.SteadyNow();
   absl::StatusOr<ContainerExit> exit =
       runtime_.RunContainer(request, log.LinesFrom("build"), &stop, options_.stop_grace);
+  if (cgroup.has_value()) {
+    result.use = Measure(*cgroup,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(clock_.SteadyNow() - build_start),
+                         JobsOf(run.share), exit.ok() ? exit->exit_code : -1, log);
+  }
   if (!exit.ok()) return fail_step(std::string(exit.status().message()), "build");
   result.exit_code = exit->exit_code;
   if (exit->cancelled) return finish(TaskOutcome::kCancelled, exit->description);
+  if (exit->exit_code != 0 && result.use.has_value() && result.use->out_of_memory()) {
+    return finish(TaskOutcome::kFailed,
+                  absl::StrCat("out of memory (peak ", FormatGiB(result.use->peak_memory_bytes()), " of ",
+                               FormatGiB(result.use->memory_limit_bytes()), "): ", BuildFailure(workspace / "out", *exit)));
+  }
   if (exit->exit_code != 0) return fail_step(BuildFailure(workspace / "out", *exit), "build");
 
   // 5. The wheels: moved out of the container's reach, labelled, digested.

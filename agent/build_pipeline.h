@@ -13,9 +13,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "agent/attempt_cgroup.h"
 #include "agent/container_runtime.h"
 #include "agent/watchdog.h"
 #include "agent/host_resources.h"
@@ -24,17 +26,31 @@
 #include "common/base/cancellation.h"
 #include "common/base/clock.h"
 #include "common/web/metrics.h"
+#include "cwb/v1/state.pb.h"
 #include "cwb/v1/task.pb.h"
 
 namespace cwb {
+
+// Where attempts' cgroups go: each attempt's build runs in <agent_path>/<attempt> (AttemptCgroup),
+// limited to the agent's memory and measured.
+struct CgroupSettings {
+  std::filesystem::path fs_root = "/sys/fs/cgroup";
+  AttemptCgroup::Version version = AttemptCgroup::Version::kV2;
+  std::string agent_path;  // "/cwb/<agent>"
+};
 
 struct PipelineOptions {
   std::filesystem::path work_dir;
   bool keep_failed_workspace = false;
   std::chrono::seconds stop_grace{30};  // SIGTERM to SIGKILL when a build is stopped
   std::chrono::seconds time_limit{0};   // per attempt; 0: none
-  int max_jobs = 0;                     // MAX_JOBS default; 0: from the host's cores and memory
-  HostResources host;
+  // MAX_JOBS of an attempt given no share (run-task); 0: from the host's cores and memory.
+  int max_jobs = 0;
+  HostResources host;  // the resources builds may use: probed, then lowered to `limits`
+  HostLimits limits;
+  // Unset: builds are neither measured nor limited (no cgroup access, or a runtime that cannot
+  // place its runs).
+  std::optional<CgroupSettings> cgroups;
   LogSink::Options log;
   // Secrets this agent may hand to builds that ask for them (`secret_env`), by name.
   std::map<std::string, std::string> secrets;
@@ -67,6 +83,8 @@ struct TaskResult {
   std::vector<BuiltWheel> wheels;
   std::vector<std::string> log_tail;  // last lines of the log, for failure reports
   std::filesystem::path log_path;
+  // What the build used (its cgroup's counters), when measured.
+  std::optional<v1::ResourceUse> use;
 };
 
 struct TaskRun {
@@ -82,6 +100,9 @@ struct TaskRun {
   // The task's trust domain (Assignment.trust_domain): the caches it shares; empty: "local" (a
   // build not assigned by a coordinator).
   std::string trust_domain;
+  // What the coordinator gave the attempt (Assignment.share): MAX_JOBS and NVCC_THREADS come from
+  // it; unset fields: the agent's defaults.
+  v1::ResourceShare share;
 };
 
 class BuildPipeline {
@@ -93,9 +114,11 @@ class BuildPipeline {
   // Attempts running now.
   int running() const { return running_.load(); }
 
-  // The environment the container gets (pure; exposed for tests). `cuda_arch_list` as on TaskRun.
+  // The environment the container gets (pure; exposed for tests). `cuda_arch_list` and `share` as
+  // on TaskRun.
   std::vector<std::pair<std::string, std::string>> ContainerEnv(
-      const v1::TaskSpec& spec, const std::string& cuda_arch_list = "") const;
+      const v1::TaskSpec& spec, const std::string& cuda_arch_list = "",
+      const v1::ResourceShare& share = {}) const;
 
  private:
   // Builds the task's image unless one with its tag exists. Attempts needing the same image
@@ -108,6 +131,13 @@ class BuildPipeline {
   absl::Status CheckImage(const v1::TaskSpec& spec, LogSink& log);
 
   TaskResult RunAttempt(const TaskRun& run);
+  // MAX_JOBS of an attempt: its share's, else the agent's --max-jobs, else from its resources.
+  int JobsOf(const v1::ResourceShare& share) const;
+  // The attempt's cgroup, made and named in `request`; nullopt (logged) when builds are not measured.
+  std::optional<AttemptCgroup> PlaceInCgroup(const TaskRun& run, ContainerRunRequest& request, LogSink& log) const;
+  // What the build in `cgroup` used (logged), then the cgroup removed.
+  std::optional<v1::ResourceUse> Measure(const AttemptCgroup& cgroup, std::chrono::milliseconds wall, int jobs,
+                                         int exit_code, LogSink& log) const;
   // Marks the attempt alive now (its file's time), creating the file if need be.
   static void TouchAlive(const std::filesystem::path& alive);
   // Starts the watchdog of run `run_name` (nothing without options_.watchdog_command): it stops the

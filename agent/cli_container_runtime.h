@@ -14,6 +14,9 @@ class CliContainerRuntime final : public ContainerRuntime {
       : options_(std::move(options)), runner_(runner) {}
 
   std::string name() const override { return EngineBinary(options_); }
+  // podman takes a cgroup path with its cgroupfs manager, which RunArgv asks for; docker's takes
+  // one only with its cgroupfs driver (a slice name with systemd's), so docker runs are not placed.
+  bool places_in_cgroups() const override { return options_.kind == EngineKind::kPodman; }
   absl::StatusOr<bool> ImageExists(const std::string& tag) override;
   absl::Status BuildImage(const ImageBuildRequest& request, const LineCallback& on_line,
                           Cancellation* cancel) override;

@@ -57,8 +57,14 @@ std::vector<std::string> GpuArgs(EngineKind kind, const GpuRequest& gpus) {
 }
 
 std::vector<std::string> RunArgv(const EngineOptions& options, const ContainerRunRequest& request) {
-  std::vector<std::string> argv = {EngineBinary(options), "run", "--name", request.name};
+  std::vector<std::string> argv = {EngineBinary(options)};
+  // podman's --cgroup-parent is a path only with the cgroupfs manager (a slice name with systemd's).
+  if (!request.cgroup.parent.empty() && options.kind == EngineKind::kPodman) {
+    argv.insert(argv.end(), {"--cgroup-manager", "cgroupfs"});
+  }
+  argv.insert(argv.end(), {"run", "--name", request.name});
   if (options.init) argv.push_back("--init");
+  if (!request.cgroup.parent.empty()) argv.insert(argv.end(), {"--cgroup-parent", request.cgroup.parent});
   if (!options.network.empty()) {
     argv.push_back("--network");
     argv.push_back(options.network);

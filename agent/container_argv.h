@@ -4,12 +4,13 @@
 //   <bin> image inspect --format {{.Id}} TAG     image exists? exit 0 yes, 1 no (docker)
 //   <bin> image exists TAG                       image exists? exit 0 yes, 1 no (podman)
 //   <bin> build --tag T --file F [--label k=v].. [--network N] CONTEXT
-//   <bin> run --name N [--init] [--network N] [--workdir W] [-e K=V].. [-v H:C[:ro]].. [--label k=v]..
+//   <bin> [--cgroup-manager cgroupfs] run --name N [--init] [--cgroup-parent P] [--network N] [--workdir W] [-e K=V].. [-v H:C[:ro]].. [--label k=v]..
 //         [GPU flags] [extra args].. IMAGE CMD..
 //   <bin> stop --time SECONDS NAME               SIGTERM, then SIGKILL after SECONDS
 //   <bin> rm --force [--time 0] NAME             (--time 0: podman, kill without waiting)
 //   <bin> ps --all --filter label=K=V --format {{.Names}}
 //   <bin> run --rm --network none --entrypoint cat IMAGE PATH    a file of an image (its facts)
+// (--cgroup-manager with a cgroup parent, podman only.)
 // GPU flags: docker `--gpus all` or `--gpus "device=0,1"`; podman (CDI)
 // `--device nvidia.com/gpu=all` or one `--device nvidia.com/gpu=ID` per device.
 #pragma once

@@ -44,6 +44,14 @@ struct ImageBuildRequest {
   std::function<void(std::string_view line)> on_stderr_line;
 };
 
+// The cgroup a run goes into (AttemptCgroup, made by the caller): the engine's --cgroup-parent, or,
+// for a run on the host, the cgroup.procs files its first process writes itself into before it
+// runs the command.
+struct CgroupPlacement {
+  std::string parent;  // "/cwb/<agent>/<attempt>"; empty: where the engine puts it
+  std::vector<std::filesystem::path> join_files;
+};
+
 struct ContainerRunRequest {
   std::string name;   // unique per attempt; used to stop and remove it
   std::string image;
@@ -59,6 +67,7 @@ struct ContainerRunRequest {
   // What runs, as exit descriptions name it: "build" ("the build command exited with status 2"),
   // "test" (the smoke test).
   std::string subject = "build";
+  CgroupPlacement cgroup;
   // The run's stderr lines (the build's and the engine's), each whole; empty: they go with
   // stdout's to RunContainer's on_line.
   std::function<void(std::string_view line)> on_stderr_line;
@@ -84,6 +93,9 @@ class ContainerRuntime {
   // False for a runtime that runs builds without images (host): ImageExists and BuildImage are
   // then never called, and the image's pip_packages go with the build's dependencies.
   virtual bool uses_images() const { return true; }
+
+  // Whether RunContainer honours ContainerRunRequest.cgroup (so the caller can measure the run).
+  virtual bool places_in_cgroups() const { return false; }
 
   // Whether an image with this tag exists locally.
   virtual absl::StatusOr<bool> ImageExists(const std::string& tag) = 0;

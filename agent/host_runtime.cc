@@ -206,6 +206,15 @@ absl::StatusOr<ContainerExit> HostRuntime::RunContainer(const ContainerRunReques
   }
 
   ProcessSpec spec;
+  if (!request.cgroup.join_files.empty()) {
+    // The first process joins the attempt's cgroup, then becomes the build: every process of the
+    // build starts inside it.
+    spec.argv = {"/bin/sh", "-c",
+                 "while [ \"$1\" != -- ]; do echo $$ > \"$1\" || exit 125; shift; done; shift; exec \"$@\"",
+                 "cwb-join-cgroup"};
+    for (const fs::path& file : request.cgroup.join_files) spec.argv.push_back(file.string());
+    spec.argv.push_back("--");
+  }
   for (const std::string& arg : request.command) spec.argv.push_back(HostPathFor(request.mounts, arg));
   spec.cwd = HostPathFor(request.mounts, request.workdir);
   for (const auto& [key, value] : request.env) spec.env.emplace_back(key, HostPathFor(request.mounts, value));

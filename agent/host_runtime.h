@@ -69,6 +69,7 @@ class HostRuntime final : public ContainerRuntime {
 
   std::string name() const override { return "host"; }
   bool uses_images() const override { return false; }
+  bool places_in_cgroups() const override { return true; }
   absl::StatusOr<bool> ImageExists(const std::string& tag) override { return true; }
   absl::Status BuildImage(const ImageBuildRequest& request, const LineCallback& on_line,
                           Cancellation* cancel) override;

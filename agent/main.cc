@@ -41,7 +41,12 @@ void AddBuildFlags(CLI::App* command, cwb::RuntimeOptions& runtime, cwb::Pipelin
   command->add_option("--time-limit", times.time_limit_s, "Seconds a build may run (0: none)");
   command->add_option("--stop-grace", times.stop_grace_s, "Seconds between SIGTERM and SIGKILL")
       ->capture_default_str();
-  command->add_option("--max-jobs", pipeline.max_jobs, "MAX_JOBS default (0: from cores and memory)");
+  command->add_option("--max-jobs", pipeline.max_jobs,
+                      "MAX_JOBS of a target's first build here (0: from cores and memory); later builds keep "
+                      "what the coordinator learnt");
+  command->add_option("--cores", pipeline.limits.cores, "Cores builds may use (default: all this process may use)");
+  command->add_option("--memory", pipeline.limits.memory,
+                      "Memory builds may use, e.g. 64G (default: all); each build's cgroup is limited to it");
   command->add_option("--secret-env", secret_env,
                       "An environment variable builds may receive as a secret_env (repeatable)");
 }
@@ -80,7 +85,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--agent-id", serve.agent_id, "Identity (default: kept in WORK_DIR/agent-id)");
   serve_cmd->add_option("--label", serve.labels, "A label tasks may require (repeatable)");
   serve_cmd->add_option("--slots", serve.slots,
-                        "Tasks to run at once (default: one per GPU with --gpus-per-task, else 1)");
+                        "A cap on tasks run at once (default: as many as the coordinator fits in cores and memory)");
   serve_cmd->add_option("--gpus-per-task", serve.gpus_per_task,
                         "GPUs each GPU task gets to itself (0: every task sees all GPUs)")
       ->capture_default_str();

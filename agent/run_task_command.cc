@@ -1,11 +1,14 @@
 #include "agent/run_task_command.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "agent/serve_command.h"
 #include "agent/watchdog_command.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -64,7 +67,11 @@ absl::Status PrepareLocalBuild(const RuntimeOptions& runtime, const std::vector<
     }
     pipeline->secrets[name] = value;
   }
-  if (pipeline->host.memory_bytes == 0) pipeline->host = ProbeHostResources();
+  if (pipeline->host.memory_bytes == 0) {
+    absl::StatusOr<HostResources> host = LimitHostResources(ProbeHostResources(), pipeline->limits);
+    if (!host.ok()) return host.status();
+    pipeline->host = *host;
+  }
   if (pipeline->watchdog_command.empty()) pipeline->watchdog_command = {SelfExecutable()};
   return absl::OkStatus();
 }
@@ -112,6 +119,9 @@ int RunTaskCommand(RunTaskOptions options, Cancellation& cancel, std::ostream& o
       arch_list = CudaArchList(given);
     }
   }
+  if (runtime->runtime->places_in_cgroups()) {
+    options.pipeline.cgroups = MeasuringCgroups(absl::StrCat("run-task-", ::getpid()), err);
+  }
   BuildPipeline pipeline(*runtime->runtime, runner, SystemClock::Get(), options.pipeline);
   std::mutex out_mutex;
   TaskRun run{&*spec, "local", gpus,
@@ -121,6 +131,11 @@ int RunTaskCommand(RunTaskOptions options, Cancellation& cancel, std::ostream& o
               },
               &cancel, arch_list};
   TaskResult result = pipeline.Run(run);
+  if (options.pipeline.cgroups.has_value()) {
+    (void)AttemptCgroup(options.pipeline.cgroups->fs_root, options.pipeline.cgroups->version,
+                        options.pipeline.cgroups->agent_path)
+        .Remove();
+  }
 
   const AxisValues axes = AxesFromProto(*spec);
   for (const BuiltWheel& wheel : result.wheels) {

@@ -23,7 +23,8 @@ v1::AgentCapabilities MakeCapabilities(const GpuInventory& gpus, const HostResou
   ::gethostname(name, sizeof(name) - 1);
   caps.set_hostname(name);
   for (const std::string& label : labels) caps.add_labels(label);
-  caps.set_slots(static_cast<uint32_t>(std::max(1, slots > 0 ? slots : gpu_slots)));
+  // By default the coordinator's packing by cores and memory decides how many run at once.
+  caps.set_slots(static_cast<uint32_t>(std::max(1, slots > 0 ? slots : std::max(host.cpu_cores, gpu_slots))));
   caps.set_gpu_slots(static_cast<uint32_t>(std::max(0, gpu_slots)));
   caps.set_runtime(runtime);
   if (host_python.has_value()) {
@@ -68,6 +69,30 @@ void RemoveAbandonedWork(const std::filesystem::path& work_dir, std::ostream& ou
   }
 }
 
+std::optional<CgroupSettings> MeasuringCgroups(const std::string& agent_id, std::ostream& out) {
+  CgroupSettings settings;
+  absl::StatusOr<AttemptCgroup::Version> version = AttemptCgroup::Detect(settings.fs_root);
+  absl::StatusOr<int> removed = absl::NotFoundError("");
+  if (version.ok()) {
+    settings.version = *version;
+    settings.agent_path = absl::StrCat("/cwb/", agent_id);
+    removed = PrepareAgentCgroup(settings.fs_root, settings.version, settings.agent_path);
+  } else {
+    removed = version.status();
+  }
+  if (!removed.ok()) {
+    LogEvent(out, "warning",
+             absl::StrCat("cwb-agent: builds are not measured nor held to --memory (no cgroup of their own: ",
+                          removed.status().message(), "); the coordinator places them by its defaults"));
+    return std::nullopt;
+  }
+  LogEvent(out, "info",
+           absl::StrCat("cwb-agent: each build runs in a cgroup below ", settings.agent_path, " (cgroup ",
+                        settings.version == AttemptCgroup::Version::kV1 ? "v1" : "v2", ")",
+                        *removed > 0 ? absl::StrCat("; removed ", *removed, " left by an earlier run") : ""));
+  return settings;
+}
+
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err) {
   if (absl::Status s = PrepareLocalBuild(options.runtime, options.secret_env, &options.pipeline);
       !s.ok()) {
@@ -101,6 +126,7 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
     }
   }
   RemoveAbandonedWork(options.pipeline.work_dir, out);
+  if (runtime.places_in_cgroups()) options.pipeline.cgroups = MeasuringCgroups(daemon.agent_id, out);
   MetricsRegistry metrics;
   options.pipeline.metrics = &metrics;
   daemon.metrics = &metrics;
@@ -141,8 +167,12 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
   }
   daemon.capabilities = MakeCapabilities(*gpus, options.pipeline.host, options.labels, options.slots,
                                          allocator.gpu_slots(), options.runtime.name, made->host_python);
+  daemon.capabilities.set_max_jobs(static_cast<uint32_t>(std::max(0, options.pipeline.max_jobs)));
+  daemon.capabilities.set_measures_builds(options.pipeline.cgroups.has_value());
   std::string serving = absl::StrCat("cwb-agent ", daemon.agent_id, " serving ", options.coordinator, " with ",
-                                     daemon.capabilities.slots(), " slot(s), ", gpus->gpus.size(), " GPU(s)");
+                                     daemon.capabilities.slots(), " slot(s), ", daemon.capabilities.cpu_cores(),
+                                     " core(s), ", daemon.capabilities.memory_bytes() >> 20, " MiB, ",
+                                     gpus->gpus.size(), " GPU(s)");
   if (allocator.gpu_slots() > 0) absl::StrAppend(&serving, " (", options.gpus_per_task, " per GPU task)");
   absl::StrAppend(&serving, ", runtime ", runtime.name());
   if (made->host_python.has_value()) {
@@ -158,7 +188,11 @@ int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, st
              {{"metrics_address", metrics_server->address()}});
   }
   AgentDaemon agent(daemon, **link, MakePipelineRunner(pipeline, allocator, SystemClock::Get()), SystemClock::Get());
-  if (absl::Status refused = agent.Run(stop); !refused.ok()) {
+  const absl::Status refused = agent.Run(stop);
+  if (const std::optional<CgroupSettings>& cgroups = options.pipeline.cgroups) {
+    (void)AttemptCgroup(cgroups->fs_root, cgroups->version, cgroups->agent_path).Remove();  // empty once stopped
+  }
+  if (!refused.ok()) {
     LogEvent(err, "error",
              absl::StrCat("cwb-agent: the coordinator at ", options.coordinator, " refused this agent: ", refused.message(),
                           absl::IsUnauthenticated(refused) ? " (check --token-file or CWB_AGENT_TOKEN)" : ""));

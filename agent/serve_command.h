@@ -18,7 +18,7 @@ struct ServeOptions {
   std::string coordinator = "127.0.0.1:7600";
   std::string agent_id;  // empty: kept in <work_dir>/agent-id
   std::vector<std::string> labels;
-  int slots = 0;          // 0: one per GPU slot with --gpus-per-task, else 1
+  int slots = 0;          // a cap on tasks at once; 0: as cores and memory allow (the cores, or the GPU slots)
   int gpus_per_task = 0;  // N > 0: each GPU task gets N GPUs of its own; 0: tasks share all GPUs
   RuntimeOptions runtime;
   PipelineOptions pipeline;
@@ -36,7 +36,11 @@ void RemoveAbandonedWork(const std::filesystem::path& work_dir, std::ostream& ou
 
 int ServeCommand(ServeOptions options, Cancellation& stop, std::ostream& out, std::ostream& err);
 
-// What the agent reports about itself. `slots` 0 means one per GPU slot (at least 1).
+// The cgroups this agent's builds run in (below /cwb/<agent_id>), made now with what an earlier run
+// left removed; nullopt (said on `out`) when it cannot make them.
+std::optional<CgroupSettings> MeasuringCgroups(const std::string& agent_id, std::ostream& out);
+
+// What the agent reports about itself. `slots` 0 means the greater of its cores and GPU slots.
 v1::AgentCapabilities MakeCapabilities(const GpuInventory& gpus, const HostResources& host,
                                        const std::vector<std::string>& labels, int slots,
                                        int gpu_slots, const std::string& runtime,

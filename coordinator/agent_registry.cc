@@ -76,6 +76,8 @@ absl::StatusOr<v1::RegisterAck> AgentRegistry::Register(const v1::Register& requ
   changes.ScheduleSoon();
   LogEvent(std::cerr, "info",
            absl::StrCat("agent ", request.agent_id(), " connected: ", request.capabilities().slots(), " slot(s), ",
+                        request.capabilities().cpu_cores(), " core(s), ", request.capabilities().memory_bytes() >> 20,
+                        " MiB", request.capabilities().measures_builds() ? " (builds measured)" : "", ", ",
                         request.capabilities().gpus_size(), " GPU(s), runtime ", request.capabilities().runtime()),
            {{"agent_id", request.agent_id()}, {"hostname", request.capabilities().hostname()}});
   return ack;

@@ -412,13 +412,18 @@ void Coordinator::EndTask(TaskRecord& task, const v1::TaskStatusUpdate& update) 
       message = std::move(problem);
     }
   }
+  if (update.has_use()) *task.info.mutable_use() = update.use();
+  history_.Record(task.info, state == v1::TASK_STATE_SUCCEEDED, changes_.batch());
+  if (state == v1::TASK_STATE_FAILED && update.use().out_of_memory() && !task.info.memory_retried()) {
+    // A known failure with a known cure: once more, with half the jobs and the peak it reached.
+    tasks_.RequeueOutOfMemory(task, message, now, changes_);
+    changes_.ScheduleSoon();
+    return;
+  }
   tasks_.EndAttempt(task, StateName(state), now, changes_);
   tasks_.SetState(task, state);
   task.info.set_message(message);
-  if (state == v1::TASK_STATE_SUCCEEDED) {
-    history_.Record(task.info, changes_.batch());
-    ResultCache::Remember(task.info, changes_.batch());
-  }
+  if (state == v1::TASK_STATE_SUCCEEDED) ResultCache::Remember(task.info, changes_.batch());
   metrics_.ObserveEnd(task.info);
   tasks_.Changed(task, changes_);
   changes_.ScheduleSoon();

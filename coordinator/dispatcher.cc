@@ -22,16 +22,17 @@ void Dispatcher::TakeStock(TaskTable& tasks, const AgentRegistry& agents) {
     if (!agent.channel) continue;
     const v1::AgentCapabilities& caps = agent.info.capabilities();
     const std::set<std::string>& attempts = tasks.AttemptsOf(id);
-    int free_gpu_slots = -1;
-    if (caps.gpu_slots() > 0) {
-      free_gpu_slots = static_cast<int>(caps.gpu_slots());
-      for (const std::string& attempt : attempts) {
-        if (TaskRecord* task = tasks.FindAttempt(attempt); task != nullptr && NeedsGpu(task->info.spec())) {
-          --free_gpu_slots;
-        }
-      }
+    AgentSlots slot{id, &caps, static_cast<int>(caps.slots()) - static_cast<int>(attempts.size()), -1,
+                    caps.cpu_cores(), static_cast<int64_t>(caps.memory_bytes())};
+    if (caps.gpu_slots() > 0) slot.free_gpu_slots = static_cast<int>(caps.gpu_slots());
+    for (const std::string& attempt : attempts) {
+      const TaskRecord* task = tasks.FindAttempt(attempt);
+      if (task == nullptr) continue;
+      if (caps.gpu_slots() > 0 && NeedsGpu(task->info.spec())) --slot.free_gpu_slots;
+      slot.free_cores -= task->info.share().cores();
+      slot.free_memory_bytes -= static_cast<int64_t>(task->info.share().memory_bytes());
     }
-    slots_.push_back({id, &caps, static_cast<int>(caps.slots()) - static_cast<int>(attempts.size()), free_gpu_slots});
+    slots_.push_back(std::move(slot));
   }
   for (auto& [key, group] : queue_.groups()) {
     if (group.memo.epoch != agents.epoch()) {
@@ -43,38 +44,51 @@ void Dispatcher::TakeStock(TaskTable& tasks, const AgentRegistry& agents) {
 
 void Dispatcher::Schedule(TaskTable& tasks, const AgentRegistry& agents, int64_t now_ms, ChangeSet& changes) {
   TakeStock(tasks, agents);
-  // Assign the first task in dispatch order that some free, eligible agent can take, until none.
+  // Assign the first task in dispatch order that fits some free, eligible agent, until none does.
+  // Within a group, tasks behind one that fits nowhere are tried too (a smaller build may fit where
+  // a larger one does not), up to kBackfillDepth of them, so a tick stays bounded.
+  constexpr int kBackfillDepth = 64;
   while (!queue_.empty()) {
-    TaskQueue::Group* best_group = nullptr;
-    AgentSlots* best_agent = nullptr;
+    Placement best;
     const std::pair<TaskQueue::Order, TaskKey>* best_task = nullptr;
     for (auto& [key, group] : queue_.groups()) {
-      auto first = group.tasks.begin();
-      // A build at its max_parallel has no task assigned until one of its own ends.
-      while (first != group.tasks.end() && tasks.AtParallelLimit(first->second)) ++first;
-      if (first == group.tasks.end()) continue;
-      if (best_task != nullptr && !(first->first < best_task->first)) continue;
-      AgentSlots* agent = PickAgent(NeedsGpu(group.requirements), slots_, group.memo.eligible.agents);
-      if (agent == nullptr) continue;
-      best_group = &group;
-      best_agent = agent;
-      best_task = &*first;
+      const bool needs_gpu = NeedsGpu(group.requirements);
+      // Nothing to try while every agent able to run the group is out of slots.
+      if (std::none_of(group.memo.eligible.agents.begin(), group.memo.eligible.agents.end(), [&](size_t i) {
+            return slots_[i].free_slots > 0 && !(needs_gpu && slots_[i].free_gpu_slots == 0);
+          })) {
+        continue;
+      }
+      int tried = 0;
+      for (auto it = group.tasks.begin(); it != group.tasks.end() && tried < kBackfillDepth; ++it) {
+        if (best_task != nullptr && !(it->first < best_task->first)) break;
+        // A build at its max_parallel has no task assigned until one of its own ends.
+        if (tasks.AtParallelLimit(it->second)) continue;
+        ++tried;
+        const TaskRecord* task = tasks.Find(it->second);
+        Placement placement = PickAgent(task->info.spec(), history_.LastUse(task->info.spec()), slots_,
+                                        group.memo.eligible.agents);
+        if (placement.agent == nullptr) continue;
+        best = std::move(placement);
+        best_task = &*it;
+        break;
+      }
     }
-    if (best_group == nullptr) break;
+    if (best_task == nullptr) break;
     const TaskKey key = best_task->second;
-    Assign(*tasks.Find(key), *best_agent, tasks, now_ms, changes);
+    Assign(*tasks.Find(key), best, tasks, now_ms, changes);
   }
   for (auto& [key, group] : queue_.groups()) UpdateWaitingReasons(group, tasks, changes);
 }
 
-void Dispatcher::Assign(TaskRecord& task, AgentSlots& slot, TaskTable& tasks, int64_t now_ms, ChangeSet& changes) {
-  --slot.free_slots;
-  if (slot.free_gpu_slots > 0 && NeedsGpu(task.info.spec())) --slot.free_gpu_slots;
+void Dispatcher::Assign(TaskRecord& task, Placement& placement, TaskTable& tasks, int64_t now_ms,
+                        ChangeSet& changes) {
+  Take(placement, NeedsGpu(task.info.spec()));
   if (task.info.queued_at_ms() > 0) {
     queue_wait_.Observe(static_cast<double>(std::max<int64_t>(0, now_ms - task.info.queued_at_ms())) / 1000.0);
   }
   const std::string attempt = absl::StrFormat("a%012x", random_() & 0xffffffffffffull);
-  tasks.StartAttempt(task, attempt, slot.agent_id, time_limit_s_, now_ms, changes);
+  tasks.StartAttempt(task, attempt, placement.agent->agent_id, placement.share, time_limit_s_, now_ms, changes);
 }
 
 void Dispatcher::UpdateWaitingReasons(TaskQueue::Group& group, TaskTable& tasks, ChangeSet& changes) {

@@ -1,7 +1,8 @@
 // Matches queued tasks to agents with room for them. It keeps the queue (TaskQueue: the waiting
 // tasks grouped by what they need of an agent, in dispatch order) as the TaskTable tells it of
-// tasks entering and leaving, and on each Schedule assigns the first task in dispatch order that
-// some free, eligible agent can take until none can, using the pure matching of scheduler.h.
+// tasks entering and leaving, and on each Schedule assigns the first task in dispatch order whose
+// share (sized from TargetHistory) fits some free, eligible agent until none does, using the pure
+// matching and packing of scheduler.h; each current attempt's share counts against its agent.
 // Which agents can ever run a group is remembered until the registry's epoch moves, so a tick
 // costs O(groups x agents + assignments) however long the queue. Tasks still waiting get the
 // reason they wait. Not thread-safe: used under the coordinator's lock.
@@ -39,7 +40,7 @@ class Dispatcher final : public QueueListener {
  private:
   // The connected agents in id order (stable within an epoch) and what each has free.
   void TakeStock(TaskTable& tasks, const AgentRegistry& agents);
-  void Assign(TaskRecord& task, AgentSlots& agent, TaskTable& tasks, int64_t now_ms, ChangeSet& changes);
+  void Assign(TaskRecord& task, Placement& placement, TaskTable& tasks, int64_t now_ms, ChangeSet& changes);
   void UpdateWaitingReasons(TaskQueue::Group& group, TaskTable& tasks, ChangeSet& changes);
 
   const TargetHistory& history_;

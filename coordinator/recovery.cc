@@ -31,7 +31,7 @@ void RenderStoredTemplate(const StoredTask& stored, const std::vector<std::strin
 }  // namespace
 
 void Recover(StoredState state, TaskTable& tasks, AgentRegistry& agents, TargetHistory& history) {
-  history.Load(std::move(state.target_durations));
+  history.Load(std::move(state.targets));
   agents.Load(std::move(state.agents));
   for (auto& [content_hash, dockerfile] : state.images) tasks.AddImage(content_hash, std::move(dockerfile));
   std::map<std::string, std::vector<TaskRecord>> by_build;

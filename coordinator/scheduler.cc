@@ -1,6 +1,7 @@
 #include "coordinator/scheduler.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -83,18 +84,71 @@ Eligibility FindEligible(const v1::TaskSpec& task, const std::vector<AgentSlots>
   return out;
 }
 
-AgentSlots* PickAgent(bool needs_gpu, std::vector<AgentSlots>& agents,
-                      const std::vector<size_t>& eligible) {
-  AgentSlots* best = nullptr;
+v1::ResourceShare ShareFor(const v1::TaskSpec& task, const v1::ResourceUse* last, const v1::AgentCapabilities& agent) {
+  v1::ResourceShare share;
+  if (agent.cpu_cores() == 0 || agent.memory_bytes() == 0) return share;
+  const uint64_t agent_cores = agent.cpu_cores();
+  const uint64_t agent_memory = agent.memory_bytes();
+  const bool cuda = TaskCuda(task) != kCpuCuda;
+  uint64_t cores = 1, memory = 0, jobs = 1;
+  if (last != nullptr && last->jobs() > 0) {
+    jobs = last->out_of_memory() ? std::max<uint64_t>(1, last->jobs() / 2) : last->jobs();
+    cores = last->wall_ms() > 0 ? (last->cpu_ms() + last->wall_ms() - 1) / last->wall_ms() : jobs;
+    cores = std::clamp<uint64_t>(cores, 1, jobs);
+    memory = last->out_of_memory() ? last->peak_memory_bytes()
+                                   : last->peak_memory_bytes() + last->peak_memory_bytes() / 5 + kPeakMargin;
+    share.set_predicted(true);
+  } else if (cuda) {
+    // An agent that gives each GPU task GPUs of its own splits its cores and memory among them too.
+    const uint64_t per_gpu_slot = agent.gpu_slots() > 0 ? agent.gpu_slots() : 1;
+    cores = std::clamp<uint64_t>(agent_cores / per_gpu_slot, 1, kFirstCudaBuildCores);
+    memory = std::min(cores * kFirstCudaBuildMemoryPerCore, agent_memory / per_gpu_slot);
+    jobs = agent.max_jobs() > 0 ? agent.max_jobs() : std::max<uint64_t>(1, cores / 2);
+  } else {
+    memory = kFirstCpuBuildMemory;
+    jobs = agent.max_jobs() > 0 ? agent.max_jobs()
+                                : std::clamp<uint64_t>(agent_memory / kFirstCudaBuildMemoryPerCore, 1, agent_cores);
+  }
+  share.set_cores(static_cast<uint32_t>(std::min(cores, agent_cores)));
+  share.set_memory_bytes(std::min(memory, agent_memory));
+  share.set_jobs(static_cast<uint32_t>(std::min<uint64_t>(jobs, std::max<uint64_t>(agent_cores, agent.max_jobs()))));
+  if (cuda) share.set_nvcc_threads(share.cores() >= 2 * share.jobs() ? 2 : 1);
+  return share;
+}
+
+bool Fits(const AgentSlots& agent, bool needs_gpu, const v1::ResourceShare& share) {
+  if (agent.free_slots <= 0 || (needs_gpu && agent.free_gpu_slots == 0)) return false;
+  return static_cast<int64_t>(share.cores()) <= agent.free_cores &&
+         static_cast<int64_t>(share.memory_bytes()) <= agent.free_memory_bytes;
+}
+
+Placement PickAgent(const v1::TaskSpec& task, const v1::ResourceUse* last, std::vector<AgentSlots>& agents,
+                    const std::vector<size_t>& eligible) {
+  const bool needs_gpu = NeedsGpu(task);
+  Placement best;
+  auto left = [](const AgentSlots& agent, const v1::ResourceShare& share) {
+    return std::tuple(agent.free_cores - static_cast<int64_t>(share.cores()),
+                      agent.free_memory_bytes - static_cast<int64_t>(share.memory_bytes()), agent.free_slots);
+  };
   for (size_t i : eligible) {
     AgentSlots& agent = agents[i];
-    if (agent.free_slots <= 0 || (needs_gpu && agent.free_gpu_slots == 0)) continue;
-    if (best == nullptr || agent.free_slots > best->free_slots ||
-        (agent.free_slots == best->free_slots && agent.agent_id < best->agent_id)) {
-      best = &agent;
+    if (agent.free_slots <= 0) continue;
+    v1::ResourceShare share = ShareFor(task, last, *agent.capabilities);
+    if (!Fits(agent, needs_gpu, share)) continue;
+    if (best.agent == nullptr || left(agent, share) > left(*best.agent, best.share) ||
+        (left(agent, share) == left(*best.agent, best.share) && agent.agent_id < best.agent->agent_id)) {
+      best = {&agent, std::move(share)};
     }
   }
   return best;
+}
+
+void Take(Placement& placement, bool needs_gpu) {
+  AgentSlots& agent = *placement.agent;
+  --agent.free_slots;
+  if (agent.free_gpu_slots > 0 && needs_gpu) --agent.free_gpu_slots;
+  agent.free_cores -= placement.share.cores();
+  agent.free_memory_bytes -= placement.share.memory_bytes();
 }
 
 }  // namespace cwb

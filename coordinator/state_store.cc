@@ -10,9 +10,10 @@
 namespace cwb {
 namespace {
 
-// Schema version 3: rendered Dockerfiles stored once per image. Version 2 kept templates once per
-// build (still read, for its rows), target durations and the result cache.
-constexpr int kSchemaVersion = 3;
+// Schema version 4: each target's measured resource use beside its duration. Version 3 stored
+// rendered Dockerfiles once per image; version 2 kept templates once per build (still read, for
+// its rows), target durations and the result cache.
+constexpr int kSchemaVersion = 4;
 
 constexpr char kSchema[] = R"sql(
 PRAGMA journal_mode = WAL;
@@ -63,7 +64,8 @@ CREATE TABLE IF NOT EXISTS uploads (
 );
 CREATE TABLE IF NOT EXISTS target_durations (
   target TEXT PRIMARY KEY,
-  duration_ms INTEGER NOT NULL
+  duration_ms INTEGER NOT NULL,
+  profile BLOB
 );
 CREATE TABLE IF NOT EXISTS results (
   task_id TEXT NOT NULL,
@@ -197,8 +199,9 @@ class StateStore::Statements {
                        "path = excluded.path"),
         uploads_for(db, "SELECT info, path FROM uploads WHERE attempt_id = ? ORDER BY filename"),
         delete_uploads(db, "DELETE FROM uploads WHERE attempt_id = ?"),
-        put_duration(db, "INSERT INTO target_durations(target, duration_ms) VALUES(?, ?) "
-                         "ON CONFLICT(target) DO UPDATE SET duration_ms = excluded.duration_ms"),
+        put_duration(db, "INSERT INTO target_durations(target, duration_ms, profile) VALUES(?, ?, ?) "
+                         "ON CONFLICT(target) DO UPDATE SET duration_ms = excluded.duration_ms, "
+                         "profile = excluded.profile"),
         put_result(db, "INSERT INTO results(task_id, commit_sha, info) VALUES(?, ?, ?) "
                        "ON CONFLICT(task_id, commit_sha) DO UPDATE SET info = excluded.info"),
         find_result(db, "SELECT info FROM results WHERE task_id = ? AND commit_sha = ?") {}
@@ -209,7 +212,7 @@ class StateStore::Statements {
 
 bool StoreBatch::empty() const {
   return tasks.empty() && attempts_started.empty() && attempts_ended.empty() &&
-         uploads_deleted.empty() && agents.empty() && target_durations.empty() && results.empty();
+         uploads_deleted.empty() && agents.empty() && targets.empty() && results.empty();
 }
 
 void StoreBatch::Append(StoreBatch later) {
@@ -226,7 +229,7 @@ void StoreBatch::Append(StoreBatch later) {
   move_all(uploads_deleted, later.uploads_deleted);
   move_all(agents, later.agents);
   move_all(results, later.results);
-  for (auto& [target, ms] : later.target_durations) target_durations[target] = ms;
+  for (auto& [target, record] : later.targets) targets[target] = std::move(record);
 }
 
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::filesystem::path& path) {
@@ -306,6 +309,14 @@ absl::Status StateStore::Migrate() {
       if (absl::Status s = Exec(absl::StrCat("ALTER TABLE tasks ADD COLUMN ", column).c_str()); !s.ok()) return s;
     }
   }
+  // Version 4 keeps each target's measured resource use beside its duration.
+  Statement has_profile(db_, "SELECT 1 FROM pragma_table_info('target_durations') WHERE name = 'profile'");
+  absl::StatusOr<bool> profiled = has_profile.Next();
+  if (!profiled.ok()) return profiled.status();
+  has_profile.Reset();
+  if (!*profiled) {
+    if (absl::Status s = Exec("ALTER TABLE target_durations ADD COLUMN profile BLOB"); !s.ok()) return s;
+  }
   return Exec(absl::StrCat("PRAGMA user_version = ", kSchemaVersion).c_str());
 }
 
@@ -371,8 +382,10 @@ absl::Status StateStore::Apply(const StoreBatch& batch) {
     absl::Status s = st.put_agent.Text(1, agent.agent_id()).Blob(2, agent.SerializeAsString()).Run();
     if (!s.ok()) return s;
   }
-  for (const auto& [target, ms] : batch.target_durations) {
-    if (absl::Status s = st.put_duration.Text(1, target).Int(2, ms).Run(); !s.ok()) return s;
+  for (const auto& [target, record] : batch.targets) {
+    absl::Status s =
+        st.put_duration.Text(1, target).Int(2, record.duration_ms).Blob(3, record.use.SerializeAsString()).Run();
+    if (!s.ok()) return s;
   }
   for (const v1::TaskInfo& result : batch.results) {
     absl::Status s = st.put_result.Text(1, result.spec().id())
@@ -468,8 +481,10 @@ absl::StatusOr<StoredState> StateStore::LoadAll() {
     });
   }
   if (s.ok()) {
-    s = read("SELECT target, duration_ms FROM target_durations", [&](Statement& q) {
-      state.target_durations[q.ColumnText(0)] = q.ColumnInt(1);
+    s = read("SELECT target, duration_ms, profile FROM target_durations", [&](Statement& q) {
+      TargetRecord& record = state.targets[q.ColumnText(0)];
+      record.duration_ms = q.ColumnInt(1);
+      if (!q.ColumnIsNull(2)) record.use.ParseFromString(q.ColumnBlob(2));
     });
   }
   if (!s.ok()) return s;

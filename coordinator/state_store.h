@@ -39,13 +39,19 @@ struct StoredTask {
   int template_index = -1;
 };
 
+// What is known of one target (a project at one value of every axis) from earlier builds.
+struct TargetRecord {
+  int64_t duration_ms = -1;  // expected build time; -1: never succeeded
+  v1::ResourceUse use;       // its last measured attempt (peak memory, CPU time, jobs); empty: never measured
+};
+
 struct StoredState {
   std::vector<v1::BuildInfo> builds;                          // without tasks, in submission order
   std::map<std::string, std::string> images;                  // rendered Dockerfiles by content hash
   std::map<std::string, std::vector<std::string>> templates;  // by build, of rows from before images
   std::vector<StoredTask> tasks;                              // in submission order
   std::vector<v1::AgentInfo> agents;
-  std::map<std::string, int64_t> target_durations;  // expected build time (ms) by target key
+  std::map<std::string, TargetRecord> targets;  // by target key
 };
 
 struct AttemptStart {
@@ -76,7 +82,7 @@ struct StoreBatch {
   std::vector<AttemptEnd> attempts_ended;
   std::vector<std::string> uploads_deleted;  // attempt ids whose upload records go
   std::vector<v1::AgentInfo> agents;
-  std::map<std::string, int64_t> target_durations;  // target key -> expected ms
+  std::map<std::string, TargetRecord> targets;  // by target key
   // Succeeded tasks (build_id, spec.id, commit, artifacts) to reuse for the same spec and commit.
   std::vector<v1::TaskInfo> results;
 

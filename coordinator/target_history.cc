@@ -19,17 +19,27 @@ std::string TargetHistory::TargetKey(const v1::TaskSpec& spec) {
 }
 
 int64_t TargetHistory::ExpectedMs(const v1::TaskSpec& spec) const {
-  auto it = durations_ms_.find(TargetKey(spec));
-  return it == durations_ms_.end() ? -1 : it->second;
+  auto it = targets_.find(TargetKey(spec));
+  return it == targets_.end() ? -1 : it->second.duration_ms;
 }
 
-void TargetHistory::Record(const v1::TaskInfo& task, StoreBatch& batch) {
-  if (task.started_at_ms() <= 0 || task.finished_at_ms() < task.started_at_ms()) return;
-  const int64_t took = task.finished_at_ms() - task.started_at_ms();
+const v1::ResourceUse* TargetHistory::LastUse(const v1::TaskSpec& spec) const {
+  auto it = targets_.find(TargetKey(spec));
+  return it == targets_.end() || it->second.use.jobs() == 0 ? nullptr : &it->second.use;
+}
+
+void TargetHistory::Record(const v1::TaskInfo& task, bool succeeded, StoreBatch& batch) {
+  const bool ran = task.started_at_ms() > 0 && task.finished_at_ms() >= task.started_at_ms();
+  const bool measured = task.has_use() && task.use().jobs() > 0 && (succeeded || task.use().out_of_memory());
+  if (!(succeeded && ran) && !measured) return;
   const std::string key = TargetKey(task.spec());
-  auto [it, added] = durations_ms_.emplace(key, took);
-  if (!added) it->second = (it->second + took) / 2;  // the recent builds weigh most
-  batch.target_durations[key] = it->second;
+  TargetRecord& record = targets_[key];
+  if (succeeded && ran) {
+    const int64_t took = task.finished_at_ms() - task.started_at_ms();
+    record.duration_ms = record.duration_ms < 0 ? took : (record.duration_ms + took) / 2;  // recent builds weigh most
+  }
+  if (measured) record.use = task.use();
+  batch.targets[key] = record;
 }
 
 }  // namespace cwb

@@ -1,8 +1,9 @@
 // What the coordinator has learnt of each target (a project at one value of every axis) from
-// earlier builds: how long its attempt ran, the recent builds weighing most. A changed build
-// command or commit still predicts from the earlier builds. The dispatcher orders the queue by
-// it (longest first); succeeded tasks add to it. Not thread-safe: used under the coordinator's
-// lock.
+// earlier builds: how long its attempt ran, the recent builds weighing most, and what its last
+// measured attempt used (peak memory, CPU time, MAX_JOBS; an attempt killed out of memory
+// included). A changed build command or commit still predicts from the earlier builds. The
+// dispatcher orders the queue by it (longest first) and sizes each attempt's share from it.
+// Not thread-safe: used under the coordinator's lock.
 #pragma once
 
 #include <cstdint>
@@ -17,12 +18,15 @@ namespace cwb {
 class TargetHistory {
  public:
   // Replaces what is known (from the store, at start).
-  void Load(std::map<std::string, int64_t> durations_ms) { durations_ms_ = std::move(durations_ms); }
+  void Load(std::map<std::string, TargetRecord> targets) { targets_ = std::move(targets); }
   // The expected build time of the spec's target in ms; -1 when it was never built.
   int64_t ExpectedMs(const v1::TaskSpec& spec) const;
-  // Learns from a task that ran (started_at_ms to finished_at_ms), writing the new estimate into
-  // `batch`; a task that never started running teaches nothing.
-  void Record(const v1::TaskInfo& task, StoreBatch& batch);
+  // What the target's last measured attempt used; null when none was measured.
+  const v1::ResourceUse* LastUse(const v1::TaskSpec& spec) const;
+  // Learns from a task whose attempt ended, writing what changed into `batch`: a succeeded one's
+  // time (started_at_ms to finished_at_ms; a task that never started teaches none), and the use it
+  // reported (`task.use()`), when measured, for a succeeded attempt or one out of memory.
+  void Record(const v1::TaskInfo& task, bool succeeded, StoreBatch& batch);
 
   // The time left of a build `done` of `total` steps along after `elapsed_ms`: the part not done
   // of the target's last build time (`expected_ms`, -1: never built), else the time so far
@@ -33,7 +37,7 @@ class TargetHistory {
   static std::string TargetKey(const v1::TaskSpec& spec);
 
  private:
-  std::map<std::string, int64_t> durations_ms_;
+  std::map<std::string, TargetRecord> targets_;
 };
 
 }  // namespace cwb

@@ -117,8 +117,10 @@ void TaskTable::Changed(TaskRecord& task, ChangeSet& changes, bool persist) {
 }
 
 void TaskTable::StartAttempt(TaskRecord& task, const std::string& attempt_id, const std::string& agent_id,
-                             uint32_t time_limit_s, int64_t now_ms, ChangeSet& changes) {
+                             const v1::ResourceShare& share, uint32_t time_limit_s, int64_t now_ms,
+                             ChangeSet& changes) {
   SetState(task, v1::TASK_STATE_ASSIGNED);
+  *task.info.mutable_share() = share;
   task.info.set_attempt_id(attempt_id);
   task.info.set_agent_id(agent_id);
   task.info.set_attempts(task.info.attempts() + 1);
@@ -134,6 +136,7 @@ void TaskTable::StartAttempt(TaskRecord& task, const std::string& attempt_id, co
     assignment->mutable_spec()->mutable_image()->set_dockerfile(*dockerfile);
   }
   assignment->set_time_limit_s(time_limit_s);
+  *assignment->mutable_share() = share;
   assignment->set_trust_domain(TrustDomainOf(task.info.spec().source().repo_url(),
                                              builds_.at(task.info.build_id()).header.submitted_by()));
   changes.Send(agent_id, std::move(message));
@@ -166,6 +169,20 @@ void TaskTable::RequeueOrFail(TaskRecord& task, const std::string& reason, int64
     task.info.set_message(absl::StrCat(reason, "; queued again (", task.info.attempts(), " of ", retry_limit_,
                                        " attempts used)"));
   }
+  Changed(task, changes);
+}
+
+void TaskTable::RequeueOutOfMemory(TaskRecord& task, const std::string& message, int64_t now_ms,
+                                   ChangeSet& changes) {
+  EndAttempt(task, "failed", now_ms, changes);
+  task.info.clear_attempt_id();
+  task.info.clear_agent_id();
+  task.info.set_started_at_ms(0);
+  task.info.clear_progress();
+  task.info.set_finished_at_ms(0);
+  task.info.set_memory_retried(true);
+  SetState(task, v1::TASK_STATE_QUEUED);
+  task.info.set_message(absl::StrCat(message, "; queued again with half the jobs"));
   Changed(task, changes);
 }
 
@@ -205,6 +222,7 @@ uint32_t TaskTable::Retry(BuildRecord& build, const std::vector<std::string>& ta
     SetState(task, v1::TASK_STATE_QUEUED);
     task.info.set_attempts(0);
     task.info.set_message("retried by a user");
+    task.info.set_memory_retried(false);
     task.info.set_queued_at_ms(now_ms);
     task.info.set_finished_at_ms(0);
     task.info.clear_artifacts();

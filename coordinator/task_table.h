@@ -90,10 +90,13 @@ class TaskTable {
   // Publishes a change: the task's row is written (unless !persist: a new waiting reason alone
   // is recomputed after a restart) and its build's watchers get its summary.
   void Changed(TaskRecord& task, ChangeSet& changes, bool persist = true);
-  // A new attempt of a queued task on `agent_id`: ASSIGNED, bound, recorded and sent to the agent
-  // with the task's rendered Dockerfile put back into its spec.
+  // A new attempt of a queued task on `agent_id` with `share` of it: ASSIGNED, bound, recorded and
+  // sent to the agent with the task's rendered Dockerfile put back into its spec.
   void StartAttempt(TaskRecord& task, const std::string& attempt_id, const std::string& agent_id,
-                    uint32_t time_limit_s, int64_t now_ms, ChangeSet& changes);
+                    const v1::ResourceShare& share, uint32_t time_limit_s, int64_t now_ms, ChangeSet& changes);
+  // The attempt ran out of memory: queued again once (`memory_retried`), its agent's next share
+  // sized from the use it reported (TargetHistory).
+  void RequeueOutOfMemory(TaskRecord& task, const std::string& message, int64_t now_ms, ChangeSet& changes);
   // Ends the task's current attempt (if any) with `outcome` (succeeded, failed, cancelled, lost):
   // unbound, recorded, its uploads discarded. The task's state is the caller's.
   void EndAttempt(TaskRecord& task, const std::string& outcome, int64_t now_ms, ChangeSet& changes);

@@ -17,6 +17,8 @@
 #include "common/rpc/task_proto.h"
 #include "cwb/v1/state.pb.h"
 #include "gmock/gmock.h"
+#include <regex>
+
 #include "gtest/gtest.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/test_env.h"
@@ -194,13 +196,24 @@ TEST_F(HostRuntimeIntegrationTest, ADeadAgentsLeftoverRunIsFoundByLabelAndKilled
 
 TEST_F(HostRuntimeIntegrationTest, RunTaskBinaryBuildsOnTheHost) {
   const fs::path repo = MakeDemoRepository(dir_);
-  v1::TaskSpec spec = PlanTask(repo, "pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"");
+  // The build holds 300 MiB for a moment: its cgroup (joined before the build's first process ran)
+  // measures the whole tree.
+  v1::TaskSpec spec = PlanTask(repo, "python3 -c \"x = b\\\"x\\\" * (300 * 2**20)\" && "
+                                     "pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"");
   std::ofstream(dir_ / "task.json") << ToJson(spec);
   ChildProcess run({CWB_AGENT_BINARY, "run-task", (dir_ / "task.json").string(), "--runtime", "host",
                     "--host-python", python_, "--work-dir", (dir_ / "work").string(), "-o",
                     (dir_ / "out").string()});
   ASSERT_EQ(run.Wait(seconds(300)), 0) << run.Output();
   EXPECT_THAT(run.Output(), HasSubstr("the host runtime builds without an image"));
+  EXPECT_TRUE(std::regex_search(run.Output(), std::regex(R"(the build used 0\.[3-9][0-9] GiB of memory at most, )")))
+      << run.Output();
+  // Under a 256 MiB limit the same build is killed, and says why.
+  ChildProcess small({CWB_AGENT_BINARY, "run-task", (dir_ / "task.json").string(), "--runtime", "host",
+                      "--host-python", python_, "--work-dir", (dir_ / "work").string(), "--memory", "256M"});
+  EXPECT_EQ(small.Wait(seconds(300)), 1) << small.Output();
+  EXPECT_TRUE(std::regex_search(small.Output(), std::regex(R"(out of memory \(peak 0\.2[0-9] GiB of 0\.25 GiB\))")))
+      << small.Output();
   std::vector<fs::path> wheels;
   for (const auto& entry : fs::recursive_directory_iterator(dir_ / "out" / "wheelhouse")) {
     if (entry.path().extension() == ".whl") wheels.push_back(entry.path());
@@ -271,7 +284,9 @@ TEST_F(HostAgentGpuSlotsTest, TwoGpuTasksRunAtOnceEachOnAGpuOfItsOwn) {
                       (dir_ / "toolchain/bin/python").string(), "--nvidia-smi", (dir_ / "nvidia-smi").string(),
                       "--gpus-per-task", "1"});
   ASSERT_FALSE(agent.WaitForLine("serving", seconds(60)).empty()) << agent.Output();
-  EXPECT_THAT(agent.Output(), HasSubstr("with 2 slot(s), 2 GPU(s) (1 per GPU task), runtime host"));
+  EXPECT_TRUE(std::regex_search(
+      agent.Output(), std::regex(R"(with 2 slot\(s\), [0-9]+ core\(s\), [0-9]+ MiB, 2 GPU\(s\) \(1 per GPU task\), runtime host)")))
+      << agent.Output();
 
   ChildProcess submit({CWB_CLI_BINARY, "--coordinator", address, "submit", (dir_ / "gpu.yaml").string(), "--watch"});
   ASSERT_EQ(submit.Wait(seconds(300)), 0) << submit.Output() << agent.Output();

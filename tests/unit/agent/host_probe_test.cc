@@ -111,5 +111,26 @@ TEST(HostResourcesTest, MemTotalAndMaxJobs) {
   EXPECT_GT(here.memory_bytes, 0u);
 }
 
+TEST(HostResourcesTest, SizesAndTheOperatorsLimits) {
+  EXPECT_EQ(ParseByteSize("512M").value(), 512ull << 20);
+  EXPECT_EQ(ParseByteSize("64G").value(), 64ull << 30);
+  EXPECT_EQ(ParseByteSize("1.5GiB").value(), 3ull << 29);
+  EXPECT_EQ(ParseByteSize("2 gb").value(), 2ull << 30);
+  EXPECT_EQ(ParseByteSize("4096").value(), 4096u);
+  EXPECT_EQ(ParseByteSize("12Q").status().message(), "'12Q': unknown unit (use K, M, G or T)");
+  EXPECT_FALSE(ParseByteSize("G").ok());
+  EXPECT_FALSE(ParseByteSize("99999999T").ok());
+
+  const HostResources host{16, 128ull << 30};
+  HostResources limited = LimitHostResources(host, {4, "600M"}).value();
+  EXPECT_EQ(limited.cpu_cores, 4);
+  EXPECT_EQ(limited.memory_bytes, 600ull << 20);
+  EXPECT_EQ(LimitHostResources(host, {}).value().memory_bytes, host.memory_bytes);
+  EXPECT_EQ(LimitHostResources(host, {32, ""}).status().message(), "--cores 32: this host lets builds use 1 to 16 cores");
+  EXPECT_EQ(LimitHostResources(host, {0, "200G"}).status().message(),
+            "--memory 200G: this host has 131072 MiB; give 64 MiB to all of it");
+  EXPECT_EQ(LimitHostResources(host, {0, "lots"}).status().message(), "--memory 'lots' is not a size (e.g. 512M, 64G)");
+}
+
 }  // namespace
 }  // namespace cwb

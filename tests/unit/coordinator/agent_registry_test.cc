@@ -69,8 +69,8 @@ TEST_F(AgentRegistryTest, AnAgentWithoutAnIdIsRefused) {
 
 TEST_F(AgentRegistryTest, ComingBackKeepsItsCurrentAttemptsAndAbandonsTheRest) {
   ASSERT_TRUE(Register("a1", std::make_shared<RecordingChannel>()).ok());
-  tasks_.StartAttempt(Task("t1"), "x1", "a1", 0, 1000, changes_);
-  tasks_.StartAttempt(Task("t2"), "x2", "a1", 0, 1000, changes_);
+  tasks_.StartAttempt(Task("t1"), "x1", "a1", {}, 0, 1000, changes_);
+  tasks_.StartAttempt(Task("t2"), "x2", "a1", {}, 0, 1000, changes_);
   // Back with x1 (current) and x9 (unknown), without x2.
   auto channel = std::make_shared<RecordingChannel>();
   absl::StatusOr<v1::RegisterAck> ack = Register("a1", channel, {"x1", "x9"});
@@ -97,7 +97,7 @@ TEST_F(AgentRegistryTest, ANewSessionClosesTheOldOneAndTheOldOnesEndIsIgnored) {
 TEST_F(AgentRegistryTest, ASilentAgentLosesItsAttemptsWhenTheLeaseRunsOut) {
   auto channel = std::make_shared<RecordingChannel>();
   ASSERT_TRUE(Register("a1", channel).ok());
-  tasks_.StartAttempt(Task("t1"), "x1", "a1", 0, 1000, changes_);
+  tasks_.StartAttempt(Task("t1"), "x1", "a1", {}, 0, 1000, changes_);
   clock_.Advance(std::chrono::seconds(9));
   registry_.Heartbeat("a1", channel.get());  // renews the lease
   clock_.Advance(std::chrono::seconds(9));
@@ -142,7 +142,7 @@ TEST_F(AgentRegistryTest, LoadedAgentsStartDisconnectedAndListShowsRunningAttemp
   stored.add_running_attempts("stale");
   registry_.Load({stored});
   ASSERT_TRUE(Register("a1", std::make_shared<RecordingChannel>()).ok());
-  tasks_.StartAttempt(Task("t1"), "x1", "a1", 0, 1000, changes_);
+  tasks_.StartAttempt(Task("t1"), "x1", "a1", {}, 0, 1000, changes_);
   std::vector<v1::AgentInfo> agents = registry_.List();
   ASSERT_EQ(agents.size(), 2u);
   EXPECT_THAT(agents[0].running_attempts(), ElementsAre("b1/t1/x1"));

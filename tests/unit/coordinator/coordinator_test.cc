@@ -72,6 +72,60 @@ TEST_F(CoordinatorTest, RetryLimitEndsInFailureWithTheReason) {
   EXPECT_THAT(task.message(), ::testing::MatchesRegex(".*silent for more than 10000 ms; gave up after 2 attempts"));
 }
 
+TEST_F(CoordinatorTest, OutOfMemoryIsRetriedOnceWithHalfTheJobsAndItsPeakLearnt) {
+  const std::string build = Submit();
+  auto channel = std::make_shared<RecordingChannel>();
+  v1::Register reg;
+  reg.set_agent_id("a1");
+  reg.mutable_capabilities()->set_slots(4);
+  reg.mutable_capabilities()->set_cpu_cores(4);
+  reg.mutable_capabilities()->set_memory_bytes(8ull << 30);
+  reg.mutable_capabilities()->set_max_jobs(4);
+  absl::StatusOr<v1::RegisterAck> ack = coordinator_->Register(reg, channel);
+  ASSERT_TRUE(ack.ok());
+  sessions_["a1"] = ack->session();
+  coordinator_->Tick();
+  ASSERT_EQ(channel->Assignments().size(), 2u);  // both tasks: 1 core and 2 GiB each by default
+  const v1::Assignment first = channel->Assignments()[0];
+  EXPECT_EQ(first.share().jobs(), 4u);  // a first build: the agent's --max-jobs
+  EXPECT_EQ(Task(build, 0).share().jobs(), 4u);
+  auto out_of_memory = [&](const v1::Assignment& a) {
+    Report("a1", a, v1::TASK_STATE_RUNNING);
+    v1::TaskStatusUpdate update;
+    update.set_build_id(a.build_id());
+    update.set_task_id(a.spec().id());
+    update.set_attempt_id(a.attempt_id());
+    update.set_state(v1::TASK_STATE_FAILED);
+    update.set_message("out of memory (peak 8.00 GiB of 8.00 GiB)");
+    update.mutable_use()->set_peak_memory_bytes(8ull << 30);
+    update.mutable_use()->set_jobs(a.share().jobs());
+    update.mutable_use()->set_out_of_memory(true);
+    coordinator_->OnStatus("a1", update);
+  };
+  out_of_memory(first);
+  coordinator_->Tick();
+  v1::TaskInfo task = Task(build, 0);
+  EXPECT_EQ(task.state(), v1::TASK_STATE_QUEUED);  // it needs all 8 GiB now: it waits for the other task
+  EXPECT_TRUE(task.memory_retried());
+  EXPECT_EQ(task.message(), "out of memory (peak 8.00 GiB of 8.00 GiB); queued again with half the jobs");
+  Succeed("a1", channel->Assignments()[1], std::chrono::seconds(1));
+  coordinator_->Tick();
+  task = Task(build, 0);
+  EXPECT_EQ(task.state(), v1::TASK_STATE_ASSIGNED);
+  EXPECT_EQ(task.attempts(), 2u);
+  ASSERT_EQ(channel->Assignments().size(), 3u);
+  const v1::Assignment second = channel->Assignments()[2];
+  EXPECT_EQ(second.spec().id(), first.spec().id());
+  EXPECT_EQ(second.share().jobs(), 2u);
+  EXPECT_EQ(second.share().memory_bytes(), 8ull << 30);  // the peak it reached, all the agent has
+  EXPECT_TRUE(second.share().predicted());
+  out_of_memory(second);  // once only
+  task = Task(build, 0);
+  EXPECT_EQ(task.state(), v1::TASK_STATE_FAILED);
+  EXPECT_EQ(task.message(), "out of memory (peak 8.00 GiB of 8.00 GiB)");
+  EXPECT_TRUE(task.use().out_of_memory());
+}
+
 TEST_F(CoordinatorTest, CancelTellsTheAgentAndEndsTheTaskOnce) {
   const std::string build = Submit();
   auto agent = Connect("a1", 2);

@@ -78,7 +78,7 @@ TEST_F(DispatcherTest, AgentsGetAsManyTasksAsTheyHaveSlotsInDispatchOrder) {
     v1::TaskInfo ran = Numbered("b0", i).info;
     ran.set_started_at_ms(1);
     ran.set_finished_at_ms(1 + took);
-    history_.Record(ran, learnt);
+    history_.Record(ran, true, learnt);
   }
   AddBuild("b1", 3);
   auto agent = Connect("a1", 2);

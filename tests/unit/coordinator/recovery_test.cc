@@ -46,7 +46,7 @@ TEST_F(RecoveryTest, TasksComeBackCountedQueuedAndBoundAndAgentsDisconnected) {
   agent.set_agent_id("a1");
   agent.set_connected(true);
   state.agents = {agent};
-  state.target_durations = {{"demo|x=1", 42}};
+  state.targets = {{"demo|x=1", TargetRecord{42, {}}}};
   Recover(std::move(state), tasks_, agents_, history_);
   EXPECT_THAT(tasks_.build_order(), ElementsAre("b1", "b2"));
   EXPECT_EQ(queue_.queued.size(), 1u);

@@ -34,7 +34,7 @@ struct Choice {
 };
 Choice Choose(const v1::TaskSpec& task, std::vector<AgentSlots> agents) {
   Eligibility eligible = FindEligible(task, agents);
-  AgentSlots* agent = PickAgent(NeedsGpu(task), agents, eligible.agents);
+  AgentSlots* agent = PickAgent(task, nullptr, agents, eligible.agents).agent;
   if (agent != nullptr) return {agent->agent_id, ""};
   return {"", eligible.waiting_reason};
 }
@@ -118,6 +118,108 @@ TEST(SchedulerTest, GpuTasksNeedAFreeGpuSlotCpuTasksDoNot) {
   EXPECT_EQ(Choose(Task("12.1"), agents).agent, "gpu");
   agents[0].free_gpu_slots = -1;  // GPUs shared: only slots count
   EXPECT_EQ(Choose(Task("12.1"), agents).agent, "gpu");
+}
+
+constexpr uint64_t kGiB = 1ull << 30;
+
+v1::AgentCapabilities Host(uint32_t cores, uint64_t memory, uint32_t max_jobs = 0) {
+  v1::AgentCapabilities caps = Agent(1, "13.0");
+  caps.set_slots(cores);
+  caps.set_cpu_cores(cores);
+  caps.set_memory_bytes(memory);
+  caps.set_max_jobs(max_jobs);
+  return caps;
+}
+
+AgentSlots Free(const std::string& id, const v1::AgentCapabilities& caps) {
+  return {id, &caps, static_cast<int>(caps.slots()), -1, caps.cpu_cores(), static_cast<int64_t>(caps.memory_bytes())};
+}
+
+v1::ResourceUse Measured(uint64_t peak, uint64_t cpu_ms, int64_t wall_ms, uint32_t jobs, bool oom = false) {
+  v1::ResourceUse use;
+  use.set_peak_memory_bytes(peak);
+  use.set_cpu_ms(cpu_ms);
+  use.set_wall_ms(wall_ms);
+  use.set_jobs(jobs);
+  use.set_out_of_memory(oom);
+  return use;
+}
+
+TEST(SchedulerTest, AFirstBuildGetsTheConservativeDefaultsWithinTheAgent) {
+  v1::ResourceShare cuda = ShareFor(Task("12.4"), nullptr, Host(16, 128 * kGiB));
+  EXPECT_EQ(cuda.cores(), 8u);
+  EXPECT_EQ(cuda.memory_bytes(), 32 * kGiB);  // 4 GiB per core
+  EXPECT_EQ(cuda.jobs(), 4u);
+  EXPECT_EQ(cuda.nvcc_threads(), 2u);         // MAX_JOBS x NVCC_THREADS = the cores given
+  EXPECT_FALSE(cuda.predicted());
+  v1::ResourceShare small = ShareFor(Task("12.4"), nullptr, Host(4, 8 * kGiB));
+  EXPECT_EQ(small.cores(), 4u);
+  EXPECT_EQ(small.memory_bytes(), 8 * kGiB);  // never more than the agent has
+  v1::AgentCapabilities split = Host(16, 128 * kGiB);
+  split.set_gpu_slots(4);  // --gpus-per-task: the host is split per GPU
+  EXPECT_EQ(ShareFor(Task("12.4"), nullptr, split).cores(), 4u);
+  EXPECT_EQ(ShareFor(Task("12.4"), nullptr, split).memory_bytes(), 16 * kGiB);
+  v1::ResourceShare cpu = ShareFor(Task("cpu"), nullptr, Host(16, 128 * kGiB));
+  EXPECT_EQ(cpu.cores(), 1u);
+  EXPECT_EQ(cpu.memory_bytes(), 2 * kGiB);
+  EXPECT_EQ(cpu.jobs(), 16u);  // the agent's default MAX_JOBS: min(cores, memory / 4 GiB)
+  EXPECT_EQ(cpu.nvcc_threads(), 0u);
+  EXPECT_EQ(ShareFor(Task("cpu"), nullptr, Host(2, 24 * kGiB, 4)).jobs(), 4u);  // the operator's --max-jobs
+  // An agent that reports no resources is placed by slots alone.
+  v1::ResourceShare none = ShareFor(Task("12.4"), nullptr, Agent(1, "13.0"));
+  EXPECT_EQ(none.cores(), 0u);
+  EXPECT_EQ(none.memory_bytes(), 0u);
+}
+
+TEST(SchedulerTest, AMeasuredTargetIsPredictedFromItsPeakAndAverageParallelism) {
+  // 10 GiB at most; 4 cores busy on average (CPU time 4x the wall time) with MAX_JOBS=16.
+  const v1::ResourceUse last = Measured(10 * kGiB, 400000, 100000, 16);
+  v1::ResourceShare share = ShareFor(Task("12.4"), &last, Host(16, 128 * kGiB));
+  EXPECT_TRUE(share.predicted());
+  EXPECT_EQ(share.cores(), 4u);
+  EXPECT_EQ(share.memory_bytes(), 12 * kGiB + (256u << 20));  // x1.2 + 256 MiB
+  EXPECT_EQ(share.jobs(), 16u);
+  EXPECT_EQ(share.nvcc_threads(), 1u);
+  // Killed out of memory: half the jobs, and all the memory it had.
+  const v1::ResourceUse killed = Measured(16 * kGiB, 100000, 100000, 8, true);
+  v1::ResourceShare again = ShareFor(Task("12.4"), &killed, Host(16, 128 * kGiB));
+  EXPECT_EQ(again.jobs(), 4u);
+  EXPECT_EQ(again.memory_bytes(), 16 * kGiB);
+  const v1::ResourceUse one = Measured(kGiB, 1000, 1000, 1, true);
+  EXPECT_EQ(ShareFor(Task("cpu"), &one, Host(2, 4 * kGiB)).jobs(), 1u);  // never below one
+}
+
+TEST(SchedulerTest, PredictedPeaksNeverAddUpPastAnAgentsMemory) {
+  const v1::AgentCapabilities host = Host(16, 40 * kGiB);
+  std::vector<AgentSlots> agents = {Free("big", host)};
+  const std::vector<size_t> eligible = {0};
+  const v1::ResourceUse last = Measured(15 * kGiB, 200000, 100000, 8);  // 18.25 GiB predicted, 2 cores
+  Placement first = PickAgent(Task("12.4"), &last, agents, eligible);
+  ASSERT_NE(first.agent, nullptr);
+  Take(first, true);
+  Placement second = PickAgent(Task("12.4"), &last, agents, eligible);
+  ASSERT_NE(second.agent, nullptr);  // two at once: 36.5 of 40 GiB
+  Take(second, true);
+  EXPECT_EQ(PickAgent(Task("12.4"), &last, agents, eligible).agent, nullptr);  // a third would not fit
+  EXPECT_EQ(agents[0].free_cores, 12);
+  // A small build still fits beside them (cores and memory left).
+  const v1::ResourceUse tiny = Measured(512u << 20, 1000, 1000, 1);
+  EXPECT_NE(PickAgent(Task("12.4"), &tiny, agents, eligible).agent, nullptr);
+}
+
+TEST(SchedulerTest, BuildsSpreadToTheAgentLeftWithTheMostFreeCores) {
+  const v1::AgentCapabilities small = Host(8, 64 * kGiB), large = Host(32, 64 * kGiB);
+  std::vector<AgentSlots> agents = {Free("small", small), Free("large", large)};
+  const std::vector<size_t> eligible = {0, 1};
+  const v1::ResourceUse last = Measured(4 * kGiB, 600000, 100000, 8);  // 6 cores
+  for (int i = 0; i < 4; ++i) {
+    Placement placement = PickAgent(Task("12.4"), &last, agents, eligible);
+    ASSERT_NE(placement.agent, nullptr);
+    EXPECT_EQ(placement.agent->agent_id, "large") << i;  // 32, 26, 20, 14 cores free before
+    Take(placement, true);
+  }
+  Placement fifth = PickAgent(Task("12.4"), &last, agents, eligible);
+  EXPECT_EQ(fifth.agent->agent_id, "small");  // 8 free against 8 on large: ties go by more memory
 }
 
 }  // namespace

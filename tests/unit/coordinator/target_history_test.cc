@@ -27,11 +27,13 @@ TEST(TargetHistoryTest, UnknownTargetsAreMinusOneAndRecentBuildsWeighMost) {
   StoreBatch batch;
   const v1::TaskInfo first = Ran(1000, 5000);
   EXPECT_EQ(history.ExpectedMs(first.spec()), -1);
-  history.Record(first, batch);
+  history.Record(first, true, batch);
   EXPECT_EQ(history.ExpectedMs(first.spec()), 4000);
-  history.Record(Ran(1, 2001), batch);
+  history.Record(Ran(1, 2001), true, batch);
   EXPECT_EQ(history.ExpectedMs(first.spec()), 3000);
-  EXPECT_EQ(batch.target_durations.at(TargetHistory::TargetKey(first.spec())), 3000);
+  EXPECT_EQ(batch.targets.at(TargetHistory::TargetKey(first.spec())).duration_ms, 3000);
+  history.Record(Ran(1, 100001), false, batch);  // a failed build's time teaches nothing
+  EXPECT_EQ(history.ExpectedMs(first.spec()), 3000);
 }
 
 TEST(TargetHistoryTest, TheKeyIsTheProjectAndEveryAxisNotTheRestOfTheSpec) {
@@ -46,12 +48,48 @@ TEST(TargetHistoryTest, TheKeyIsTheProjectAndEveryAxisNotTheRestOfTheSpec) {
 TEST(TargetHistoryTest, ATaskThatNeverRanTeachesNothing) {
   TargetHistory history;
   StoreBatch batch;
-  history.Record(Ran(0, 0), batch);
-  history.Record(Ran(5000, 4000), batch);
+  history.Record(Ran(0, 0), true, batch);
+  history.Record(Ran(5000, 4000), true, batch);
   EXPECT_EQ(history.ExpectedMs(Ran(0, 0).spec()), -1);
-  EXPECT_TRUE(batch.target_durations.empty());
-  history.Load({{TargetHistory::TargetKey(Ran(0, 0).spec()), 7}});
+  EXPECT_TRUE(batch.targets.empty());
+  history.Load({{TargetHistory::TargetKey(Ran(0, 0).spec()), TargetRecord{7, {}}}});
   EXPECT_EQ(history.ExpectedMs(Ran(0, 0).spec()), 7);
+  EXPECT_EQ(history.LastUse(Ran(0, 0).spec()), nullptr);
+}
+
+v1::ResourceUse Use(uint64_t peak, uint32_t jobs, bool oom) {
+  v1::ResourceUse use;
+  use.set_peak_memory_bytes(peak);
+  use.set_cpu_ms(1000);
+  use.set_wall_ms(500);
+  use.set_jobs(jobs);
+  use.set_out_of_memory(oom);
+  return use;
+}
+
+TEST(TargetHistoryTest, TheLastMeasuredUseIsKeptFromSuccessesAndOutOfMemoryKillsOnly) {
+  TargetHistory history;
+  StoreBatch batch;
+  v1::TaskInfo task = Ran(1000, 5000);
+  *task.mutable_use() = Use(3 << 20, 4, false);
+  history.Record(task, true, batch);
+  ASSERT_NE(history.LastUse(task.spec()), nullptr);
+  EXPECT_EQ(history.LastUse(task.spec())->peak_memory_bytes(), 3u << 20);
+  const std::string key = TargetHistory::TargetKey(task.spec());
+  EXPECT_EQ(batch.targets.at(key).use.jobs(), 4u);
+  EXPECT_EQ(batch.targets.at(key).duration_ms, 4000);
+
+  *task.mutable_use() = Use(9 << 20, 8, false);
+  history.Record(task, false, batch);  // failed for another reason: its use says nothing of the build's needs
+  EXPECT_EQ(history.LastUse(task.spec())->jobs(), 4u);
+
+  *task.mutable_use() = Use(8 << 20, 8, true);
+  history.Record(task, false, batch);  // out of memory: learnt, its time not
+  EXPECT_TRUE(history.LastUse(task.spec())->out_of_memory());
+  EXPECT_EQ(history.LastUse(task.spec())->jobs(), 8u);
+  EXPECT_EQ(history.ExpectedMs(task.spec()), 4000);
+  EXPECT_EQ(batch.targets.at(key).duration_ms, 4000);
+  EXPECT_TRUE(batch.targets.at(key).use.out_of_memory());
 }
 
 }  // namespace

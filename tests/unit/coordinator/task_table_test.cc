@@ -27,7 +27,7 @@ class TaskTableTest : public ::testing::Test {
   TaskRecord& Task(const std::string& id) { return *table_.Find("b1", id); }
   // Starts attempt `attempt` of `id` on `agent`.
   void Start(const std::string& id, const std::string& attempt, const std::string& agent = "agent-1") {
-    table_.StartAttempt(Task(id), attempt, agent, 0, 1000, changes_);
+    table_.StartAttempt(Task(id), attempt, agent, {}, 0, 1000, changes_);
   }
   v1::BuildInfo View(v1::TaskView view = v1::TASK_VIEW_FULL) {
     v1::BuildInfo out;
