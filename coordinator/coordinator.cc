@@ -412,7 +412,10 @@ void Coordinator::EndTask(TaskRecord& task, const v1::TaskStatusUpdate& update) 
       message = std::move(problem);
     }
   }
-  if (update.has_use()) *task.info.mutable_use() = update.use();
+  if (update.has_use()) {
+    *task.info.mutable_use() = update.use();
+    metrics_.ObserveUse(update.use());
+  }
   history_.Record(task.info, state == v1::TASK_STATE_SUCCEEDED, changes_.batch());
   if (state == v1::TASK_STATE_FAILED && update.use().out_of_memory() && !task.info.memory_retried()) {
     // A known failure with a known cure: once more, with half the jobs and the peak it reached.

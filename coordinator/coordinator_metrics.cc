@@ -87,4 +87,16 @@ void CoordinatorMetrics::ObserveEnd(const v1::TaskInfo& task) {
       .Observe(static_cast<double>(task.finished_at_ms() - task.started_at_ms()) / 1000.0);
 }
 
+void CoordinatorMetrics::ObserveUse(const v1::ResourceUse& use) {
+  if (use.jobs() == 0) return;  // not measured
+  static const std::vector<double> kGiBBuckets = {0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256};
+  registry_
+      .HistogramOf("cwb_build_peak_memory_gibibytes",
+                   "Peak memory of an attempt's whole build (its cgroup), as the agent measured it", kGiBBuckets)
+      .Observe(static_cast<double>(use.peak_memory_bytes()) / (1ull << 30));
+  if (use.out_of_memory()) {
+    registry_.CounterOf("cwb_builds_out_of_memory_total", "Attempts whose build ran out of memory").Add();
+  }
+}
+
 }  // namespace cwb

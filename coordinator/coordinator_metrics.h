@@ -25,6 +25,8 @@ class CoordinatorMetrics {
                  std::function<bool()> writable);
   // Observes an ended task's last attempt in the build duration histogram (by its end state).
   void ObserveEnd(const v1::TaskInfo& task);
+  // What an ended attempt's build used (its peak memory), and whether it ran out of memory.
+  void ObserveUse(const v1::ResourceUse& use);
 
   MetricsRegistry& registry() { return registry_; }
   Histogram& queue_wait() { return *queue_wait_; }

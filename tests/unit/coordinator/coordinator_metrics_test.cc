@@ -56,6 +56,23 @@ TEST(CoordinatorMetricsTest, BuildDurationsAreObservedByEndStateOnlyForTasksThat
   EXPECT_THAT(metrics.registry().Render(), HasSubstr("cwb_build_duration_seconds_sum{state=\"succeeded\"} 3\n"));
 }
 
+TEST(CoordinatorMetricsTest, MeasuredPeaksAndOutOfMemoryAttemptsAreObserved) {
+  CoordinatorMetrics metrics;
+  metrics.ObserveUse({});  // not measured: nothing
+  EXPECT_THAT(metrics.registry().Render(), Not(HasSubstr("cwb_build_peak_memory_gibibytes_count")));
+  v1::ResourceUse use;
+  use.set_jobs(4);
+  use.set_peak_memory_bytes(3ull << 30);
+  metrics.ObserveUse(use);
+  use.set_out_of_memory(true);
+  metrics.ObserveUse(use);
+  const std::string text = metrics.registry().Render();
+  EXPECT_THAT(text, HasSubstr("cwb_build_peak_memory_gibibytes_bucket{le=\"2\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("cwb_build_peak_memory_gibibytes_bucket{le=\"4\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("cwb_build_peak_memory_gibibytes_sum 6\n"));
+  EXPECT_THAT(text, HasSubstr("cwb_builds_out_of_memory_total 1\n"));
+}
+
 TEST(CoordinatorMetricsTest, CountersAreRegisteredUnderTheirNames) {
   CoordinatorMetrics metrics;
   metrics.uploaded_bytes().Add(10);
