@@ -21,18 +21,10 @@ void Dispatcher::TakeStock(TaskTable& tasks, const AgentRegistry& agents) {
   for (const auto& [id, agent] : agents.agents()) {
     if (!agent.channel) continue;
     const v1::AgentCapabilities& caps = agent.info.capabilities();
-    const std::set<std::string>& attempts = tasks.AttemptsOf(id);
-    AgentSlots slot{id, &caps, static_cast<int>(caps.slots()) - static_cast<int>(attempts.size()), -1,
-                    caps.cpu_cores(), static_cast<int64_t>(caps.memory_bytes())};
-    if (caps.gpu_slots() > 0) slot.free_gpu_slots = static_cast<int>(caps.gpu_slots());
-    for (const std::string& attempt : attempts) {
-      const TaskRecord* task = tasks.FindAttempt(attempt);
-      if (task == nullptr) continue;
-      if (caps.gpu_slots() > 0 && NeedsGpu(task->info.spec())) --slot.free_gpu_slots;
-      slot.free_cores -= task->info.share().cores();
-      slot.free_memory_bytes -= static_cast<int64_t>(task->info.share().memory_bytes());
-    }
-    slots_.push_back(std::move(slot));
+    const AgentLoad& load = tasks.LoadOf(id);
+    slots_.push_back({id, &caps, static_cast<int>(caps.slots()) - static_cast<int>(tasks.AttemptsOf(id).size()),
+                      caps.gpu_slots() > 0 ? static_cast<int>(caps.gpu_slots()) - load.gpu_tasks : -1,
+                      caps.cpu_cores() - load.cores, static_cast<int64_t>(caps.memory_bytes()) - load.memory_bytes});
   }
   for (auto& [key, group] : queue_.groups()) {
     if (group.memo.epoch != agents.epoch()) {

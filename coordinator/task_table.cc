@@ -45,6 +45,10 @@ const std::string* TaskTable::FindImage(const std::string& content_hash) const {
 void TaskTable::Bind(const TaskRecord& task) {
   attempts_[task.info.attempt_id()] = task.key();
   attempts_by_agent_[task.info.agent_id()].insert(task.info.attempt_id());
+  AgentLoad& load = load_by_agent_[task.info.agent_id()];
+  load.cores += task.info.share().cores();
+  load.memory_bytes += static_cast<int64_t>(task.info.share().memory_bytes());
+  load.gpu_tasks += NeedsGpu(task.info.spec()) ? 1 : 0;
 }
 
 BuildRecord* TaskTable::FindBuild(const std::string& build_id) {
@@ -60,6 +64,12 @@ TaskRecord* TaskTable::Find(const std::string& build_id, const std::string& task
 TaskRecord* TaskTable::FindAttempt(const std::string& attempt_id) {
   auto it = attempts_.find(attempt_id);
   return it == attempts_.end() ? nullptr : Find(it->second);
+}
+
+const AgentLoad& TaskTable::LoadOf(const std::string& agent_id) const {
+  static const AgentLoad kNone;
+  auto it = load_by_agent_.find(agent_id);
+  return it == load_by_agent_.end() ? kNone : it->second;
 }
 
 const std::set<std::string>& TaskTable::AttemptsOf(const std::string& agent_id) const {
@@ -148,7 +158,14 @@ void TaskTable::EndAttempt(TaskRecord& task, const std::string& outcome, int64_t
   if (attempt.empty() || !attempts_.erase(attempt)) return;
   if (auto agent = attempts_by_agent_.find(task.info.agent_id()); agent != attempts_by_agent_.end()) {
     agent->second.erase(attempt);
-    if (agent->second.empty()) attempts_by_agent_.erase(agent);
+    if (agent->second.empty()) {
+      attempts_by_agent_.erase(agent);
+      load_by_agent_.erase(task.info.agent_id());
+    } else if (auto load = load_by_agent_.find(task.info.agent_id()); load != load_by_agent_.end()) {
+      load->second.cores -= task.info.share().cores();
+      load->second.memory_bytes -= static_cast<int64_t>(task.info.share().memory_bytes());
+      load->second.gpu_tasks -= NeedsGpu(task.info.spec()) ? 1 : 0;
+    }
   }
   changes.batch().attempts_ended.push_back({attempt, now_ms, outcome});
   changes.AttemptEnded(task.key(), attempt);

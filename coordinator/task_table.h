@@ -53,6 +53,14 @@ struct StoredWheel {
   v1::ArtifactInfo artifact;
 };
 
+// What an agent's current attempts hold of it: their shares' cores and memory, and how many are
+// GPU tasks; kept as attempts are bound and end, so taking stock costs nothing per attempt.
+struct AgentLoad {
+  int64_t cores = 0;
+  int64_t memory_bytes = 0;
+  int gpu_tasks = 0;
+};
+
 class TaskTable {
  public:
   // `retry_limit`: attempts a task gets before a lost agent fails it.
@@ -76,6 +84,8 @@ class TaskTable {
   const std::vector<std::string>& build_order() const { return build_order_; }
   // The current attempts bound to an agent.
   const std::set<std::string>& AttemptsOf(const std::string& agent_id) const;
+  // What the agent's current attempts hold of it.
+  const AgentLoad& LoadOf(const std::string& agent_id) const;
   // Tasks in each state over every build.
   StateTotals Totals() const;
   // Calls `fn` with each task that has a current attempt (assigned or running); costs what those do.
@@ -132,6 +142,7 @@ class TaskTable {
   absl::node_hash_map<TaskKey, TaskRecord> tasks_;
   absl::flat_hash_map<std::string, TaskKey> attempts_;  // current attempts only
   std::map<std::string, std::set<std::string>> attempts_by_agent_;
+  std::map<std::string, AgentLoad> load_by_agent_;  // agents with current attempts only
   std::map<std::string, std::string> fail_fast_;  // build -> its first failed task, since the last apply
 };
 
