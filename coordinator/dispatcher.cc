@@ -46,9 +46,8 @@ void Dispatcher::Schedule(TaskTable& tasks, const AgentRegistry& agents, int64_t
     for (auto& [key, group] : queue_.groups()) {
       const bool needs_gpu = NeedsGpu(group.requirements);
       // Nothing to try while every agent able to run the group is out of slots.
-      if (std::none_of(group.memo.eligible.agents.begin(), group.memo.eligible.agents.end(), [&](size_t i) {
-            return slots_[i].free_slots > 0 && !(needs_gpu && slots_[i].free_gpu_slots == 0);
-          })) {
+      if (std::none_of(group.memo.eligible.agents.begin(), group.memo.eligible.agents.end(),
+                       [&](size_t i) { return HasRoom(slots_[i], needs_gpu); })) {
         continue;
       }
       int tried = 0;

@@ -116,8 +116,12 @@ v1::ResourceShare ShareFor(const v1::TaskSpec& task, const v1::ResourceUse* last
   return share;
 }
 
+bool HasRoom(const AgentSlots& agent, bool needs_gpu) {
+  return agent.free_slots > 0 && !(needs_gpu && agent.free_gpu_slots == 0);
+}
+
 bool Fits(const AgentSlots& agent, bool needs_gpu, const v1::ResourceShare& share) {
-  if (agent.free_slots <= 0 || (needs_gpu && agent.free_gpu_slots == 0)) return false;
+  if (!HasRoom(agent, needs_gpu)) return false;
   return static_cast<int64_t>(share.cores()) <= agent.free_cores &&
          static_cast<int64_t>(share.memory_bytes()) <= agent.free_memory_bytes;
 }
@@ -132,7 +136,7 @@ Placement PickAgent(const v1::TaskSpec& task, const v1::ResourceUse* last, std::
   };
   for (size_t i : eligible) {
     AgentSlots& agent = agents[i];
-    if (agent.free_slots <= 0) continue;
+    if (!HasRoom(agent, needs_gpu)) continue;
     v1::ResourceShare share = ShareFor(task, last, *agent.capabilities);
     if (!Fits(agent, needs_gpu, share)) continue;
     if (best.agent == nullptr || left(agent, share) > left(*best.agent, best.share) ||

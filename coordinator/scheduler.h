@@ -46,8 +46,11 @@ inline constexpr uint64_t kPeakMargin = 256ull << 20;
 // An agent that reports no cores or memory gets an empty share (its own defaults).
 v1::ResourceShare ShareFor(const v1::TaskSpec& task, const v1::ResourceUse* last, const v1::AgentCapabilities& agent);
 
-// Whether `share` fits what `agent` has free now: a slot (and a GPU slot for a GPU task where the
-// agent counts them), and its cores and memory where the agent reports them.
+// Whether `agent` has a free slot for a task (and a free GPU slot for a GPU task where it counts them).
+bool HasRoom(const AgentSlots& agent, bool needs_gpu);
+
+// Whether `share` fits what `agent` has free now: room (HasRoom), and its cores and memory where
+// the agent reports them.
 bool Fits(const AgentSlots& agent, bool needs_gpu, const v1::ResourceShare& share);
 
 // Why this agent can never run the task (whatever its load), or nullopt if it can.
