@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/agent_paths.h"
@@ -518,9 +519,14 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   absl::StatusOr<ContainerExit> exit =
       runtime_.RunContainer(request, log.LinesFrom("build"), &stop, options_.stop_grace);
   if (cgroup.has_value()) {
+    // The MAX_JOBS the build got: the share's, or the config's where it sets one.
+    int jobs = JobsOf(run.share);
+    for (const auto& [name, value] : request.env) {
+      if (name == "MAX_JOBS" && !absl::SimpleAtoi(value, &jobs)) jobs = JobsOf(run.share);
+    }
     result.use = Measure(*cgroup,
                          std::chrono::duration_cast<std::chrono::milliseconds>(clock_.SteadyNow() - build_start),
-                         JobsOf(run.share), exit.ok() ? exit->exit_code : -1, log);
+                         jobs, exit.ok() ? exit->exit_code : -1, log);
   }
   if (!exit.ok()) return fail_step(std::string(exit.status().message()), "build");
   result.exit_code = exit->exit_code;

@@ -199,7 +199,8 @@ TEST_F(HostRuntimeIntegrationTest, RunTaskBinaryBuildsOnTheHost) {
   // The build holds 300 MiB for a moment: its cgroup (joined before the build's first process ran)
   // measures the whole tree.
   v1::TaskSpec spec = PlanTask(repo, "python3 -c \"x = b\\\"x\\\" * (300 * 2**20)\" && "
-                                     "pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"");
+                                     "pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"",
+                               "    env: {MAX_JOBS: \"3\"}\n");
   std::ofstream(dir_ / "task.json") << ToJson(spec);
   ChildProcess run({CWB_AGENT_BINARY, "run-task", (dir_ / "task.json").string(), "--runtime", "host",
                     "--host-python", python_, "--work-dir", (dir_ / "work").string(), "-o",
@@ -208,6 +209,7 @@ TEST_F(HostRuntimeIntegrationTest, RunTaskBinaryBuildsOnTheHost) {
   EXPECT_THAT(run.Output(), HasSubstr("the host runtime builds without an image"));
   EXPECT_TRUE(std::regex_search(run.Output(), std::regex(R"(the build used 0\.[3-9][0-9] GiB of memory at most, )")))
       << run.Output();
+  EXPECT_THAT(run.Output(), HasSubstr("with MAX_JOBS=3 (limit"));  // the config's MAX_JOBS, not the agent's
   // Under a 256 MiB limit the same build is killed, and says why.
   ChildProcess small({CWB_AGENT_BINARY, "run-task", (dir_ / "task.json").string(), "--runtime", "host",
                       "--host-python", python_, "--work-dir", (dir_ / "work").string(), "--memory", "256M"});
