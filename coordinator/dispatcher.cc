@@ -6,6 +6,11 @@
 #include "common/rpc/task_proto.h"
 
 namespace cwb {
+namespace {
+
+constexpr int kBackfillDepth = 64;  // tasks of a group tried per pass, behind ones that fit nowhere
+
+}  // namespace
 
 Dispatcher::Dispatcher(const TargetHistory& history, Histogram& queue_wait, uint32_t time_limit_s)
     : history_(history), queue_wait_(queue_wait), time_limit_s_(time_limit_s) {}
@@ -39,7 +44,6 @@ void Dispatcher::Schedule(TaskTable& tasks, const AgentRegistry& agents, int64_t
   // Assign the first task in dispatch order that fits some free, eligible agent, until none does.
   // Within a group, tasks behind one that fits nowhere are tried too (a smaller build may fit where
   // a larger one does not), up to kBackfillDepth of them, so a tick stays bounded.
-  constexpr int kBackfillDepth = 64;
   while (!queue_.empty()) {
     Placement best;
     const std::pair<TaskQueue::Order, TaskKey>* best_task = nullptr;
@@ -69,7 +73,23 @@ void Dispatcher::Schedule(TaskTable& tasks, const AgentRegistry& agents, int64_t
     const TaskKey key = best_task->second;
     Assign(*tasks.Find(key), best, tasks, now_ms, changes);
   }
-  for (auto& [key, group] : queue_.groups()) UpdateWaitingReasons(group, tasks, changes);
+  for (auto& [key, group] : queue_.groups()) UpdateWaitingReasons(group, ReasonNow(group, tasks), tasks, changes);
+}
+
+const std::string& Dispatcher::ReasonNow(const TaskQueue::Group& group, const TaskTable& tasks) const {
+  static const std::string kShort = kShortOfResources;
+  const bool needs_gpu = NeedsGpu(group.requirements);
+  const bool room = std::any_of(group.memo.eligible.agents.begin(), group.memo.eligible.agents.end(), [&](size_t i) {
+    return HasRoom(slots_[i], needs_gpu) && slots_[i].capabilities->memory_bytes() > 0;
+  });
+  if (!room) return group.memo.eligible.waiting_reason;
+  // Scheduling stopped with a slot free there: the next tasks did not fit, unless each waits for its
+  // build's max_parallel (as far as Schedule looked).
+  int looked = 0;
+  for (auto it = group.tasks.begin(); it != group.tasks.end() && looked < kBackfillDepth; ++it, ++looked) {
+    if (!tasks.AtParallelLimit(it->second)) return kShort;
+  }
+  return group.memo.eligible.waiting_reason;
 }
 
 void Dispatcher::Assign(TaskRecord& task, Placement& placement, TaskTable& tasks, int64_t now_ms,
@@ -82,8 +102,8 @@ void Dispatcher::Assign(TaskRecord& task, Placement& placement, TaskTable& tasks
   tasks.StartAttempt(task, attempt, placement.agent->agent_id, placement.share, time_limit_s_, now_ms, changes);
 }
 
-void Dispatcher::UpdateWaitingReasons(TaskQueue::Group& group, TaskTable& tasks, ChangeSet& changes) {
-  const std::string& reason = group.memo.eligible.waiting_reason;
+void Dispatcher::UpdateWaitingReasons(TaskQueue::Group& group, const std::string& reason, TaskTable& tasks,
+                                      ChangeSet& changes) {
   auto show = [&](const TaskKey& key) {
     TaskRecord* task = tasks.Find(key);
     if (task == nullptr || task->info.state() != v1::TASK_STATE_QUEUED || task->info.waiting_reason() == reason) {

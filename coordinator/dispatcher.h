@@ -37,11 +37,18 @@ class Dispatcher final : public QueueListener {
 
   size_t queued() const { return queue_.size(); }
 
+  static constexpr char kShortOfResources[] =
+      "waiting: the agents that can run it are short of the free cores or memory it needs";
+
  private:
   // The connected agents in id order (stable within an epoch) and what each has free.
   void TakeStock(TaskTable& tasks, const AgentRegistry& agents);
   void Assign(TaskRecord& task, Placement& placement, TaskTable& tasks, int64_t now_ms, ChangeSet& changes);
-  void UpdateWaitingReasons(TaskQueue::Group& group, TaskTable& tasks, ChangeSet& changes);
+  // Why the group's tasks wait now: the reason its eligible agents give (none, none able, all busy),
+  // unless one of them has a free slot and the group's next tasks still fit none: then they wait
+  // for cores or memory to be freed.
+  const std::string& ReasonNow(const TaskQueue::Group& group, const TaskTable& tasks) const;
+  void UpdateWaitingReasons(TaskQueue::Group& group, const std::string& reason, TaskTable& tasks, ChangeSet& changes);
 
   const TargetHistory& history_;
   Histogram& queue_wait_;

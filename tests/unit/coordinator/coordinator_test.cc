@@ -108,6 +108,7 @@ TEST_F(CoordinatorTest, OutOfMemoryIsRetriedOnceWithHalfTheJobsAndItsPeakLearnt)
   EXPECT_EQ(task.state(), v1::TASK_STATE_QUEUED);  // it needs all 8 GiB now: it waits for the other task
   EXPECT_TRUE(task.memory_retried());
   EXPECT_EQ(task.message(), "out of memory (peak 8.00 GiB of 8.00 GiB); queued again with half the jobs");
+  EXPECT_EQ(task.waiting_reason(), Dispatcher::kShortOfResources);  // slots are free; memory is not
   Succeed("a1", channel->Assignments()[1], std::chrono::seconds(1));
   coordinator_->Tick();
   task = Task(build, 0);
