@@ -15,9 +15,9 @@
 namespace cwb {
 namespace {
 
-v1::TaskState ToState(TaskOutcome outcome) {
+v1::TaskState ToState(TaskOutcome outcome, v1::TaskStep step) {
   switch (outcome) {
-    case TaskOutcome::kSucceeded: return v1::TASK_STATE_SUCCEEDED;
+    case TaskOutcome::kSucceeded: return step == v1::TASK_STEP_BUILD ? v1::TASK_STATE_BUILT : v1::TASK_STATE_SUCCEEDED;
     case TaskOutcome::kCancelled: return v1::TASK_STATE_CANCELLED;
     default: return v1::TASK_STATE_FAILED;
   }
@@ -50,7 +50,18 @@ AgentDaemon::AgentDaemon(AgentDaemonOptions options, CoordinatorLink& link, Runn
 
 TaskResult AgentDaemon::Execute(const v1::Assignment& assignment, Cancellation& cancel) {
   SendNow(StatusUpdate(assignment, v1::TASK_STATE_RUNNING));
-  return runner_(assignment, cancel, [this](const v1::AgentMessage& message) { return SendNow(message); });
+  return runner_(
+      assignment, cancel, [this](const v1::AgentMessage& message) { return SendNow(message); },
+      [this, &assignment](const v1::ArtifactInfo& wheel, const std::filesystem::path& destination) {
+        std::shared_ptr<CoordinatorSession> session;
+        {
+          std::lock_guard lock(session_mutex_);
+          session = session_;
+        }
+        // Outside the lock: a long download holds up no heartbeat or log line.
+        if (session == nullptr) return absl::UnavailableError("no session with the coordinator now");
+        return session->Download(assignment, wheel, destination);
+      });
 }
 
 bool AgentDaemon::SendNow(const v1::AgentMessage& message) {
@@ -91,7 +102,7 @@ void AgentDaemon::Report(CoordinatorSession& session, Cancellation& session_done
       }
     }
     if (!stale) {
-      v1::AgentMessage message = StatusUpdate(assignment, ToState(result.outcome));
+      v1::AgentMessage message = StatusUpdate(assignment, ToState(result.outcome, assignment.step()));
       v1::TaskStatusUpdate* status = message.mutable_status();
       status->set_message(result.message);
       status->set_exit_code(result.exit_code);
@@ -108,13 +119,15 @@ void AgentDaemon::Report(CoordinatorSession& session, Cancellation& session_done
 bool AgentDaemon::Connect(Cancellation& stop) {
   refused_ = absl::OkStatus();
   v1::RegisterAck ack;
-  absl::StatusOr<std::unique_ptr<CoordinatorSession>> session =
+  absl::StatusOr<std::unique_ptr<CoordinatorSession>> opened =
       link_.Open(book_.RegisterMessage(options_.agent_id, options_.capabilities), &ack, stop);
-  if (!session.ok()) {
+  if (!opened.ok()) {
     // Refused (bad token, bad register) or unreachable: say which when refused, then back off.
-    if (Refused(session.status())) refused_ = session.status();
+    if (Refused(opened.status())) refused_ = opened.status();
     return false;
   }
+  // Shared: a TEST attempt's download may still hold it after the session ends.
+  std::shared_ptr<CoordinatorSession> session = *std::move(opened);
   book_.Abandon({ack.abandon_attempts().begin(), ack.abandon_attempts().end()});
   if (ack.clients_open() && options_.builds_on_host_network && !warned_open_clients_.exchange(true)) {
     LogEvent(std::cerr, "warning",
@@ -125,7 +138,7 @@ bool AgentDaemon::Connect(Cancellation& stop) {
   const auto heartbeat = std::chrono::milliseconds(std::max(100u, ack.heartbeat_interval_ms()));
   {
     std::lock_guard lock(session_mutex_);
-    session_ = session->get();
+    session_ = session;
   }
   Cancellation session_done;
   std::thread heartbeats([&] {
@@ -135,9 +148,9 @@ bool AgentDaemon::Connect(Cancellation& stop) {
       if (!SendNow(beat)) break;
     }
   });
-  std::thread reporter([&] { Report(**session, session_done); });
+  std::thread reporter([&] { Report(*session, session_done); });
   v1::CoordinatorMessage message;
-  while ((*session)->Read(&message)) {
+  while (session->Read(&message)) {
     if (message.has_assignment()) {
       book_.Start(message.assignment());
     } else if (message.has_cancel()) {
@@ -149,7 +162,7 @@ bool AgentDaemon::Connect(Cancellation& stop) {
     std::lock_guard lock(session_mutex_);
     session_ = nullptr;
   }
-  (*session)->Close();
+  session->Close();
   heartbeats.join();
   reporter.join();
   return true;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -40,8 +41,13 @@ class AgentDaemon {
   // Sends a message on the current session; false when there is none (the line is then only in
   // the attempt's own log file).
   using Send = std::function<bool(const v1::AgentMessage&)>;
-  // Runs one attempt to its result (the build, with its GPUs), sending its log lines with `send`.
-  using Runner = std::function<TaskResult(const v1::Assignment&, Cancellation& cancel, const Send& send)>;
+  // Downloads a held wheel of the current session's TEST attempt to a path (CoordinatorSession::Download);
+  // Unavailable between sessions.
+  using Fetch = std::function<absl::Status(const v1::ArtifactInfo& wheel, const std::filesystem::path& destination)>;
+  // Runs one attempt to its result (the build, with its GPUs), sending its log lines with `send`
+  // and fetching a TEST attempt's wheels with `fetch`.
+  using Runner =
+      std::function<TaskResult(const v1::Assignment&, Cancellation& cancel, const Send& send, const Fetch& fetch)>;
 
   AgentDaemon(AgentDaemonOptions options, CoordinatorLink& link, Runner runner, Clock& clock);
 
@@ -66,7 +72,7 @@ class AgentDaemon {
   std::atomic<bool> warned_open_clients_{false};
   absl::Status refused_;  // the last Connect's refusal; OK when it was not refused
   std::mutex session_mutex_;
-  CoordinatorSession* session_ = nullptr;  // the current session, null between them
+  std::shared_ptr<CoordinatorSession> session_;  // the current session, null between them
 
   AttemptBook book_;  // last: its threads use the members above, so it is destroyed first
 };

@@ -7,9 +7,10 @@ namespace cwb {
 
 AgentDaemon::Runner MakePipelineRunner(BuildPipeline& pipeline, GpuAllocator& gpus, Clock& clock) {
   return [&pipeline, &gpus, &clock](const v1::Assignment& assignment, Cancellation& cancel,
-                                    const AgentDaemon::Send& send) {
+                                    const AgentDaemon::Send& send, const AgentDaemon::Fetch& fetch) {
     TaskResult result;
-    absl::StatusOr<GpuGrant> grant = gpus.Acquire(assignment.attempt_id(), NeedsGpu(assignment.spec()), &cancel);
+    absl::StatusOr<GpuGrant> grant =
+        gpus.Acquire(assignment.attempt_id(), NeedsGpu(assignment.spec(), assignment.step()), &cancel);
     if (!grant.ok()) {
       result.outcome = cancel.cancelled() ? TaskOutcome::kCancelled : TaskOutcome::kFailed;
       result.message = std::string(grant.status().message());
@@ -20,7 +21,8 @@ AgentDaemon::Runner MakePipelineRunner(BuildPipeline& pipeline, GpuAllocator& gp
                          std::chrono::milliseconds(100));
       result = pipeline.Run({&assignment.spec(), assignment.attempt_id(), grant->request,
                              [&](const LogLine& line) { batcher.Add(line); }, &cancel, CudaArchList(grant->gpus),
-                             DescribeGpus(*grant), assignment.trust_domain(), assignment.share()});
+                             DescribeGpus(*grant), assignment.trust_domain(), assignment.share(), assignment.step(),
+                             {assignment.held_wheels().begin(), assignment.held_wheels().end()}, fetch});
     }
     gpus.Release(assignment.attempt_id());
     return result;

@@ -15,6 +15,7 @@
 #include "agent/wheel_relabel.h"
 #include "common/base/atomic_file.h"
 #include "common/config/axes.h"
+#include "common/config/cuda_arch.h"
 #include "common/base/digest.h"
 #include "common/config/planner.h"
 #include "common/rpc/task_proto.h"
@@ -120,9 +121,15 @@ std::vector<std::pair<std::string, std::string>> BuildPipeline::ContainerEnv(
       {"CCACHE_DIR", kCcache},          {"MAX_JOBS", std::to_string(JobsOf(share))},
   };
   // The config's (or the project's) MAX_JOBS and NVCC_THREADS win over the share's (MergeEnv).
-  if (share.nvcc_threads() > 0 && NeedsGpu(spec)) env.push_back({"NVCC_THREADS", absl::StrCat(share.nvcc_threads())});
-  // The config's (or the project's) TORCH_CUDA_ARCH_LIST wins over this default (MergeEnv).
-  if (!cuda_arch_list.empty() && NeedsGpu(spec)) env.push_back({"TORCH_CUDA_ARCH_LIST", cuda_arch_list});
+  const bool cuda = IsCudaCell(spec);
+  if (share.nvcc_threads() > 0 && cuda) env.push_back({"NVCC_THREADS", absl::StrCat(share.nvcc_threads())});
+  // The config's (or the project's) TORCH_CUDA_ARCH_LIST wins over these (MergeEnv): the GPUs' own
+  // where the build holds some, else cwb's default for the cell's CUDA (never empty).
+  if (cuda) {
+    const std::string arch = cuda_arch_list.empty() ? DefaultCudaArchList(AxisOrEmpty(AxesFromProto(spec), kCudaAxis))
+                                                    : cuda_arch_list;
+    if (!arch.empty()) env.push_back({"TORCH_CUDA_ARCH_LIST", arch});
+  }
   for (const v1::AxisValue& axis : spec.axes()) {
     const std::string upper = absl::AsciiStrToUpper(axis.name());
     env.push_back({absl::StrCat("CWB_", upper), axis.value()});
@@ -220,7 +227,7 @@ ContainerRunRequest BuildPipeline::RunRequest(const TaskRun& run, const std::str
   request.image = image;
   request.env = ContainerEnv(spec, run.cuda_arch_list, run.share);
   request.secret_env = secret_env;
-  request.gpus = NeedsGpu(spec) ? run.gpus : GpuRequest::None();
+  request.gpus = NeedsGpu(spec, run.step) ? run.gpus : GpuRequest::None();
   request.labels = {{"cwb.task", spec.id()}, {"cwb.attempt", run.attempt_id}};
   request.labels.insert(request.labels.end(), options_.container_labels.begin(), options_.container_labels.end());
   return request;
@@ -323,6 +330,23 @@ void BuildPipeline::Watch(const std::string& run_name, const fs::path& alive, st
 
 void BuildPipeline::Count(const char* name, const char* help) {
   if (options_.metrics != nullptr) options_.metrics->CounterOf(name, help).Add();
+}
+
+absl::Status BuildPipeline::FetchHeldWheels(const TaskRun& run, const fs::path& artifacts, LogSink& log) const {
+  if (run.held_wheels.empty()) return absl::FailedPreconditionError("the smoke test was given no wheel to test");
+  if (!run.fetch_wheel) return absl::FailedPreconditionError("this agent cannot fetch wheels from a coordinator");
+  for (const v1::ArtifactInfo& wheel : run.held_wheels) {
+    // The name comes from the coordinator: only a plain wheel file name lands in the directory.
+    if (absl::StatusOr<WheelName> name = ParseWheelFilename(wheel.filename()); !name.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("held wheel: ", name.status().message()));
+    }
+    log.Write("cwb", absl::StrCat("fetching held wheel ", wheel.filename(), " (", wheel.size_bytes(),
+                                  " bytes) from the coordinator"));
+    if (absl::Status s = run.fetch_wheel(wheel, artifacts / wheel.filename()); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("cannot fetch held wheel ", wheel.filename(), ": ", s.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 TaskResult BuildPipeline::Run(const TaskRun& run) {
@@ -438,7 +462,8 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
 
   log.Write("cwb", absl::StrCat("task ", spec.id(), " attempt ", run.attempt_id, ": ",
                                 spec.project(), " at ", FormatAxes(AxesFromProto(spec))));
-  if (!run.gpu_description.empty() && NeedsGpu(spec)) {
+  if (run.step != v1::TASK_STEP_WHOLE) log.Write("cwb", absl::StrCat("this attempt's step: ", StepName(run.step)));
+  if (!run.gpu_description.empty() && NeedsGpu(spec, run.step)) {
     log.Write("cwb", absl::StrCat("GPUs of this attempt: ", run.gpu_description));
   }
   if (!missing_secrets.empty()) {
@@ -472,6 +497,20 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   }
   if (stop.cancelled()) return finish(TaskOutcome::kCancelled, "");
   if (absl::Status s = CheckImage(spec, log); !s.ok()) return fail(s);
+
+  if (run.step == v1::TASK_STEP_TEST) {
+    // The smoke test alone, of the wheels an earlier BUILD attempt left on the coordinator.
+    if (absl::Status s = FetchHeldWheels(run, artifacts, log); !s.ok()) return fail(s);
+    if (stop.cancelled()) return finish(TaskOutcome::kCancelled, "");
+    absl::StatusOr<ContainerExit> tested = SmokeTest(run, image.tag(), secret_env, workspace, artifacts, log, stop);
+    if (!tested.ok()) return fail_step(std::string(tested.status().message()), "test");
+    if (tested->cancelled) return finish(TaskOutcome::kCancelled, tested->description);
+    if (tested->exit_code != 0) return fail_step(absl::StrCat("the smoke test failed: ", tested->description), "test");
+    std::error_code ignored;
+    fs::remove_all(artifacts, ignored);  // the coordinator has them; nothing goes back
+    return finish(TaskOutcome::kSucceeded,
+                  absl::StrCat("smoke test passed", run.gpu_description.empty() ? "" : " on ", run.gpu_description));
+  }
 
   // 2. The source, checked out on the host.
   absl::StatusOr<CheckoutResult> checkout =
@@ -560,7 +599,12 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                                   " bytes, sha256 ", *digest, ")"));
   }
 
-  // 6. The smoke test: a fresh container of the image with only these wheels installed.
+  // 6. The smoke test: a fresh container of the image with only these wheels installed; a BUILD
+  // attempt leaves it to its TEST step, on an agent with a GPU.
+  if (run.step == v1::TASK_STEP_BUILD) {
+    return finish(TaskOutcome::kSucceeded, absl::StrCat("built ", result.wheels.size(),
+                                                        " wheel(s); the smoke test needs a GPU and runs as its own step"));
+  }
   if (!spec.test_command().empty()) {
     absl::StatusOr<ContainerExit> tested = SmokeTest(run, image.tag(), secret_env, workspace, artifacts, log, stop);
     if (!tested.ok()) return fail_step(std::string(tested.status().message()), "test");

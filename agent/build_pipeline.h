@@ -1,6 +1,8 @@
 // Turns one task into wheels on this host: render the Dockerfile, build the image unless one with
 // that content hash exists, check the source out, run the build in a container with the task's
-// environment and the agent's caches mounted, and collect the wheels with their sha256.
+// environment and the agent's caches mounted, collect the wheels with their sha256, and smoke-test
+// them in a fresh container. A BUILD attempt stops before the smoke test; a TEST attempt fetches
+// the held wheels of an earlier BUILD instead of building and runs only the smoke test.
 // Cancellation and the time limit stop the container (SIGTERM, grace, SIGKILL) and leave nothing
 // running. One Run per task attempt; Run may be called from several threads for different
 // attempts.
@@ -103,6 +105,12 @@ struct TaskRun {
   // What the coordinator gave the attempt (Assignment.share): MAX_JOBS and NVCC_THREADS come from
   // it; unset fields: the agent's defaults.
   v1::ResourceShare share;
+  // What the attempt does: the whole pipeline, the build alone (its wheels are uploaded for a
+  // smoke test elsewhere), or the smoke test alone of `held_wheels`, each fetched with `fetch_wheel`
+  // into the given path (checked against its sha256).
+  v1::TaskStep step = v1::TASK_STEP_WHOLE;
+  std::vector<v1::ArtifactInfo> held_wheels;
+  std::function<absl::Status(const v1::ArtifactInfo& wheel, const std::filesystem::path& destination)> fetch_wheel;
 };
 
 class BuildPipeline {
@@ -131,6 +139,9 @@ class BuildPipeline {
   absl::Status CheckImage(const v1::TaskSpec& spec, LogSink& log);
 
   TaskResult RunAttempt(const TaskRun& run);
+  // A TEST attempt's held wheels, fetched into `artifacts` (each named as a wheel, checked against
+  // its sha256); the first that cannot be, named.
+  absl::Status FetchHeldWheels(const TaskRun& run, const std::filesystem::path& artifacts, LogSink& log) const;
   // MAX_JOBS of an attempt: its share's, else the agent's --max-jobs, else from its resources.
   int JobsOf(const v1::ResourceShare& share) const;
   // The attempt's cgroup, made and named in `request`; nullopt (logged) when builds are not measured.

@@ -4,6 +4,7 @@
 // one; unit tests script their own.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -25,6 +26,11 @@ class CoordinatorSession {
   // InvalidArgument or ResourceExhausted: the coordinator refused the wheel; anything else:
   // trouble on the way (try again in a later session). Thread-safe.
   virtual absl::Status Upload(const v1::Assignment& assignment, const BuiltWheel& wheel) = 0;
+  // Downloads a held wheel of a TEST attempt (Assignment.held_wheels) to `destination`, checked
+  // against its sha256. FailedPrecondition: the attempt is no longer current; anything else as
+  // Upload's. Thread-safe.
+  virtual absl::Status Download(const v1::Assignment& assignment, const v1::ArtifactInfo& wheel,
+                                const std::filesystem::path& destination) = 0;
   // Ends the session: Read returns false.
   virtual void Close() = 0;
 };

@@ -52,6 +52,10 @@ class GrpcSession final : public CoordinatorSession {
   absl::Status Upload(const v1::Assignment& assignment, const BuiltWheel& wheel) override {
     return UploadWheel(*stub_, token_, session_, assignment, wheel);
   }
+  absl::Status Download(const v1::Assignment& assignment, const v1::ArtifactInfo& wheel,
+                        const std::filesystem::path& destination) override {
+    return DownloadHeldWheel(*stub_, token_, session_, assignment, wheel, destination);
+  }
   void Close() override { context_.TryCancel(); }
 
  private:

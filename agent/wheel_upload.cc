@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/wheel_receive.h"
 #include "common/rpc/wire.h"
 
 namespace cwb {
@@ -40,6 +41,22 @@ absl::Status UploadWheel(v1::AgentService::Stub& stub, const std::string& token,
   }
   writer->WritesDone();
   return FromGrpcStatus(writer->Finish());
+}
+
+absl::Status DownloadHeldWheel(v1::AgentService::Stub& stub, const std::string& token, const std::string& session,
+                               const v1::Assignment& assignment, const v1::ArtifactInfo& artifact,
+                               const std::filesystem::path& destination) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
+  AddBearerToken(context, token);
+  v1::DownloadHeldWheelRequest request;
+  request.set_build_id(assignment.build_id());
+  request.set_task_id(assignment.spec().id());
+  request.set_attempt_id(assignment.attempt_id());
+  request.set_filename(artifact.filename());
+  request.set_session(session);
+  std::unique_ptr<grpc::ClientReader<v1::ArtifactChunk>> reader = stub.DownloadHeldWheel(&context, request);
+  return ReceiveWheel(context, *reader, artifact, destination);
 }
 
 }  // namespace cwb

@@ -1,15 +1,12 @@
 #include "client/wheel_download.h"
 
-#include "absl/strings/str_cat.h"
-#include "common/base/streaming_file.h"
-#include "common/rpc/grpc_status.h"
+#include "common/rpc/wheel_receive.h"
 
 namespace cwb {
 
 absl::Status DownloadWheel(CoordinatorConnection& connection, const std::string& build_id,
                            const std::string& task_id, const v1::ArtifactInfo& artifact,
                            const std::filesystem::path& destination) {
-  namespace fs = std::filesystem;
   v1::DownloadArtifactRequest request;
   request.set_build_id(build_id);
   request.set_task_id(task_id);
@@ -17,33 +14,7 @@ absl::Status DownloadWheel(CoordinatorConnection& connection, const std::string&
   auto context = connection.Context(std::chrono::seconds(3600));
   std::unique_ptr<grpc::ClientReader<v1::ArtifactChunk>> reader =
       connection.stub().DownloadArtifact(context.get(), request);
-  std::error_code error;
-  fs::create_directories(destination.parent_path(), error);
-  absl::StatusOr<std::unique_ptr<StreamingFile>> file = StreamingFile::Create(destination);
-  if (!file.ok()) {
-    context->TryCancel();
-    reader->Finish();
-    return file.status();
-  }
-  std::string announced;
-  absl::Status written;
-  v1::ArtifactChunk chunk;
-  while (reader->Read(&chunk)) {
-    if (!chunk.sha256().empty()) announced = chunk.sha256();
-    if (written.ok()) written = (*file)->Add(std::move(*chunk.mutable_data()));
-    if (!written.ok()) context->TryCancel();  // the disk failed: stop the transfer
-  }
-  absl::Status status = FromGrpcStatus(reader->Finish());
-  if (written.ok()) written = (*file)->Drain();
-  if (!written.ok()) return written;
-  if (!status.ok()) return status;
-  const std::string digest = (*file)->Sha256Hex();
-  if (digest != artifact.sha256() || (!announced.empty() && announced != digest) ||
-      (*file)->size() != artifact.size_bytes()) {
-    return absl::DataLossError(absl::StrCat(artifact.filename(), ": downloaded sha256 ", digest,
-                                            " does not match ", artifact.sha256()));
-  }
-  return (*file)->Commit();
+  return ReceiveWheel(*context, *reader, artifact, destination);
 }
 
 }  // namespace cwb

@@ -125,6 +125,21 @@ absl::Status ArtifactStore::SyncDirectories(const std::set<std::filesystem::path
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::filesystem::path> ArtifactStore::Hold(const std::filesystem::path& uploaded,
+                                                          const std::string& attempt_id, const std::string& filename) {
+  const std::filesystem::path destination = HeldPath(attempt_id, filename);
+  std::error_code error;
+  std::filesystem::create_directories(destination.parent_path(), error);
+  if (error) return IoError("cannot create", destination.parent_path(), error.value());
+  if (absl::Status s = CommitTempFile(uploaded, destination); !s.ok()) return s;
+  return destination;
+}
+
+void ArtifactStore::DiscardHeld(const std::string& attempt_id) {
+  std::error_code ignored;
+  if (!attempt_id.empty()) std::filesystem::remove_all(root_ / "held" / attempt_id, ignored);
+}
+
 void ArtifactStore::DiscardUploads(const std::string& attempt_id) {
   std::error_code ignored;
   std::filesystem::remove_all(root_ / "uploads" / attempt_id, ignored);

@@ -1,7 +1,8 @@
 // The coordinator's wheel store. An upload streams into a temporary file under
 // <root>/uploads/<attempt>/ (a StreamingFile: hashed and written while the next chunk arrives),
 // its size bounded; only when the sha256 matches is it fsynced and renamed to its name, so a
-// partial or corrupt upload is never visible. When the attempt succeeds the files move (rename) into the build's wheelhouse:
+// partial or corrupt upload is never visible. A BUILD attempt's files are held (held/<attempt>/)
+// until the smoke test passes. When the attempt succeeds the files move (rename) into the build's wheelhouse:
 //   <root>/builds/<build>/wheelhouse/py<VER>/cuda<VER>/<platform>/<wheel>
 // Thread-safe: uploads are independent.
 #pragma once
@@ -60,6 +61,17 @@ class ArtifactStore {
   absl::Status SyncDirectories(const std::set<std::filesystem::path>& dirs);
   std::filesystem::path BuildDir(const std::string& build_id) const { return root_ / "builds" / build_id; }
   void DiscardUploads(const std::string& attempt_id);
+
+  // Held wheels: a BUILD attempt's uploads kept, unpublished, until the task's smoke test passes
+  // (then Publish moves them into the wheelhouse), under <root>/held/<attempt>/<wheel>.
+  // Hold moves a committed upload there (durably: its directory is synced).
+  absl::StatusOr<std::filesystem::path> Hold(const std::filesystem::path& uploaded, const std::string& attempt_id,
+                                             const std::string& filename);
+  std::filesystem::path HeldPath(const std::string& attempt_id, const std::string& filename) const {
+    return root_ / "held" / attempt_id / filename;
+  }
+  std::filesystem::path HeldRoot() const { return root_ / "held"; }
+  void DiscardHeld(const std::string& attempt_id);
 
  private:
   const std::filesystem::path root_;

@@ -51,6 +51,10 @@ CommitWriter::Commit ChangeSet::Take(const Receivers& receivers) {
     });
   }
   ended_attempts_.clear();
+  for (std::string& attempt : held_discarded_) {
+    commit.deliveries.push_back([discard = receivers.held_discarded, attempt = std::move(attempt)] { discard(attempt); });
+  }
+  held_discarded_.clear();
   if (std::exchange(wake_logs_, false)) commit.deliveries.push_back(receivers.wake_logs);
   return commit;
 }

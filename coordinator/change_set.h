@@ -32,6 +32,9 @@ class ChangeSet {
   // The attempt ended: its upload records go with this call; once that is durable its upload
   // files go and its log is ended (LogStore::EndAttempt).
   void AttemptEnded(const TaskKey& task, const std::string& attempt_id);
+  // The wheels a BUILD attempt left held on the coordinator are no longer wanted (the task was
+  // cancelled, or its smoke test failed or was given up): once the call is durable their files go.
+  void HeldDiscarded(const std::string& build_attempt_id) { held_discarded_.push_back(build_attempt_id); }
   // Readers following logs are woken (a task ended) once the call is durable.
   void WakeLogReaders() { wake_logs_ = true; }
 
@@ -44,6 +47,7 @@ class ChangeSet {
     std::function<std::shared_ptr<AgentChannel>(const std::string& agent_id)> channel_of;  // null: gone
     std::function<void(const TaskKey& task, const std::string& attempt_id)> attempt_ended;
     std::function<void()> wake_logs;
+    std::function<void(const std::string& build_attempt_id)> held_discarded;
   };
   // Moves everything collected into a commit, deliveries in the order they were made, and
   // leaves the change set empty.
@@ -61,6 +65,7 @@ class ChangeSet {
   };
   std::vector<Delivery> deliveries_;
   std::vector<std::pair<TaskKey, std::string>> ended_attempts_;
+  std::vector<std::string> held_discarded_;
   bool wake_logs_ = false;
   bool schedule_ = false;
 };

@@ -11,6 +11,7 @@
 #include "common/rpc/task_proto.h"
 #include "common/rpc/task_state.h"
 #include "common/web/server_log.h"
+#include "coordinator/coordinator_locked.h"
 #include "coordinator/request_checks.h"
 #include "coordinator/recovery.h"
 
@@ -31,16 +32,6 @@ absl::Status MayChange(const BuildRecord& build, const Principal& caller, const 
 
 }  // namespace
 
-// Holds the coordinator's mutex for one call and flushes the call's changes before releasing it.
-class Coordinator::Locked {
- public:
-  explicit Locked(Coordinator& coordinator) : coordinator_(coordinator), lock_(coordinator.mutex_) {}
-  ~Locked() { coordinator_.Flush(); }
-
- private:
-  Coordinator& coordinator_;
-  std::lock_guard<std::mutex> lock_;
-};
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOptions options, Clock& clock,
                                                                  std::unique_ptr<SourceResolver> resolver) {
@@ -110,6 +101,7 @@ void Coordinator::Flush() {
   // be written; the scheduler's next tick catches up once it can.
   if (changes_.TakeScheduleRequest() && writer_.health().ok()) {
     dispatcher_.Schedule(tasks_, agents_, NowMs(), changes_);
+    PublishUntestable();
   }
   writer_.Submit(changes_.Take({
       .channel_of = [this](const std::string& agent_id) { return agents_.ChannelOf(agent_id); },
@@ -119,6 +111,7 @@ void Coordinator::Flush() {
             logs_.EndAttempt(task.first, task.second, attempt_id);
           },
       .wake_logs = [this] { logs_.Wake(); },
+      .held_discarded = [this](const std::string& attempt_id) { artifacts_.DiscardHeld(attempt_id); },
   }));
 }
 
@@ -154,6 +147,7 @@ absl::StatusOr<v1::BuildInfo> Coordinator::Submit(const v1::SubmitBuildRequest& 
   header.set_created_at_ms(NowMs());
   header.set_fail_fast(plan.fail_fast());
   header.set_max_parallel(plan.max_parallel());
+  header.set_allow_untested(plan.allow_untested());
   *header.mutable_unsupported() = plan.unsupported();
   // Each distinct Dockerfile is kept once, by its hash; the tasks' specs name it.
   std::map<std::string, std::string> images;
@@ -329,184 +323,15 @@ void Coordinator::Disconnected(const std::string& agent_id, const AgentChannel* 
   agents_.Disconnected(agent_id, channel, changes_);
 }
 
-void Coordinator::OnStatus(const std::string& agent_id, const v1::TaskStatusUpdate& update) {
-  Locked locked(*this);
-  agents_.Seen(agent_id);
-  TaskRecord* task = tasks_.FindAttempt(update.attempt_id());
-  if (task == nullptr || task->info.agent_id() != agent_id || IsTerminal(task->info.state())) {
-    // A stale attempt (reassigned, cancelled or already ended): refused, and the agent told to
-    // stop it if it still runs.
-    if (IsTerminal(update.state())) {
-      LogEvent(std::cerr, "warning",
-               absl::StrCat("refused the result (", StateName(update.state()), ") of agent ", agent_id,
-                            " for attempt ", update.attempt_id(), " of task ", update.task_id(),
-                            ": the attempt is no longer current"),
-               {{"agent_id", agent_id}, {"attempt_id", update.attempt_id()}});
-    }
-    if (update.state() == v1::TASK_STATE_RUNNING) {
-      v1::CoordinatorMessage message;
-      message.mutable_cancel()->set_attempt_id(update.attempt_id());
-      message.mutable_cancel()->set_reason("this attempt is no longer current");
-      changes_.Send(agent_id, std::move(message));
-    }
-    return;
-  }
-  switch (update.state()) {
-    case v1::TASK_STATE_RUNNING:
-      tasks_.SetState(*task, v1::TASK_STATE_RUNNING);
-      task->info.set_started_at_ms(NowMs());
-      task->info.clear_progress();
-      task->info.set_message("");
-      tasks_.Changed(*task, changes_);
-      return;
-    case v1::TASK_STATE_SUCCEEDED:
-    case v1::TASK_STATE_FAILED:
-    case v1::TASK_STATE_CANCELLED:
-      EndTask(*task, update);
-      return;
-    default:
-      return;
-  }
-}
-
-std::string Coordinator::PublishUploads(TaskRecord& task, const v1::TaskStatusUpdate& update) {
-  if (update.artifact_filenames().empty()) return "the agent reported no wheel";
-  absl::StatusOr<std::vector<UploadRecord>> uploads = store_->UploadsFor(update.attempt_id());
-  if (!uploads.ok()) return std::string(uploads.status().message());
-  task.info.clear_artifacts();
-  for (const std::string& filename : update.artifact_filenames()) {
-    auto upload = std::find_if(uploads->begin(), uploads->end(),
-                               [&](const UploadRecord& u) { return u.artifact.filename() == filename; });
-    if (upload == uploads->end()) return absl::StrCat("the agent reported ", filename, " but never uploaded it");
-    // A name published before with other bytes is never reused: a build tag tells them apart.
-    absl::StatusOr<std::string> name = published_.NameFor(filename, upload->artifact.sha256(), task.info.build_id());
-    if (!name.ok()) return std::string(name.status().message());
-    v1::ArtifactInfo artifact = upload->artifact;
-    if (*name != filename) {
-      artifact.set_filename(*name);
-      artifact.set_wheelhouse_path((std::filesystem::path(artifact.wheelhouse_path()).parent_path() / *name).string());
-    }
-    absl::StatusOr<std::filesystem::path> path =
-        artifacts_.Publish(upload->path, task.info.build_id(), artifact.wheelhouse_path());
-    if (!path.ok()) return std::string(path.status().message());
-    *task.info.add_artifacts() = std::move(artifact);
-  }
-  for (const v1::ArtifactInfo& artifact : task.info.artifacts()) {
-    published_.Add(artifact.filename(), artifact.sha256(), task.info.build_id());
-  }
-  return "";
-}
-
-void Coordinator::EndTask(TaskRecord& task, const v1::TaskStatusUpdate& update) {
-  const int64_t now = NowMs();
-  task.info.set_exit_code(update.exit_code());
-  task.info.set_commit(update.commit());
-  task.info.set_finished_at_ms(now);
-  task.info.clear_progress();
-  v1::TaskState state = update.state();
-  std::string message = update.message();
-  if (state == v1::TASK_STATE_SUCCEEDED) {
-    if (std::string problem = PublishUploads(task, update); !problem.empty()) {
-      task.info.clear_artifacts();
-      state = v1::TASK_STATE_FAILED;
-      message = std::move(problem);
-    }
-  }
-  if (update.has_use()) {
-    *task.info.mutable_use() = update.use();
-    metrics_.ObserveUse(update.use());
-  }
-  history_.Record(task.info, state == v1::TASK_STATE_SUCCEEDED, changes_.batch());
-  if (state == v1::TASK_STATE_FAILED && update.use().out_of_memory() && !task.info.memory_retried()) {
-    // A known failure with a known cure: once more, with half the jobs and the peak it reached.
-    tasks_.RequeueOutOfMemory(task, message, now, changes_);
-    changes_.ScheduleSoon();
-    return;
-  }
-  tasks_.EndAttempt(task, StateName(state), now, changes_);
-  tasks_.SetState(task, state);
-  task.info.set_message(message);
-  if (state == v1::TASK_STATE_SUCCEEDED) ResultCache::Remember(task.info, changes_.batch());
-  metrics_.ObserveEnd(task.info);
-  tasks_.Changed(task, changes_);
-  changes_.ScheduleSoon();
-}
-
-void Coordinator::OnLogs(const std::string& agent_id, const v1::LogBatch& batch) {
-  // The batch's attempt, if it is still current (a stale attempt's lines are dropped).
-  auto current = [&]() -> TaskRecord* {
-    agents_.Seen(agent_id);
-    TaskRecord* task = tasks_.FindAttempt(batch.attempt_id());
-    return task != nullptr && task->info.agent_id() == agent_id ? task : nullptr;
-  };
-  if (batch.has_progress()) {
-    Locked locked(*this);  // the progress goes out to watchers
-    TaskRecord* task = current();
-    if (task == nullptr) return;
-    if (task->info.state() == v1::TASK_STATE_RUNNING) {
-      // Shown to watchers at once; not written down (it is stale by the next restart anyway).
-      const int64_t now = NowMs();
-      v1::BuildProgress& progress = *task->info.mutable_progress();
-      progress.set_done(batch.progress().done());
-      progress.set_total(batch.progress().total());
-      progress.set_reported_at_ms(now);
-      progress.set_left_ms(TargetHistory::EstimateLeftMs(history_.ExpectedMs(task->info.spec()),
-                                                         now - task->info.started_at_ms(), progress.done(),
-                                                         progress.total()));
-      tasks_.Changed(*task, changes_, /*persist=*/false);
-    }
-  } else {
-    std::lock_guard lock(mutex_);  // lines alone change nothing the coordinator keeps
-    if (current() == nullptr) return;
-  }
-  (void)logs_.Append(batch.build_id(), batch.task_id(), batch.attempt_id(), {batch.lines().begin(), batch.lines().end()});
-}
-
-absl::Status Coordinator::CheckUpload(const v1::UploadHeader& header) {
-  if (absl::Status s = Available(); !s.ok()) return s;
-  std::lock_guard lock(mutex_);
-  TaskRecord* task = tasks_.FindAttempt(header.attempt_id());
-  if (task == nullptr || IsTerminal(task->info.state()) || task->info.build_id() != header.build_id() ||
-      task->info.spec().id() != header.task_id()) {
-    return absl::FailedPreconditionError(absl::StrCat("attempt_id: ", header.attempt_id(),
-                                                      " is not the current attempt of task ", header.task_id()));
-  }
-  if (!agents_.HoldsSession(task->info.agent_id(), header.session())) {
-    return absl::PermissionDeniedError(absl::StrCat("session: the upload does not come from the session of agent ",
-                                                    task->info.agent_id(), ", which holds attempt ",
-                                                    header.attempt_id()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Coordinator::CheckUploadDigest(const v1::UploadHeader& header, const std::string& sha256) {
-  absl::StatusOr<std::vector<UploadRecord>> uploads = store_->UploadsFor(header.attempt_id());
-  if (!uploads.ok()) return uploads.status();
-  for (const UploadRecord& upload : *uploads) {
-    if (upload.artifact.filename() == header.filename() && upload.artifact.sha256() != sha256) {
-      return absl::InvalidArgumentError(absl::StrCat("header.filename: ", header.filename(),
-                                                     " was uploaded for attempt ", header.attempt_id(),
-                                                     " already, with other bytes; a wheel cannot change within an attempt"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Coordinator::RecordUpload(const v1::UploadHeader& header, const v1::ArtifactInfo& artifact,
-                                       const std::filesystem::path& path) {
-  if (absl::Status s = CheckUpload(header); !s.ok()) return s;
-  if (absl::Status s = CheckUploadDigest(header, artifact.sha256()); !s.ok()) return s;
-  std::lock_guard lock(mutex_);
-  metrics_.uploaded_bytes().Add(static_cast<double>(artifact.size_bytes()));
-  return store_->PutUpload({header.attempt_id(), artifact, path});
-}
-
 // ---- time ----
 
 void Coordinator::Tick() {
   Locked locked(*this);
   agents_.ExpireLeases(changes_);
-  if (writer_.health().ok()) dispatcher_.Schedule(tasks_, agents_, NowMs(), changes_);
+  if (writer_.health().ok()) {
+    dispatcher_.Schedule(tasks_, agents_, NowMs(), changes_);
+    PublishUntestable();
+  }
 }
 
 void Coordinator::RunScheduler(Cancellation& stop) {

@@ -115,6 +115,11 @@ class Coordinator {
   absl::Status CheckUploadDigest(const v1::UploadHeader& header, const std::string& sha256);
   absl::Status RecordUpload(const v1::UploadHeader& header, const v1::ArtifactInfo& artifact,
                             const std::filesystem::path& path);
+  // A held wheel of a current TEST attempt, for the session holding it, and its file:
+  // FailedPrecondition for any other attempt, PermissionDenied from another session, NotFound for
+  // a name the task does not hold.
+  absl::StatusOr<std::pair<v1::ArtifactInfo, std::filesystem::path>> FindHeldWheel(
+      const v1::DownloadHeldWheelRequest& request);
 
   // ---- time ----
   // Expires leases and assigns queued tasks. Calls that free slots or queue tasks schedule by
@@ -149,10 +154,25 @@ class Coordinator {
   // Ends the call: fail-fast cancellations, the scheduler if the call asked for it, then the
   // change set to the writer. Called with the lock, by Locked.
   void Flush();
-  // The agent reported how its attempt of `task` ended.
+  // ---- attempt results (agent_reports.cc) ----
+  struct StoredFile {
+    v1::ArtifactInfo artifact;
+    std::filesystem::path path;
+  };
+  // The agent reported how its attempt of `task` ended: a WHOLE or TEST attempt's wheels are
+  // published when it succeeded, a BUILD attempt's held back (BUILT) for its smoke test.
   void EndTask(TaskRecord& task, const v1::TaskStatusUpdate& update);
-  // Publishes the wheels a succeeded attempt uploaded; why not, or "" when all went in.
-  std::string PublishUploads(TaskRecord& task, const v1::TaskStatusUpdate& update);
+  // The uploads the update names, with their files; why not, or "".
+  std::string UploadsOf(const v1::TaskStatusUpdate& update, std::vector<StoredFile>* files);
+  // Publishes the files as the task's artifacts; why not, or "" when all went in.
+  std::string PublishFiles(TaskRecord& task, const std::vector<StoredFile>& files);
+  // Publishes the task's held wheels; why not, or "".
+  std::string PublishHeld(TaskRecord& task);
+  // Holds the wheels a BUILD attempt uploaded (into `held`); why not, or "".
+  std::string HoldUploads(const v1::TaskStatusUpdate& update, std::vector<v1::ArtifactInfo>* held);
+  // Built tasks of builds that allow untested wheels, whose smoke test no connected agent can run:
+  // published, marked untested. Called after each Schedule.
+  void PublishUntestable();
 
   const CoordinatorOptions options_;
   Clock& clock_;

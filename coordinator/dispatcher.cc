@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/rpc/task_proto.h"
+#include "common/rpc/task_state.h"
 
 namespace cwb {
 namespace {
@@ -16,7 +17,10 @@ Dispatcher::Dispatcher(const TargetHistory& history, Histogram& queue_wait, uint
     : history_(history), queue_wait_(queue_wait), time_limit_s_(time_limit_s) {}
 
 void Dispatcher::Queued(const TaskRecord& task, uint64_t build_seq) {
-  queue_.Push(task.key(), task.info.spec(), {build_seq, history_.ExpectedMs(task.info.spec()), task.index});
+  const v1::TaskStep step = NextStep(task.info.spec(), task.info.state());
+  // A smoke test is short whatever its build took: tests go in matrix order.
+  const int64_t expected = step == v1::TASK_STEP_TEST ? 0 : history_.ExpectedMs(task.info.spec());
+  queue_.Push(task.key(), task.info.spec(), step, {build_seq, expected, task.index});
 }
 
 void Dispatcher::Dequeued(const TaskKey& key) { queue_.Remove(key); }
@@ -31,9 +35,10 @@ void Dispatcher::TakeStock(TaskTable& tasks, const AgentRegistry& agents) {
                       caps.gpu_slots() > 0 ? static_cast<int>(caps.gpu_slots()) - load.gpu_tasks : -1,
                       caps.cpu_cores() - load.cores, static_cast<int64_t>(caps.memory_bytes()) - load.memory_bytes});
   }
+  stock_epoch_ = agents.epoch();
   for (auto& [key, group] : queue_.groups()) {
     if (group.memo.epoch != agents.epoch()) {
-      group.memo.eligible = FindEligible(group.requirements, slots_);
+      group.memo.eligible = FindEligible(group.requirements, slots_, group.needs_gpu);
       group.memo.epoch = agents.epoch();
     }
   }
@@ -48,7 +53,7 @@ void Dispatcher::Schedule(TaskTable& tasks, const AgentRegistry& agents, int64_t
     Placement best;
     const std::pair<TaskQueue::Order, TaskKey>* best_task = nullptr;
     for (auto& [key, group] : queue_.groups()) {
-      const bool needs_gpu = NeedsGpu(group.requirements);
+      const bool needs_gpu = group.needs_gpu;
       // Nothing to try while every agent able to run the group is out of slots.
       if (std::none_of(group.memo.eligible.agents.begin(), group.memo.eligible.agents.end(),
                        [&](size_t i) { return HasRoom(slots_[i], needs_gpu); })) {
@@ -61,7 +66,7 @@ void Dispatcher::Schedule(TaskTable& tasks, const AgentRegistry& agents, int64_t
         if (tasks.AtParallelLimit(it->second)) continue;
         ++tried;
         const TaskRecord* task = tasks.Find(it->second);
-        Placement placement = PickAgent(task->info.spec(), history_.LastUse(task->info.spec()), slots_,
+        Placement placement = PickAgent(task->info.spec(), group.step, history_.LastUse(task->info.spec()), slots_,
                                         group.memo.eligible.agents);
         if (placement.agent == nullptr) continue;
         best = std::move(placement);
@@ -76,9 +81,22 @@ void Dispatcher::Schedule(TaskTable& tasks, const AgentRegistry& agents, int64_t
   for (auto& [key, group] : queue_.groups()) UpdateWaitingReasons(group, ReasonNow(group, tasks), tasks, changes);
 }
 
+std::vector<TaskKey> Dispatcher::Untestable() const {
+  std::vector<TaskKey> out;
+  if (slots_.empty()) return out;  // no agent connected (yet): nothing is decided
+  for (const auto& [key, group] : queue_.groups()) {
+    // A group queued since then has not been matched yet.
+    if (group.step != v1::TASK_STEP_TEST || group.memo.epoch != stock_epoch_ || !group.memo.eligible.agents.empty()) {
+      continue;
+    }
+    for (const auto& [order, task] : group.tasks) out.push_back(task);
+  }
+  return out;
+}
+
 const std::string& Dispatcher::ReasonNow(const TaskQueue::Group& group, const TaskTable& tasks) const {
   static const std::string kShort = kShortOfResources;
-  const bool needs_gpu = NeedsGpu(group.requirements);
+  const bool needs_gpu = group.needs_gpu;
   const bool room = std::any_of(group.memo.eligible.agents.begin(), group.memo.eligible.agents.end(), [&](size_t i) {
     return HasRoom(slots_[i], needs_gpu) && slots_[i].capabilities->memory_bytes() > 0;
   });
@@ -94,7 +112,7 @@ const std::string& Dispatcher::ReasonNow(const TaskQueue::Group& group, const Ta
 
 void Dispatcher::Assign(TaskRecord& task, Placement& placement, TaskTable& tasks, int64_t now_ms,
                         ChangeSet& changes) {
-  Take(placement, NeedsGpu(task.info.spec()));
+  Take(placement, NeedsGpu(task.info.spec(), NextStep(task.info.spec(), task.info.state())));
   if (task.info.queued_at_ms() > 0) {
     queue_wait_.Observe(static_cast<double>(std::max<int64_t>(0, now_ms - task.info.queued_at_ms())) / 1000.0);
   }
@@ -106,7 +124,7 @@ void Dispatcher::UpdateWaitingReasons(TaskQueue::Group& group, const std::string
                                       ChangeSet& changes) {
   auto show = [&](const TaskKey& key) {
     TaskRecord* task = tasks.Find(key);
-    if (task == nullptr || task->info.state() != v1::TASK_STATE_QUEUED || task->info.waiting_reason() == reason) {
+    if (task == nullptr || !IsWaiting(task->info.state()) || task->info.waiting_reason() == reason) {
       return;
     }
     task->info.set_waiting_reason(reason);

@@ -1,4 +1,4 @@
-// Matches queued tasks to agents with room for them. It keeps the queue (TaskQueue: the waiting
+// Matches waiting tasks (QUEUED for their build, BUILT for their smoke test) to agents with room for them. It keeps the queue (TaskQueue: the waiting
 // tasks grouped by what they need of an agent, in dispatch order) as the TaskTable tells it of
 // tasks entering and leaving, and on each Schedule assigns the first task in dispatch order whose
 // share (sized from TargetHistory) fits some free, eligible agent until none does, using the pure
@@ -36,6 +36,9 @@ class Dispatcher final : public QueueListener {
   void Schedule(TaskTable& tasks, const AgentRegistry& agents, int64_t now_ms, ChangeSet& changes);
 
   size_t queued() const { return queue_.size(); }
+  // The built tasks waiting for a smoke test no connected agent can run (as the last Schedule saw
+  // the agents; none while no agent is connected).
+  std::vector<TaskKey> Untestable() const;
 
   static constexpr char kShortOfResources[] =
       "waiting: the agents that can run it are short of the free cores or memory it needs";
@@ -55,6 +58,7 @@ class Dispatcher final : public QueueListener {
   const uint32_t time_limit_s_;
   TaskQueue queue_;
   std::vector<AgentSlots> slots_;
+  uint64_t stock_epoch_ = 0;  // the agents' epoch slots_ was taken in
   std::mt19937_64 random_{std::random_device{}()};  // attempt ids
 };
 

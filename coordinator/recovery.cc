@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "common/config/dockerfile_renderer.h"
 #include "common/rpc/task_proto.h"
@@ -55,7 +56,7 @@ void Recover(StoredState state, TaskTable& tasks, AgentRegistry& agents, TargetH
 void RemoveDebris(const std::filesystem::path& data_dir, TaskTable& tasks) {
   namespace fs = std::filesystem;
   std::error_code error;
-  for (const char* area : {"uploads", "builds"}) {
+  for (const char* area : {"uploads", "builds", "held"}) {
     std::vector<fs::path> stray;
     for (auto it = fs::recursive_directory_iterator(data_dir / area, error);
          !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
@@ -66,6 +67,13 @@ void RemoveDebris(const std::filesystem::path& data_dir, TaskTable& tasks) {
   for (auto it = fs::directory_iterator(data_dir / "uploads", error); !error && it != fs::directory_iterator();
        it.increment(error)) {
     if (tasks.FindAttempt(it->path().filename().string()) == nullptr) fs::remove_all(it->path(), error);
+  }
+  // Held wheels no task holds any more (discarded before a restart finished removing them).
+  error.clear();
+  const std::set<std::string> held = tasks.HeldAttempts();
+  for (auto it = fs::directory_iterator(data_dir / "held", error); !error && it != fs::directory_iterator();
+       it.increment(error)) {
+    if (!held.contains(it->path().filename().string())) fs::remove_all(it->path(), error);
   }
 }
 

@@ -43,8 +43,8 @@ std::optional<std::string> ToolchainMismatch(const v1::TaskSpec& task, const v1:
 
 }  // namespace
 
-std::optional<std::string> Incompatibility(const v1::TaskSpec& task,
-                                           const v1::AgentCapabilities& agent) {
+std::optional<std::string> Incompatibility(const v1::TaskSpec& task, const v1::AgentCapabilities& agent,
+                                           bool needs_gpu) {
   for (const std::string& label : task.required_labels()) {
     if (std::find(agent.labels().begin(), agent.labels().end(), label) == agent.labels().end()) {
       return absl::StrCat("needs label '", label, "'");
@@ -54,7 +54,7 @@ std::optional<std::string> Incompatibility(const v1::TaskSpec& task,
     if (auto mismatch = ToolchainMismatch(task, agent.host_toolchain())) return mismatch;
   }
   const std::string cuda = TaskCuda(task);
-  if (cuda == kCpuCuda) return std::nullopt;
+  if (cuda == kCpuCuda || !needs_gpu) return std::nullopt;
   if (agent.gpus().empty()) return "needs a GPU";
   if (!DriverSupportsCuda(agent.driver_cuda_version(), cuda)) {
     return absl::StrCat("needs a driver for CUDA ", cuda, " (the agent's supports ",
@@ -63,11 +63,11 @@ std::optional<std::string> Incompatibility(const v1::TaskSpec& task,
   return std::nullopt;
 }
 
-Eligibility FindEligible(const v1::TaskSpec& task, const std::vector<AgentSlots>& agents) {
+Eligibility FindEligible(const v1::TaskSpec& task, const std::vector<AgentSlots>& agents, bool needs_gpu) {
   Eligibility out;
   std::vector<std::string> reasons;
   for (size_t i = 0; i < agents.size(); ++i) {
-    if (auto why = Incompatibility(task, *agents[i].capabilities)) {
+    if (auto why = Incompatibility(task, *agents[i].capabilities, needs_gpu)) {
       if (std::find(reasons.begin(), reasons.end(), *why) == reasons.end()) reasons.push_back(*why);
       continue;
     }
@@ -78,8 +78,7 @@ Eligibility FindEligible(const v1::TaskSpec& task, const std::vector<AgentSlots>
   } else if (!out.agents.empty()) {
     out.waiting_reason = "waiting: every agent that can run it is busy";
   } else {
-    out.waiting_reason =
-        absl::StrCat("waiting: no connected agent can run it (", absl::StrJoin(reasons, "; "), ")");
+    out.waiting_reason = absl::StrCat(kNoAgentCanRunIt, " (", absl::StrJoin(reasons, "; "), ")");
   }
   return out;
 }
@@ -99,8 +98,9 @@ v1::ResourceShare ShareFor(const v1::TaskSpec& task, const v1::ResourceUse* last
                                    : last->peak_memory_bytes() + last->peak_memory_bytes() / 5 + kPeakMargin;
     share.set_predicted(true);
   } else if (cuda) {
-    // An agent that gives each GPU task GPUs of its own splits its cores and memory among them too.
-    const uint64_t per_gpu_slot = agent.gpu_slots() > 0 ? agent.gpu_slots() : 1;
+    // A build holding a GPU on an agent that gives each GPU task GPUs of its own splits its cores
+    // and memory among them too; one without a GPU (the usual CUDA build) does not.
+    const uint64_t per_gpu_slot = task.build_needs_gpu() && agent.gpu_slots() > 0 ? agent.gpu_slots() : 1;
     cores = std::clamp<uint64_t>(agent_cores / per_gpu_slot, 1, kFirstCudaBuildCores);
     memory = std::min(cores * kFirstCudaBuildMemoryPerCore, agent_memory / per_gpu_slot);
     jobs = agent.max_jobs() > 0 ? agent.max_jobs() : std::max<uint64_t>(1, cores / 2);
@@ -116,6 +116,15 @@ v1::ResourceShare ShareFor(const v1::TaskSpec& task, const v1::ResourceUse* last
   return share;
 }
 
+v1::ResourceShare ShareForTest(const v1::AgentCapabilities& agent) {
+  v1::ResourceShare share;
+  if (agent.cpu_cores() == 0 || agent.memory_bytes() == 0) return share;
+  share.set_cores(1);
+  share.set_memory_bytes(std::min<uint64_t>(kFirstCpuBuildMemory, agent.memory_bytes()));
+  share.set_jobs(1);
+  return share;
+}
+
 bool HasRoom(const AgentSlots& agent, bool needs_gpu) {
   return agent.free_slots > 0 && !(needs_gpu && agent.free_gpu_slots == 0);
 }
@@ -126,9 +135,9 @@ bool Fits(const AgentSlots& agent, bool needs_gpu, const v1::ResourceShare& shar
          static_cast<int64_t>(share.memory_bytes()) <= agent.free_memory_bytes;
 }
 
-Placement PickAgent(const v1::TaskSpec& task, const v1::ResourceUse* last, std::vector<AgentSlots>& agents,
-                    const std::vector<size_t>& eligible) {
-  const bool needs_gpu = NeedsGpu(task);
+Placement PickAgent(const v1::TaskSpec& task, v1::TaskStep step, const v1::ResourceUse* last,
+                    std::vector<AgentSlots>& agents, const std::vector<size_t>& eligible) {
+  const bool needs_gpu = NeedsGpu(task, step);
   Placement best;
   auto left = [](const AgentSlots& agent, const v1::ResourceShare& share) {
     return std::tuple(agent.free_cores - static_cast<int64_t>(share.cores()),
@@ -137,7 +146,8 @@ Placement PickAgent(const v1::TaskSpec& task, const v1::ResourceUse* last, std::
   for (size_t i : eligible) {
     AgentSlots& agent = agents[i];
     if (!HasRoom(agent, needs_gpu)) continue;
-    v1::ResourceShare share = ShareFor(task, last, *agent.capabilities);
+    v1::ResourceShare share =
+        step == v1::TASK_STEP_TEST ? ShareForTest(*agent.capabilities) : ShareFor(task, last, *agent.capabilities);
     if (!Fits(agent, needs_gpu, share)) continue;
     if (best.agent == nullptr || left(agent, share) > left(*best.agent, best.share) ||
         (left(agent, share) == left(*best.agent, best.share) && agent.agent_id < best.agent->agent_id)) {

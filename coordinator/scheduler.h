@@ -1,8 +1,9 @@
 // Which agent runs a task, and with what share of it: pure functions over the agents'
 // capabilities and what they have free, so the matching and packing rules are unit-tested without
-// servers. A task needs a GPU unless its cuda_version is "cpu", a driver that supports its CUDA
-// version, every label it asks for, and a free slot (and, for a GPU task on an agent that gives
-// each task GPUs of its own, a free GPU slot). An agent that builds on the host itself (no
+// servers. An attempt needs every label its task asks for and a free slot; one that holds a GPU
+// (a CUDA cell's smoke test, or a build that asks for one: NeedsGpu) needs a GPU and a driver that
+// supports the cell's CUDA version (and, on an agent that gives each task GPUs of its own, a free
+// GPU slot). A CUDA cell's build needs none: any agent builds it whose image has the toolkit. An agent that builds on the host itself (no
 // container) runs only tasks its Python and PyTorch match. On agents that report cores and
 // memory, each attempt is given a share (ShareFor: the target's measured peak memory and average
 // parallelism, or a conservative default for a first build) and placed only where the share fits
@@ -45,6 +46,9 @@ inline constexpr uint64_t kPeakMargin = 256ull << 20;
 // --max-jobs or from its cores and memory. NVCC_THREADS 2 for a CUDA cell given two cores per job.
 // An agent that reports no cores or memory gets an empty share (its own defaults).
 v1::ResourceShare ShareFor(const v1::TaskSpec& task, const v1::ResourceUse* last, const v1::AgentCapabilities& agent);
+// What a TEST attempt (a smoke test: install the wheels, run a short command) is given: one core
+// and kFirstCpuBuildMemory (never more than the agent has); empty where the agent reports none.
+v1::ResourceShare ShareForTest(const v1::AgentCapabilities& agent);
 
 // Whether `agent` has a free slot for a task (and a free GPU slot for a GPU task where it counts them).
 bool HasRoom(const AgentSlots& agent, bool needs_gpu);
@@ -53,9 +57,10 @@ bool HasRoom(const AgentSlots& agent, bool needs_gpu);
 // the agent reports them.
 bool Fits(const AgentSlots& agent, bool needs_gpu, const v1::ResourceShare& share);
 
-// Why this agent can never run the task (whatever its load), or nullopt if it can.
-std::optional<std::string> Incompatibility(const v1::TaskSpec& task,
-                                           const v1::AgentCapabilities& agent);
+// Why this agent can never run an attempt of the task (whatever its load) that holds a GPU or not
+// (`needs_gpu`), or nullopt if it can.
+std::optional<std::string> Incompatibility(const v1::TaskSpec& task, const v1::AgentCapabilities& agent,
+                                           bool needs_gpu);
 
 // Which agents can ever run tasks like `task` (whatever their load), and what such a task shows
 // while it waits. The answer depends only on the task's requirements (TaskQueue groups tasks by
@@ -65,17 +70,20 @@ struct Eligibility {
   std::vector<size_t> agents;  // indexes into the agent list given
   std::string waiting_reason;  // "waiting: ..." (no agent, none able, or all able ones busy)
 };
-Eligibility FindEligible(const v1::TaskSpec& task, const std::vector<AgentSlots>& agents);
+// The waiting reason when connected agents exist and none is able starts with this.
+inline constexpr char kNoAgentCanRunIt[] = "waiting: no connected agent can run it";
+Eligibility FindEligible(const v1::TaskSpec& task, const std::vector<AgentSlots>& agents, bool needs_gpu);
 
 struct Placement {
   AgentSlots* agent = nullptr;  // null: the task fits no eligible agent now
   v1::ResourceShare share;
 };
 
-// The eligible agent to run a task now, and its share there: of those it fits, the one left with
-// the most free cores, then memory, then slots (builds spread over hosts; ties by id).
-Placement PickAgent(const v1::TaskSpec& task, const v1::ResourceUse* last, std::vector<AgentSlots>& agents,
-                    const std::vector<size_t>& eligible);
+// The eligible agent to run an attempt of `step` now, and its share there (ShareFor, or
+// ShareForTest for a TEST): of those it fits, the one left with the most free cores, then memory,
+// then slots (builds spread over hosts; ties by id).
+Placement PickAgent(const v1::TaskSpec& task, v1::TaskStep step, const v1::ResourceUse* last,
+                    std::vector<AgentSlots>& agents, const std::vector<size_t>& eligible);
 
 // Takes the placed share from its agent's free slots, cores and memory.
 void Take(Placement& placement, bool needs_gpu);

@@ -286,6 +286,33 @@ grpc::Status BuildServiceImpl::StreamLog(grpc::ServerContext* context,
   return grpc::Status::CANCELLED;
 }
 
+namespace {
+
+// Streams a stored wheel in kChunkBytes chunks: its size in the first, its sha256 in the last.
+grpc::Status StreamWheel(grpc::ServerContext& context, const v1::ArtifactInfo& artifact,
+                         const std::filesystem::path& path, grpc::ServerWriter<v1::ArtifactChunk>& writer) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return grpc::Status(grpc::StatusCode::DATA_LOSS, "filename: the stored wheel is missing");
+  // One chunk message reused: the file is read straight into its data, no copy between.
+  v1::ArtifactChunk chunk;
+  chunk.set_total_size(artifact.size_bytes());
+  std::string& data = *chunk.mutable_data();
+  while (!context.IsCancelled()) {
+    data.resize(kChunkBytes);
+    in.read(data.data(), static_cast<std::streamsize>(data.size()));
+    const size_t n = static_cast<size_t>(in.gcount());
+    data.resize(n);
+    const bool last = n < kChunkBytes || in.peek() == std::char_traits<char>::eof();
+    if (last) chunk.set_sha256(artifact.sha256());
+    if (!writer.Write(chunk)) return grpc::Status::CANCELLED;
+    if (last) return grpc::Status::OK;
+    chunk.clear_total_size();
+  }
+  return grpc::Status::CANCELLED;
+}
+
+}  // namespace
+
 grpc::Status BuildServiceImpl::DownloadArtifact(grpc::ServerContext* context,
                                                 const v1::DownloadArtifactRequest* request,
                                                 grpc::ServerWriter<v1::ArtifactChunk>* writer) {
@@ -294,24 +321,7 @@ grpc::Status BuildServiceImpl::DownloadArtifact(grpc::ServerContext* context,
   if (request->filename().empty()) return Missing("filename");
   auto found = coordinator_.FindArtifact(request->build_id(), request->task_id(), request->filename());
   if (!found.ok()) return ToGrpcStatus(found.status());
-  std::ifstream in(found->second, std::ios::binary);
-  if (!in) return grpc::Status(grpc::StatusCode::DATA_LOSS, "filename: the stored wheel is missing");
-  // One chunk message reused: the file is read straight into its data, no copy between.
-  v1::ArtifactChunk chunk;
-  chunk.set_total_size(found->first.size_bytes());
-  std::string& data = *chunk.mutable_data();
-  while (!context->IsCancelled()) {
-    data.resize(kChunkBytes);
-    in.read(data.data(), static_cast<std::streamsize>(data.size()));
-    const size_t n = static_cast<size_t>(in.gcount());
-    data.resize(n);
-    const bool last = n < kChunkBytes || in.peek() == std::char_traits<char>::eof();
-    if (last) chunk.set_sha256(found->first.sha256());
-    if (!writer->Write(chunk)) return grpc::Status::CANCELLED;
-    if (last) return grpc::Status::OK;
-    chunk.clear_total_size();
-  }
-  return grpc::Status::CANCELLED;
+  return StreamWheel(*context, found->first, found->second, *writer);
 }
 
 grpc::Status BuildServiceImpl::Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
@@ -348,6 +358,16 @@ grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* AgentServiceI
   auto reactor = std::make_shared<SessionReactor>(coordinator_);
   reactor->Keep(reactor);
   return reactor.get();
+}
+
+grpc::Status AgentServiceImpl::DownloadHeldWheel(grpc::ServerContext* context,
+                                                 const v1::DownloadHeldWheelRequest* request,
+                                                 grpc::ServerWriter<v1::ArtifactChunk>* writer) {
+  if (request->attempt_id().empty()) return Missing("attempt_id");
+  if (request->filename().empty()) return Missing("filename");
+  auto found = coordinator_.FindHeldWheel(*request);
+  if (!found.ok()) return ToGrpcStatus(found.status());
+  return StreamWheel(*context, found->first, found->second, *writer);
 }
 
 grpc::Status AgentServiceImpl::UploadArtifact(grpc::ServerContext* context,

@@ -58,6 +58,8 @@ class AgentServiceImpl final : public v1::AgentService::WithCallbackMethod_Sessi
   grpc::Status UploadArtifact(grpc::ServerContext* context,
                               grpc::ServerReader<v1::UploadChunk>* reader,
                               v1::ArtifactInfo* response) override;
+  grpc::Status DownloadHeldWheel(grpc::ServerContext* context, const v1::DownloadHeldWheelRequest* request,
+                                 grpc::ServerWriter<v1::ArtifactChunk>* writer) override;
 
  private:
   Coordinator& coordinator_;

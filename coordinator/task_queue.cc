@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/config/axes.h"
+#include "common/rpc/task_proto.h"
 
 namespace cwb {
 
@@ -38,11 +39,16 @@ std::string TaskQueue::RequirementsKey(const v1::TaskSpec& requirements) {
   return key;
 }
 
-void TaskQueue::Push(const TaskKey& key, const v1::TaskSpec& spec, Order order) {
+void TaskQueue::Push(const TaskKey& key, const v1::TaskSpec& spec, v1::TaskStep step, Order order) {
   v1::TaskSpec requirements = Requirements(spec);
-  std::string group_key = RequirementsKey(requirements);
+  const bool needs_gpu = NeedsGpu(spec, step);
+  std::string group_key = absl::StrCat(RequirementsKey(requirements), "\nstep=", step, needs_gpu ? " gpu" : "");
   Group& group = groups_[group_key];
-  if (group.tasks.empty() && group.fresh.empty()) group.requirements = std::move(requirements);
+  if (group.tasks.empty() && group.fresh.empty()) {
+    group.requirements = std::move(requirements);
+    group.step = step;
+    group.needs_gpu = needs_gpu;
+  }
   group.tasks.emplace(order, key);
   group.fresh.push_back(key);
   where_[key] = {std::move(group_key), order};

@@ -1,5 +1,5 @@
 // The tasks waiting for an agent, in dispatch order, grouped by what they ask of an agent
-// (labels, CUDA, Python, PyTorch): the scheduler matches each group against the agents once
+// (labels, CUDA, Python, PyTorch, the step and whether it holds a GPU): the scheduler matches each group against the agents once
 // instead of matching every queued task, so a tick costs O(groups x agents + assignments) however
 // long the queue is.
 //
@@ -18,6 +18,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "coordinator/scheduler.h"
+#include "cwb/v1/state.pb.h"
 #include "cwb/v1/task.pb.h"
 
 namespace cwb {
@@ -44,19 +45,22 @@ class TaskQueue {
   // Tasks with the same requirements.
   struct Group {
     v1::TaskSpec requirements;  // the fields an agent is matched on, from the first task pushed
+    v1::TaskStep step = v1::TASK_STEP_WHOLE;  // what their next attempts do
+    bool needs_gpu = false;                   // those attempts hold a GPU
     std::set<std::pair<Order, TaskKey>> tasks;
     std::vector<TaskKey> fresh;  // pushed since the scheduler last gave them a reason
     Memo memo;
   };
 
-  // Adds a task (it must not be queued already).
-  void Push(const TaskKey& key, const v1::TaskSpec& spec, Order order);
+  // Adds a task whose next attempt runs `step` (it must not be queued already).
+  void Push(const TaskKey& key, const v1::TaskSpec& spec, v1::TaskStep step, Order order);
   // Removes a task; does nothing if it is not queued.
   void Remove(const TaskKey& key);
 
   bool empty() const { return where_.empty(); }
   size_t size() const { return where_.size(); }
   std::map<std::string, Group>& groups() { return groups_; }
+  const std::map<std::string, Group>& groups() const { return groups_; }
 
   // The fields of `spec` an agent is matched on (the rest left out), and a key naming them.
   static v1::TaskSpec Requirements(const v1::TaskSpec& spec);

@@ -27,7 +27,8 @@ BuildRecord& TaskTable::AddBuild(v1::BuildInfo header, std::vector<TaskRecord> t
     TaskRecord& task = tasks_[record.key()];
     task = std::move(record);
     ++build.counts[task.info.state()];
-    if (task.info.state() == v1::TASK_STATE_QUEUED) queue_.Queued(task, build.seq);
+    if (task.info.state() == v1::TASK_STATE_SUCCEEDED && task.info.untested()) ++build.untested;
+    if (IsWaiting(task.info.state())) queue_.Queued(task, build.seq);
     if (!task.info.attempt_id().empty() && !IsTerminal(task.info.state())) Bind(task);
   }
   return build;
@@ -48,7 +49,7 @@ void TaskTable::Bind(const TaskRecord& task) {
   AgentLoad& load = load_by_agent_[task.info.agent_id()];
   load.cores += task.info.share().cores();
   load.memory_bytes += static_cast<int64_t>(task.info.share().memory_bytes());
-  load.gpu_tasks += NeedsGpu(task.info.spec()) ? 1 : 0;
+  load.gpu_tasks += NeedsGpu(task.info.spec(), task.info.step()) ? 1 : 0;
 }
 
 BuildRecord* TaskTable::FindBuild(const std::string& build_id) {
@@ -99,9 +100,10 @@ void TaskTable::SetState(TaskRecord& task, v1::TaskState state) {
   --build.counts[old];
   ++build.counts[state];
   task.info.set_state(state);
-  if (old == v1::TASK_STATE_QUEUED) queue_.Dequeued(task.key());
-  if (state == v1::TASK_STATE_QUEUED) queue_.Queued(task, build.seq);
-  if (state != v1::TASK_STATE_QUEUED) task.info.clear_waiting_reason();
+  if (state == v1::TASK_STATE_SUCCEEDED && task.info.untested()) ++build.untested;
+  if (IsWaiting(old)) queue_.Dequeued(task.key());
+  if (IsWaiting(state)) queue_.Queued(task, build.seq);
+  if (!IsWaiting(state) || !IsWaiting(old)) task.info.clear_waiting_reason();
   if (state == v1::TASK_STATE_FAILED && build.header.fail_fast()) {
     fail_fast_.emplace(task.info.build_id(), task.info.spec().id());  // the first failure names it
   }
@@ -129,6 +131,7 @@ void TaskTable::Changed(TaskRecord& task, ChangeSet& changes, bool persist) {
 void TaskTable::StartAttempt(TaskRecord& task, const std::string& attempt_id, const std::string& agent_id,
                              const v1::ResourceShare& share, uint32_t time_limit_s, int64_t now_ms,
                              ChangeSet& changes) {
+  task.info.set_step(NextStep(task.info.spec(), task.info.state()));
   SetState(task, v1::TASK_STATE_ASSIGNED);
   *task.info.mutable_share() = share;
   task.info.set_attempt_id(attempt_id);
@@ -147,6 +150,8 @@ void TaskTable::StartAttempt(TaskRecord& task, const std::string& attempt_id, co
   }
   assignment->set_time_limit_s(time_limit_s);
   *assignment->mutable_share() = share;
+  assignment->set_step(task.info.step());
+  if (task.info.step() == v1::TASK_STEP_TEST) *assignment->mutable_held_wheels() = task.info.held_artifacts();
   assignment->set_trust_domain(TrustDomainOf(task.info.spec().source().repo_url(),
                                              builds_.at(task.info.build_id()).header.submitted_by()));
   changes.Send(agent_id, std::move(message));
@@ -164,11 +169,43 @@ void TaskTable::EndAttempt(TaskRecord& task, const std::string& outcome, int64_t
     } else if (auto load = load_by_agent_.find(task.info.agent_id()); load != load_by_agent_.end()) {
       load->second.cores -= task.info.share().cores();
       load->second.memory_bytes -= static_cast<int64_t>(task.info.share().memory_bytes());
-      load->second.gpu_tasks -= NeedsGpu(task.info.spec()) ? 1 : 0;
+      load->second.gpu_tasks -= NeedsGpu(task.info.spec(), task.info.step()) ? 1 : 0;
     }
   }
   changes.batch().attempts_ended.push_back({attempt, now_ms, outcome});
   changes.AttemptEnded(task.key(), attempt);
+}
+
+void TaskTable::Built(TaskRecord& task, std::vector<v1::ArtifactInfo> held, const std::string& message,
+                      int64_t now_ms, ChangeSet& changes) {
+  task.info.set_held_by(task.info.attempt_id());
+  EndAttempt(task, "built", now_ms, changes);
+  task.info.clear_attempt_id();
+  task.info.clear_agent_id();
+  task.info.set_started_at_ms(0);
+  task.info.clear_progress();
+  task.info.clear_held_artifacts();
+  for (v1::ArtifactInfo& artifact : held) *task.info.add_held_artifacts() = std::move(artifact);
+  task.info.set_queued_at_ms(now_ms);
+  task.info.set_attempts(0);  // the smoke test has its own retries
+  SetState(task, v1::TASK_STATE_BUILT);
+  task.info.set_message(message);
+  Changed(task, changes);
+}
+
+void TaskTable::DiscardHeld(TaskRecord& task, ChangeSet& changes) {
+  if (task.info.held_by().empty()) return;
+  changes.HeldDiscarded(task.info.held_by());
+  task.info.clear_held_by();
+  task.info.clear_held_artifacts();
+}
+
+std::set<std::string> TaskTable::HeldAttempts() const {
+  std::set<std::string> held;
+  for (const auto& [key, task] : tasks_) {
+    if (!task.info.held_by().empty()) held.insert(task.info.held_by());
+  }
+  return held;
 }
 
 void TaskTable::RequeueOrFail(TaskRecord& task, const std::string& reason, int64_t now_ms, ChangeSet& changes) {
@@ -178,9 +215,14 @@ void TaskTable::RequeueOrFail(TaskRecord& task, const std::string& reason, int64
   task.info.set_started_at_ms(0);
   task.info.clear_progress();
   if (task.info.attempts() >= retry_limit_) {
+    DiscardHeld(task, changes);
     SetState(task, v1::TASK_STATE_FAILED);
     task.info.set_finished_at_ms(now_ms);
     task.info.set_message(absl::StrCat(reason, "; gave up after ", task.info.attempts(), " attempts"));
+  } else if (task.info.step() == v1::TASK_STEP_TEST && !task.info.held_by().empty()) {
+    SetState(task, v1::TASK_STATE_BUILT);  // its wheels are still held: only the test again
+    task.info.set_message(absl::StrCat(reason, "; its smoke test waits again (", task.info.attempts(), " of ",
+                                       retry_limit_, " attempts used)"));
   } else {
     SetState(task, v1::TASK_STATE_QUEUED);
     task.info.set_message(absl::StrCat(reason, "; queued again (", task.info.attempts(), " of ", retry_limit_,
@@ -211,6 +253,7 @@ void TaskTable::Cancel(TaskRecord& task, const std::string& reason, int64_t now_
     changes.Send(task.info.agent_id(), std::move(message));
     EndAttempt(task, "cancelled", now_ms, changes);
   }
+  DiscardHeld(task, changes);
   SetState(task, v1::TASK_STATE_CANCELLED);
   task.info.set_message(reason);
   task.info.set_finished_at_ms(now_ms);
@@ -280,6 +323,8 @@ void TaskTable::FillBuildView(const BuildRecord& build, v1::TaskView task_view, 
   view.set_succeeded(build.counts[v1::TASK_STATE_SUCCEEDED]);
   view.set_failed(build.counts[v1::TASK_STATE_FAILED]);
   view.set_cancelled(build.counts[v1::TASK_STATE_CANCELLED]);
+  view.set_awaiting_test(build.counts[v1::TASK_STATE_BUILT]);
+  view.set_untested(build.untested);
   view.set_finished(build.finished());
 }
 

@@ -30,6 +30,7 @@ struct BuildRecord {
   uint64_t seq = 0;      // submission order
   std::vector<std::string> task_ids;
   std::array<uint32_t, v1::TaskState_ARRAYSIZE> counts{};  // tasks in each state
+  uint32_t untested = 0;  // succeeded tasks published without their smoke test
   std::vector<std::weak_ptr<BuildWatcher>> watchers;
 
   // Every task is terminal.
@@ -94,14 +95,15 @@ class TaskTable {
   bool AtParallelLimit(const TaskKey& key) const;
 
   // ---- changes; each goes into `changes` ----
-  // Moves a task to `state`, keeping its build's counts and the queue in step; a failure in a
-  // fail_fast build is noted for ApplyFailFast.
+  // Moves a task to `state`, keeping its build's counts and the queue (QUEUED and BUILT tasks wait
+  // in it) in step; a failure in a fail_fast build is noted for ApplyFailFast.
   void SetState(TaskRecord& task, v1::TaskState state);
   // Publishes a change: the task's row is written (unless !persist: a new waiting reason alone
   // is recomputed after a restart) and its build's watchers get its summary.
   void Changed(TaskRecord& task, ChangeSet& changes, bool persist = true);
-  // A new attempt of a queued task on `agent_id` with `share` of it: ASSIGNED, bound, recorded and
-  // sent to the agent with the task's rendered Dockerfile put back into its spec.
+  // A new attempt of a waiting task on `agent_id` with `share` of it: ASSIGNED, bound, recorded and
+  // sent to the agent with the task's rendered Dockerfile put back into its spec. Its step is the
+  // task's next (NextStep): a BUILT task's is its TEST, which gets the held wheels.
   void StartAttempt(TaskRecord& task, const std::string& attempt_id, const std::string& agent_id,
                     const v1::ResourceShare& share, uint32_t time_limit_s, int64_t now_ms, ChangeSet& changes);
   // The attempt ran out of memory: queued again once (`memory_retried`), its agent's next share
@@ -110,7 +112,14 @@ class TaskTable {
   // Ends the task's current attempt (if any) with `outcome` (succeeded, failed, cancelled, lost):
   // unbound, recorded, its uploads discarded. The task's state is the caller's.
   void EndAttempt(TaskRecord& task, const std::string& outcome, int64_t now_ms, ChangeSet& changes);
-  // The task's agent is gone: queued again, or failed once it used its attempts.
+  // The BUILD attempt built `held` (its wheels, stored for it on the coordinator): BUILT, waiting
+  // for an agent to smoke-test them.
+  void Built(TaskRecord& task, std::vector<v1::ArtifactInfo> held, const std::string& message, int64_t now_ms,
+             ChangeSet& changes);
+  // The held wheels of the task are no longer wanted: forgotten, their files removed once durable.
+  void DiscardHeld(TaskRecord& task, ChangeSet& changes);
+  // The task's agent is gone: queued again (BUILT again for a lost smoke test), or failed once it
+  // used its attempts.
   void RequeueOrFail(TaskRecord& task, const std::string& reason, int64_t now_ms, ChangeSet& changes);
   // Cancels a task (its running attempt is told to stop).
   void Cancel(TaskRecord& task, const std::string& reason, int64_t now_ms, ChangeSet& changes);
@@ -127,6 +136,8 @@ class TaskTable {
   void FillBuildView(const BuildRecord& build, v1::TaskView view, v1::BuildInfo* out);
   // Every wheel of a succeeded task, oldest build first.
   std::vector<StoredWheel> ListWheels() const;
+  // The BUILD attempts whose wheels are held now (TaskInfo.held_by).
+  std::set<std::string> HeldAttempts() const;
   // `info` with its spec cut to id, project and axes (TASK_VIEW_SUMMARY).
   static void Summarize(v1::TaskInfo& info, v1::TaskInfo* summary);
 

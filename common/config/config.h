@@ -74,6 +74,8 @@ struct ProjectConfig {
   std::optional<std::string> repair_command;         // unset: the config's; "": none (null)
   std::string test_command;                          // the smoke test; empty: none
   std::vector<std::string> test_dependencies;        // pip requirements of the smoke test
+  // The build must see a GPU (it holds one, and tests in the same attempt); CUDA builds need none.
+  bool build_needs_gpu = false;
   SourceLocation location;
   std::string key_path;  // "projects[i]"
 };
@@ -108,6 +110,8 @@ struct Config {
   std::optional<LocalVersionSetting> local_version;  // for every project without its own
   std::string repair_command;           // for every project without its own; empty: none
   bool fail_fast = false;               // the first failed task cancels the rest of the build
+  // A built wheel whose smoke test needs a GPU no connected agent has is published untested.
+  bool allow_untested = false;
   uint32_t max_parallel = 0;            // tasks of one build assigned or running at once; 0: no limit
   // pytorch_compatibility: releases replacing or adding to the built-in table.
   std::map<std::string, TorchSupport> compatibility;

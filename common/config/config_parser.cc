@@ -18,15 +18,15 @@
 namespace cwb {
 namespace {
 
-constexpr std::array<std::string_view, 14> kTopLevelKeys = {
+constexpr std::array<std::string_view, 15> kTopLevelKeys = {
     "output_dir_host", "build_target", "build_matrix",  "projects",           "pytorch_base_images",
     "apt_packages",    "pip_packages", "env",           "dockerfile_template", "fail_fast",
-    "max_parallel",    "pytorch_compatibility", "local_version", "repair_command"};
+    "max_parallel",    "pytorch_compatibility", "local_version", "repair_command", "allow_untested"};
 constexpr std::array<std::string_view, 2> kCompatibilityKeys = {"python", "cuda"};
-constexpr std::array<std::string_view, 13> kProjectKeys = {
+constexpr std::array<std::string_view, 14> kProjectKeys = {
     "name",          "repo_url",       "repo_ref",     "build_command",    "dependencies",
     "env",           "matrix",         "labels",       "secret_env",       "local_version",
-    "repair_command", "test_command", "test_dependencies"};
+    "repair_command", "test_command", "test_dependencies", "build_needs_gpu"};
 constexpr std::array<std::string_view, 5> kMatrixReservedKeys = {
     kPythonAxis, kCudaAxis, kTorchAxis, "include", "exclude"};
 
@@ -92,14 +92,9 @@ class Parser : public YamlReader {
         config.template_location = Loc(it->second, root_location_);
       }
     }
-    if (auto it = top.find("fail_fast"); it != top.end()) {
-      if (auto v = Scalar(it->second, "fail_fast")) {
-        if (*v == "true") {
-          config.fail_fast = true;
-        } else if (*v != "false") {
-          Error(it->second, "fail_fast", absl::StrCat("expected true or false, found '", *v, "'"));
-        }
-      }
+    if (auto it = top.find("fail_fast"); it != top.end()) config.fail_fast = Flag(it->second, "fail_fast");
+    if (auto it = top.find("allow_untested"); it != top.end()) {
+      config.allow_untested = Flag(it->second, "allow_untested");
     }
     if (auto it = top.find("max_parallel"); it != top.end()) {
       if (auto v = Scalar(it->second, "max_parallel")) {
@@ -117,6 +112,15 @@ class Parser : public YamlReader {
     }
     if (!diag_.empty()) return std::nullopt;
     return config;
+  }
+
+  // true or false (false, with an error naming `path`, for anything else).
+  bool Flag(const YAML::Node& node, const std::string& path) {
+    std::optional<std::string> v = Scalar(node, path);
+    if (!v || *v == "false") return false;
+    if (*v == "true") return true;
+    Error(node, path, absl::StrCat("expected true or false, found '", *v, "'"));
+    return false;
   }
 
   // pytorch_compatibility: {"2.4": {python: [...], cuda: [...]}, ...}
@@ -399,6 +403,8 @@ class Parser : public YamlReader {
         if (auto v = CheckedScalar(value, key_path, &ValidateBuildCommand)) project.test_command = *v;
       } else if (key == "test_dependencies") {
         project.test_dependencies = ScalarList(value, key_path, &ValidatePipRequirement);
+      } else if (key == "build_needs_gpu") {
+        project.build_needs_gpu = Flag(value, key_path);
       }
     });
     if (!has_name) Error(node, path, "missing required key 'name'");

@@ -80,6 +80,7 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
   plan.output_dir = config.output_dir;
   plan.fail_fast = config.fail_fast;
   plan.max_parallel = config.max_parallel;
+  plan.allow_untested = config.allow_untested;
 
   // A matrix too large to expand is refused before it is: the product of its axes' sizes, plus
   // its includes, bounds what expansion makes.
@@ -188,6 +189,7 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
       task.repair_command = project.repair_command.value_or(config.repair_command);
       task.test_command = project.test_command;
       task.test_dependencies = project.test_dependencies;
+      task.build_needs_gpu = project.build_needs_gpu;
       if (label_template) {
         absl::StatusOr<std::string> label = label_template->Render(axes);
         if (!label.ok()) {

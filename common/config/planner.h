@@ -37,6 +37,7 @@ struct PlannedTask {
   std::string repair_command;           // run on each built wheel; empty: none
   std::string test_command;             // the smoke test; empty: none
   std::vector<std::string> test_dependencies;
+  bool build_needs_gpu = false;  // where it runs, not what it makes: not part of the id
   ImageRecipe recipe;
   RenderedImage image;
 };
@@ -54,6 +55,7 @@ struct BuildPlan {
   std::vector<UnsupportedTarget> unsupported;  // in matrix order
   bool fail_fast = false;     // the config's
   uint32_t max_parallel = 0;  // the config's
+  bool allow_untested = false;  // the config's
 };
 
 struct PlanningOptions {

@@ -25,6 +25,7 @@ v1::TaskSpec ToProto(const PlannedTask& task) {
   spec.set_local_version(task.local_version);
   spec.set_repair_command(task.repair_command);
   spec.set_test_command(task.test_command);
+  spec.set_build_needs_gpu(task.build_needs_gpu);
   for (const std::string& dep : task.test_dependencies) spec.add_test_dependencies(dep);
   v1::ImageSpec* image = spec.mutable_image();
   image->set_dockerfile(task.image.dockerfile);
@@ -41,6 +42,7 @@ v1::BuildPlan ToProto(const BuildPlan& plan) {
   out.set_config_path(plan.config_path);
   out.set_output_dir(plan.output_dir.string());
   out.set_fail_fast(plan.fail_fast);
+  out.set_allow_untested(plan.allow_untested);
   out.set_max_parallel(plan.max_parallel);
   for (const PlannedTask& task : plan.tasks) *out.add_tasks() = ToProto(task);
   for (const UnsupportedTarget& target : plan.unsupported) {
@@ -131,11 +133,37 @@ v1::AgentMessage StatusUpdate(const v1::Assignment& assignment, v1::TaskState st
   return message;
 }
 
-bool NeedsGpu(const v1::TaskSpec& task) {
+bool IsCudaCell(const v1::TaskSpec& task) {
   for (const v1::AxisValue& axis : task.axes()) {
     if (axis.name() == kCudaAxis) return axis.value() != kCpuCuda;
   }
   return false;
+}
+
+v1::TaskStep FirstStep(const v1::TaskSpec& task) {
+  return IsCudaCell(task) && !task.test_command().empty() && !task.build_needs_gpu() ? v1::TASK_STEP_BUILD
+                                                                                       : v1::TASK_STEP_WHOLE;
+}
+
+v1::TaskStep NextStep(const v1::TaskSpec& task, v1::TaskState state) {
+  return state == v1::TASK_STATE_BUILT ? v1::TASK_STEP_TEST : FirstStep(task);
+}
+
+bool NeedsGpu(const v1::TaskSpec& task, v1::TaskStep step) {
+  if (!IsCudaCell(task)) return false;
+  switch (step) {
+    case v1::TASK_STEP_TEST: return true;
+    case v1::TASK_STEP_BUILD: return task.build_needs_gpu();
+    default: return task.build_needs_gpu() || !task.test_command().empty();
+  }
+}
+
+const char* StepName(v1::TaskStep step) {
+  switch (step) {
+    case v1::TASK_STEP_BUILD: return "build";
+    case v1::TASK_STEP_TEST: return "test";
+    default: return "build and test";
+  }
 }
 
 }  // namespace cwb

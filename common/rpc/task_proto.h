@@ -27,8 +27,18 @@ AxisValues AxesFromProto(const v1::TaskSpec& task);
 void AppendAxes(const AxisValues& axes, google::protobuf::RepeatedPtrField<v1::AxisValue>* out);
 // The agent's status update of the assignment's attempt, now in `state`.
 v1::AgentMessage StatusUpdate(const v1::Assignment& assignment, v1::TaskState state);
-// Whether the task builds for CUDA (its cuda_version is not "cpu") and so needs a GPU.
-bool NeedsGpu(const v1::TaskSpec& task);
+// Whether the task builds for CUDA (its cuda_version is not "cpu").
+bool IsCudaCell(const v1::TaskSpec& task);
+// The step of a task's first attempt: BUILD for a CUDA cell with a smoke test whose build needs no
+// GPU (its TEST step follows on an agent with one), WHOLE for everything else.
+v1::TaskStep FirstStep(const v1::TaskSpec& task);
+// The step the next attempt of a task in `state` runs: TEST once BUILT, else FirstStep.
+v1::TaskStep NextStep(const v1::TaskSpec& task, v1::TaskState state);
+// Whether an attempt of `step` holds a GPU: a CUDA cell's TEST, or its WHOLE attempt when the build
+// needs one (build_needs_gpu) or the smoke test runs in it.
+bool NeedsGpu(const v1::TaskSpec& task, v1::TaskStep step);
+// "build", "test", "build and test".
+const char* StepName(v1::TaskStep step);
 
 // Pretty JSON with the proto field names (snake_case).
 std::string ToJson(const google::protobuf::Message& message);

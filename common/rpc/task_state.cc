@@ -7,6 +7,8 @@ bool IsTerminal(v1::TaskState state) {
          state == v1::TASK_STATE_CANCELLED;
 }
 
+bool IsWaiting(v1::TaskState state) { return state == v1::TASK_STATE_QUEUED || state == v1::TASK_STATE_BUILT; }
+
 const char* StateName(v1::TaskState state) {
   switch (state) {
     case v1::TASK_STATE_QUEUED: return "queued";
@@ -15,6 +17,7 @@ const char* StateName(v1::TaskState state) {
     case v1::TASK_STATE_SUCCEEDED: return "succeeded";
     case v1::TASK_STATE_FAILED: return "failed";
     case v1::TASK_STATE_CANCELLED: return "cancelled";
+    case v1::TASK_STATE_BUILT: return "built";
     default: return "unknown";
   }
 }

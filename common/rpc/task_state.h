@@ -7,6 +7,8 @@ namespace cwb {
 
 // SUCCEEDED, FAILED and CANCELLED.
 bool IsTerminal(v1::TaskState state);
+// QUEUED or BUILT: waiting for an agent to take its next step.
+bool IsWaiting(v1::TaskState state);
 // "queued", "running", ...
 const char* StateName(v1::TaskState state);
 

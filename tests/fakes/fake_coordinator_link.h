@@ -21,6 +21,9 @@ class FakeSession {
  public:
   // How the coordinator answers each upload; default: accepted.
   std::function<absl::Status(const v1::Assignment&, const BuiltWheel&)> on_upload;
+  // How it answers each held-wheel download (writing the file is the test's); default: NotFound.
+  std::function<absl::Status(const v1::Assignment&, const v1::ArtifactInfo&, const std::filesystem::path&)>
+      on_download;
 
   void Deliver(v1::CoordinatorMessage message) {
     std::lock_guard lock(mutex_);
@@ -73,6 +76,11 @@ class FakeSession {
     std::lock_guard lock(mutex_);
     if (status.ok()) uploaded_.push_back(wheel.filename);
     return status;
+  }
+  absl::Status Download(const v1::Assignment& assignment, const v1::ArtifactInfo& wheel,
+                        const std::filesystem::path& destination) {
+    if (!on_download) return absl::NotFoundError("no download scripted");
+    return on_download(assignment, wheel, destination);
   }
   void Close() {
     std::lock_guard lock(mutex_);
@@ -152,6 +160,10 @@ class FakeCoordinatorLink final : public CoordinatorLink {
     bool Read(v1::CoordinatorMessage* message) override { return session_->Read(message); }
     absl::Status Upload(const v1::Assignment& assignment, const BuiltWheel& wheel) override {
       return session_->Upload(assignment, wheel);
+    }
+    absl::Status Download(const v1::Assignment& assignment, const v1::ArtifactInfo& wheel,
+                          const std::filesystem::path& destination) override {
+      return session_->Download(assignment, wheel, destination);
     }
     void Close() override { session_->Close(); }
 

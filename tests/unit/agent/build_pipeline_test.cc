@@ -1,5 +1,6 @@
 #include "agent/build_pipeline.h"
 
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -7,6 +8,7 @@
 
 #include "agent/agent_paths.h"
 #include "common/config/builtin_template.h"
+#include "common/config/cuda_arch.h"
 #include "common/config/dockerfile_renderer.h"
 #include "common/base/digest.h"
 #include "common/rpc/task_proto.h"
@@ -75,13 +77,15 @@ class BuildPipelineTest : public ::testing::Test {
   }
 
   TaskResult RunTask(const v1::TaskSpec& spec, Cancellation* cancel = nullptr,
-                     GpuRequest gpus = GpuRequest::All(), const std::string& trust_domain = "") {
+                     GpuRequest gpus = GpuRequest::All(), const std::string& trust_domain = "",
+                     const std::function<void(TaskRun&)>& adjust = {}) {
     BuildPipeline pipeline(runtime_, git_, clock_, options_);
     TaskRun run{&spec, "a1", gpus, [this](const LogLine& line) {
                   std::lock_guard lock(lines_mutex_);
                   lines_.push_back("[" + line.source + "] " + line.text);
                 }, cancel};
     run.trust_domain = trust_domain;
+    if (adjust) adjust(run);
     return pipeline.Run(run);
   }
 
@@ -115,7 +119,7 @@ TEST_F(BuildPipelineTest, BuildsImageChecksOutRunsAndCollectsTheWheel) {
   ASSERT_EQ(runtime_.runs().size(), 1u);
   const ContainerRunRequest run = runtime_.runs()[0];
   EXPECT_EQ(run.name, "cwb-00112233aabbccdd-a1");
-  EXPECT_EQ(run.gpus.kind, GpuRequest::Kind::kAll);
+  EXPECT_EQ(run.gpus.kind, GpuRequest::Kind::kNone);  // a CUDA build holds no GPU (no smoke test to run)
   EXPECT_EQ(runtime_.last_stop_grace(), std::chrono::seconds(12));
   // git: clone with "--" before the URL, then resolve, detach, submodules.
   std::vector<std::string> git = git_.Commands();
@@ -187,6 +191,12 @@ TEST_F(BuildPipelineTest, ArchListDefaultsToTheAttemptsGpusUnlessTheConfigSetsIt
   auto configured = pipeline.ContainerEnv(Spec(), "8.0");
   EXPECT_THAT(configured, Contains(Pair("TORCH_CUDA_ARCH_LIST", "9.0")));
   EXPECT_THAT(configured, ::testing::Not(Contains(Pair("TORCH_CUDA_ARCH_LIST", "8.0"))));
+  // A build without GPUs gets cwb's default for its CUDA, never an empty list.
+  EXPECT_THAT(pipeline.ContainerEnv(unset, ""), Contains(Pair("TORCH_CUDA_ARCH_LIST", DefaultCudaArchList("12.1"))));
+  EXPECT_EQ(DefaultCudaArchList("11.8"), "5.0;6.0;7.0;7.5;8.0;8.6;8.9;9.0+PTX");
+  EXPECT_EQ(DefaultCudaArchList("12.8"), "7.0;7.5;8.0;8.6;8.9;9.0;10.0;12.0+PTX");
+  EXPECT_EQ(DefaultCudaArchList("13.0"), "7.5;8.0;8.6;8.9;9.0;10.0;11.0;12.0+PTX");
+  EXPECT_EQ(DefaultCudaArchList("cpu"), "");
   // CPU variants get no arch list.
   v1::TaskSpec cpu = Spec("cpu");
   cpu.clear_env();
@@ -196,6 +206,7 @@ TEST_F(BuildPipelineTest, ArchListDefaultsToTheAttemptsGpusUnlessTheConfigSetsIt
 TEST_F(BuildPipelineTest, AttemptLogNamesItsGpus) {
   BuildPipeline pipeline(runtime_, git_, clock_, options_);
   v1::TaskSpec spec = Spec();
+  spec.set_build_needs_gpu(true);
   TaskResult result = pipeline.Run({&spec, "a1", GpuRequest::Devices({"1"}),
                                     [this](const LogLine& line) {
                                       std::lock_guard lock(lines_mutex_);
@@ -534,6 +545,68 @@ TEST_F(BuildPipelineTest, SmokeTestRunsInAFreshContainerWithOnlyTheTasksWheels) 
                                 "/cwb/wheels:ro", "demo-1.0-cp311-cp311-linux_x86_64.whl", "/cwb/ctl:ro",
                                 "python -c 'import demo'\n", "pytest\n", "/cwb/test", "/cwb/cache/pip"));
   EXPECT_THAT(lines_, Contains("[test] imported"));
+}
+
+TEST_F(BuildPipelineTest, ABuildStepLeavesTheSmokeTestToItsTestStep) {
+  v1::TaskSpec spec = Spec();
+  spec.set_test_command("python -c 'import demo'");
+  TaskResult result = RunTask(spec, nullptr, GpuRequest::All(), "", [](TaskRun& run) { run.step = v1::TASK_STEP_BUILD; });
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;
+  EXPECT_EQ(result.message, "built 1 wheel(s); the smoke test needs a GPU and runs as its own step");
+  ASSERT_EQ(result.wheels.size(), 1u);
+  ASSERT_EQ(runtime_.runs().size(), 1u);  // no test container
+  EXPECT_EQ(runtime_.runs()[0].gpus.kind, GpuRequest::Kind::kNone);
+}
+
+TEST_F(BuildPipelineTest, ATestStepFetchesTheHeldWheelsAndRunsOnlyTheSmokeTest) {
+  v1::TaskSpec spec = Spec();
+  spec.set_test_command("python -c 'import demo'");
+  v1::ArtifactInfo held;
+  held.set_filename("demo-1.0-cp311-cp311-linux_x86_64.whl");
+  held.set_size_bytes(11);
+  std::vector<std::string> in_test;
+  runtime_.on_run = [&](const ContainerRunRequest& request, const ContainerRuntime::LineCallback&) {
+    for (const Mount& mount : request.mounts) {
+      if (mount.container_path != "/cwb/wheels") continue;
+      for (const auto& entry : fs::directory_iterator(mount.host_path)) in_test.push_back(ReadText(entry.path()));
+    }
+    return 0;
+  };
+  TaskResult result = RunTask(spec, nullptr, GpuRequest::Devices({"0"}), "", [&](TaskRun& run) {
+    run.step = v1::TASK_STEP_TEST;
+    run.held_wheels = {held};
+    run.gpu_description = "0 (NVIDIA H200, sm 9.0, GPU-0)";
+    run.fetch_wheel = [](const v1::ArtifactInfo& wheel, const fs::path& destination) {
+      std::ofstream(destination) << "held " << wheel.filename();
+      return absl::OkStatus();
+    };
+  });
+  ASSERT_EQ(result.outcome, TaskOutcome::kSucceeded) << result.message;
+  EXPECT_EQ(result.message, "smoke test passed on 0 (NVIDIA H200, sm 9.0, GPU-0)");
+  EXPECT_TRUE(result.wheels.empty());  // nothing goes back
+  EXPECT_TRUE(git_.Commands().empty());  // no checkout, no build
+  ASSERT_EQ(runtime_.runs().size(), 1u);
+  EXPECT_EQ(runtime_.runs()[0].name, "cwb-00112233aabbccdd-a1-test");
+  EXPECT_THAT(runtime_.runs()[0].gpus.devices, ::testing::ElementsAre("0"));
+  EXPECT_THAT(in_test, ::testing::ElementsAre("held demo-1.0-cp311-cp311-linux_x86_64.whl"));
+  EXPECT_FALSE(fs::exists(paths::Artifacts(work_, "00112233aabbccdd", "a1")));
+
+  // A wheel that cannot be fetched fails the attempt, naming it; a name that is no wheel's is refused.
+  TaskResult lost = RunTask(spec, nullptr, GpuRequest::All(), "", [&](TaskRun& run) {
+    run.step = v1::TASK_STEP_TEST;
+    run.held_wheels = {held};
+    run.fetch_wheel = [](const v1::ArtifactInfo&, const fs::path&) { return absl::DataLossError("sha256 differs"); };
+  });
+  EXPECT_EQ(lost.outcome, TaskOutcome::kFailed);
+  EXPECT_EQ(lost.message, "cannot fetch held wheel demo-1.0-cp311-cp311-linux_x86_64.whl: sha256 differs");
+  held.set_filename("../../etc/passwd");
+  TaskResult bad = RunTask(spec, nullptr, GpuRequest::All(), "", [&](TaskRun& run) {
+    run.step = v1::TASK_STEP_TEST;
+    run.held_wheels = {held};
+    run.fetch_wheel = [](const v1::ArtifactInfo&, const fs::path&) { return absl::OkStatus(); };
+  });
+  EXPECT_EQ(bad.outcome, TaskOutcome::kFailed);
+  EXPECT_THAT(bad.message, HasSubstr("held wheel: "));
 }
 
 TEST_F(BuildPipelineTest, FailingSmokeTestFailsTheTaskAndKeepsNoWheel) {

@@ -487,6 +487,7 @@ TEST_F(CoordinatorTest, EarlierBuildsGoFirstAndEachTaskWaitsForAnAgentThatCanRun
 projects:
   - name: demo
     repo_url: https://example.com/demo.git
+    build_needs_gpu: true
 pytorch_base_images:
   "2.4.0": {"12.4": base:cu, cpu: base:1}
 )";

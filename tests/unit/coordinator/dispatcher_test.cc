@@ -18,10 +18,11 @@ using testing::RecordingChannel;
 
 class DispatcherTest : public ::testing::Test {
  protected:
-  // A build of `count` tasks (t0, t1, ...), on `cuda` ("cpu" or a version).
+  // A build of `count` tasks (t0, t1, ...), on `cuda` ("cpu" or a version: a build that holds a GPU).
   static TaskRecord Numbered(const std::string& build, int i, const std::string& cuda = "cpu") {
     TaskRecord task = MakeTask(build, "t" + std::to_string(i));
     task.info.mutable_spec()->mutable_axes(1)->set_value(cuda);
+    task.info.mutable_spec()->set_build_needs_gpu(cuda != "cpu");
     task.info.mutable_spec()->mutable_axes(2)->set_value(std::to_string(i));  // a target of its own
     task.info.set_queued_at_ms(1000);
     return task;

@@ -32,24 +32,51 @@ struct Choice {
   std::string agent;   // empty: none now
   std::string reason;  // the waiting reason when none
 };
-Choice Choose(const v1::TaskSpec& task, std::vector<AgentSlots> agents) {
-  Eligibility eligible = FindEligible(task, agents);
-  AgentSlots* agent = PickAgent(task, nullptr, agents, eligible.agents).agent;
+// `step`: what the attempt does (a TEST of a CUDA cell holds a GPU).
+Choice Choose(const v1::TaskSpec& task, std::vector<AgentSlots> agents, v1::TaskStep step = v1::TASK_STEP_TEST) {
+  Eligibility eligible = FindEligible(task, agents, NeedsGpu(task, step));
+  AgentSlots* agent = PickAgent(task, step, nullptr, agents, eligible.agents).agent;
   if (agent != nullptr) return {agent->agent_id, ""};
   return {"", eligible.waiting_reason};
 }
 
 TEST(SchedulerTest, IncompatibilityReasons) {
-  EXPECT_EQ(Incompatibility(Task("cpu"), Agent(0, "")), std::nullopt);
-  EXPECT_EQ(Incompatibility(Task("cpu"), Agent(1, "12.4")), std::nullopt);
-  EXPECT_EQ(Incompatibility(Task("12.1"), Agent(0, "")), "needs a GPU");
-  EXPECT_EQ(Incompatibility(Task("12.4"), Agent(1, "12.2")),
+  EXPECT_EQ(Incompatibility(Task("cpu"), Agent(0, ""), true), std::nullopt);
+  EXPECT_EQ(Incompatibility(Task("cpu"), Agent(1, "12.4"), true), std::nullopt);
+  EXPECT_EQ(Incompatibility(Task("12.1"), Agent(0, ""), true), "needs a GPU");
+  EXPECT_EQ(Incompatibility(Task("12.4"), Agent(1, "12.2"), true),
             "needs a driver for CUDA 12.4 (the agent's supports 12.2)");
-  EXPECT_EQ(Incompatibility(Task("12.1"), Agent(1, "12.4")), std::nullopt);
-  EXPECT_EQ(Incompatibility(Task("cpu", {"pool=release"}), Agent(0, "", {"pool=dev"})),
+  EXPECT_EQ(Incompatibility(Task("12.1"), Agent(1, "12.4"), true), std::nullopt);
+  EXPECT_EQ(Incompatibility(Task("cpu", {"pool=release"}), Agent(0, "", {"pool=dev"}), true),
             "needs label 'pool=release'");
-  EXPECT_EQ(Incompatibility(Task("cpu", {"pool=release"}), Agent(0, "", {"x", "pool=release"})),
+  EXPECT_EQ(Incompatibility(Task("cpu", {"pool=release"}), Agent(0, "", {"x", "pool=release"}), true),
             std::nullopt);
+}
+
+TEST(SchedulerTest, ACudaCellIsBuiltWithoutAGpuAndSmokeTestedOnOne) {
+  v1::TaskSpec task = Task("12.4");
+  task.set_test_command("python -c 'import saxpy'");
+  EXPECT_EQ(FirstStep(task), v1::TASK_STEP_BUILD);
+  EXPECT_EQ(NextStep(task, v1::TASK_STATE_QUEUED), v1::TASK_STEP_BUILD);
+  EXPECT_EQ(NextStep(task, v1::TASK_STATE_BUILT), v1::TASK_STEP_TEST);
+  EXPECT_FALSE(NeedsGpu(task, v1::TASK_STEP_BUILD));
+  EXPECT_TRUE(NeedsGpu(task, v1::TASK_STEP_TEST));
+  EXPECT_EQ(Incompatibility(task, Agent(0, ""), NeedsGpu(task, v1::TASK_STEP_BUILD)), std::nullopt);
+  v1::AgentCapabilities cpu = Agent(0, ""), gpu = Agent(1, "12.4");
+  std::vector<AgentSlots> agents = {{"cpu", &cpu, 4}, {"gpu", &gpu, 1}};
+  EXPECT_EQ(Choose(task, agents, v1::TASK_STEP_BUILD).agent, "cpu");  // the most free slots, GPU or not
+  EXPECT_EQ(Choose(task, agents, v1::TASK_STEP_TEST).agent, "gpu");
+  Choice waits = Choose(task, {{"cpu", &cpu, 4}}, v1::TASK_STEP_TEST);
+  EXPECT_EQ(waits.reason, "waiting: no connected agent can run it (needs a GPU)");
+  // A build that must see a GPU holds one, and tests in the same attempt.
+  task.set_build_needs_gpu(true);
+  EXPECT_EQ(FirstStep(task), v1::TASK_STEP_WHOLE);
+  EXPECT_TRUE(NeedsGpu(task, v1::TASK_STEP_WHOLE));
+  // Without a smoke test there is nothing to hold a GPU for.
+  v1::TaskSpec untested = Task("12.4");
+  EXPECT_EQ(FirstStep(untested), v1::TASK_STEP_WHOLE);
+  EXPECT_FALSE(NeedsGpu(untested, v1::TASK_STEP_WHOLE));
+  EXPECT_FALSE(NeedsGpu(Task("cpu"), v1::TASK_STEP_TEST));
 }
 
 TEST(SchedulerTest, ChoosesTheCompatibleAgentWithTheMostFreeSlots) {
@@ -62,7 +89,7 @@ TEST(SchedulerTest, ChoosesTheCompatibleAgentWithTheMostFreeSlots) {
   EXPECT_EQ(choice.agent, "");
   EXPECT_EQ(choice.reason, "waiting: every agent that can run it is busy");
   // Eligibility lists the agents that could ever run it, busy or not.
-  EXPECT_THAT(FindEligible(Task("12.1"), agents).agents, ::testing::ElementsAre(2));
+  EXPECT_THAT(FindEligible(Task("12.1"), agents, true).agents, ::testing::ElementsAre(2));
 }
 
 TEST(SchedulerTest, ReasonsWhenNobodyCanRunIt) {
@@ -89,19 +116,19 @@ TEST(SchedulerTest, HostRuntimeAgentsRunOnlyWhatTheirPythonAndTorchMatch) {
   host.mutable_host_toolchain()->set_python_version("3.12");
   host.mutable_host_toolchain()->set_torch_version("2.11.0+cu130");
   host.mutable_host_toolchain()->set_torch_cuda_version("13.0");
-  EXPECT_EQ(Incompatibility(HostTask("3.12", "13.0", "2.11"), host), std::nullopt);
-  EXPECT_EQ(Incompatibility(HostTask("3.12", "13.0", "2.11.0"), host), std::nullopt);
-  EXPECT_EQ(Incompatibility(HostTask("3.11", "13.0", "2.11"), host),
+  EXPECT_EQ(Incompatibility(HostTask("3.12", "13.0", "2.11"), host, true), std::nullopt);
+  EXPECT_EQ(Incompatibility(HostTask("3.12", "13.0", "2.11.0"), host, true), std::nullopt);
+  EXPECT_EQ(Incompatibility(HostTask("3.11", "13.0", "2.11"), host, true),
             "needs Python 3.11 (the agent builds on its host with Python 3.12)");
-  EXPECT_EQ(Incompatibility(HostTask("3.12", "13.0", "2.1"), host),
+  EXPECT_EQ(Incompatibility(HostTask("3.12", "13.0", "2.1"), host, true),
             "needs PyTorch 2.1 (the agent's host Python has 2.11.0+cu130)");
-  EXPECT_EQ(Incompatibility(HostTask("3.12", "12.8", "2.11"), host),
+  EXPECT_EQ(Incompatibility(HostTask("3.12", "12.8", "2.11"), host, true),
             "needs CUDA 12.8 (the agent's PyTorch is built for 13.0)");
   // A container agent brings each task's own Python and torch in its image.
-  EXPECT_EQ(Incompatibility(HostTask("3.9", "12.8", "2.1"), Agent(1, "13.0")), std::nullopt);
+  EXPECT_EQ(Incompatibility(HostTask("3.9", "12.8", "2.1"), Agent(1, "13.0"), true), std::nullopt);
   v1::AgentCapabilities no_torch = Agent(0, "");
   no_torch.mutable_host_toolchain()->set_python_version("3.11");
-  EXPECT_EQ(Incompatibility(HostTask("3.11", "cpu", "2.4.0"), no_torch),
+  EXPECT_EQ(Incompatibility(HostTask("3.11", "cpu", "2.4.0"), no_torch, true),
             "needs PyTorch 2.4.0 (the agent's host Python has none)");
 }
 
@@ -156,9 +183,15 @@ TEST(SchedulerTest, AFirstBuildGetsTheConservativeDefaultsWithinTheAgent) {
   EXPECT_EQ(small.cores(), 4u);
   EXPECT_EQ(small.memory_bytes(), 8 * kGiB);  // never more than the agent has
   v1::AgentCapabilities split = Host(16, 128 * kGiB);
-  split.set_gpu_slots(4);  // --gpus-per-task: the host is split per GPU
-  EXPECT_EQ(ShareFor(Task("12.4"), nullptr, split).cores(), 4u);
-  EXPECT_EQ(ShareFor(Task("12.4"), nullptr, split).memory_bytes(), 16 * kGiB);
+  split.set_gpu_slots(4);  // --gpus-per-task: the host is split per GPU for builds that hold one
+  v1::TaskSpec holds_gpu = Task("12.4");
+  holds_gpu.set_build_needs_gpu(true);
+  EXPECT_EQ(ShareFor(holds_gpu, nullptr, split).cores(), 4u);
+  EXPECT_EQ(ShareFor(holds_gpu, nullptr, split).memory_bytes(), 16 * kGiB);
+  EXPECT_EQ(ShareFor(Task("12.4"), nullptr, split).cores(), 8u);  // the usual CUDA build holds no GPU
+  // A smoke test is given one core and 2 GiB.
+  EXPECT_EQ(ShareForTest(split).cores(), 1u);
+  EXPECT_EQ(ShareForTest(split).memory_bytes(), 2 * kGiB);
   v1::ResourceShare cpu = ShareFor(Task("cpu"), nullptr, Host(16, 128 * kGiB));
   EXPECT_EQ(cpu.cores(), 1u);
   EXPECT_EQ(cpu.memory_bytes(), 2 * kGiB);
@@ -194,17 +227,17 @@ TEST(SchedulerTest, PredictedPeaksNeverAddUpPastAnAgentsMemory) {
   std::vector<AgentSlots> agents = {Free("big", host)};
   const std::vector<size_t> eligible = {0};
   const v1::ResourceUse last = Measured(15 * kGiB, 200000, 100000, 8);  // 18.25 GiB predicted, 2 cores
-  Placement first = PickAgent(Task("12.4"), &last, agents, eligible);
+  Placement first = PickAgent(Task("12.4"), v1::TASK_STEP_WHOLE, &last, agents, eligible);
   ASSERT_NE(first.agent, nullptr);
   Take(first, true);
-  Placement second = PickAgent(Task("12.4"), &last, agents, eligible);
+  Placement second = PickAgent(Task("12.4"), v1::TASK_STEP_WHOLE, &last, agents, eligible);
   ASSERT_NE(second.agent, nullptr);  // two at once: 36.5 of 40 GiB
   Take(second, true);
-  EXPECT_EQ(PickAgent(Task("12.4"), &last, agents, eligible).agent, nullptr);  // a third would not fit
+  EXPECT_EQ(PickAgent(Task("12.4"), v1::TASK_STEP_WHOLE, &last, agents, eligible).agent, nullptr);  // a third would not fit
   EXPECT_EQ(agents[0].free_cores, 12);
   // A small build still fits beside them (cores and memory left).
   const v1::ResourceUse tiny = Measured(512u << 20, 1000, 1000, 1);
-  EXPECT_NE(PickAgent(Task("12.4"), &tiny, agents, eligible).agent, nullptr);
+  EXPECT_NE(PickAgent(Task("12.4"), v1::TASK_STEP_WHOLE, &tiny, agents, eligible).agent, nullptr);
 }
 
 TEST(SchedulerTest, BuildsSpreadToTheAgentLeftWithTheMostFreeCores) {
@@ -213,12 +246,12 @@ TEST(SchedulerTest, BuildsSpreadToTheAgentLeftWithTheMostFreeCores) {
   const std::vector<size_t> eligible = {0, 1};
   const v1::ResourceUse last = Measured(4 * kGiB, 600000, 100000, 8);  // 6 cores
   for (int i = 0; i < 4; ++i) {
-    Placement placement = PickAgent(Task("12.4"), &last, agents, eligible);
+    Placement placement = PickAgent(Task("12.4"), v1::TASK_STEP_WHOLE, &last, agents, eligible);
     ASSERT_NE(placement.agent, nullptr);
     EXPECT_EQ(placement.agent->agent_id, "large") << i;  // 32, 26, 20, 14 cores free before
     Take(placement, true);
   }
-  Placement fifth = PickAgent(Task("12.4"), &last, agents, eligible);
+  Placement fifth = PickAgent(Task("12.4"), v1::TASK_STEP_WHOLE, &last, agents, eligible);
   EXPECT_EQ(fifth.agent->agent_id, "small");  // 8 free against 8 on large: ties go by more memory
 }
 

@@ -24,12 +24,12 @@ std::vector<std::string> Order(TaskQueue::Group& group) {
 
 TEST(TaskQueueTest, EarlierBuildsFirstThenLongestExpectedThenMatrixOrder) {
   TaskQueue queue;
-  queue.Push({"b2", "late"}, Spec("cpu"), {2, 999999, 0});
-  queue.Push({"b1", "short"}, Spec("cpu"), {1, 10, 0});
-  queue.Push({"b1", "long"}, Spec("cpu"), {1, 5000, 1});
-  queue.Push({"b1", "unknown-b"}, Spec("cpu"), {1, -1, 3});
-  queue.Push({"b1", "unknown-a"}, Spec("cpu"), {1, -1, 2});
-  queue.Push({"b1", "short-too"}, Spec("cpu"), {1, 10, 4});
+  queue.Push({"b2", "late"}, Spec("cpu"), v1::TASK_STEP_WHOLE, {2, 999999, 0});
+  queue.Push({"b1", "short"}, Spec("cpu"), v1::TASK_STEP_WHOLE, {1, 10, 0});
+  queue.Push({"b1", "long"}, Spec("cpu"), v1::TASK_STEP_WHOLE, {1, 5000, 1});
+  queue.Push({"b1", "unknown-b"}, Spec("cpu"), v1::TASK_STEP_WHOLE, {1, -1, 3});
+  queue.Push({"b1", "unknown-a"}, Spec("cpu"), v1::TASK_STEP_WHOLE, {1, -1, 2});
+  queue.Push({"b1", "short-too"}, Spec("cpu"), v1::TASK_STEP_WHOLE, {1, 10, 4});
   ASSERT_EQ(queue.groups().size(), 1u);
   EXPECT_THAT(Order(queue.groups().begin()->second),
               ::testing::ElementsAre("unknown-a", "unknown-b", "long", "short", "short-too", "late"));
@@ -44,9 +44,9 @@ TEST(TaskQueueTest, GroupsByWhatTasksAskOfAnAgentOnly) {
   v1::TaskSpec other_project = Spec("12.4", {"pool=b", "pool=a"});
   other_project.set_project("other");
   other_project.set_build_command("make");
-  queue.Push({"b", "1"}, Spec("12.4", {"pool=a", "pool=b"}), {1, -1, 0});
-  queue.Push({"b", "2"}, other_project, {1, -1, 1});
-  queue.Push({"b", "3"}, Spec("cpu"), {1, -1, 2});
+  queue.Push({"b", "1"}, Spec("12.4", {"pool=a", "pool=b"}), v1::TASK_STEP_WHOLE, {1, -1, 0});
+  queue.Push({"b", "2"}, other_project, v1::TASK_STEP_WHOLE, {1, -1, 1});
+  queue.Push({"b", "3"}, Spec("cpu"), v1::TASK_STEP_WHOLE, {1, -1, 2});
   ASSERT_EQ(queue.groups().size(), 2u);
   for (auto& [key, group] : queue.groups()) {
     const bool gpu = group.requirements.axes(1).value() == "12.4";
@@ -54,6 +54,20 @@ TEST(TaskQueueTest, GroupsByWhatTasksAskOfAnAgentOnly) {
     EXPECT_EQ(group.fresh.size(), gpu ? 2u : 1u);
     EXPECT_EQ(group.requirements.axes_size(), 3);  // cxx11_abi plays no part in matching
     EXPECT_TRUE(group.requirements.project().empty());
+  }
+}
+
+TEST(TaskQueueTest, ABuildAndASmokeTestWaitInGroupsOfTheirOwn) {
+  TaskQueue queue;
+  v1::TaskSpec cell = Spec("12.4");
+  cell.set_test_command("python -c 'import saxpy'");
+  queue.Push({"b", "1"}, cell, v1::TASK_STEP_BUILD, {1, -1, 0});
+  queue.Push({"b", "2"}, cell, v1::TASK_STEP_TEST, {1, 0, 1});
+  queue.Push({"b", "3"}, cell, v1::TASK_STEP_BUILD, {1, -1, 2});
+  ASSERT_EQ(queue.groups().size(), 2u);
+  for (const auto& [key, group] : queue.groups()) {
+    EXPECT_EQ(group.needs_gpu, group.step == v1::TASK_STEP_TEST);  // only the smoke test holds a GPU
+    EXPECT_EQ(group.tasks.size(), group.step == v1::TASK_STEP_TEST ? 1u : 2u);
   }
 }
 
