@@ -53,18 +53,21 @@ void PrintTaskTable(const v1::BuildInfo& build, int64_t now_ms, std::ostream& ou
   table.ColourStates(3, colour);
   for (const v1::TaskInfo& task : build.tasks()) {
     table.AddRow({task.spec().id(), task.spec().project(), AxesLabel(task.spec()),
-                  StateName(task.state()), task.agent_id(), Elapsed(task, now_ms), ProgressText(task, now_ms),
+                  StateLabel(task), task.agent_id(), Elapsed(task, now_ms), ProgressText(task, now_ms),
                   task.waiting_reason().empty() ? task.message() : task.waiting_reason()});
   }
   table.Print(out);
-  out << "build " << build.build_id() << ": " << build.succeeded() << " succeeded, "
-      << build.failed() << " failed, " << build.cancelled() << " cancelled, " << build.total()
-      << " total" << (build.finished() ? "" : " (running)") << '\n';
+  out << "build " << build.build_id() << ": " << build.succeeded() << " succeeded";
+  if (build.untested() > 0) out << " (" << build.untested() << " untested)";
+  out << ", " << build.failed() << " failed, " << build.cancelled() << " cancelled, ";
+  if (build.awaiting_test() > 0) out << build.awaiting_test() << " built and waiting for a GPU to test, ";
+  out << build.total() << " total" << (build.finished() ? "" : " (running)") << '\n';
 }
 
 void LiveBuildView::Snapshot(const v1::BuildInfo& build, int64_t now_ms) {
   std::lock_guard lock(mutex_);
   build_id_ = build.build_id();
+  allow_untested_ = build.allow_untested();
   order_.clear();
   tasks_.clear();
   for (const v1::TaskInfo& task : build.tasks()) {
@@ -78,7 +81,7 @@ void LiveBuildView::Snapshot(const v1::BuildInfo& build, int64_t now_ms) {
 
 void LiveBuildView::PrintLine(const v1::TaskInfo& task) {
   out_ << "task " << task.spec().id() << " " << task.spec().project() << " "
-       << AxesLabel(task.spec()) << ": " << StateName(task.state());
+       << AxesLabel(task.spec()) << ": " << StateLabel(task);
   if (!task.agent_id().empty()) out_ << " on " << task.agent_id();
   if (!task.message().empty()) out_ << " (" << task.message() << ")";
   out_ << '\n';
@@ -124,7 +127,8 @@ void LiveBuildView::RedrawLocked(int64_t now_ms) {
         case v1::TASK_STATE_ASSIGNED: return 0;
         case v1::TASK_STATE_FAILED:
         case v1::TASK_STATE_CANCELLED: return 1;
-        case v1::TASK_STATE_QUEUED: return 2;
+        case v1::TASK_STATE_QUEUED:
+        case v1::TASK_STATE_BUILT: return 2;
         default: return 3;
       }
     };
@@ -145,7 +149,7 @@ void LiveBuildView::RedrawLocked(int64_t now_ms) {
   table.ColourStates(3, UseColour(terminal_));
   table.FitWidth(columns, {2, 1, 4, 6});  // target, project, agent, progress; the id and state stay whole
   for (const v1::TaskInfo* task : shown) {
-    table.AddRow({task->spec().id(), task->spec().project(), AxesLabel(task->spec()), StateName(task->state()),
+    table.AddRow({task->spec().id(), task->spec().project(), AxesLabel(task->spec()), StateLabel(*task),
                   task->agent_id(), Elapsed(*task, now_ms), ProgressText(*task, now_ms)});
   }
   std::ostringstream text;
@@ -193,19 +197,60 @@ uint32_t LiveBuildView::failed() const {
   return n;
 }
 
+bool LiveBuildView::Settled() const {
+  std::lock_guard lock(mutex_);
+  if (order_.empty()) return false;
+  return std::all_of(tasks_.begin(), tasks_.end(), [this](const auto& entry) {
+    const v1::TaskInfo& task = entry.second;
+    // A build allowing untested wheels has its coordinator publish them: not settled yet.
+    if (task.state() == v1::TASK_STATE_BUILT && allow_untested_) return false;
+    return IsTerminal(task.state()) || NoConnectedAgentCanRun(task);
+  });
+}
+
+uint32_t LiveBuildView::Count(const std::function<bool(const v1::TaskInfo&)>& which) const {
+  std::lock_guard lock(mutex_);
+  uint32_t n = 0;
+  for (const auto& [id, task] : tasks_) n += which(task) ? 1 : 0;
+  return n;
+}
+
+uint32_t LiveBuildView::awaiting_test() const {
+  return Count([](const v1::TaskInfo& task) { return task.state() == v1::TASK_STATE_BUILT; });
+}
+
+uint32_t LiveBuildView::unfinished() const {
+  return Count([](const v1::TaskInfo& task) { return !IsTerminal(task.state()); });
+}
+
 void LiveBuildView::Finish(int64_t now_ms, const std::function<std::string(const std::string&)>& log_of) {
-  const uint32_t succeeded_tasks = succeeded(), failed_tasks = failed();
+  const uint32_t succeeded_tasks = succeeded(), failed_tasks = failed(), awaiting = awaiting_test(),
+                 left = unfinished();
+  const uint32_t untested =
+      Count([](const v1::TaskInfo& task) { return task.state() == v1::TASK_STATE_SUCCEEDED && task.untested(); });
   std::lock_guard lock(mutex_);
   if (terminal_) RedrawLocked(now_ms);
-  out_ << "build " << build_id_ << " finished: " << succeeded_tasks << " succeeded, " << failed_tasks
-       << " failed or cancelled\n";
+  out_ << "build " << build_id_ << (left == 0 ? " finished: " : " stopped, nothing more can run here: ")
+       << succeeded_tasks << " succeeded";
+  if (untested > 0) out_ << " (" << untested << " untested: no GPU ran their smoke test)";
+  out_ << ", " << failed_tasks << " failed or cancelled";
+  if (awaiting > 0) out_ << ", " << awaiting << " wheel build(s) awaiting a GPU test";
+  if (left > awaiting) out_ << ", " << left - awaiting << " waiting for an agent that can build them";
+  out_ << '\n';
   for (const std::string& id : order_) {
     const v1::TaskInfo& task = tasks_.at(id);
     if (task.state() == v1::TASK_STATE_FAILED || task.state() == v1::TASK_STATE_CANCELLED) {
       out_ << "  " << id << " " << task.spec().project() << " " << AxesLabel(task.spec()) << ": "
            << StateName(task.state()) << ": " << task.message() << '\n';
       if (log_of && task.state() == v1::TASK_STATE_FAILED) out_ << "    log: " << log_of(id) << '\n';
+    } else if (!IsTerminal(task.state())) {
+      out_ << "  " << id << " " << task.spec().project() << " " << AxesLabel(task.spec()) << ": " << StateLabel(task)
+           << ": " << task.waiting_reason() << '\n';
     }
+  }
+  if (awaiting > 0) {
+    out_ << "  their wheels are held back, unpublished: connect an agent with a GPU to test them, or build with "
+            "--allow-untested (allow_untested: true) to publish them untested\n";
   }
 }
 

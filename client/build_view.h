@@ -53,17 +53,25 @@ class LiveBuildView {
   // Redraws if something changed since the last draw, or a second has passed.
   void Tick(int64_t now_ms);
   // The summary: a line of counts, then each failed or cancelled task with its message (the
-  // cause of a failure) and, below, where its whole log is (`log_of(task_id)`; none if empty).
+  // cause of a failure) and, below, where its whole log is (`log_of(task_id)`; none if empty), and
+  // each task still waiting (a settled build) with why.
   void Finish(int64_t now_ms, const std::function<std::string(const std::string& task_id)>& log_of = {});
 
   uint32_t succeeded() const;
   uint32_t failed() const;  // failed or cancelled
+  uint32_t awaiting_test() const;  // built, waiting for a GPU to test
+  uint32_t unfinished() const;     // not terminal
+  // Nothing more will happen without another agent: every task is terminal, or waits for an agent
+  // none of those connected is (a smoke test needing a GPU on a machine without one).
+  bool Settled() const;
 
  private:
   void RedrawLocked(int64_t now_ms);
   void PrintLine(const v1::TaskInfo& task);  // the plain (non-terminal) form
+  uint32_t Count(const std::function<bool(const v1::TaskInfo&)>& which) const;
 
   std::ostream& out_;
+  bool allow_untested_ = false;  // the build's: its coordinator publishes built wheels no GPU can test
   const bool terminal_;
   const std::function<TerminalSize()> terminal_size_;
   mutable std::mutex mutex_;

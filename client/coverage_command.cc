@@ -30,10 +30,11 @@ void PrintTable(const v1::CoverageReport& report, bool colour, std::ostream& out
                                     AxisOrEmpty(axes, kPythonAxis), AxisOrEmpty(axes, kCudaAxis),
                                     AxisOrEmpty(axes, kTorchAxis)};
     for (const std::string& axis : extra_axes) row.push_back(FindAxis(axes, axis).value_or(""));
-    row.push_back(CoverageStatusName(cell.status()));
+    row.push_back(cell.untested() ? "built (untested)" : CoverageStatusName(cell.status()));
     std::vector<std::string> wheels;
     for (const std::string& wheel : cell.wheels()) wheels.push_back(fs::path(wheel).filename().string());
     std::string detail = cell.status() == v1::COVERAGE_STATUS_BUILT ? absl::StrJoin(wheels, ", ") : cell.reason();
+    if (cell.untested()) absl::StrAppend(&detail, " (", cell.reason(), ")");
     if (cell.outdated()) absl::StrAppend(&detail, " (from an earlier spec of this cell)");
     row.push_back(detail);
     table.AddRow(std::move(row));

@@ -71,6 +71,8 @@ int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt,
   remote.no_cache = options.no_cache;
   remote.index = options.index;
   remote.strict = options.strict;
+  remote.allow_untested = options.allow_untested;
+  remote.end_when_settled = true;
   remote.local_log_path = [logs = fs::absolute(Coordinator::LogsDir(server_options.coordinator.data_dir))](
                               const std::string& build_id, const std::string& task_id) {
     return LogStore::PathIn(logs, build_id, task_id).string();

@@ -24,8 +24,11 @@ struct LocalBuildOptions {
   bool no_cache = false;        // build every task, reusing no earlier result
   bool index = false;           // also write the static pip index beside the wheelhouse
   bool strict = false;          // a combination no PyTorch release supports is an error
+  bool allow_untested = false;  // publish wheels whose smoke test needs a GPU this machine lacks, untested
 };
-// `cwb build`: an in-process coordinator and local agent; wheels land in output_dir_host.
+// `cwb build`: an in-process coordinator and local agent; wheels land in output_dir_host. It ends
+// when nothing more can run on this machine: tasks waiting for what it lacks (a GPU for a smoke
+// test) are counted, and make the exit status 1.
 // `interrupt` (Ctrl-C) cancels the build: running containers are stopped, finished wheels fetched.
 int LocalBuildCommand(const LocalBuildOptions& options, Cancellation& interrupt, std::ostream& out,
                       std::ostream& err);

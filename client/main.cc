@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
   submit_cmd->add_flag("--strict", remote.strict, "A combination no PyTorch release supports is an error");
   submit_cmd->add_flag("--no-cache", remote.no_cache,
                        "Build every task, even those built before from the same spec and commit");
+  submit_cmd->add_flag("--allow-untested", remote.allow_untested,
+                       "Publish a built wheel whose smoke test needs a GPU no connected agent has, marked untested");
 
   CLI::App* watch_cmd = app.add_subcommand(
       "watch", "Follow a build live: a line per task and a progress bar\n"
@@ -142,6 +144,8 @@ int main(int argc, char** argv) {
   build_cmd->add_flag("--strict", local.strict, "A combination no PyTorch release supports is an error");
   build_cmd->add_flag("--no-cache", local.no_cache,
                       "Build every task, even those built before from the same spec and commit");
+  build_cmd->add_flag("--allow-untested", local.allow_untested,
+                      "Publish wheels whose smoke test needs a GPU this machine lacks, marked untested (exit 0)");
   build_cmd->add_flag("--index", local.index, "Also write a PEP 503 index of the wheels to OUTPUT/simple/");
 
   std::string shell;

@@ -119,7 +119,7 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, const 
       } else if (event.has_task()) {
         view.Update(event.task(), NowMs());
       }
-      if (event.build_finished()) {
+      if (event.build_finished() || (options.end_when_settled && view.Settled())) {
         finished = true;
         break;
       }
@@ -130,7 +130,7 @@ int Watch(CoordinatorConnection& connection, const std::string& build_id, const 
       context->TryCancel();
       reader->Finish();
       view.Finish(NowMs(), log_of);
-      return view.failed() == 0 ? kExitSuccess : kExitSomeFailed;
+      return view.failed() == 0 && view.unfinished() == 0 ? kExitSuccess : kExitSomeFailed;
     }
     grpc::Status status = reader->Finish();
     if (status.error_code() == grpc::StatusCode::NOT_FOUND ||
@@ -166,6 +166,7 @@ absl::StatusOr<v1::SubmitBuildRequest> MakeSubmitRequest(const std::string& conf
     }
     if (!diagnostics.errors().empty()) return diagnostics.ToStatus();
   }
+  if (options.allow_untested) plan->allow_untested = true;
   return MakeSubmission(*plan, config_path, options.no_cache);
 }
 

@@ -21,6 +21,11 @@ struct RemoteOptions {
   bool no_cache = false;  // submit: build every task, reusing no earlier result
   bool index = false;     // fetch: also write the static pip index DIR/simple/
   bool strict = false;    // submit: a combination no PyTorch release supports is an error
+  // submit: a built wheel whose smoke test needs a GPU no connected agent has is published untested.
+  bool allow_untested = false;
+  // watch: also end once the build is settled (nothing more can run without another agent): what
+  // `cwb build` does on its one machine.
+  bool end_when_settled = false;
   // Where a task's whole log is on this machine (`cwb build`'s own coordinator): a failed task's
   // summary line is followed by it; empty: by the `cwb logs` command that reads it.
   std::function<std::string(const std::string& build_id, const std::string& task_id)> local_log_path;

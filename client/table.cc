@@ -19,6 +19,7 @@ std::string ColourState(const std::string& text) {
       {"succeeded", "32"}, {"failed", "31"},   {"cancelled", "33"},   {"running", "36"},
       {"assigned", "36"},  {"queued", "2"},    {"connected", "32"},   {"disconnected", "31"},
       {"finished", "32"},  {"built", "32"},     {"missing", "33"},     {"unsupported", "2"},
+      {"built, waiting for a GPU to test", "35"}, {"succeeded (untested)", "33"}, {"built (untested)", "33"},
   };
   auto it = kCodes.find(text);
   if (it == kCodes.end()) return text;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/rpc/task_state.h"
 #include "cwb/v1/state.pb.h"
 #include "cwb/v1/task.pb.h"
 
@@ -70,8 +71,6 @@ struct Eligibility {
   std::vector<size_t> agents;  // indexes into the agent list given
   std::string waiting_reason;  // "waiting: ..." (no agent, none able, or all able ones busy)
 };
-// The waiting reason when connected agents exist and none is able starts with this.
-inline constexpr char kNoAgentCanRunIt[] = "waiting: no connected agent can run it";
 Eligibility FindEligible(const v1::TaskSpec& task, const std::vector<AgentSlots>& agents, bool needs_gpu);
 
 struct Placement {

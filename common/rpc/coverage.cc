@@ -24,6 +24,12 @@ void ApplyResult(const v1::TaskInfo& result, const WheelCheck& check, v1::Covera
         cell.add_wheels(artifact.wheelhouse_path());
       }
       cell.set_status(v1::COVERAGE_STATUS_BUILT);
+      cell.set_untested(result.untested());
+      if (result.untested()) cell.set_reason("untested: its smoke test needs a GPU no agent had");
+      return;
+    case v1::TASK_STATE_BUILT:
+      cell.set_status(v1::COVERAGE_STATUS_MISSING);
+      cell.set_reason("built, waiting for a GPU to test (its wheels are held back)");
       return;
     case v1::TASK_STATE_FAILED:
       cell.set_status(v1::COVERAGE_STATUS_FAILED);
@@ -176,7 +182,8 @@ std::string CoverageMarkdown(const v1::CoverageReport& report, const WheelLink& 
           if (cell.status() != v1::COVERAGE_STATUS_BUILT) text = Symbol(cell.status());
           for (const std::string& wheel : cell.wheels()) {
             const std::string name = wheel.substr(wheel.rfind('/') + 1);
-            absl::StrAppend(&text, text.empty() ? "" : " ", "[✅](", link(cell, wheel), " \"", MarkdownText(name), "\")");
+            absl::StrAppend(&text, text.empty() ? "" : " ", cell.untested() ? "[⚠️ untested](" : "[✅](",
+                            link(cell, wheel), " \"", MarkdownText(name), "\")");
           }
         }
         absl::StrAppend(&md, " ", text, " |");

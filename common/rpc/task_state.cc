@@ -22,4 +22,14 @@ const char* StateName(v1::TaskState state) {
   }
 }
 
+std::string StateLabel(const v1::TaskInfo& task) {
+  if (task.state() == v1::TASK_STATE_BUILT) return "built, waiting for a GPU to test";
+  if (task.state() == v1::TASK_STATE_SUCCEEDED && task.untested()) return "succeeded (untested)";
+  return StateName(task.state());
+}
+
+bool NoConnectedAgentCanRun(const v1::TaskInfo& task) {
+  return IsWaiting(task.state()) && task.waiting_reason().starts_with(kNoAgentCanRunIt);
+}
+
 }  // namespace cwb

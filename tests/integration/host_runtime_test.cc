@@ -263,6 +263,7 @@ TEST_F(HostAgentGpuSlotsTest, TwoGpuTasksRunAtOnceEachOnAGpuOfItsOwn) {
       "projects:\n"
       "  - name: one\n"
       "    repo_url: ", pure.string(), "\n"
+      "    build_needs_gpu: true\n"  // builds that hold a GPU each
       "    build_command: &build |\n"
       "      echo \"cwb-gpu-slot CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST\"\n"
       "      touch ", (dir_ / "running").string(), "/$CWB_TASK_ID\n"
@@ -274,6 +275,7 @@ TEST_F(HostAgentGpuSlotsTest, TwoGpuTasksRunAtOnceEachOnAGpuOfItsOwn) {
       "      rm ", (dir_ / "running").string(), "/$CWB_TASK_ID\n"
       "  - name: two\n"
       "    repo_url: ", pure.string(), "\n"
+      "    build_needs_gpu: true\n"
       "    build_command: *build\n"
       "pytorch_base_images: {\"2.11\": {\"13.0\": unused-by-the-host-runtime}}\n");
 

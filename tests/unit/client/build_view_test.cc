@@ -145,6 +145,45 @@ TEST(LiveBuildViewTest, PlainOutputPrintsEveryStateChangeAtOnce) {
                        "task t0 demo : succeeded\n");
 }
 
+TEST(LiveBuildViewTest, ABuildIsSettledWhenWhatIsLeftWaitsForAnAgentNoneConnectedIs) {
+  std::ostringstream out;
+  LiveBuildView view(out, /*terminal=*/false);
+  view.Snapshot(Build(2, 0, 0), 0);  // t1 succeeded, t0 queued
+  EXPECT_FALSE(view.Settled());
+  v1::TaskInfo built = Task(0, v1::TASK_STATE_BUILT);
+  built.set_waiting_reason("waiting: every agent that can run it is busy");
+  view.Update(built, 1);
+  EXPECT_FALSE(view.Settled());  // a GPU agent is connected: its test will come
+  built.set_waiting_reason("waiting: no connected agent can run it (needs a GPU)");
+  view.Update(built, 2);
+  EXPECT_TRUE(view.Settled());
+  EXPECT_EQ(view.awaiting_test(), 1u);
+  EXPECT_EQ(view.unfinished(), 1u);
+  view.Finish(3);
+  EXPECT_THAT(out.str(), ::testing::HasSubstr("build b1 stopped, nothing more can run here: 1 succeeded, 0 failed or "
+                                              "cancelled, 1 wheel build(s) awaiting a GPU test\n"
+                                              "  t0 demo : built, waiting for a GPU to test: waiting: no connected "
+                                              "agent can run it (needs a GPU)\n"));
+  // A build that allows untested wheels is not settled by them: its coordinator publishes them.
+  v1::BuildInfo allowing = Build(2, 0, 0);  // t1 succeeded, t0 queued
+  allowing.set_allow_untested(true);
+  LiveBuildView other(out, false);
+  other.Snapshot(allowing, 0);
+  other.Update(built, 1);
+  EXPECT_FALSE(other.Settled());
+  v1::TaskInfo published = Task(0, v1::TASK_STATE_SUCCEEDED);
+  published.set_untested(true);
+  other.Update(published, 2);
+  EXPECT_TRUE(other.Settled());
+  std::ostringstream summary;
+  LiveBuildView third(summary, false);
+  third.Snapshot(allowing, 0);
+  third.Update(published, 1);
+  third.Finish(2);
+  EXPECT_THAT(summary.str(), ::testing::HasSubstr("task t0 demo : succeeded (untested)\n"));
+  EXPECT_THAT(summary.str(), ::testing::HasSubstr("finished: 2 succeeded (1 untested: no GPU ran their smoke test)"));
+}
+
 }  // namespace
 }  // namespace cwb
 
