@@ -14,5 +14,6 @@ void RunSchedulingBench(const BenchContext& context, Report& report);
 void RunCacheBench(const BenchContext& context, Report& report);
 void RunLogLatencyBench(const BenchContext& context, Report& report);
 void RunRelabelBench(const BenchContext& context, Report& report);
+void RunPlacementBench(const BenchContext& context, Report& report);
 
 }  // namespace cwb::bench

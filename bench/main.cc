@@ -21,7 +21,7 @@ constexpr Benchmark kBenchmarks[] = {
     {"artifact", cwb::bench::RunArtifactBench},   {"dispatch", cwb::bench::RunDispatchBench},
     {"scale", cwb::bench::RunScaleBench},         {"scheduling", cwb::bench::RunSchedulingBench},
     {"cache", cwb::bench::RunCacheBench},         {"log-latency", cwb::bench::RunLogLatencyBench},
-    {"relabel", cwb::bench::RunRelabelBench},
+    {"relabel", cwb::bench::RunRelabelBench},     {"placement", cwb::bench::RunPlacementBench},
 };
 
 }  // namespace

@@ -23,6 +23,8 @@ class SimFleet::Agent final : public grpc::ClientBidiReactor<v1::AgentMessage, v
     v1::Register* reg = hello.mutable_register_();
     reg->set_agent_id(options_.agent_id);
     v1::AgentCapabilities* caps = reg->mutable_capabilities();
+    *caps = options_.capabilities;
+    caps->set_measures_builds(static_cast<bool>(options_.use));
     caps->set_hostname("sim");
     caps->set_slots(options_.slots);
     caps->set_runtime("sim");
@@ -121,6 +123,15 @@ class SimFleet::Agent final : public grpc::ClientBidiReactor<v1::AgentMessage, v
     }
     fleet_.RecordAssignment(now, freed);
     SendStatus(assignment, v1::TASK_STATE_RUNNING, {});
+    if (options_.use && options_.capabilities.memory_bytes() > 0) {
+      const uint64_t peak = options_.use(assignment).peak_memory_bytes();
+      uint64_t running = 0;
+      {
+        std::lock_guard lock(mutex_);
+        running = running_peaks_ += peak;
+      }
+      fleet_.RecordMemoryShare(static_cast<double>(running) / options_.capabilities.memory_bytes());
+    }
     const auto took = options_.build_time ? options_.build_time(assignment) : std::chrono::microseconds(0);
     if (!options_.succeed) {
       if (took.count() == 0) {
@@ -153,6 +164,7 @@ class SimFleet::Agent final : public grpc::ClientBidiReactor<v1::AgentMessage, v
                   const std::vector<std::string>& wheels) {
     v1::AgentMessage message = StatusMessage(assignment, state, wheels);
     if (state == v1::TASK_STATE_FAILED) message.mutable_status()->set_message("simulated build: finished at once");
+    if (options_.use && state != v1::TASK_STATE_RUNNING) *message.mutable_status()->mutable_use() = options_.use(assignment);
     Send(message);
   }
 
@@ -161,6 +173,9 @@ class SimFleet::Agent final : public grpc::ClientBidiReactor<v1::AgentMessage, v
     {
       std::lock_guard lock(mutex_);
       freed_.push_back(std::chrono::steady_clock::now());
+      if (options_.use && options_.capabilities.memory_bytes() > 0) {
+        running_peaks_ -= options_.use(assignment).peak_memory_bytes();
+      }
     }
     SendStatus(assignment, state, wheels);
     fleet_.RecordFinished();
@@ -181,6 +196,7 @@ class SimFleet::Agent final : public grpc::ClientBidiReactor<v1::AgentMessage, v
   bool writing_ = false;  // a write is in flight; outgoing_ belongs to it
   bool done_ = false;
   std::string session_;  // the ack's: uploads carry it
+  uint64_t running_peaks_ = 0;  // the peaks of the builds running now (options_.use)
 };
 
 SimFleet::SimFleet(std::string address, std::string token, const std::filesystem::path& work_dir)
@@ -257,8 +273,19 @@ std::vector<double> SimFleet::FreeToAssignmentMs() const {
   return latencies_ms_;
 }
 
+double SimFleet::MaxMemoryShare() const {
+  std::lock_guard lock(mutex_);
+  return max_memory_share_;
+}
+
+void SimFleet::RecordMemoryShare(double share) {
+  std::lock_guard lock(mutex_);
+  max_memory_share_ = std::max(max_memory_share_, share);
+}
+
 void SimFleet::ResetStats() {
   std::lock_guard lock(mutex_);
+  max_memory_share_ = 0;
   latencies_ms_.clear();
   first_assignment_ = last_assignment_ = last_finished_ = {};
   assignments_ = 0;

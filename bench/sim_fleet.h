@@ -41,6 +41,11 @@ struct SimAgentOptions {
   std::function<std::chrono::microseconds(const v1::Assignment&)> build_time;
   // true: upload a small wheel and report SUCCEEDED; false: report FAILED with no wheel.
   bool succeed = false;
+  // What it reports of itself besides slots and labels (cores, memory, GPUs, driver, GPU slots).
+  v1::AgentCapabilities capabilities;
+  // What each assignment's build "uses", reported with its final status (the agent then says it
+  // measures builds); null: nothing reported. Its peaks count against the agent's memory while it runs.
+  std::function<v1::ResourceUse(const v1::Assignment&)> use;
 };
 
 class SimFleet {
@@ -61,7 +66,10 @@ class SimFleet {
   SteadyTime last_finished() const;  // when the latest final status was sent
   // Milliseconds from a final status sent to the next assignment of that agent, for each.
   std::vector<double> FreeToAssignmentMs() const;
-  // Starts a new measurement: counts and latencies back to zero.
+  // The most the builds running at once on one agent "used" of its memory (the sum of their
+  // peaks over its capabilities.memory_bytes), over every agent that reports memory.
+  double MaxMemoryShare() const;
+  // Starts a new measurement: counts, latencies and memory shares back to zero.
   void ResetStats();
 
  private:
@@ -80,6 +88,7 @@ class SimFleet {
   void AgentRegistered();
   void RecordAssignment(SteadyTime at, std::optional<SteadyTime> freed_at);
   void RecordFinished();
+  void RecordMemoryShare(double share);
 
   const std::string address_;
   const std::string token_;
@@ -93,6 +102,7 @@ class SimFleet {
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
   std::deque<std::function<void()>> uploads_;
   std::vector<double> latencies_ms_;
+  double max_memory_share_ = 0;
   SteadyTime first_assignment_{}, last_assignment_{}, last_finished_{};
   std::atomic<uint64_t> assignments_{0}, finished_{0};
   std::thread timer_;

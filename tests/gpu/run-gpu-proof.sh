@@ -5,10 +5,12 @@
 #      with one slot per GPU (--gpus-per-task 1);
 #   3. a matrix holding a small torch CUDA extension (tests/gpu/torch-ext, made a git repository
 #      here), CWB_GPU_VARIANTS variants of it (default 2), submitted and watched with the cwb CLI;
-#   4. the agent's records of each attempt's GPU and the build's own CUDA_VISIBLE_DEVICES and
-#      TORCH_CUDA_ARCH_LIST; each wheel labelled with its variant (local_version) and smoke-tested
-#      (test_command) in a fresh venv with only that wheel, running the kernel on the GPU the
-#      build was given (its UUID shown); with several GPUs, which builds overlapped on which GPU;
+#   4. each cell in two steps: its build holds no GPU (it sees none; CUDA_VISIBLE_DEVICES empty)
+#      and compiles for cwb's default TORCH_CUDA_ARCH_LIST of the CUDA version, its wheel is
+#      labelled with its variant (local_version) and held back on the coordinator; then its smoke
+#      test (test_command), a step of its own, fetches the wheel into a fresh venv and runs the
+#      kernel on the GPU that step was given (the agent's record and the test's own view shown);
+#      which builds overlapped;
 #   5. the wheels fetched (digests verified), the matrix's coverage, the wheels installed in a
 #      fresh virtual environment (pip list shows the label), and the kernel run on every GPU, its
 #      results checked against torch.
@@ -18,7 +20,7 @@
 # machine. Needs nvidia-smi, nvcc, git, and a python3 with CUDA torch, setuptools and pip
 # (CWB_GPU_PYTHON to choose another). Logs go to $OUT when it is set (the device tool), else to
 # the work directory it prints. CWB_GPU_REQUIRE_OVERLAP=1 fails the run unless two builds ran at
-# the same time on different GPUs (the two-GPU proof, run-two-gpu-proof.sh).
+# the same time and the smoke tests used two different GPUs (run-two-gpu-proof.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bundle=$(realpath "${1:-.gpu-bundle}")
@@ -77,12 +79,13 @@ projects:
     repo_ref: v0.1.0
     build_command: |
       echo "cwb-gpu: start \$(date +%s.%N) CUDA_VISIBLE_DEVICES=\$CUDA_VISIBLE_DEVICES TORCH_CUDA_ARCH_LIST=\$TORCH_CUDA_ARCH_LIST MAX_JOBS=\$MAX_JOBS"
-      python -c "import torch; print('cwb-gpu: the build sees', torch.cuda.device_count(), 'GPU(s):', torch.cuda.get_device_name(0))"
+      python -c "import torch; print('cwb-gpu: the build sees', torch.cuda.device_count(), 'GPU(s)')"
       pip wheel . --no-deps --no-build-isolation -w "\$CWB_OUT"
       echo "cwb-gpu: end \$(date +%s.%N)"
-    # In a fresh venv seeing only the labelled wheel (and the toolchain's torch), on the build's GPU.
+    # Its own step, on a GPU: a fresh venv seeing only the labelled wheel (and the toolchain's torch).
     test_command: |
       echo "cwb-gpu: smoke test in \$PWD with CUDA_VISIBLE_DEVICES=\$CUDA_VISIBLE_DEVICES"
+      python -c "import torch; print('cwb-gpu: the test sees', torch.cuda.device_count(), 'GPU(s):', torch.cuda.get_device_name(0))"
       test ! -e setup.py
       pip list --format freeze | grep cwb
       python -m cwb_saxpy.check
@@ -116,33 +119,40 @@ tasks=$("$python" -c 'import json,sys; print(" ".join(t["spec"]["id"] for t in j
 for task in $tasks; do
   cwb logs "$build" "$task" > "$logs/task-$task.log"
   echo "task $task:"
-  grep -E 'GPUs of this attempt|cwb-gpu:|cwb: Python|labelled|wheel cwb_saxpy|\[test\] (cwb|cwb_saxpy)|task succeeded' "$logs/task-$task.log" | sed 's/^/  /'
+  grep -E "step: |GPUs of this attempt|cwb-gpu:|cwb: Python|labelled|wheel cwb_saxpy|fetching held|\[test\] (cwb|cwb_saxpy)|task succeeded" "$logs/task-$task.log" | sed 's/^/  /'
   if [ "$watch_status" -ne 0 ]; then tail -n 40 "$logs/task-$task.log" | sed 's/^/  | /'; fi
 done
 [ "$watch_status" -eq 0 ] || { echo "the build failed (cwb exit $watch_status)"; exit 1; }
 "$python" - "$logs" $tasks <<'PY'
-# Which builds overlapped in time, and on which GPU (from the builds' own start/end lines).
+# Each cell: its build saw no GPU, its smoke test ran as a step of its own on one; which builds
+# overlapped in time (from the builds' own start/end lines).
 import itertools, os, re, sys
 logs, tasks = sys.argv[1], sys.argv[2:]
-spans = {}
+spans, test_gpus = {}, set()
 for task in tasks:
     text = open(f"{logs}/task-{task}.log").read()
     start = re.search(r"cwb-gpu: start ([0-9.]+) CUDA_VISIBLE_DEVICES=(\S*)", text)
     end = re.search(r"cwb-gpu: end ([0-9.]+)", text)
-    spans[task] = (float(start.group(1)), float(end.group(1)), start.group(2))
+    if start.group(2) != "" or "cwb-gpu: the build sees 0 GPU(s)" not in text:
+        sys.exit(f"task {task}: its build was given a GPU")
+    build_at, test_at = text.find("this attempt's step: build"), text.find("this attempt's step: test")
+    if build_at < 0 or test_at < build_at:
+        sys.exit(f"task {task}: expected a build step, then a test step")
+    test = re.search(r"\[test\] cwb-gpu: smoke test in \S+ with CUDA_VISIBLE_DEVICES=(\S+)", text[test_at:])
+    if not test or "cwb-gpu: the test sees 1 GPU(s)" not in text[test_at:]:
+        sys.exit(f"task {task}: its smoke test did not run on a GPU of its own")
+    test_gpus.add(test.group(1))
+    spans[task] = (float(start.group(1)), float(end.group(1)))
 overlaps = 0
-for (a, (s1, e1, d1)), (b, (s2, e2, d2)) in itertools.combinations(spans.items(), 2):
+for (a, (s1, e1)), (b, (s2, e2)) in itertools.combinations(spans.items(), 2):
     overlap = min(e1, e2) - max(s1, s2)
     if overlap > 0:
         overlaps += 1
-        print(f"overlap: {a} on GPU {d1} and {b} on GPU {d2} ran together for {overlap:.1f} s"
-              + ("" if d1 != d2 else "  <-- SAME GPU"))
-        if d1 == d2:
-            sys.exit("two builds shared a GPU")
-gpus = sorted(set(d for _, _, d in spans.values()))
-print(f"{len(spans)} builds; GPUs used: {gpus}; {overlaps} pair(s) ran at the same time")
-if os.environ.get("CWB_GPU_REQUIRE_OVERLAP") == "1" and (overlaps == 0 or len(gpus) < 2):
-    sys.exit("expected builds running at the same time on different GPUs")
+        print(f"overlap: the builds of {a} and {b} ran together for {overlap:.1f} s")
+print(f"{len(spans)} builds, none holding a GPU; {overlaps} pair(s) ran at the same time; "
+      f"smoke tests on GPU(s) {sorted(test_gpus)}")
+if os.environ.get("CWB_GPU_REQUIRE_OVERLAP") == "1" and (overlaps == 0 or len(test_gpus) < 2):
+    sys.exit("expected builds running at the same time and smoke tests on two GPUs")
 PY
 
 step "fetch"

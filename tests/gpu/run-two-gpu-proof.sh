@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Two builds at once on a two-GPU host, each pinned to its own GPU: run-gpu-proof.sh with four
-# variants of the CUDA extension on an agent with a slot per GPU, failing unless two builds ran at
-# the same time on different GPUs (from the agent's records and from inside each build:
-# CUDA_VISIBLE_DEVICES and the UUID of the device each build's kernel ran on).
+# A two-GPU host: run-gpu-proof.sh with four variants of the CUDA extension on an agent with a
+# slot per GPU, failing unless two builds (which hold no GPU) ran at the same time and the smoke
+# tests, each a step holding a GPU of its own, used both GPUs (from the agent's records and from
+# inside each test: CUDA_VISIBLE_DEVICES and the device its kernel ran on).
 # usage (repository root, on a host with at least two GPUs): tests/gpu/run-two-gpu-proof.sh [BUNDLE_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
