@@ -50,14 +50,17 @@ void CoordinatorMetrics::AddGauges(std::mutex& mutex, const TaskTable& tasks, co
     }
     std::vector<std::pair<MetricLabels, double>> samples;
     for (v1::TaskState state : {v1::TASK_STATE_QUEUED, v1::TASK_STATE_ASSIGNED, v1::TASK_STATE_RUNNING,
-                                v1::TASK_STATE_SUCCEEDED, v1::TASK_STATE_FAILED, v1::TASK_STATE_CANCELLED}) {
+                                v1::TASK_STATE_BUILT, v1::TASK_STATE_SUCCEEDED, v1::TASK_STATE_FAILED,
+                                v1::TASK_STATE_CANCELLED}) {
       samples.push_back({{{"state", StateName(state)}}, static_cast<double>(totals[state])});
     }
     return samples;
   });
-  registry_.Gauge("cwb_queue_length", "Tasks waiting for an agent", [&mutex, &tasks] {
+  registry_.Gauge("cwb_queue_length", "Tasks waiting for an agent: to be built, or built and waiting for a GPU to test",
+                  [&mutex, &tasks] {
     std::lock_guard lock(mutex);
-    return One(static_cast<double>(tasks.Totals()[v1::TASK_STATE_QUEUED]));
+    const StateTotals totals = tasks.Totals();
+    return One(static_cast<double>(totals[v1::TASK_STATE_QUEUED] + totals[v1::TASK_STATE_BUILT]));
   });
   registry_.Gauge("cwb_task_progress_ratio",
                   "How far each running task's build is (done steps / total, from its ninja or make progress "

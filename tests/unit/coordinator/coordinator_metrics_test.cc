@@ -32,14 +32,16 @@ TEST(CoordinatorMetricsTest, GaugesShowTheTasksAndAgentsAsTheyAreAtTheScrape) {
   std::vector<TaskRecord> records;
   records.push_back(MakeTask("b1", "t1"));
   records.push_back(MakeTask("b1", "t2", v1::TASK_STATE_FAILED));
+  records.push_back(MakeTask("b1", "t3", v1::TASK_STATE_BUILT));  // built, waiting for a GPU to test
   tasks.AddBuild(MakeBuildHeader("b1"), std::move(records));
   ChangeSet changes;
   v1::Register request;
   request.set_agent_id("a1");
   ASSERT_TRUE(agents.Register(request, std::make_shared<testing::RecordingChannel>(), changes).ok());
   const std::string text = metrics.registry().Render();
-  EXPECT_THAT(text, HasSubstr("cwb_queue_length 1\n"));
+  EXPECT_THAT(text, HasSubstr("cwb_queue_length 2\n"));
   EXPECT_THAT(text, HasSubstr("cwb_tasks{state=\"queued\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("cwb_tasks{state=\"built\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("cwb_tasks{state=\"failed\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("cwb_agents_connected 1\n"));
 }
