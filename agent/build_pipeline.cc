@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/agent_paths.h"
 #include "agent/container_build_script.h"
+#include "agent/pipeline_paths.h"
 #include "agent/git_checkout.h"
 #include "agent/image_check.h"
 #include "agent/wheel_relabel.h"
@@ -25,26 +26,6 @@ namespace cwb {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr char kSrc[] = "/cwb/src";
-constexpr char kOut[] = "/cwb/out";
-constexpr char kCtl[] = "/cwb/ctl";
-constexpr char kPipCache[] = "/cwb/cache/pip";
-constexpr char kCcache[] = "/cwb/cache/ccache";
-constexpr char kWheels[] = "/cwb/wheels";  // the smoke test's wheels
-constexpr char kTestDir[] = "/cwb/test";   // the smoke test's working directory
-
-absl::Status MakeDirectories(std::initializer_list<fs::path> dirs) {
-  for (const fs::path& dir : dirs) {
-    std::error_code error;
-    fs::create_directories(dir, error);
-    if (error) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("cannot create ", dir.string(), ": ", error.message()));
-    }
-  }
-  return absl::OkStatus();
-}
 
 // Moves the build's regular *.whl files into `artifacts`, in name order. Links and other
 // non-regular files are skipped: the container controls /cwb/out, and a link could point at any
@@ -88,6 +69,18 @@ std::string BuildFailure(const fs::path& out, const ContainerExit& exit) {
 }
 
 }  // namespace
+
+absl::Status MakeDirectories(std::initializer_list<std::filesystem::path> dirs) {
+  for (const fs::path& dir : dirs) {
+    std::error_code error;
+    fs::create_directories(dir, error);
+    if (error) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot create ", dir.string(), ": ", error.message()));
+    }
+  }
+  return absl::OkStatus();
+}
 
 const char* OutcomeName(TaskOutcome outcome) {
   switch (outcome) {
@@ -233,35 +226,6 @@ ContainerRunRequest BuildPipeline::RunRequest(const TaskRun& run, const std::str
   return request;
 }
 
-absl::StatusOr<ContainerExit> BuildPipeline::SmokeTest(
-    const TaskRun& run, const std::string& image, const std::vector<std::pair<std::string, std::string>>& secret_env,
-    const fs::path& workspace, const fs::path& artifacts, LogSink& log, Cancellation& stop) {
-  const v1::TaskSpec& spec = *run.spec;
-  std::string requirements;
-  for (const std::string& dep : spec.test_dependencies()) absl::StrAppend(&requirements, dep, "\n");
-  for (const auto& [file, text] : std::vector<std::pair<std::string, std::string>>{
-           {"build.sh", std::string(ContainerBuildScript())},
-           {"test_requirements.txt", requirements},
-           {"test_command.sh", spec.test_command() + "\n"}}) {
-    if (absl::Status s = WriteFileAtomically(workspace / "test-ctl" / file, text); !s.ok()) return s;
-  }
-  if (absl::Status s = MakeDirectories({workspace / "test"}); !s.ok()) return s;
-  ContainerRunRequest test = RunRequest(run, image, secret_env, "-test");
-  test.subject = "test";
-  test.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh"), "test"};
-  test.env.insert(test.env.end(), {{"CWB_WHEELS", kWheels}, {"CWB_TEST_DIR", kTestDir}});
-  test.workdir = kTestDir;
-  test.on_stderr_line = log.StderrFrom("test");
-  test.mounts = {{artifacts, kWheels, true},
-                 {workspace / "test-ctl", kCtl, true},
-                 {workspace / "test", kTestDir, false},
-                 {paths::PipCache(options_.work_dir, run.trust_domain), kPipCache, false}};
-  log.Write("cwb", absl::StrCat("smoke test in a fresh ", runtime_.uses_images() ? "container " : "run ", test.name,
-                                ": ", spec.test_command()));
-  Watch(test.name, paths::Alive(options_.work_dir, spec.id(), run.attempt_id), {workspace, artifacts}, log);
-  return runtime_.RunContainer(test, log.LinesFrom("test"), &stop, options_.stop_grace);
-}
-
 std::optional<AttemptCgroup> BuildPipeline::PlaceInCgroup(const TaskRun& run, ContainerRunRequest& request,
                                                           LogSink& log) const {
   if (!options_.cgroups.has_value() || !runtime_.places_in_cgroups()) return std::nullopt;
@@ -330,23 +294,6 @@ void BuildPipeline::Watch(const std::string& run_name, const fs::path& alive, st
 
 void BuildPipeline::Count(const char* name, const char* help) {
   if (options_.metrics != nullptr) options_.metrics->CounterOf(name, help).Add();
-}
-
-absl::Status BuildPipeline::FetchHeldWheels(const TaskRun& run, const fs::path& artifacts, LogSink& log) const {
-  if (run.held_wheels.empty()) return absl::FailedPreconditionError("the smoke test was given no wheel to test");
-  if (!run.fetch_wheel) return absl::FailedPreconditionError("this agent cannot fetch wheels from a coordinator");
-  for (const v1::ArtifactInfo& wheel : run.held_wheels) {
-    // The name comes from the coordinator: only a plain wheel file name lands in the directory.
-    if (absl::StatusOr<WheelName> name = ParseWheelFilename(wheel.filename()); !name.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("held wheel: ", name.status().message()));
-    }
-    log.Write("cwb", absl::StrCat("fetching held wheel ", wheel.filename(), " (", wheel.size_bytes(),
-                                  " bytes) from the coordinator"));
-    if (absl::Status s = run.fetch_wheel(wheel, artifacts / wheel.filename()); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("cannot fetch held wheel ", wheel.filename(), ": ", s.message()));
-    }
-  }
-  return absl::OkStatus();
 }
 
 TaskResult BuildPipeline::Run(const TaskRun& run) {
