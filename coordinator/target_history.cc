@@ -24,8 +24,31 @@ int64_t TargetHistory::ExpectedMs(const v1::TaskSpec& spec) const {
 }
 
 const v1::ResourceUse* TargetHistory::LastUse(const v1::TaskSpec& spec) const {
-  auto it = targets_.find(TargetKey(spec));
-  return it == targets_.end() || it->second.use.jobs() == 0 ? nullptr : &it->second.use;
+  const std::string key = TargetKey(spec);
+  auto it = targets_.find(key);
+  if (it != targets_.end() && it->second.use.jobs() > 0) return &it->second.use;
+  auto sibling = largest_sibling_.find(SiblingKey(key));
+  return sibling == largest_sibling_.end() ? nullptr : &sibling->second;
+}
+
+std::string TargetHistory::SiblingKey(const std::string& target_key) {
+  std::string project = target_key.substr(0, target_key.find('|'));
+  const size_t cuda = target_key.find("|cuda_version=");
+  if (cuda == std::string::npos) return project;
+  const size_t end = target_key.find('|', cuda + 1);
+  return project + target_key.substr(cuda, end == std::string::npos ? std::string::npos : end - cuda);
+}
+
+void TargetHistory::NoteSibling(const std::string& target_key, const v1::ResourceUse& use) {
+  if (use.jobs() == 0 || use.out_of_memory()) return;
+  v1::ResourceUse& largest = largest_sibling_[SiblingKey(target_key)];
+  if (largest.jobs() == 0 || use.peak_memory_bytes() >= largest.peak_memory_bytes()) largest = use;
+}
+
+void TargetHistory::Load(std::map<std::string, TargetRecord> targets) {
+  targets_ = std::move(targets);
+  largest_sibling_.clear();
+  for (const auto& [key, record] : targets_) NoteSibling(key, record.use);
 }
 
 void TargetHistory::Record(const v1::TaskInfo& task, bool succeeded, StoreBatch& batch) {
@@ -38,7 +61,10 @@ void TargetHistory::Record(const v1::TaskInfo& task, bool succeeded, StoreBatch&
     const int64_t took = task.finished_at_ms() - task.started_at_ms();
     record.duration_ms = record.duration_ms < 0 ? took : (record.duration_ms + took) / 2;  // recent builds weigh most
   }
-  if (measured) record.use = task.use();
+  if (measured) {
+    record.use = task.use();
+    NoteSibling(key, record.use);
+  }
   batch.targets[key] = record;
 }
 

@@ -1,8 +1,12 @@
 // What the coordinator has learnt of each target (a project at one value of every axis) from
 // earlier builds: how long its attempt ran, the recent builds weighing most, and what its last
 // measured attempt used (peak memory, CPU time, MAX_JOBS; an attempt killed out of memory
-// included). A changed build command or commit still predicts from the earlier builds. The
-// dispatcher orders the queue by it (longest first) and sizes each attempt's share from it.
+// included). A changed build command or commit still predicts from the earlier builds. A target
+// never measured is predicted from its siblings (its project's cells of the same CUDA version):
+// the largest peak any of them reached without running out of memory, so the first builds of a
+// new Python or torch release, or the rest of a matrix once one cell is built, are not all placed
+// on the conservative default. The dispatcher orders the queue by it (longest first) and sizes
+// each attempt's share from it.
 // Not thread-safe: used under the coordinator's lock.
 #pragma once
 
@@ -18,10 +22,11 @@ namespace cwb {
 class TargetHistory {
  public:
   // Replaces what is known (from the store, at start).
-  void Load(std::map<std::string, TargetRecord> targets) { targets_ = std::move(targets); }
+  void Load(std::map<std::string, TargetRecord> targets);
   // The expected build time of the spec's target in ms; -1 when it was never built.
   int64_t ExpectedMs(const v1::TaskSpec& spec) const;
-  // What the target's last measured attempt used; null when none was measured.
+  // What the target's last measured attempt used; never measured, its largest sibling's (see
+  // above); null when neither was measured.
   const v1::ResourceUse* LastUse(const v1::TaskSpec& spec) const;
   // Learns from a task whose attempt ended, writing what changed into `batch`: a succeeded one's
   // time (started_at_ms to finished_at_ms; a task that never started teaches none), and the use it
@@ -37,7 +42,12 @@ class TargetHistory {
   static std::string TargetKey(const v1::TaskSpec& spec);
 
  private:
+  // "project|cuda_version=X": the targets a never-measured one is predicted from.
+  static std::string SiblingKey(const std::string& target_key);
+  void NoteSibling(const std::string& target_key, const v1::ResourceUse& use);
+
   std::map<std::string, TargetRecord> targets_;
+  std::map<std::string, v1::ResourceUse> largest_sibling_;  // by SiblingKey: the largest measured peak
 };
 
 }  // namespace cwb

@@ -92,5 +92,38 @@ TEST(TargetHistoryTest, TheLastMeasuredUseIsKeptFromSuccessesAndOutOfMemoryKills
   EXPECT_TRUE(batch.targets.at(key).use.out_of_memory());
 }
 
+TEST(TargetHistoryTest, ANeverMeasuredTargetIsPredictedFromItsLargestSiblingOfTheSameCuda) {
+  TargetHistory history;
+  StoreBatch batch;
+  v1::TaskInfo small = Ran(1000, 5000), large = Ran(1000, 5000), other_cuda = Ran(1000, 5000);
+  small.mutable_spec()->mutable_axes(2)->set_value("2.5");  // demo, cpu, torch 2.5
+  *small.mutable_use() = Use(2 << 20, 2, false);
+  large.mutable_spec()->mutable_axes(0)->set_value("3.12");  // demo, cpu, Python 3.12
+  *large.mutable_use() = Use(6 << 20, 4, false);
+  other_cuda.mutable_spec()->mutable_axes(1)->set_value("12.4");
+  *other_cuda.mutable_use() = Use(50 << 20, 8, false);
+  v1::TaskInfo never = Ran(0, 0);  // demo, cpu, torch 2.4, Python 3.11: never built
+  EXPECT_EQ(history.LastUse(never.spec()), nullptr);
+  for (const v1::TaskInfo& task : {small, large, other_cuda}) history.Record(task, true, batch);
+  ASSERT_NE(history.LastUse(never.spec()), nullptr);
+  EXPECT_EQ(history.LastUse(never.spec())->peak_memory_bytes(), 6u << 20);  // the largest, of CUDA "cpu" only
+  // An out-of-memory kill predicts only its own target.
+  v1::TaskInfo killed = Ran(1000, 5000);
+  killed.mutable_spec()->mutable_axes(2)->set_value("2.6");
+  *killed.mutable_use() = Use(9 << 20, 8, true);
+  history.Record(killed, false, batch);
+  EXPECT_EQ(history.LastUse(never.spec())->peak_memory_bytes(), 6u << 20);
+  EXPECT_TRUE(history.LastUse(killed.spec())->out_of_memory());
+  // The same after a restart, from the stored records.
+  TargetHistory loaded;
+  loaded.Load({batch.targets.begin(), batch.targets.end()});
+  ASSERT_NE(loaded.LastUse(never.spec()), nullptr);
+  EXPECT_EQ(loaded.LastUse(never.spec())->peak_memory_bytes(), 6u << 20);
+  // Another project learns nothing from demo's.
+  v1::TaskInfo stranger = never;
+  stranger.mutable_spec()->set_project("other");
+  EXPECT_EQ(loaded.LastUse(stranger.spec()), nullptr);
+}
+
 }  // namespace
 }  // namespace cwb
