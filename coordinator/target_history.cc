@@ -27,6 +27,7 @@ const v1::ResourceUse* TargetHistory::LastUse(const v1::TaskSpec& spec) const {
   const std::string key = TargetKey(spec);
   auto it = targets_.find(key);
   if (it != targets_.end() && it->second.use.jobs() > 0) return &it->second.use;
+  if (largest_sibling_.empty()) return nullptr;  // nothing measured yet: no key to build on the hot path
   auto sibling = largest_sibling_.find(SiblingKey(key));
   return sibling == largest_sibling_.end() ? nullptr : &sibling->second;
 }
