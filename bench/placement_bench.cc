@@ -4,7 +4,8 @@
 // (peak memory, CPU time), as cwb-agent does from its cgroups; each target is known from a first
 // build, as in the scheduling benchmark, and the second build is measured.
 //
-// Mixed fleet: 20 agents (8-64 cores, 32-512 GB, 0-8 GPUs; a fixed seed) and 200 tasks with
+// Mixed fleets: 20 agents (8-64 cores, 32-512 GB; a fixed seed) with 0-8 GPUs each, and the same
+// hosts as a farm of mostly CPU-only build machines (4 of the 20 with 1-8 GPUs); 200 tasks with
 // log-normal durations (1-60 min) and peak memories (2-40 GB), each using 2-8 cores on average.
 // Lower bound: the largest of the longest task, the CPU-minutes over the fleet's cores and the
 // GB-minutes over its memory. Targets: makespan <= 1.15x the bound and <= 0.5x today's placement,
@@ -52,11 +53,13 @@ double LogNormal(std::mt19937_64& random, double median, double sigma, double lo
   return std::clamp(draw(random), low, high);
 }
 
-Scenario MixedFleet(bool tiny) {
+// `gpu_hosts`: how many of the agents have GPUs (1-8 each; the rest none); all: 0-8 each.
+Scenario MixedFleet(bool tiny, int gpu_hosts = -1) {
   std::mt19937_64 random(19);
   Scenario scenario;
   const int agents = tiny ? 6 : 20, tasks = tiny ? 40 : 200;
-  scenario.label = absl::StrCat("placement of ", tasks, " CUDA builds on ", agents, " mixed agents");
+  scenario.label = absl::StrCat("placement of ", tasks, " CUDA builds on ", agents, " mixed agents",
+                                gpu_hosts < 0 ? "" : absl::StrCat(", ", gpu_hosts, " of them with GPUs"));
   scenario.ms_per_minute = tiny ? 3 : 25;
   const int cores[] = {8, 16, 24, 32, 48, 64};
   for (int i = 0; i < agents; ++i) {
@@ -64,6 +67,7 @@ Scenario MixedFleet(bool tiny) {
     host.cores = cores[random() % 6];
     host.memory_gb = std::clamp(host.cores * static_cast<int>(4 + random() % 5), 32, 512);
     host.gpus = static_cast<int>(random() % 9);
+    if (gpu_hosts >= 0) host.gpus = i < gpu_hosts ? 1 + host.gpus % 8 : 0;
     scenario.hosts.push_back(host);
   }
   for (int i = 0; i < tasks; ++i) {
@@ -203,8 +207,13 @@ Outcome Place(const BenchContext& context, Report& report, const Scenario& scena
 
 void RunPlacementBench(const BenchContext& context, Report& report) {
   const fs::path dir = context.Dir("placement");
-  for (const Scenario& scenario : {MixedFleet(context.tiny), FlashAttentionRelease(context.tiny)}) {
-    const fs::path here = dir / (scenario.tasks.size() == 56 ? "flash-attention" : "mixed");
+  // Mixed fleets: every agent with 0-8 GPUs, then a farm of mostly CPU-only build hosts (the case
+  // this placement is for: GPUs few against the work); and flash-attention's release.
+  const std::vector<Scenario> scenarios = {MixedFleet(context.tiny), MixedFleet(context.tiny, context.tiny ? 2 : 4),
+                                           FlashAttentionRelease(context.tiny)};
+  for (size_t i = 0; i < scenarios.size(); ++i) {
+    const Scenario& scenario = scenarios[i];
+    const fs::path here = dir / absl::StrCat("scenario-", i);
     const Outcome today = Place(context, report, scenario, false, here / "today");
     const Outcome packed = Place(context, report, scenario, true, here / "packed");
     if (today.makespan_minutes == 0 || packed.makespan_minutes == 0) continue;
