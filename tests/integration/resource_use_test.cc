@@ -109,7 +109,9 @@ TEST_F(ResourceUseTest, BuildsRunTogetherOnceTheirMeasuredPeaksFitAndOneAtATimeB
       const bool overlapped = a.started_at_ms() < b.finished_at_ms() && b.started_at_ms() < a.finished_at_ms();
       EXPECT_FALSE(overlapped && !a.share().predicted() && !b.share().predicted())
           << "two builds on the 2 GiB default ran at once in 3 GiB";
-      if (overlapped) EXPECT_LE(a.share().memory_bytes() + b.share().memory_bytes(), 3ull << 30);
+      if (overlapped) {
+        EXPECT_LE(a.share().memory_bytes() + b.share().memory_bytes(), 3ull << 30);
+      }
     }
   }
   // Measured now: each predicted from its peak, two at once (one core each).
