@@ -50,18 +50,25 @@ AgentDaemon::AgentDaemon(AgentDaemonOptions options, CoordinatorLink& link, Runn
 
 TaskResult AgentDaemon::Execute(const v1::Assignment& assignment, Cancellation& cancel) {
   SendNow(StatusUpdate(assignment, v1::TASK_STATE_RUNNING));
+  // Each call on the session current when it is made, outside the lock: a long download holds up
+  // no heartbeat or log line.
+  auto current = [this]() {
+    std::lock_guard lock(session_mutex_);
+    return session_;
+  };
+  Calls calls;
+  calls.fetch_wheel = [current, &assignment](const v1::ArtifactInfo& wheel, const std::filesystem::path& destination) {
+    std::shared_ptr<CoordinatorSession> session = current();
+    if (session == nullptr) return absl::UnavailableError("no session with the coordinator now");
+    return session->Download(assignment, wheel, destination);
+  };
+  calls.open_compile_cache = [current, &assignment]() -> absl::StatusOr<v1::CompileCacheAccess> {
+    std::shared_ptr<CoordinatorSession> session = current();
+    if (session == nullptr) return absl::UnavailableError("no session with the coordinator now");
+    return session->OpenCompileCache(assignment);
+  };
   return runner_(
-      assignment, cancel, [this](const v1::AgentMessage& message) { return SendNow(message); },
-      [this, &assignment](const v1::ArtifactInfo& wheel, const std::filesystem::path& destination) {
-        std::shared_ptr<CoordinatorSession> session;
-        {
-          std::lock_guard lock(session_mutex_);
-          session = session_;
-        }
-        // Outside the lock: a long download holds up no heartbeat or log line.
-        if (session == nullptr) return absl::UnavailableError("no session with the coordinator now");
-        return session->Download(assignment, wheel, destination);
-      });
+      assignment, cancel, [this](const v1::AgentMessage& message) { return SendNow(message); }, calls);
 }
 
 bool AgentDaemon::SendNow(const v1::AgentMessage& message) {
@@ -109,6 +116,7 @@ void AgentDaemon::Report(CoordinatorSession& session, Cancellation& session_done
       status->set_commit(result.commit);
       for (const std::string& name : uploaded) status->add_artifact_filenames(name);
       if (result.use.has_value()) *status->mutable_use() = *result.use;
+      if (result.compile_cache.has_value()) *status->mutable_compile_cache() = *result.compile_cache;
       if (!session.Send(message)) return;
     }
     // The wheels now live on the coordinator (or were not wanted).

@@ -41,13 +41,17 @@ class AgentDaemon {
   // Sends a message on the current session; false when there is none (the line is then only in
   // the attempt's own log file).
   using Send = std::function<bool(const v1::AgentMessage&)>;
-  // Downloads a held wheel of the current session's TEST attempt to a path (CoordinatorSession::Download);
-  // Unavailable between sessions.
-  using Fetch = std::function<absl::Status(const v1::ArtifactInfo& wheel, const std::filesystem::path& destination)>;
+  // What an attempt asks of the coordinator while it runs, on the current session (Unavailable
+  // between sessions): a held wheel of a TEST attempt downloaded to a path
+  // (CoordinatorSession::Download), and the compile cache's shared store (OpenCompileCache).
+  struct Calls {
+    std::function<absl::Status(const v1::ArtifactInfo& wheel, const std::filesystem::path& destination)> fetch_wheel;
+    std::function<absl::StatusOr<v1::CompileCacheAccess>()> open_compile_cache;
+  };
   // Runs one attempt to its result (the build, with its GPUs), sending its log lines with `send`
-  // and fetching a TEST attempt's wheels with `fetch`.
+  // and asking the coordinator with `calls`.
   using Runner =
-      std::function<TaskResult(const v1::Assignment&, Cancellation& cancel, const Send& send, const Fetch& fetch)>;
+      std::function<TaskResult(const v1::Assignment&, Cancellation& cancel, const Send& send, const Calls& calls)>;
 
   AgentDaemon(AgentDaemonOptions options, CoordinatorLink& link, Runner runner, Clock& clock);
 

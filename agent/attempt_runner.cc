@@ -7,7 +7,7 @@ namespace cwb {
 
 AgentDaemon::Runner MakePipelineRunner(BuildPipeline& pipeline, GpuAllocator& gpus, Clock& clock) {
   return [&pipeline, &gpus, &clock](const v1::Assignment& assignment, Cancellation& cancel,
-                                    const AgentDaemon::Send& send, const AgentDaemon::Fetch& fetch) {
+                                    const AgentDaemon::Send& send, const AgentDaemon::Calls& calls) {
     TaskResult result;
     absl::StatusOr<GpuGrant> grant =
         gpus.Acquire(assignment.attempt_id(), NeedsGpu(assignment.spec(), assignment.step()), &cancel);
@@ -22,7 +22,8 @@ AgentDaemon::Runner MakePipelineRunner(BuildPipeline& pipeline, GpuAllocator& gp
       result = pipeline.Run({&assignment.spec(), assignment.attempt_id(), grant->request,
                              [&](const LogLine& line) { batcher.Add(line); }, &cancel, CudaArchList(grant->gpus),
                              DescribeGpus(*grant), assignment.trust_domain(), assignment.share(), assignment.step(),
-                             {assignment.held_wheels().begin(), assignment.held_wheels().end()}, fetch});
+                             {assignment.held_wheels().begin(), assignment.held_wheels().end()}, calls.fetch_wheel,
+                             calls.open_compile_cache});
     }
     gpus.Release(assignment.attempt_id());
     return result;

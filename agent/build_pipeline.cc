@@ -332,6 +332,9 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
     secret_env.emplace_back(name, it->second);
     log_options.secrets.push_back(it->second);
   }
+  // The compile cache of a build: its shared store's credential is masked in the log too.
+  const CompileCacheEnv cache = CompileCacheOf(run);
+  log_options.secrets.insert(log_options.secrets.end(), cache.secrets.begin(), cache.secrets.end());
   absl::StatusOr<std::unique_ptr<LogSink>> log_or =
       LogSink::Open(result.log_path, clock_, run.on_log, log_options);
   if (!log_or.ok()) {
@@ -479,6 +482,9 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                                                         {"requirements.txt", requirements}}) {
     if (absl::Status s = WriteFileAtomically(ctl / file, text); !s.ok()) return fail(s);
   }
+  if (!cache.domain_key.empty()) {
+    if (absl::Status s = WriteFileAtomically(ctl / kCompileCacheKeyFile, cache.domain_key + "\n"); !s.ok()) return fail(s);
+  }
   for (const auto& [file, command] : {std::pair{"build_command.sh", &spec.build_command()},
                                        std::pair{"repair_command.sh", &spec.repair_command()}}) {
     if (command->empty()) continue;
@@ -490,6 +496,9 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   request.command = {"/bin/sh", absl::StrCat(kCtl, "/build.sh")};
   request.workdir = kSrc;
   request.on_stderr_line = log.StderrFrom("build");
+  request.env.insert(request.env.end(), cache.env.begin(), cache.env.end());
+  request.secret_env.insert(request.secret_env.end(), cache.secret_env.begin(), cache.secret_env.end());
+  log.Write("cwb", cache.description);
   request.mounts = {{workspace / "src", kSrc, false},
                     {workspace / "out", kOut, false},
                     {ctl, kCtl, true},
@@ -514,6 +523,7 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                          std::chrono::duration_cast<std::chrono::milliseconds>(clock_.SteadyNow() - build_start),
                          jobs, exit.ok() ? exit->exit_code : -1, log);
   }
+  result.compile_cache = CompileCacheStatsOf(workspace / "out", cache, log);
   if (!exit.ok()) return fail_step(std::string(exit.status().message()), "build");
   result.exit_code = exit->exit_code;
   if (exit->cancelled) return finish(TaskOutcome::kCancelled, exit->description);

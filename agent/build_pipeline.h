@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "agent/attempt_cgroup.h"
+#include "agent/compile_cache_setup.h"
 #include "agent/container_runtime.h"
 #include "agent/watchdog.h"
 #include "agent/host_resources.h"
@@ -87,6 +88,8 @@ struct TaskResult {
   std::filesystem::path log_path;
   // What the build used (its cgroup's counters), when measured.
   std::optional<v1::ResourceUse> use;
+  // What the compile cache did for the build (ccache's stats log), when it compiled through it.
+  std::optional<v1::CompileCacheStats> compile_cache;
 };
 
 struct TaskRun {
@@ -111,6 +114,9 @@ struct TaskRun {
   v1::TaskStep step = v1::TASK_STEP_WHOLE;
   std::vector<v1::ArtifactInfo> held_wheels;
   std::function<absl::Status(const v1::ArtifactInfo& wheel, const std::filesystem::path& destination)> fetch_wheel;
+  // The compile cache's shared store for this attempt (AgentDaemon::Calls); empty: none (the
+  // agent's directory only, as in `cwb build`).
+  std::function<absl::StatusOr<v1::CompileCacheAccess>()> open_compile_cache;
 };
 
 class BuildPipeline {
@@ -149,6 +155,13 @@ class BuildPipeline {
   // What the build in `cgroup` used (logged), then the cgroup removed.
   std::optional<v1::ResourceUse> Measure(const AttemptCgroup& cgroup, std::chrono::milliseconds wall, int jobs,
                                          int exit_code, LogSink& log) const;
+  // The compile cache settings of a build attempt (none for a TEST attempt), its shared store
+  // opened (compile_cache_setup.cc).
+  CompileCacheEnv CompileCacheOf(const TaskRun& run) const;
+  // What the compile cache did for the build: its stats log in `out` (then removed), logged;
+  // nothing when the build did not compile through it.
+  std::optional<v1::CompileCacheStats> CompileCacheStatsOf(const std::filesystem::path& out, const CompileCacheEnv& cache,
+                                                           LogSink& log) const;
   // Marks the attempt alive now (its file's time), creating the file if need be.
   static void TouchAlive(const std::filesystem::path& alive);
   // Starts the watchdog of run `run_name` (nothing without options_.watchdog_command): it stops the

@@ -31,6 +31,10 @@ class CoordinatorSession {
   // Upload's. Thread-safe.
   virtual absl::Status Download(const v1::Assignment& assignment, const v1::ArtifactInfo& wheel,
                                 const std::filesystem::path& destination) = 0;
+  // The compile cache's shared store for an attempt of this session (AgentService.OpenCompileCache),
+  // its host filled in with the coordinator's when the coordinator leaves it empty; an access
+  // without a backend when there is none. Thread-safe.
+  virtual absl::StatusOr<v1::CompileCacheAccess> OpenCompileCache(const v1::Assignment& assignment) = 0;
   // Ends the session: Read returns false.
   virtual void Close() = 0;
 };

@@ -14,10 +14,19 @@ namespace {
 
 using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>;
 
+// The host of a gRPC target ("host:port", "[::1]:port", "dns:///host:port"), brackets kept.
+std::string HostOf(std::string target) {
+  if (const size_t scheme = target.find(":///"); scheme != std::string::npos) target = target.substr(scheme + 4);
+  const size_t colon = target.rfind(':');
+  if (colon == std::string::npos || target.find(']', colon) != std::string::npos) return target;
+  return target.substr(0, colon);
+}
+
 class GrpcSession final : public CoordinatorSession {
  public:
-  GrpcSession(std::shared_ptr<grpc::Channel> channel, std::string token)
-      : stub_(v1::AgentService::NewStub(channel)), token_(std::move(token)) {
+  GrpcSession(std::shared_ptr<grpc::Channel> channel, std::string token, std::string coordinator_host)
+      : stub_(v1::AgentService::NewStub(channel)), token_(std::move(token)),
+        coordinator_host_(std::move(coordinator_host)) {
     AddBearerToken(context_, token_);
   }
   ~GrpcSession() override {
@@ -56,11 +65,26 @@ class GrpcSession final : public CoordinatorSession {
                         const std::filesystem::path& destination) override {
     return DownloadHeldWheel(*stub_, token_, session_, assignment, wheel, destination);
   }
+  absl::StatusOr<v1::CompileCacheAccess> OpenCompileCache(const v1::Assignment& assignment) override {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    AddBearerToken(context, token_);
+    v1::OpenCompileCacheRequest request;
+    request.set_build_id(assignment.build_id());
+    request.set_task_id(assignment.spec().id());
+    request.set_attempt_id(assignment.attempt_id());
+    request.set_session(session_);
+    v1::CompileCacheAccess access;
+    if (absl::Status s = FromGrpcStatus(stub_->OpenCompileCache(&context, request, &access)); !s.ok()) return s;
+    if (!access.backend().empty() && access.host().empty()) access.set_host(coordinator_host_);
+    return access;
+  }
   void Close() override { context_.TryCancel(); }
 
  private:
   std::unique_ptr<v1::AgentService::Stub> stub_;
   const std::string token_;
+  std::string coordinator_host_;  // the host of the address the agent dials
   std::string session_;  // the ack's: uploads carry it
   grpc::ClientContext context_;
   std::unique_ptr<Stream> stream_;
@@ -76,7 +100,7 @@ class GrpcCoordinatorLink final : public CoordinatorLink {
   absl::StatusOr<std::unique_ptr<CoordinatorSession>> Open(const v1::Register& hello, v1::RegisterAck* ack,
                                                            Cancellation& stop) override {
     auto session = std::make_unique<GrpcSession>(grpc::CreateChannel(options_.coordinator, credentials_),
-                                                 options_.token);
+                                                 options_.token, HostOf(options_.coordinator));
     if (absl::Status s = session->Register(hello, ack, stop); !s.ok()) return s;
     return session;
   }

@@ -17,6 +17,9 @@ inline constexpr char kPipCache[] = "/cwb/cache/pip";
 inline constexpr char kCcache[] = "/cwb/cache/ccache";
 inline constexpr char kWheels[] = "/cwb/wheels";  // the smoke test's wheels
 inline constexpr char kTestDir[] = "/cwb/test";   // the smoke test's working directory
+// The compile cache: the trust domain's key (in the control files), ccache's stats log (in the output).
+inline constexpr char kCompileCacheKeyFile[] = "compile-cache.key";
+inline constexpr char kCompileCacheStatsLog[] = ".cwb-ccache-stats";
 
 // Creates each directory (and its parents); ResourceExhausted naming the first that cannot be.
 absl::Status MakeDirectories(std::initializer_list<std::filesystem::path> dirs);

@@ -15,5 +15,6 @@ void RunCacheBench(const BenchContext& context, Report& report);
 void RunLogLatencyBench(const BenchContext& context, Report& report);
 void RunRelabelBench(const BenchContext& context, Report& report);
 void RunPlacementBench(const BenchContext& context, Report& report);
+void RunCompileCacheBench(const BenchContext& context, Report& report);
 
 }  // namespace cwb::bench

@@ -22,6 +22,7 @@ constexpr Benchmark kBenchmarks[] = {
     {"scale", cwb::bench::RunScaleBench},         {"scheduling", cwb::bench::RunSchedulingBench},
     {"cache", cwb::bench::RunCacheBench},         {"log-latency", cwb::bench::RunLogLatencyBench},
     {"relabel", cwb::bench::RunRelabelBench},     {"placement", cwb::bench::RunPlacementBench},
+    {"compile-cache", cwb::bench::RunCompileCacheBench},
 };
 
 }  // namespace

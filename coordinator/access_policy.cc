@@ -6,7 +6,7 @@
 namespace cwb {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, Role>, 15> kMethods = {{
+constexpr std::array<std::pair<std::string_view, Role>, 16> kMethods = {{
     {"/cwb.v1.BuildService/SubmitBuild", Role::kSubmit},
     {"/cwb.v1.BuildService/ListBuilds", Role::kRead},
     {"/cwb.v1.BuildService/GetBuild", Role::kRead},
@@ -19,6 +19,7 @@ constexpr std::array<std::pair<std::string_view, Role>, 15> kMethods = {{
     {"/cwb.v1.AgentService/Session", Role::kAgent},
     {"/cwb.v1.AgentService/UploadArtifact", Role::kAgent},
     {"/cwb.v1.AgentService/DownloadHeldWheel", Role::kAgent},
+    {"/cwb.v1.AgentService/OpenCompileCache", Role::kAgent},
     {"/grpc.health.v1.Health/Check", Role::kPublic},
     {"/grpc.health.v1.Health/Watch", Role::kPublic},
     {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", Role::kPublic},

@@ -154,6 +154,18 @@ size_t AgentRegistry::connected() const {
   return connected;
 }
 
+void AgentRegistry::AddCompileCache(const std::string& agent_id, const v1::CompileCacheStats& stats) {
+  auto it = agents_.find(agent_id);
+  if (it == agents_.end()) return;
+  v1::CompileCacheStats& sum = *it->second.info.mutable_compile_cache();
+  sum.set_hits(sum.hits() + stats.hits());
+  sum.set_remote_hits(sum.remote_hits() + stats.remote_hits());
+  sum.set_misses(sum.misses() + stats.misses());
+  sum.set_uncacheable(sum.uncacheable() + stats.uncacheable());
+  sum.set_errors(sum.errors() + stats.errors());
+  for (const auto& [reason, count] : stats.uncacheable_reasons()) (*sum.mutable_uncacheable_reasons())[reason] += count;
+}
+
 std::vector<v1::AgentInfo> AgentRegistry::List() {
   std::vector<v1::AgentInfo> out;
   for (const auto& [id, agent] : agents_) {

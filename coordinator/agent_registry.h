@@ -53,6 +53,8 @@ class AgentRegistry {
   void Heartbeat(const std::string& agent_id, const AgentChannel* channel);
   // The agent sent something: it is alive.
   void Seen(const std::string& agent_id);
+  // Adds a build's compile cache counters to the agent's (AgentInfo.compile_cache).
+  void AddCompileCache(const std::string& agent_id, const v1::CompileCacheStats& stats);
   // The session on `channel` ended; the agent's attempts stay bound until its lease runs out.
   void Disconnected(const std::string& agent_id, const AgentChannel* channel, ChangeSet& changes);
   // Loses every agent silent for longer than the lease (at most once per check_every).

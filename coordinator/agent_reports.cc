@@ -131,6 +131,11 @@ void Coordinator::EndTask(TaskRecord& task, const v1::TaskStatusUpdate& update) 
     *task.info.mutable_use() = update.use();
     metrics_.ObserveUse(update.use());
   }
+  if (update.has_compile_cache()) {
+    *task.info.mutable_compile_cache() = update.compile_cache();
+    metrics_.ObserveCompileCache(task.info.agent_id(), update.compile_cache());
+    agents_.AddCompileCache(task.info.agent_id(), update.compile_cache());
+  }
   // A smoke test's time and use say nothing of the target's build.
   if (step != v1::TASK_STEP_TEST) {
     history_.Record(task.info, state == v1::TASK_STATE_SUCCEEDED || state == v1::TASK_STATE_BUILT, changes_.batch());
@@ -202,28 +207,57 @@ void Coordinator::PublishUntestable() {
   }
 }
 
+absl::StatusOr<TaskRecord*> Coordinator::HeldAttemptLocked(const std::string& build_id, const std::string& task_id,
+                                                         const std::string& attempt_id, const std::string& session,
+                                                         std::optional<v1::TaskStep> step, const char* what,
+                                                         const char* request) {
+  TaskRecord* task = tasks_.FindAttempt(attempt_id);
+  if (task == nullptr || IsTerminal(task->info.state()) || task->info.build_id() != build_id ||
+      task->info.spec().id() != task_id || (step.has_value() && task->info.step() != *step)) {
+    return absl::FailedPreconditionError(absl::StrCat("attempt_id: ", attempt_id, " is not the ", what, " of task ",
+                                                      task_id));
+  }
+  if (!agents_.HoldsSession(task->info.agent_id(), session)) {
+    return absl::PermissionDeniedError(absl::StrCat("session: the ", request,
+                                                    " does not come from the session of agent ",
+                                                    task->info.agent_id(), ", which holds attempt ", attempt_id));
+  }
+  return task;
+}
+
 absl::StatusOr<std::pair<v1::ArtifactInfo, std::filesystem::path>> Coordinator::FindHeldWheel(
     const v1::DownloadHeldWheelRequest& request) {
   if (absl::Status s = Available(); !s.ok()) return s;
   std::lock_guard lock(mutex_);
-  TaskRecord* task = tasks_.FindAttempt(request.attempt_id());
-  if (task == nullptr || task->info.step() != v1::TASK_STEP_TEST || IsTerminal(task->info.state()) ||
-      task->info.build_id() != request.build_id() || task->info.spec().id() != request.task_id()) {
-    return absl::FailedPreconditionError(absl::StrCat("attempt_id: ", request.attempt_id(),
-                                                      " is not the current smoke test of task ", request.task_id()));
-  }
-  if (!agents_.HoldsSession(task->info.agent_id(), request.session())) {
-    return absl::PermissionDeniedError(absl::StrCat("session: the request does not come from the session of agent ",
-                                                    task->info.agent_id(), ", which holds attempt ",
-                                                    request.attempt_id()));
-  }
-  for (const v1::ArtifactInfo& artifact : task->info.held_artifacts()) {
+  absl::StatusOr<TaskRecord*> task = HeldAttemptLocked(request.build_id(), request.task_id(), request.attempt_id(),
+                                                       request.session(), v1::TASK_STEP_TEST, "current smoke test",
+                                                       "request");
+  if (!task.ok()) return task.status();
+  for (const v1::ArtifactInfo& artifact : (*task)->info.held_artifacts()) {
     if (artifact.filename() == request.filename()) {
-      return std::make_pair(artifact, artifacts_.HeldPath(task->info.held_by(), artifact.filename()));
+      return std::make_pair(artifact, artifacts_.HeldPath((*task)->info.held_by(), artifact.filename()));
     }
   }
   return absl::NotFoundError(absl::StrCat("filename: task ", request.task_id(), " holds no wheel '",
                                           request.filename(), "'"));
+}
+
+absl::StatusOr<std::string> Coordinator::TrustDomainOfAttempt(const std::string& build_id, const std::string& task_id,
+                                                              const std::string& attempt_id,
+                                                              const std::string& session) {
+  if (absl::Status s = Available(); !s.ok()) return s;
+  std::lock_guard lock(mutex_);
+  absl::StatusOr<TaskRecord*> task = HeldAttemptLocked(build_id, task_id, attempt_id, session,
+                                                       std::nullopt, "current attempt", "request");
+  if (!task.ok()) return task.status();
+  return tasks_.TrustDomainOf(**task);
+}
+
+std::optional<std::string> Coordinator::TrustDomainOfCurrentAttempt(const std::string& attempt_id) {
+  std::lock_guard lock(mutex_);
+  TaskRecord* task = tasks_.FindAttempt(attempt_id);
+  if (task == nullptr || IsTerminal(task->info.state())) return std::nullopt;
+  return tasks_.TrustDomainOf(*task);
 }
 
 void Coordinator::OnLogs(const std::string& agent_id, const v1::LogBatch& batch) {
@@ -259,18 +293,9 @@ void Coordinator::OnLogs(const std::string& agent_id, const v1::LogBatch& batch)
 absl::Status Coordinator::CheckUpload(const v1::UploadHeader& header) {
   if (absl::Status s = Available(); !s.ok()) return s;
   std::lock_guard lock(mutex_);
-  TaskRecord* task = tasks_.FindAttempt(header.attempt_id());
-  if (task == nullptr || IsTerminal(task->info.state()) || task->info.build_id() != header.build_id() ||
-      task->info.spec().id() != header.task_id()) {
-    return absl::FailedPreconditionError(absl::StrCat("attempt_id: ", header.attempt_id(),
-                                                      " is not the current attempt of task ", header.task_id()));
-  }
-  if (!agents_.HoldsSession(task->info.agent_id(), header.session())) {
-    return absl::PermissionDeniedError(absl::StrCat("session: the upload does not come from the session of agent ",
-                                                    task->info.agent_id(), ", which holds attempt ",
-                                                    header.attempt_id()));
-  }
-  return absl::OkStatus();
+  return HeldAttemptLocked(header.build_id(), header.task_id(), header.attempt_id(), header.session(),
+                           std::nullopt, "current attempt", "upload")
+      .status();
 }
 
 absl::Status Coordinator::CheckUploadDigest(const v1::UploadHeader& header, const std::string& sha256) {

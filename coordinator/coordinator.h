@@ -120,6 +120,13 @@ class Coordinator {
   // a name the task does not hold.
   absl::StatusOr<std::pair<v1::ArtifactInfo, std::filesystem::path>> FindHeldWheel(
       const v1::DownloadHeldWheelRequest& request);
+  // The trust domain of a current attempt, for the session holding it (OpenCompileCache): refused
+  // as CheckUpload refuses.
+  absl::StatusOr<std::string> TrustDomainOfAttempt(const std::string& build_id, const std::string& task_id,
+                                                   const std::string& attempt_id, const std::string& session);
+  // The trust domain of an attempt while it is current, whoever asks (the compile cache's store
+  // and its Redis users); nothing once it has ended.
+  std::optional<std::string> TrustDomainOfCurrentAttempt(const std::string& attempt_id);
 
   // ---- time ----
   // Expires leases and assigns queued tasks. Calls that free slots or queue tasks schedule by
@@ -154,6 +161,12 @@ class Coordinator {
   // Ends the call: fail-fast cancellations, the scheduler if the call asked for it, then the
   // change set to the writer. Called with the lock, by Locked.
   void Flush();
+  // The task whose current attempt `attempt_id` is (of that build and task, not ended, and of
+  // `step` if given), held by `session`. FailedPrecondition ("is not the
+  // <what> of task ...") or PermissionDenied ("the <request> does not come from ...") otherwise.
+  absl::StatusOr<TaskRecord*> HeldAttemptLocked(const std::string& build_id, const std::string& task_id,
+                                                const std::string& attempt_id, const std::string& session,
+                                                std::optional<v1::TaskStep> step, const char* what, const char* request);
   // ---- attempt results (agent_reports.cc) ----
   struct StoredFile {
     v1::ArtifactInfo artifact;

@@ -102,4 +102,18 @@ void CoordinatorMetrics::ObserveUse(const v1::ResourceUse& use) {
   }
 }
 
+void CoordinatorMetrics::ObserveCompileCache(const std::string& agent_id, const v1::CompileCacheStats& stats) {
+  static const std::string kHelp =
+      "Compiler calls of builds through the compile cache, by agent and result (hit: served from the cache, "
+      "remote_hit: of those, from the shared store; miss: compiled and stored; uncacheable)";
+  const std::pair<const char*, uint64_t> results[] = {{"hit", stats.hits()},
+                                                      {"remote_hit", stats.remote_hits()},
+                                                      {"miss", stats.misses()},
+                                                      {"uncacheable", stats.uncacheable()}};
+  for (const auto& [result, count] : results) {
+    registry_.CounterOf("cwb_compile_cache_calls_total", kHelp, {{"agent", agent_id}, {"result", result}})
+        .Add(static_cast<double>(count));
+  }
+}
+
 }  // namespace cwb

@@ -27,6 +27,8 @@ class CoordinatorMetrics {
   void ObserveEnd(const v1::TaskInfo& task);
   // What an ended attempt's build used (its peak memory), and whether it ran out of memory.
   void ObserveUse(const v1::ResourceUse& use);
+  // A build's compile cache counters, per agent (cwb_compile_cache_calls_total).
+  void ObserveCompileCache(const std::string& agent_id, const v1::CompileCacheStats& stats);
 
   MetricsRegistry& registry() { return registry_; }
   Histogram& queue_wait() { return *queue_wait_; }

@@ -47,6 +47,23 @@ int main(int argc, char** argv) {
                  "Bytes of log kept per attempt: the first half as it comes, and the last lines (the middle is cut)")->capture_default_str();
   app.add_option("--task-time-limit", options.coordinator.task_time_limit_s,
                  "Seconds a build may run (0: none)")->capture_default_str();
+  std::string cache_listen = "auto", cache_redis, cache_redis_password_file;
+  cwb::CompileCacheOptions cache;
+  app.add_option("--compile-cache-listen", cache_listen,
+                 "host:port of the compile cache's shared store (ccache's HTTP protocol; plain HTTP). auto: the host "
+                 "of --listen, a free port; off: none (builds use their agent's directory)")
+      ->capture_default_str();
+  app.add_option("--compile-cache-size", cache.max_bytes,
+                 "Bound of the shared store: past it, the least recently used entries go (20GiB, 500MB, ...)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  app.add_option("--compile-cache-host", cache.advertised_host,
+                 "Host builds dial for the shared store (default: the coordinator's, as each agent reaches it)");
+  app.add_option("--compile-cache-redis", cache_redis,
+                 "redis://[USER@]HOST[:PORT]: Redis as the shared store instead; the coordinator makes an ACL user "
+                 "per attempt (USER needs ACL SETUSER, DELUSER and USERS)");
+  app.add_option("--compile-cache-redis-password-file", cache_redis_password_file,
+                 "File holding the password of --compile-cache-redis's USER (else $CWB_COMPILE_CACHE_REDIS_PASSWORD)");
   std::string log_format = "text";
   app.add_option("--log-format", log_format, "text, or json: one JSON object per line for log collectors")
       ->check(CLI::IsMember({"text", "json"}))
@@ -74,6 +91,28 @@ int main(int argc, char** argv) {
       return fail(absl::InvalidArgumentError(absl::StrCat("--token ", flag, ": ", s.message())));
     }
   }
+  if (!cache_redis.empty()) {
+    absl::StatusOr<cwb::RedisEndpoint> redis = cwb::ParseRedisUrl(cache_redis);
+    if (!redis.ok()) return fail(absl::InvalidArgumentError(absl::StrCat("--compile-cache-redis ", redis.status().message())));
+    absl::StatusOr<std::string> password = cwb::ReadSecret(cache_redis_password_file, "CWB_COMPILE_CACHE_REDIS_PASSWORD");
+    if (!password.ok()) return fail(password.status());
+    redis->admin_password = *password;
+    cache.redis = *redis;
+    options.compile_cache = cache;
+  } else if (cache_listen == "auto") {
+    cache.listen = absl::StrCat(options.listen.substr(0, options.listen.rfind(':')), ":0");
+    if (cwb::IsLoopbackAddress(cache.listen) || options.allow_insecure_remote) {
+      options.compile_cache = cache;
+    } else {
+      cwb::LogEvent(std::cerr, "warning",
+                    absl::StrCat("cwb-coordinator: the compile cache has no shared store: --listen ", options.listen,
+                                 " is not loopback, and its store is plain HTTP (give --compile-cache-listen with "
+                                 "--insecure, or --compile-cache-redis); builds use their agent's directory"));
+    }
+  } else if (cache_listen != "off") {
+    cache.listen = cache_listen;
+    options.compile_cache = cache;
+  }
   options.coordinator.lease = std::chrono::milliseconds(lease_ms);
   options.coordinator.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
 
@@ -91,6 +130,10 @@ int main(int argc, char** argv) {
   if (!(*server)->http_address().empty()) {
     cwb::LogEvent(std::cout, "info", absl::StrCat("cwb-coordinator http on ", (*server)->http_address()),
                   {{"http_address", (*server)->http_address()}});
+  }
+  if (!(*server)->compile_cache_address().empty()) {
+    cwb::LogEvent(std::cout, "info", absl::StrCat("cwb-coordinator compile cache on ", (*server)->compile_cache_address()),
+                  {{"compile_cache_address", (*server)->compile_cache_address()}});
   }
   stop.Wait();
   cwb::LogEvent(std::cout, "info", absl::StrCat("cwb-coordinator: stopping (", stop.reason(), ")"));

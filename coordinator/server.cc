@@ -58,8 +58,24 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(Serv
   server->coordinator_ = *std::move(coordinator);
   server->build_service_ =
       std::make_unique<BuildServiceImpl>(*server->coordinator_);
+  if (options.compile_cache.has_value()) {
+    CompileCacheOptions cache = *options.compile_cache;
+    if (!cache.listen.empty() && !IsLoopbackAddress(cache.listen) && !options.allow_insecure_remote) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--compile-cache-listen ", cache.listen,
+          ": the compile cache's store is plain HTTP and is only served on loopback addresses; pass --insecure to "
+          "allow it (its credentials are per attempt, and live as long as the attempt)"));
+    }
+    Coordinator* coordinator_ptr = server->coordinator_.get();
+    absl::StatusOr<std::unique_ptr<CompileCacheService>> compile_cache = CompileCacheService::Start(
+        std::move(cache), options.coordinator.data_dir,
+        [coordinator_ptr](const std::string& attempt) { return coordinator_ptr->TrustDomainOfCurrentAttempt(attempt); },
+        server->coordinator_->metrics());
+    if (!compile_cache.ok()) return compile_cache.status();
+    server->compile_cache_ = *std::move(compile_cache);
+  }
   server->agent_service_ =
-      std::make_unique<AgentServiceImpl>(*server->coordinator_);
+      std::make_unique<AgentServiceImpl>(*server->coordinator_, server->compile_cache_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -106,6 +122,7 @@ void CoordinatorServer::Shutdown() {
   stop_.Cancel("shutdown");
   coordinator_->logs().Wake();
   http_.reset();
+  compile_cache_.reset();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (scheduler_.joinable()) scheduler_.join();
   coordinator_->StopCommitThread();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "common/rpc/auth.h"
 #include "common/rpc/loopback.h"
 #include "common/web/http_server.h"
+#include "coordinator/compile_cache_service.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/services.h"
 #include "coordinator/web_service.h"
@@ -35,6 +37,9 @@ struct ServerOptions {
   TokenRing tokens;
   std::string http_listen;                // dashboard, package index, metrics (plain HTTP); empty: off
   RouteOptions routes;                    // what the HTTP side opens beyond the access policy
+  // The compile cache's shared store (compile_cache_service.h); nothing: none, builds use their
+  // agent's directory (`cwb build`).
+  std::optional<CompileCacheOptions> compile_cache;
   CoordinatorOptions coordinator;
 };
 
@@ -47,6 +52,8 @@ class CoordinatorServer {
   int port() const { return port_; }
   std::string address() const;  // "127.0.0.1:<port>"
   std::string http_address() const { return http_ ? http_->address() : ""; }  // "" when off
+  // The compile cache's HTTP store, "host:port"; "" when there is none (Redis, or off).
+  std::string compile_cache_address() const { return compile_cache_ ? compile_cache_->http_address() : ""; }
   Coordinator& coordinator() { return *coordinator_; }
   void Shutdown();
   void Wait() { server_->Wait(); }
@@ -56,6 +63,7 @@ class CoordinatorServer {
 
   ServerOptions options_;
   std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<CompileCacheService> compile_cache_;
   std::unique_ptr<BuildServiceImpl> build_service_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<grpc::Server> server_;

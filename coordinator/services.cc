@@ -370,6 +370,23 @@ grpc::Status AgentServiceImpl::DownloadHeldWheel(grpc::ServerContext* context,
   return StreamWheel(*context, found->first, found->second, *writer);
 }
 
+grpc::Status AgentServiceImpl::OpenCompileCache(grpc::ServerContext*, const v1::OpenCompileCacheRequest* request,
+                                                v1::CompileCacheAccess* response) {
+  if (request->attempt_id().empty()) return Missing("attempt_id");
+  absl::StatusOr<std::string> domain = coordinator_.TrustDomainOfAttempt(request->build_id(), request->task_id(),
+                                                                         request->attempt_id(), request->session());
+  if (!domain.ok()) return ToGrpcStatus(domain.status());
+  if (compile_cache_ == nullptr) return grpc::Status::OK;  // no shared store: an empty access
+  absl::StatusOr<v1::CompileCacheAccess> access = compile_cache_->Open(request->attempt_id(), *domain);
+  if (!access.ok()) {
+    LogEvent(std::cerr, "warning", absl::StrCat("compile cache: ", access.status().message()),
+             {{"attempt_id", request->attempt_id()}});
+    return ToGrpcStatus(access.status());
+  }
+  *response = *std::move(access);
+  return grpc::Status::OK;
+}
+
 grpc::Status AgentServiceImpl::UploadArtifact(grpc::ServerContext* context,
                                               grpc::ServerReader<v1::UploadChunk>* reader,
                                               v1::ArtifactInfo* response) {

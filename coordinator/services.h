@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "coordinator/compile_cache_service.h"
 #include "coordinator/coordinator.h"
 #include "cwb/v1/agent.grpc.pb.h"
 #include "cwb/v1/client.grpc.pb.h"
@@ -51,7 +52,9 @@ class BuildServiceImpl final : public v1::BuildService::WithCallbackMethod_GetBu
 // synchronous streams.
 class AgentServiceImpl final : public v1::AgentService::WithCallbackMethod_Session<v1::AgentService::Service> {
  public:
-  explicit AgentServiceImpl(Coordinator& coordinator) : coordinator_(coordinator) {}
+  // `compile_cache`: the shared store, or null for none (builds use their agent's directory).
+  AgentServiceImpl(Coordinator& coordinator, CompileCacheService* compile_cache)
+      : coordinator_(coordinator), compile_cache_(compile_cache) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* Session(
       grpc::CallbackServerContext* context) override;
@@ -60,9 +63,12 @@ class AgentServiceImpl final : public v1::AgentService::WithCallbackMethod_Sessi
                               v1::ArtifactInfo* response) override;
   grpc::Status DownloadHeldWheel(grpc::ServerContext* context, const v1::DownloadHeldWheelRequest* request,
                                  grpc::ServerWriter<v1::ArtifactChunk>* writer) override;
+  grpc::Status OpenCompileCache(grpc::ServerContext* context, const v1::OpenCompileCacheRequest* request,
+                                v1::CompileCacheAccess* response) override;
 
  private:
   Coordinator& coordinator_;
+  CompileCacheService* compile_cache_;
 };
 
 }  // namespace cwb

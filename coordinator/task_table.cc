@@ -152,10 +152,13 @@ void TaskTable::StartAttempt(TaskRecord& task, const std::string& attempt_id, co
   *assignment->mutable_share() = share;
   assignment->set_step(task.info.step());
   if (task.info.step() == v1::TASK_STEP_TEST) *assignment->mutable_held_wheels() = task.info.held_artifacts();
-  assignment->set_trust_domain(TrustDomainOf(task.info.spec().source().repo_url(),
-                                             builds_.at(task.info.build_id()).header.submitted_by()));
+  assignment->set_trust_domain(TrustDomainOf(task));
   changes.Send(agent_id, std::move(message));
   Changed(task, changes);
+}
+
+std::string TaskTable::TrustDomainOf(const TaskRecord& task) const {
+  return cwb::TrustDomainOf(task.info.spec().source().repo_url(), builds_.at(task.info.build_id()).header.submitted_by());
 }
 
 void TaskTable::EndAttempt(TaskRecord& task, const std::string& outcome, int64_t now_ms, ChangeSet& changes) {

@@ -81,6 +81,8 @@ class TaskTable {
   TaskRecord* Find(const TaskKey& key) { return Find(key.first, key.second); }
   // The task whose current attempt this is, or null (ended, replaced, or never existed).
   TaskRecord* FindAttempt(const std::string& attempt_id);
+  // The task's trust domain (trust_domain.h): its repository and its build's submitter.
+  std::string TrustDomainOf(const TaskRecord& task) const;
   // Build ids in submission order.
   const std::vector<std::string>& build_order() const { return build_order_; }
   // The current attempts bound to an agent.

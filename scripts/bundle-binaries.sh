@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Copies cwb's three binaries and cwb-bench (stripped) and the shared libraries they load into DIR
+# Copies cwb's three binaries and cwb-bench (stripped), Debian's ccache when this machine has it (the
+# compile cache's builds use it; a GPU host without a package manager gets it this way), and the
+# shared libraries they load into DIR
 # (default .gpu-bundle): DIR/bin and DIR/lib, for a host that has none of the -dev packages (the
 # GPU machine of tests/gpu/, or a host to run the benchmarks on). glibc and the C++ runtime stay the host's own: they are backward
 # compatible and must match its loader. The binaries find DIR/lib through an $ORIGIN-relative
@@ -12,6 +14,7 @@ build=${CWB_BUILD_DIR:-build}
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
 binaries=("$build/agent/cwb-agent" "$build/coordinator/cwb-coordinator" "$build/client/cwb" "$build/bench/cwb-bench")
+if ccache=$(command -v ccache); then binaries+=("$ccache"); fi
 for binary in "${binaries[@]}"; do
   strip -o "$out/bin/$(basename "$binary")" "$binary"
 done

@@ -14,6 +14,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libyaml-cpp-dev libboost-dev libboost-filesystem-dev
   libsqlite3-dev libkainjow-mustache-dev libcli11-dev libssl-dev libjemalloc-dev libzip-dev libre2-dev
+  libhiredis-dev
   # container builds (podman as root with runc) and the local base image
   podman runc catatonit fuse-overlayfs uidmap debootstrap
 )
@@ -30,6 +31,8 @@ test_packages=(
   zsh tmux
   # the deploy tests: systemd-analyze verify, and cwb-coordinator-setup's certificate
   systemd openssl
+  # the compile cache's tests: ccache on the host runtime, Redis as its shared store
+  ccache redis-server
   # python used by tests and fixtures
   python3 python3-pip python3-setuptools python3-wheel python3-venv python3-dev
 )

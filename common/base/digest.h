@@ -32,6 +32,12 @@ std::string Sha256Hex(std::string_view bytes);
 // Lower-case hex SHA-256 of a file's contents, read in bounded chunks.
 absl::StatusOr<std::string> Sha256File(const std::filesystem::path& path);
 
+// Lower-case hex HMAC-SHA256 of `message` under `key`.
+std::string HmacSha256Hex(std::string_view key, std::string_view message);
+
+// Whether two secrets are equal, in time that does not depend on where they differ.
+bool SecretsEqual(std::string_view a, std::string_view b);
+
 // `bytes` bytes from OpenSSL's cryptographically secure generator, in lower-case hex: a secret
 // nobody can guess (a session's, a credential's).
 std::string RandomSecretHex(size_t bytes = 16);

@@ -76,6 +76,7 @@ struct ProjectConfig {
   std::vector<std::string> test_dependencies;        // pip requirements of the smoke test
   // The build must see a GPU (it holds one, and tests in the same attempt); CUDA builds need none.
   bool build_needs_gpu = false;
+  std::optional<bool> compile_cache;  // unset: the config's
   SourceLocation location;
   std::string key_path;  // "projects[i]"
 };
@@ -112,6 +113,8 @@ struct Config {
   bool fail_fast = false;               // the first failed task cancels the rest of the build
   // A built wheel whose smoke test needs a GPU no connected agent has is published untested.
   bool allow_untested = false;
+  // Builds compile through ccache (C, C++, nvcc), shared by the cluster within a trust domain.
+  bool compile_cache = true;
   uint32_t max_parallel = 0;            // tasks of one build assigned or running at once; 0: no limit
   // pytorch_compatibility: releases replacing or adding to the built-in table.
   std::map<std::string, TorchSupport> compatibility;

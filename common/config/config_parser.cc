@@ -18,15 +18,16 @@
 namespace cwb {
 namespace {
 
-constexpr std::array<std::string_view, 15> kTopLevelKeys = {
+constexpr std::array<std::string_view, 16> kTopLevelKeys = {
     "output_dir_host", "build_target", "build_matrix",  "projects",           "pytorch_base_images",
     "apt_packages",    "pip_packages", "env",           "dockerfile_template", "fail_fast",
-    "max_parallel",    "pytorch_compatibility", "local_version", "repair_command", "allow_untested"};
+    "max_parallel",    "pytorch_compatibility", "local_version", "repair_command", "allow_untested",
+    "compile_cache"};
 constexpr std::array<std::string_view, 2> kCompatibilityKeys = {"python", "cuda"};
-constexpr std::array<std::string_view, 14> kProjectKeys = {
+constexpr std::array<std::string_view, 15> kProjectKeys = {
     "name",          "repo_url",       "repo_ref",     "build_command",    "dependencies",
     "env",           "matrix",         "labels",       "secret_env",       "local_version",
-    "repair_command", "test_command", "test_dependencies", "build_needs_gpu"};
+    "repair_command", "test_command", "test_dependencies", "build_needs_gpu", "compile_cache"};
 constexpr std::array<std::string_view, 5> kMatrixReservedKeys = {
     kPythonAxis, kCudaAxis, kTorchAxis, "include", "exclude"};
 
@@ -95,6 +96,9 @@ class Parser : public YamlReader {
     if (auto it = top.find("fail_fast"); it != top.end()) config.fail_fast = Flag(it->second, "fail_fast");
     if (auto it = top.find("allow_untested"); it != top.end()) {
       config.allow_untested = Flag(it->second, "allow_untested");
+    }
+    if (auto it = top.find("compile_cache"); it != top.end()) {
+      config.compile_cache = Flag(it->second, "compile_cache");
     }
     if (auto it = top.find("max_parallel"); it != top.end()) {
       if (auto v = Scalar(it->second, "max_parallel")) {
@@ -405,6 +409,8 @@ class Parser : public YamlReader {
         project.test_dependencies = ScalarList(value, key_path, &ValidatePipRequirement);
       } else if (key == "build_needs_gpu") {
         project.build_needs_gpu = Flag(value, key_path);
+      } else if (key == "compile_cache") {
+        project.compile_cache = Flag(value, key_path);
       }
     });
     if (!has_name) Error(node, path, "missing required key 'name'");

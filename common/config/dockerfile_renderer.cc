@@ -72,6 +72,7 @@ absl::StatusOr<RenderedImage> DockerfileTemplate::Render(const ImageRecipe& reci
   context.set("pip_packages", list(recipe.pip_packages));
   context.set("has_apt_packages", flag(!recipe.apt_packages.empty()));
   context.set("has_pip_packages", flag(!recipe.pip_packages.empty()));
+  context.set("compile_cache", flag(recipe.compile_cache));
 
   RenderedImage image;
   image.dockerfile = tmpl.render(context);

@@ -19,6 +19,7 @@ struct ImageRecipe {
   AxisValues axes;  // python, cuda, torch, then extra axes
   std::vector<std::string> apt_packages;
   std::vector<std::string> pip_packages;
+  bool compile_cache = true;  // the image gets ccache (from its package manager) if it lacks it
 };
 
 struct RenderedImage {

@@ -190,6 +190,7 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
       task.test_command = project.test_command;
       task.test_dependencies = project.test_dependencies;
       task.build_needs_gpu = project.build_needs_gpu;
+      task.compile_cache = project.compile_cache.value_or(config.compile_cache);
       if (label_template) {
         absl::StatusOr<std::string> label = label_template->Render(axes);
         if (!label.ok()) {
@@ -201,10 +202,11 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
         task.local_version = *std::move(label);
       }
       task.recipe = {config.dockerfile_template, config.template_origin, FullImageName(base->image), axes,
-                     config.apt_packages, config.pip_packages};
+                     config.apt_packages, config.pip_packages, task.compile_cache};
 
       // Keyed by what is rendered: two spellings of one image share their Dockerfile.
-      const std::string recipe_key = absl::StrCat(task.recipe.base_image, "\n", FormatAxes(axes));
+      const std::string recipe_key =
+          absl::StrCat(task.recipe.base_image, "\n", FormatAxes(axes), "\n", task.compile_cache ? "ccache" : "");
       auto cached = rendered_by_recipe.find(recipe_key);
       if (cached == rendered_by_recipe.end()) {
         absl::StatusOr<RenderedImage> rendered = dockerfile.Render(task.recipe);

@@ -38,6 +38,7 @@ struct PlannedTask {
   std::string test_command;             // the smoke test; empty: none
   std::vector<std::string> test_dependencies;
   bool build_needs_gpu = false;  // where it runs, not what it makes: not part of the id
+  bool compile_cache = true;     // how it is built, not what it makes: not part of the id
   ImageRecipe recipe;
   RenderedImage image;
 };

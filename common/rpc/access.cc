@@ -1,10 +1,9 @@
 #include "common/rpc/access.h"
 
-#include <openssl/crypto.h>
-
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/digest.h"
 
 namespace cwb {
 namespace {
@@ -14,10 +13,6 @@ constexpr std::array<std::pair<Role, std::string_view>, 5> kRoleNames = {
      {Role::kAdmin, "admin"}}};
 
 bool IsClientRole(Role role) { return role == Role::kRead || role == Role::kSubmit || role == Role::kAdmin; }
-
-bool SameSecret(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
 
 }  // namespace
 
@@ -53,7 +48,7 @@ absl::Status TokenRing::Add(const std::string& token, Principal principal) {
 std::optional<Principal> TokenRing::Find(std::string_view token) const {
   std::optional<Principal> found;
   for (const Entry& entry : entries_) {  // every entry is compared, found or not
-    if (SameSecret(token, entry.token)) found = entry.principal;
+    if (SecretsEqual(token, entry.token)) found = entry.principal;
   }
   return found;
 }

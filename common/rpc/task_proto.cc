@@ -26,6 +26,7 @@ v1::TaskSpec ToProto(const PlannedTask& task) {
   spec.set_repair_command(task.repair_command);
   spec.set_test_command(task.test_command);
   spec.set_build_needs_gpu(task.build_needs_gpu);
+  spec.set_no_compile_cache(!task.compile_cache);
   for (const std::string& dep : task.test_dependencies) spec.add_test_dependencies(dep);
   v1::ImageSpec* image = spec.mutable_image();
   image->set_dockerfile(task.image.dockerfile);

@@ -1,5 +1,8 @@
 #include "common/web/http_server.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <optional>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -33,7 +36,7 @@ int HexValue(char c) {
   return -1;
 }
 
-HttpRequest ToRequest(const http::request<http::empty_body>& request) {
+HttpRequest ToRequest(const http::request_header<>& request) {
   HttpRequest out;
   out.method = std::string(request.method_string());
   const std::string_view target(request.target().data(), request.target().size());
@@ -52,13 +55,19 @@ HttpRequest ToRequest(const http::request<http::empty_body>& request) {
   if (auto it = request.find(http::field::cookie); it != request.end()) out.cookie = std::string(it->value());
   if (auto it = request.find(http::field::host); it != request.end()) out.host = std::string(it->value());
   if (auto it = request.find("X-Forwarded-Proto"); it != request.end()) out.forwarded_proto = std::string(it->value());
+  if (auto it = request.find(http::field::content_length); it != request.end()) {
+    if (!absl::SimpleAtoi(absl::string_view(it->value().data(), it->value().size()), &out.content_length)) {
+      out.content_length = 0;
+    }
+  }
   return out;
 }
 
 // One connection: reads a request, answers it, and again while the client keeps it alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpHandler& handler) : stream_(std::move(socket)), handler_(handler) {}
+  Session(tcp::socket socket, const HttpHandler& handler, const std::optional<HttpUploads>& uploads)
+      : stream_(std::move(socket)), handler_(handler), uploads_(uploads) {}
 
   void Start() {
     asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::Read, shared_from_this()));
@@ -67,29 +76,101 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void Read() {
     parser_.emplace();
+    body_parser_.reset();
     parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(64 << 10);
+    // The parser checks a Content-Length against its limit with the headers: a PUT's is the uploads'.
+    parser_->body_limit(uploads_.has_value() ? std::max<uint64_t>(uploads_->max_body_bytes, 64 << 10) : 64 << 10);
     stream_.expires_after(kIdleTimeout);
-    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
-  void OnRead(beast::error_code error, size_t) {
+  void OnHeader(beast::error_code error, size_t) {
     if (error == http::error::header_limit || error == http::error::body_limit) return Refuse(error);
     if (error) return Close();
     const http::request<http::empty_body>& request = parser_->get();
+    if (request.method() == http::verb::put && uploads_.has_value()) return ReadBody();
+    if (!parser_->is_done()) {
+      // A GET with a body: read (and drop) it within the small limit, then answer.
+      return http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code e, size_t) {
+        if (e == http::error::body_limit) return self->Refuse(e);
+        if (e) return self->Close();
+        self->Answer();
+      });
+    }
+    Answer();
+  }
+
+  // A PUT: admitted on its headers, its body streamed to a spool file, then handed to the handler.
+  void ReadBody() {
+    HttpRequest request = ToRequest(parser_->get());
+    std::optional<HttpResponse> refusal;
+    try {
+      refusal = uploads_->admit(request);
+    } catch (const std::exception& e) {
+      refusal = HttpResponse::Text(500, absl::StrCat("internal error: ", e.what(), "\n"));
+    }
+    if (!refusal.has_value() && request.content_length > uploads_->max_body_bytes) {
+      refusal = HttpResponse::Text(413, absl::StrCat("the body is larger than ", uploads_->max_body_bytes, " bytes\n"));
+    }
+    if (refusal.has_value()) return Respond(std::move(*refusal), parser_->get().version(), false, false);
+    static std::atomic<uint64_t> sequence{0};
+    spool_ = uploads_->spool_dir / absl::StrCat(".put-", getpid(), "-", sequence.fetch_add(1));
+    body_parser_.emplace(std::move(*parser_));
+    body_parser_->body_limit(uploads_->max_body_bytes);
+    beast::error_code open_error;
+    body_parser_->get().body().open(spool_.c_str(), beast::file_mode::write, open_error);
+    if (open_error) {
+      return Respond(HttpResponse::Text(503, absl::StrCat("cannot store the body: ", open_error.message(), "\n")),
+                     body_parser_->get().version(), false, false);
+    }
+    http::async_read(stream_, buffer_, *body_parser_, [self = shared_from_this()](beast::error_code e, size_t) {
+      self->body_parser_->get().body().close();
+      if (e == http::error::body_limit) {
+        self->DropSpool();
+        return self->Respond(HttpResponse::Text(413, "the body is too large\n"), 11, false, false);
+      }
+      if (e) {
+        self->DropSpool();
+        return self->Close();
+      }
+      HttpRequest request = ToRequest(self->body_parser_->get());
+      request.body_file = self->spool_;
+      HttpResponse answer = self->Handle(request);
+      self->DropSpool();
+      self->Respond(std::move(answer), self->body_parser_->get().version(), self->body_parser_->get().keep_alive(),
+                    false);
+    });
+  }
+
+  void DropSpool() {
+    std::error_code ignored;
+    if (!spool_.empty()) std::filesystem::remove(spool_, ignored);
+    spool_.clear();
+  }
+
+  HttpResponse Handle(const HttpRequest& request) {
+    try {
+      return handler_(request);
+    } catch (const std::exception& e) {
+      return HttpResponse::Text(500, absl::StrCat("internal error: ", e.what(), "\n"));
+    }
+  }
+
+  void Answer() {
+    const http::request<http::empty_body>& request = parser_->get();
     HttpResponse answer;
     if (request.method() != http::verb::get && request.method() != http::verb::head) {
-      answer = HttpResponse::Text(405, "only GET and HEAD are served\n");
-      answer.headers.emplace_back("Allow", "GET, HEAD");
+      answer = HttpResponse::Text(405, uploads_.has_value() ? "only GET, HEAD and PUT are served\n"
+                                                            : "only GET and HEAD are served\n");
+      answer.headers.emplace_back("Allow", uploads_.has_value() ? "GET, HEAD, PUT" : "GET, HEAD");
     } else {
-      try {
-        answer = handler_(ToRequest(request));
-      } catch (const std::exception& e) {
-        answer = HttpResponse::Text(500, absl::StrCat("internal error: ", e.what(), "\n"));
-      }
+      answer = Handle(ToRequest(request));
     }
-    const bool keep_alive = request.keep_alive();
-    const bool head = request.method() == http::verb::head;
+    Respond(std::move(answer), request.version(), request.keep_alive(), request.method() == http::verb::head);
+  }
+
+  void Respond(HttpResponse answer, unsigned version, bool keep_alive, bool head) {
     if (!answer.file.empty()) {
       http::file_body::value_type file;
       beast::error_code open_error;
@@ -97,7 +178,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!open_error) {
         auto response = std::make_shared<http::response<http::file_body>>(
             std::piecewise_construct, std::make_tuple(std::move(file)),
-            std::make_tuple(http::status::ok, request.version()));
+            std::make_tuple(static_cast<http::status>(answer.status), version));
         Finish(*response, answer, keep_alive);
         response->prepare_payload();
         if (head) {
@@ -109,7 +190,7 @@ class Session : public std::enable_shared_from_this<Session> {
       answer = HttpResponse::Text(404, "the file is gone\n");
     }
     auto response = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(answer.status), request.version());
+        static_cast<http::status>(answer.status), version);
     response->body() = std::move(answer.body);
     Finish(*response, answer, keep_alive);
     response->prepare_payload();
@@ -164,21 +245,32 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
+  std::optional<http::request_parser<http::file_body>> body_parser_;  // a PUT's, once admitted
+  std::filesystem::path spool_;                                       // where its body goes
   const HttpHandler& handler_;
+  const std::optional<HttpUploads>& uploads_;
 };
 
 }  // namespace
 
 struct HttpServer::Impl {
-  explicit Impl(HttpHandler h) : handler(std::move(h)), acceptor(asio::make_strand(io)) {}
+  Impl(HttpHandler h, std::optional<HttpUploads> u)
+      : handler(std::move(h)), uploads(std::move(u)), acceptor(asio::make_strand(io)) {}
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code error, tcp::socket socket) {
       if (error == asio::error::operation_aborted) return;
-      if (!error) std::make_shared<Session>(std::move(socket), handler)->Start();
+      if (!error) {
+        // A response's header and body go in separate writes: without this, Nagle's algorithm
+        // and the client's delayed ACK hold each small answer for ~40 ms.
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        std::make_shared<Session>(std::move(socket), handler, uploads)->Start();
+      }
       Accept();
     });
   }
   HttpHandler handler;
+  std::optional<HttpUploads> uploads;
   asio::io_context io;
   tcp::acceptor acceptor;
 };
@@ -191,7 +283,7 @@ HttpResponse HttpResponse::Text(int status, std::string body) {
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen, HttpHandler handler,
-                                                              int threads) {
+                                                              int threads, std::optional<HttpUploads> uploads) {
   const size_t colon = listen.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
@@ -205,7 +297,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   if (error) return absl::InvalidArgumentError(absl::StrCat("http listen address '", listen, "': ", error.message()));
 
   std::unique_ptr<HttpServer> server(new HttpServer());
-  server->impl_ = std::make_unique<Impl>(std::move(handler));
+  server->impl_ = std::make_unique<Impl>(std::move(handler), std::move(uploads));
   tcp::acceptor& acceptor = server->impl_->acceptor;
   const tcp::endpoint endpoint(ip, static_cast<uint16_t>(port));
   acceptor.open(endpoint.protocol(), error);

@@ -24,6 +24,8 @@ class FakeSession {
   // How it answers each held-wheel download (writing the file is the test's); default: NotFound.
   std::function<absl::Status(const v1::Assignment&, const v1::ArtifactInfo&, const std::filesystem::path&)>
       on_download;
+  // How it answers OpenCompileCache; default: no shared store.
+  std::function<absl::StatusOr<v1::CompileCacheAccess>(const v1::Assignment&)> on_open_compile_cache;
 
   void Deliver(v1::CoordinatorMessage message) {
     std::lock_guard lock(mutex_);
@@ -81,6 +83,10 @@ class FakeSession {
                         const std::filesystem::path& destination) {
     if (!on_download) return absl::NotFoundError("no download scripted");
     return on_download(assignment, wheel, destination);
+  }
+  absl::StatusOr<v1::CompileCacheAccess> OpenCompileCache(const v1::Assignment& assignment) {
+    if (!on_open_compile_cache) return v1::CompileCacheAccess();
+    return on_open_compile_cache(assignment);
   }
   void Close() {
     std::lock_guard lock(mutex_);
@@ -164,6 +170,9 @@ class FakeCoordinatorLink final : public CoordinatorLink {
     absl::Status Download(const v1::Assignment& assignment, const v1::ArtifactInfo& wheel,
                           const std::filesystem::path& destination) override {
       return session_->Download(assignment, wheel, destination);
+    }
+    absl::StatusOr<v1::CompileCacheAccess> OpenCompileCache(const v1::Assignment& assignment) override {
+      return session_->OpenCompileCache(assignment);
     }
     void Close() override { session_->Close(); }
 

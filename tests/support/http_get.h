@@ -51,4 +51,36 @@ inline HttpAnswer HttpGet(const std::string& address, const std::string& target,
   return answer;
 }
 
+// A PUT of `body` to the server at `address`: its status, headers and body.
+inline HttpAnswer HttpPut(const std::string& address, const std::string& target, const std::string& body,
+                          const std::map<std::string, std::string>& headers = {}) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  using tcp = boost::asio::ip::tcp;
+  HttpAnswer answer;
+  try {
+    boost::asio::io_context io;
+    tcp::resolver resolver(io);
+    beast::tcp_stream stream(io);
+    const size_t colon = address.rfind(':');
+    stream.connect(resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
+    http::request<http::string_body> request(http::verb::put, target, 11);
+    request.set(http::field::host, address);
+    for (const auto& [name, value] : headers) request.set(name, value);
+    request.body() = body;
+    request.prepare_payload();
+    beast::error_code write_error;
+    http::write(stream, request, write_error);  // a refused PUT may be answered before its body is read
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    http::read(stream, buffer, parser);
+    answer.status = static_cast<int>(parser.get().result_int());
+    for (const auto& field : parser.get()) answer.headers[std::string(field.name_string())] = std::string(field.value());
+    answer.body = parser.get().body();
+  } catch (const std::exception& e) {
+    answer.body = e.what();
+  }
+  return answer;
+}
+
 }  // namespace cwb::testing

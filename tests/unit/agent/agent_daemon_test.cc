@@ -78,7 +78,7 @@ class AgentDaemonTest : public ::testing::Test {
     options_.capabilities.set_slots(2);
     options_.random = [] { return uint64_t{0}; };  // each wait exactly half the backoff
     // By default an attempt builds one wheel at once.
-    run_ = [this](const v1::Assignment& assignment, Cancellation&, const AgentDaemon::Send&, const AgentDaemon::Fetch&) {
+    run_ = [this](const v1::Assignment& assignment, Cancellation&, const AgentDaemon::Send&, const AgentDaemon::Calls&) {
       TaskResult result;
       result.outcome = TaskOutcome::kSucceeded;
       result.wheels.push_back(Wheel(assignment.attempt_id()));
@@ -93,7 +93,7 @@ class AgentDaemonTest : public ::testing::Test {
     daemon_ = std::make_unique<AgentDaemon>(
         options_, link_,
         [this](const v1::Assignment& a, Cancellation& cancel, const AgentDaemon::Send& send,
-               const AgentDaemon::Fetch& fetch) { return run_(a, cancel, send, fetch); },
+               const AgentDaemon::Calls& calls) { return run_(a, cancel, send, calls); },
         clock_);
     thread_ = std::thread([this] { result_ = daemon_->Run(stop_); });
   }
@@ -245,7 +245,7 @@ TEST_F(AgentDaemonTest, AnUploadCutOffIsTriedAgainInTheNextSession) {
 }
 
 TEST_F(AgentDaemonTest, ACancelStopsTheAttemptAndItIsReportedCancelled) {
-  run_ = [](const v1::Assignment&, Cancellation& cancel, const AgentDaemon::Send&, const AgentDaemon::Fetch&) {
+  run_ = [](const v1::Assignment&, Cancellation& cancel, const AgentDaemon::Send&, const AgentDaemon::Calls&) {
     cancel.Wait();
     TaskResult result;
     result.outcome = TaskOutcome::kCancelled;
@@ -266,7 +266,7 @@ TEST_F(AgentDaemonTest, ACancelStopsTheAttemptAndItIsReportedCancelled) {
 
 TEST_F(AgentDaemonTest, AnAttemptTheCoordinatorAbandonsIsStoppedAndNeverReported) {
   Cancellation stopped;  // fired with the reason the attempt was stopped
-  run_ = [&](const v1::Assignment&, Cancellation& cancel, const AgentDaemon::Send&, const AgentDaemon::Fetch&) {
+  run_ = [&](const v1::Assignment&, Cancellation& cancel, const AgentDaemon::Send&, const AgentDaemon::Calls&) {
     cancel.Wait();
     stopped.Cancel(cancel.reason());
     TaskResult result;

@@ -195,6 +195,30 @@ TEST(PlannerTest, TargetsWithTheSameRecipeShareOneImage) {
   EXPECT_EQ(tags.size(), 15u);
 }
 
+TEST(PlannerTest, TheCompileCacheIsOnUnlessTheConfigOrAProjectTurnsItOff) {
+  const std::string on = std::string(kReleaseMatrix);
+  BuildPlan plan = PlanText(on);
+  for (const PlannedTask& task : plan.tasks) {
+    EXPECT_TRUE(task.compile_cache);
+    EXPECT_THAT(task.image.dockerfile, ::testing::HasSubstr("command -v ccache >/dev/null"));
+  }
+  BuildPlan off = PlanText(on + "compile_cache: false\n");
+  ASSERT_EQ(off.tasks.size(), plan.tasks.size());
+  for (size_t i = 0; i < off.tasks.size(); ++i) {
+    EXPECT_FALSE(off.tasks[i].compile_cache);
+    // Its image lacks ccache's step (another image, so another id; the flag itself is not hashed).
+    EXPECT_THAT(off.tasks[i].image.dockerfile, ::testing::Not(::testing::HasSubstr("command -v ccache")));
+    EXPECT_NE(off.tasks[i].image.content_hash, plan.tasks[i].image.content_hash);
+  }
+  // A project's own setting wins over the config's.
+  std::string one_off = on;
+  one_off.replace(one_off.find("    repo_url: https://github.com/Dao-AILab/flash-attention.git\n"),
+                  std::string("    repo_url: https://github.com/Dao-AILab/flash-attention.git\n").size(),
+                  "    repo_url: https://github.com/Dao-AILab/flash-attention.git\n    compile_cache: false\n");
+  for (const PlannedTask& task : PlanText(one_off).tasks) EXPECT_EQ(task.compile_cache, task.project != "flash-attn");
+  EXPECT_THAT(PlanErrors(on + "compile_cache: sometimes\n"), ::testing::HasSubstr("compile_cache"));
+}
+
 TEST(PlannerTest, MissingBaseImageNamesTheCombination) {
   std::string text = kReleaseMatrix;
   text.replace(text.find(", cpu: base:2.4-cpu"), 19, "");

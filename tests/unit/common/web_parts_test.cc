@@ -106,6 +106,37 @@ TEST(SimpleIndexTest, StaticIndexLinksWheelsRelativeToItsParent) {
   fs::remove_all(dir);
 }
 
+TEST(HttpServerTest, APutIsAdmittedOnItsHeadersThenItsBodyArrivesAsAFile) {
+  const fs::path spool = fs::path(::testing::TempDir()) / ("spool_" + std::to_string(::getpid()));
+  fs::remove_all(spool);
+  fs::create_directories(spool);
+  std::string received;
+  HttpUploads uploads{spool, 100, [](const HttpRequest& request) -> std::optional<HttpResponse> {
+                        if (request.authorization != "Bearer ok") return HttpResponse::Text(401, "who are you\n");
+                        return std::nullopt;
+                      }};
+  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
+      "127.0.0.1:0",
+      [&](const HttpRequest& request) {
+        if (request.method != "PUT") return HttpResponse::Text(200, "get");
+        std::ifstream in(request.body_file);
+        received.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        return HttpResponse::Text(201, "");
+      },
+      2, uploads);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = (*server)->address();
+  EXPECT_EQ(testing::HttpPut(address, "/x", "the body", {{"Authorization", "Bearer ok"}}).status, 201);
+  EXPECT_EQ(received, "the body");
+  EXPECT_EQ(testing::HttpPut(address, "/x", "refused", {{"Authorization", "Bearer no"}}).status, 401);
+  EXPECT_EQ(testing::HttpPut(address, "/x", std::string(101, 'b'), {{"Authorization", "Bearer ok"}}).status, 413);
+  EXPECT_EQ(received, "the body");
+  EXPECT_EQ(testing::HttpGet(address, "/x").body, "get");
+  EXPECT_EQ(testing::HttpGet(address, "/x", {}, "DELETE").status, 405);
+  EXPECT_TRUE(fs::is_empty(spool));  // every body removed once handled or refused
+  fs::remove_all(spool);
+}
+
 TEST(HttpServerTest, ServesGetHeadFilesAndRefusesOtherMethods) {
   const fs::path file = fs::path(::testing::TempDir()) / ("served_" + std::to_string(::getpid()));
   std::ofstream(file) << "file body";
