@@ -99,9 +99,8 @@ void RunCompileCacheBench(const BenchContext& context, Report& report) {
                cold->compile_cache().misses() == 3 && cold->compile_cache().hits() == 0, "3 misses, no hit");
   report.Check(label, "warm rebuild: hit rate", hit_rate, hit_rate == 1.0 && stats.remote_hits() == stats.hits(),
                "1.0, every hit from the shared store");
-  report.AtMost(label, "warm compile phase: x cold", cold_s > 0 ? warm_s / cold_s : 1, 0.2, "<= 0.2x cold",
-                "cold compile phase (s)", cold_s);
   report.Add({label, "warm compile phase: seconds", warm_s, "cold compile phase", cold_s, "", true, true});
+  report.AtMost(label, "warm compile phase / cold", cold_s > 0 ? warm_s / cold_s : 1, 0.2, "<= 0.2");
 }
 
 }  // namespace cwb::bench

@@ -5,7 +5,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "coordinator/compile_cache_credentials.h"
 #include "gmock/gmock.h"
@@ -118,6 +120,44 @@ TEST_F(CompileCacheStoreTest, NamesThatAreNotCcacheKeysAndEntriesPastTheBoundAre
   absl::Status too_big = store->Put(kAlice, "aaaaaaaa", Body(*store, 101));
   EXPECT_TRUE(absl::IsResourceExhausted(too_big)) << too_big;
   EXPECT_EQ(store->stats().entries, 0u);
+}
+
+TEST_F(CompileCacheStoreTest, UnderConcurrentWritesAndReadsTheStoreStaysWithinItsBound) {
+  auto store = Open(10'000);
+  // Bodies are spooled first (as the HTTP server does), then eight writers and readers at once.
+  constexpr int kThreads = 8, kPerThread = 50;
+  std::vector<std::vector<fs::path>> bodies(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) bodies[t].push_back(Body(*store, 100 + 10 * (i % 7)));
+  }
+  std::atomic<bool> over_bound{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string key = "k" + std::to_string(t) + "a" + std::to_string(i) + "0000000";
+        EXPECT_TRUE(store->Put(t % 2 ? kAlice : kBob, key, bodies[t][i]).ok());
+        store->Get(t % 2 ? kAlice : kBob, "k" + std::to_string(t) + "a" + std::to_string(i / 2) + "0000000");
+        if (store->stats().bytes > 10'000) over_bound = true;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_FALSE(over_bound);
+  // What is on disk is what the store counts, within the bound.
+  uint64_t on_disk = 0, files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "store")) {
+    if (entry.is_regular_file() && entry.path().parent_path().filename() != ".spool") {
+      on_disk += entry.file_size();
+      ++files;
+    }
+  }
+  const CompileCacheStoreStats stats = store->stats();
+  EXPECT_EQ(on_disk, stats.bytes);
+  EXPECT_EQ(files, stats.entries);
+  EXPECT_LE(on_disk, 10'000u);
+  EXPECT_EQ(stats.writes, static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_GT(stats.evictions, 0u);
 }
 
 TEST(CompileCacheCredentialsTest, APasswordIsTheAttemptsAndADomainKeyTheDomains) {
