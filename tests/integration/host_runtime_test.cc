@@ -185,6 +185,11 @@ TEST_F(HostRuntimeIntegrationTest, ADeadAgentsLeftoverRunIsFoundByLabelAndKilled
   fs::create_directories(dir_ / "host-runs" / "cwb-left-a1");
   std::ofstream(dir_ / "host-runs" / "cwb-left-a1" / "labels") << "cwb.agent=agent-dead\n";
   MustRun({"sh", "-c", "setsid -f sleep 600 >/dev/null 2>&1 </dev/null"}, {{"CWB_HOST_RUN", "cwb-left-a1"}});
+  // setsid -f returns before its child has exec'd (its environment unreadable meanwhile): wait for it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (HostRunProcesses("cwb-left-a1").empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   ASSERT_FALSE(HostRunProcesses("cwb-left-a1").empty());
   absl::StatusOr<std::vector<std::string>> left = (*runtime)->ListContainers("cwb.agent", "agent-dead");
   ASSERT_TRUE(left.ok());

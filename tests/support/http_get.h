@@ -1,4 +1,4 @@
-// A plain HTTP/1.1 GET for tests (Boost.Beast, synchronous): status, headers and body.
+// Plain HTTP/1.1 requests for tests (Boost.Beast, synchronous): status, headers and body.
 #pragma once
 
 #include <map>
@@ -17,9 +17,10 @@ struct HttpAnswer {
   std::string body;
 };
 
-// `address`: "host:port"; `headers`: extra request headers (e.g. Authorization).
-inline HttpAnswer HttpGet(const std::string& address, const std::string& target,
-                          const std::map<std::string, std::string>& headers = {}, const char* method = "GET") {
+// Sends `request` to `address` ("host:port") and reads the answer; a request whose sending fails
+// (a server refusing a body before reading it) still gets the answer the server wrote.
+template <class Body>
+HttpAnswer HttpExchange(const std::string& address, boost::beast::http::request<Body>& request, bool head = false) {
   namespace beast = boost::beast;
   namespace http = beast::http;
   using tcp = boost::asio::ip::tcp;
@@ -30,14 +31,14 @@ inline HttpAnswer HttpGet(const std::string& address, const std::string& target,
     beast::tcp_stream stream(io);
     const size_t colon = address.rfind(':');
     stream.connect(resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
-    http::request<http::empty_body> request(http::string_to_verb(method), target, 11);
     request.set(http::field::host, address);
-    for (const auto& [name, value] : headers) request.set(name, value);
-    http::write(stream, request);
+    request.prepare_payload();
+    beast::error_code write_error;
+    http::write(stream, request, write_error);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(1ull << 30);
-    parser.skip(std::string(method) == "HEAD");
+    parser.skip(head);
     http::read(stream, buffer, parser);
     const auto& response = parser.get();
     answer.status = static_cast<int>(response.result_int());
@@ -51,36 +52,23 @@ inline HttpAnswer HttpGet(const std::string& address, const std::string& target,
   return answer;
 }
 
-// A PUT of `body` to the server at `address`: its status, headers and body.
+// A GET (or `method`) of `target`; `headers`: extra request headers (e.g. Authorization).
+inline HttpAnswer HttpGet(const std::string& address, const std::string& target,
+                          const std::map<std::string, std::string>& headers = {}, const char* method = "GET") {
+  namespace http = boost::beast::http;
+  http::request<http::empty_body> request(http::string_to_verb(method), target, 11);
+  for (const auto& [name, value] : headers) request.set(name, value);
+  return HttpExchange(address, request, std::string(method) == "HEAD");
+}
+
+// A PUT of `body` to `target`.
 inline HttpAnswer HttpPut(const std::string& address, const std::string& target, const std::string& body,
                           const std::map<std::string, std::string>& headers = {}) {
-  namespace beast = boost::beast;
-  namespace http = beast::http;
-  using tcp = boost::asio::ip::tcp;
-  HttpAnswer answer;
-  try {
-    boost::asio::io_context io;
-    tcp::resolver resolver(io);
-    beast::tcp_stream stream(io);
-    const size_t colon = address.rfind(':');
-    stream.connect(resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
-    http::request<http::string_body> request(http::verb::put, target, 11);
-    request.set(http::field::host, address);
-    for (const auto& [name, value] : headers) request.set(name, value);
-    request.body() = body;
-    request.prepare_payload();
-    beast::error_code write_error;
-    http::write(stream, request, write_error);  // a refused PUT may be answered before its body is read
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    http::read(stream, buffer, parser);
-    answer.status = static_cast<int>(parser.get().result_int());
-    for (const auto& field : parser.get()) answer.headers[std::string(field.name_string())] = std::string(field.value());
-    answer.body = parser.get().body();
-  } catch (const std::exception& e) {
-    answer.body = e.what();
-  }
-  return answer;
+  namespace http = boost::beast::http;
+  http::request<http::string_body> request(http::verb::put, target, 11);
+  for (const auto& [name, value] : headers) request.set(name, value);
+  request.body() = body;
+  return HttpExchange(address, request);
 }
 
 }  // namespace cwb::testing
