@@ -22,16 +22,7 @@ work=$(mktemp -d /tmp/cwb-cache.XXXXXX)
 logs=${CWB_CACHE_LOGS:-$work}
 mkdir -p "$logs"
 export PATH="$bin:$PATH"  # the carried ccache, for the builds the agents start
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
-step() { printf '\n== %s\n' "$*"; }
-wait_for() {  # wait_for FILE REGEX: prints the first match
-  for _ in $(seq 1 600); do
-    if m=$(grep -oE "$2" "$1" | head -n1) && [ -n "$m" ]; then echo "$m"; return 0; fi
-    sleep 0.1
-  done
-  echo "timed out waiting for /$2/ in $1" >&2; cat "$1" >&2; return 1
-}
+source tests/gpu/lib.sh
 
 step "host, source, ccache"
 nvidia-smi --query-gpu=index,name --format=csv,noheader

@@ -22,16 +22,7 @@ python=${CWB_GPU_PYTHON:-$(command -v python3)}
 work=$(mktemp -d /tmp/cwb-split.XXXXXX)
 logs=${CWB_SPLIT_LOGS:-$work}
 mkdir -p "$logs"
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
-step() { printf '\n== %s\n' "$*"; }
-wait_for() {  # wait_for FILE REGEX: prints the first match
-  for _ in $(seq 1 600); do
-    if m=$(grep -oE "$2" "$1" | head -n1) && [ -n "$m" ]; then echo "$m"; return 0; fi
-    sleep 0.1
-  done
-  echo "timed out waiting for /$2/ in $1" >&2; cat "$1" >&2; return 1
-}
+source tests/gpu/lib.sh
 
 py_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 torch_version=$("$python" -c 'import torch; print(".".join(torch.__version__.split("+")[0].split(".")[:2]))')
