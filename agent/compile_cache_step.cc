@@ -1,5 +1,6 @@
 // BuildPipeline's part in the compile cache: the settings of a build attempt, and what the cache
 // did for it (compile_cache_setup.h).
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -32,10 +33,11 @@ std::optional<v1::CompileCacheStats> BuildPipeline::CompileCacheStatsOf(const fs
   std::error_code error;
   if (!fs::is_regular_file(fs::symlink_status(file, error))) return std::nullopt;
   // The build wrote it: read a bounded amount (a line per counter of each compiler call).
-  constexpr std::streamsize kLimit = 64 << 20;
+  constexpr uintmax_t kLimit = 64 << 20;
+  const uintmax_t size = fs::file_size(file, error);
   std::ifstream in(file, std::ios::binary);
-  std::string text(static_cast<size_t>(kLimit), '\0');
-  in.read(text.data(), kLimit);
+  std::string text(static_cast<size_t>(error ? 0 : std::min(size, kLimit)), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<size_t>(in.gcount()));
   fs::remove(file, error);
   v1::CompileCacheStats stats = ParseCcacheStatsLog(text);
