@@ -117,6 +117,7 @@ void AgentDaemon::Report(CoordinatorSession& session, Cancellation& session_done
       for (const std::string& name : uploaded) status->add_artifact_filenames(name);
       if (result.use.has_value()) *status->mutable_use() = *result.use;
       if (result.compile_cache.has_value()) *status->mutable_compile_cache() = *result.compile_cache;
+      if (result.audit.has_value()) *status->mutable_audit() = *result.audit;
       if (!session.Send(message)) return;
     }
     // The wheels now live on the coordinator (or were not wanted).

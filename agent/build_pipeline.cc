@@ -534,12 +534,21 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
   }
   if (exit->exit_code != 0) return fail_step(BuildFailure(workspace / "out", *exit), "build");
 
-  // 5. The wheels: moved out of the container's reach, labelled, digested.
+  // 5. The wheels: moved out of the container's reach, audited, labelled, digested.
   absl::StatusOr<std::vector<fs::path>> moved = MoveWheels(workspace / "out", artifacts, log);
   if (!moved.ok()) return fail(moved.status());
   if (moved->empty()) {
     return finish(TaskOutcome::kFailed, absl::StrCat("the build succeeded but left no wheel in ", kOut));
   }
+  // 5a. The release gate: every ELF file's symbols resolved where the wheels will be imported;
+  // the platform tag the task asks for (pipeline order: after repair, before labelling).
+  absl::StatusOr<v1::AuditSummary> audited = AuditWheels(run, image.tag(), *moved, workspace, log, stop);
+  if (!audited.ok()) {
+    if (stop.cancelled()) return finish(TaskOutcome::kCancelled, "");
+    return fail_step(absl::StrCat("the release gate failed: ", audited.status().message()), "audit");
+  }
+  result.audit = *audited;
+  if (!audited->passed()) return finish(TaskOutcome::kFailed, absl::StrCat("the release gate refused the wheels: ", audited->problem()));
   for (fs::path& wheel : *moved) {
     if (!spec.local_version().empty()) {
       absl::StatusOr<fs::path> labelled = RelabelWheel(wheel, spec.local_version());

@@ -65,7 +65,12 @@ struct PipelineOptions {
   // (watchdog.h), started with `spawn`; empty: builds run without one.
   std::vector<std::string> watchdog_command;
   std::function<absl::Status(const std::vector<std::string>& argv)> spawn = SpawnDetached;
+  // The release gate's static helper, run where the wheels will be imported (DefaultAuditTool()).
+  std::filesystem::path audit_tool;
 };
+
+// cwb-audit as installed beside the running program: <dir>/../libexec/cwb/cwb-audit.
+std::filesystem::path DefaultAuditTool();
 
 struct BuiltWheel {
   std::filesystem::path path;
@@ -90,6 +95,8 @@ struct TaskResult {
   std::optional<v1::ResourceUse> use;
   // What the compile cache did for the build (ccache's stats log), when it compiled through it.
   std::optional<v1::CompileCacheStats> compile_cache;
+  // What the release gate found in the wheels (audit_step.cc), when it ran.
+  std::optional<v1::AuditSummary> audit;
 };
 
 struct TaskRun {
@@ -180,6 +187,12 @@ class BuildPipeline {
                                           const std::vector<std::pair<std::string, std::string>>& secret_env,
                                           const std::filesystem::path& workspace,
                                           const std::filesystem::path& artifacts, LogSink& log, Cancellation& stop);
+  // The release gate (audit_step.cc): `wheels` (the build's, after repair) checked by cwb-audit in a
+  // fresh container of `image` (or on the host), each retagged as the task's platform_tag asks
+  // (paths updated); the summary, or the failure naming the symbol, library or policy.
+  absl::StatusOr<v1::AuditSummary> AuditWheels(const TaskRun& run, const std::string& image,
+                                               std::vector<std::filesystem::path>& wheels,
+                                               const std::filesystem::path& workspace, LogSink& log, Cancellation& stop);
   void Count(const char* name, const char* help);
 
   ContainerRuntime& runtime_;

@@ -17,6 +17,10 @@ inline constexpr char kPipCache[] = "/cwb/cache/pip";
 inline constexpr char kCcache[] = "/cwb/cache/ccache";
 inline constexpr char kWheels[] = "/cwb/wheels";  // the smoke test's wheels
 inline constexpr char kTestDir[] = "/cwb/test";   // the smoke test's working directory
+// The release gate's run: its helper (read-only), the wheels' ELF members (read-only), its report.
+inline constexpr char kAuditTools[] = "/cwb/tools";
+inline constexpr char kAuditIn[] = "/cwb/audit-in";
+inline constexpr char kAuditOut[] = "/cwb/audit-out";
 // The compile cache: the trust domain's key (in the control files), ccache's stats log (in the output).
 inline constexpr char kCompileCacheKeyFile[] = "compile-cache.key";
 inline constexpr char kCompileCacheStatsLog[] = ".cwb-ccache-stats";

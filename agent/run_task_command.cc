@@ -73,6 +73,7 @@ absl::Status PrepareLocalBuild(const RuntimeOptions& runtime, const std::vector<
     pipeline->host = *host;
   }
   if (pipeline->watchdog_command.empty()) pipeline->watchdog_command = {SelfExecutable()};
+  if (pipeline->audit_tool.empty()) pipeline->audit_tool = DefaultAuditTool();
   return absl::OkStatus();
 }
 

@@ -1,8 +1,7 @@
 #include "agent/wheel_relabel.h"
 
-#include <zip.h>
-
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -11,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/zip_archive.h"
 #include "common/base/atomic_file.h"
 #include "common/base/digest.h"
 #include "common/base/status_macros.h"
@@ -21,47 +21,6 @@ namespace cwb {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct ZipCloser {
-  void operator()(zip_t* archive) const { zip_discard(archive); }
-};
-using ZipPtr = std::unique_ptr<zip_t, ZipCloser>;
-
-absl::Status ZipError(zip_t* archive, const std::string& what, const fs::path& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path.string(), ": ", zip_strerror(archive)));
-}
-
-absl::StatusOr<ZipPtr> OpenZip(const fs::path& path, int flags) {
-  int code = 0;
-  zip_t* archive = zip_open(path.c_str(), flags, &code);
-  if (archive == nullptr) {
-    zip_error_t error;
-    zip_error_init_with_code(&error, code);
-    absl::Status status = absl::InvalidArgumentError(
-        absl::StrCat("cannot open ", path.filename().string(), " as a zip archive: ", zip_error_strerror(&error)));
-    zip_error_fini(&error);
-    return status;
-  }
-  return ZipPtr(archive);
-}
-
-// The name of entry `index`; "" when the archive has none for it.
-std::string EntryName(zip_t* archive, zip_uint64_t index) {
-  const char* name = zip_get_name(archive, index, ZIP_FL_ENC_GUESS);
-  return name == nullptr ? "" : name;
-}
-
-absl::StatusOr<std::string> ReadEntry(zip_t* archive, zip_uint64_t index, const fs::path& path) {
-  zip_stat_t stat;
-  if (zip_stat_index(archive, index, 0, &stat) != 0) return ZipError(archive, "cannot stat an entry of", path);
-  std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> file(zip_fopen_index(archive, index, 0), &zip_fclose);
-  if (!file) return ZipError(archive, "cannot read an entry of", path);
-  std::string data(stat.size, '\0');
-  if (zip_fread(file.get(), data.data(), data.size()) != static_cast<zip_int64_t>(data.size())) {
-    return ZipError(archive, "cannot read an entry of", path);
-  }
-  return data;
-}
 
 // One RECORD row: path, hash, size (CSV; fields holding ',' or '"' are quoted).
 std::vector<std::string> SplitCsvRow(const std::string& line) {
@@ -155,11 +114,10 @@ bool IsRecordSignature(const std::string& entry, const std::string& dist_info) {
   return entry == absl::StrCat(dist_info, "/RECORD.jws") || entry == absl::StrCat(dist_info, "/RECORD.p7s");
 }
 
-// RECORD with every path renamed, METADATA's hash and size those of `metadata`, RECORD's own line
-// unhashed, and signature lines dropped.
+// RECORD with every path renamed, the hash and size of each rewritten entry (by its new name) those
+// of its new text, RECORD's own line unhashed, and signature lines dropped.
 absl::StatusOr<std::string> RewriteRecord(const std::string& record, const Renames& renames, const std::string& dist_info,
-                                          const std::string& metadata) {
-  const std::string metadata_name = renames.Apply(absl::StrCat(dist_info, "/METADATA"));
+                                          const std::map<std::string, const std::string*>& rewritten) {
   const std::string record_name = renames.Apply(absl::StrCat(dist_info, "/RECORD"));
   std::string out;
   for (std::string line : std::vector<std::string>(absl::StrSplit(record, '\n', absl::SkipEmpty()))) {
@@ -171,9 +129,9 @@ absl::StatusOr<std::string> RewriteRecord(const std::string& record, const Renam
     }
     if (IsRecordSignature(fields[0], dist_info)) continue;
     fields[0] = renames.Apply(fields[0]);
-    if (fields[0] == metadata_name) {
-      fields[1] = RecordHash(metadata);
-      fields[2] = std::to_string(metadata.size());
+    if (auto it = rewritten.find(fields[0]); it != rewritten.end()) {
+      fields[1] = RecordHash(*it->second);
+      fields[2] = std::to_string(it->second->size());
     } else if (fields[0] == record_name) {
       fields[1].clear();
       fields[2].clear();
@@ -183,27 +141,45 @@ absl::StatusOr<std::string> RewriteRecord(const std::string& record, const Renam
   return out;
 }
 
-}  // namespace
-
-std::string LabelledVersion(const std::string& version, const std::string& label) {
-  const size_t plus = version.find('+');
-  if (plus == std::string::npos) return absl::StrCat(version, "+", label);
-  const std::string local = version.substr(plus + 1);
-  if (local == label || local.ends_with(absl::StrCat(".", label))) return std::string(version);
-  return absl::StrCat(version, ".", label);
+// The WHEEL file with the platform of every Tag line ("cp311-cp311-linux_x86_64") set to `platform`.
+absl::Status SetWheelTags(std::string& wheel_file, const std::string& platform) {
+  std::string out;
+  bool any = false;
+  for (std::string line : std::vector<std::string>(absl::StrSplit(wheel_file, '\n'))) {
+    const bool cr = line.ends_with('\r');
+    if (cr) line.pop_back();
+    if (line.starts_with("Tag:")) {
+      const std::string tag(absl::StripAsciiWhitespace(line.substr(4)));
+      const size_t second_dash = tag.find('-', tag.find('-') + 1);
+      if (tag.find('-') == std::string::npos || second_dash == std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat("WHEEL has a malformed Tag: ", tag));
+      }
+      line = absl::StrCat("Tag: ", tag.substr(0, second_dash + 1), platform);
+      any = true;
+    }
+    absl::StrAppend(&out, line, cr ? "\r" : "", "\n");
+  }
+  if (!any) return absl::InvalidArgumentError("WHEEL has no Tag");
+  out.pop_back();  // the split's last piece had no newline
+  wheel_file = std::move(out);
+  return absl::OkStatus();
 }
 
-absl::StatusOr<fs::path> RelabelWheel(const fs::path& wheel, const std::string& label) {
-  if (ValidationError error = ValidateLocalVersionLabel(label)) return absl::InvalidArgumentError(*error);
-  ASSIGN_OR_RETURN(WheelName name, ParseWheelFilename(wheel.filename().string()));
-  const std::string new_version = LabelledVersion(name.version, label);
-  if (new_version == name.version) return wheel;
+// What RewriteWheel changes: the version (local label added), the platform tag, or both.
+struct WheelEdit {
+  std::string version;   // the new version; the old one to keep it
+  std::string platform;  // the new platform tag; "" to keep it
+};
+
+// Writes `wheel` with `edit` applied beside it (complete or not at all: temp, fsync, rename),
+// removes the original and returns the new path.
+absl::StatusOr<fs::path> RewriteWheel(const fs::path& wheel, const WheelName& name, const WheelEdit& edit) {
   ASSIGN_OR_RETURN(ZipPtr source, OpenZip(wheel, ZIP_RDONLY | ZIP_CHECKCONS));
   const auto invalid = [&](const std::string& why) {
     return absl::InvalidArgumentError(absl::StrCat(wheel.filename().string(), " is not a well-formed wheel: ", why));
   };
 
-  // The one .dist-info directory, with METADATA and RECORD.
+  // The one .dist-info directory, with METADATA, RECORD and WHEEL.
   const zip_int64_t count = zip_get_num_entries(source.get(), 0);
   std::optional<std::string> dist_info;
   for (zip_int64_t i = 0; i < count; ++i) {
@@ -220,26 +196,37 @@ absl::StatusOr<fs::path> RelabelWheel(const fs::path& wheel, const std::string& 
   if (dash == std::string::npos) return invalid(absl::StrCat("'", *dist_info, "' names no version"));
   const std::string metadata_name = absl::StrCat(*dist_info, "/METADATA");
   const std::string record_name = absl::StrCat(*dist_info, "/RECORD");
+  const std::string wheel_name = absl::StrCat(*dist_info, "/WHEEL");
   const zip_int64_t metadata_index = zip_name_locate(source.get(), metadata_name.c_str(), 0);
   const zip_int64_t record_index = zip_name_locate(source.get(), record_name.c_str(), 0);
+  const zip_int64_t wheel_index = zip_name_locate(source.get(), wheel_name.c_str(), 0);
   if (metadata_index < 0) return invalid(absl::StrCat("no ", metadata_name));
   if (record_index < 0) return invalid(absl::StrCat("no ", record_name));
+  if (!edit.platform.empty() && wheel_index < 0) return invalid(absl::StrCat("no ", wheel_name));
 
   ASSIGN_OR_RETURN(std::string metadata, ReadEntry(source.get(), metadata_index, wheel));
-  if (absl::Status s = SetMetadataVersion(metadata, name.version, new_version); !s.ok()) return invalid(std::string(s.message()));
+  if (absl::Status s = SetMetadataVersion(metadata, name.version, edit.version); !s.ok()) return invalid(std::string(s.message()));
+  std::string wheel_file;
+  if (!edit.platform.empty()) {
+    ASSIGN_OR_RETURN(wheel_file, ReadEntry(source.get(), wheel_index, wheel));
+    if (absl::Status s = SetWheelTags(wheel_file, edit.platform); !s.ok()) return invalid(std::string(s.message()));
+  }
 
-  const Renames renames{absl::StrCat(stem, "."), absl::StrCat(stem.substr(0, dash), "-", new_version, ".")};
+  const Renames renames{absl::StrCat(stem, "."), absl::StrCat(stem.substr(0, dash), "-", edit.version, ".")};
+  std::map<std::string, const std::string*> rewritten = {{renames.Apply(metadata_name), &metadata}};
+  if (!edit.platform.empty()) rewritten[renames.Apply(wheel_name)] = &wheel_file;
 
   ASSIGN_OR_RETURN(std::string record, ReadEntry(source.get(), record_index, wheel));
-  absl::StatusOr<std::string> new_record = RewriteRecord(record, renames, *dist_info, metadata);
+  absl::StatusOr<std::string> new_record = RewriteRecord(record, renames, *dist_info, rewritten);
   if (!new_record.ok()) return invalid(std::string(new_record.status().message()));
 
-  // The new archive: every entry in its order, renamed; METADATA and RECORD with their new text,
-  // the others copied still compressed, with their times and permissions.
-  WheelName labelled_name = name;
-  labelled_name.version = new_version;
-  const fs::path labelled = wheel.parent_path() / WheelFilename(labelled_name);
-  const fs::path temp = TempPathFor(labelled);
+  // The new archive: every entry in its order, renamed; METADATA, WHEEL and RECORD with their new
+  // text, the others copied still compressed, with their times and permissions.
+  WheelName new_name = name;
+  new_name.version = edit.version;
+  if (!edit.platform.empty()) new_name.platform_tag = edit.platform;
+  const fs::path rewritten_path = wheel.parent_path() / WheelFilename(new_name);
+  const fs::path temp = TempPathFor(rewritten_path);
   ASSIGN_OR_RETURN(ZipPtr target, OpenZip(temp, ZIP_CREATE | ZIP_EXCL));
   for (zip_int64_t i = 0; i < count; ++i) {
     const std::string entry = EntryName(source.get(), i);
@@ -252,7 +239,10 @@ absl::StatusOr<fs::path> RelabelWheel(const fs::path& wheel, const std::string& 
     if (entry.ends_with('/')) {
       added = zip_dir_add(target.get(), renamed.c_str(), ZIP_FL_ENC_UTF_8);
     } else {
-      const std::string* text = i == metadata_index ? &metadata : i == record_index ? &*new_record : nullptr;
+      const std::string* text = i == metadata_index                              ? &metadata
+                                : i == record_index                              ? &*new_record
+                                : (i == wheel_index && !edit.platform.empty()) ? &wheel_file
+                                                                                 : nullptr;
       zip_source_t* data = text != nullptr ? zip_source_buffer(target.get(), text->data(), text->size(), 0)
                                            : zip_source_zip(target.get(), source.get(), i, ZIP_FL_COMPRESSED, 0, -1);
       if (data == nullptr) return ZipError(target.get(), "cannot copy an entry into", temp);
@@ -280,11 +270,40 @@ absl::StatusOr<fs::path> RelabelWheel(const fs::path& wheel, const std::string& 
     return status;
   }
   (void)target.release();  // closed
-  RETURN_IF_ERROR(CommitTempFile(temp, labelled));
-  std::error_code error;
-  fs::remove(wheel, error);
-  if (error) return absl::InternalError(absl::StrCat("cannot remove ", wheel.string(), ": ", error.message()));
-  return labelled;
+  RETURN_IF_ERROR(CommitTempFile(temp, rewritten_path));
+  if (rewritten_path != wheel) {
+    std::error_code error;
+    fs::remove(wheel, error);
+    if (error) return absl::InternalError(absl::StrCat("cannot remove ", wheel.string(), ": ", error.message()));
+  }
+  return rewritten_path;
+}
+
+}  // namespace
+
+std::string LabelledVersion(const std::string& version, const std::string& label) {
+  const size_t plus = version.find('+');
+  if (plus == std::string::npos) return absl::StrCat(version, "+", label);
+  const std::string local = version.substr(plus + 1);
+  if (local == label || local.ends_with(absl::StrCat(".", label))) return std::string(version);
+  return absl::StrCat(version, ".", label);
+}
+
+absl::StatusOr<fs::path> RelabelWheel(const fs::path& wheel, const std::string& label) {
+  if (ValidationError error = ValidateLocalVersionLabel(label)) return absl::InvalidArgumentError(*error);
+  ASSIGN_OR_RETURN(WheelName name, ParseWheelFilename(wheel.filename().string()));
+  const std::string new_version = LabelledVersion(name.version, label);
+  if (new_version == name.version) return wheel;
+  return RewriteWheel(wheel, name, {new_version, ""});
+}
+
+absl::StatusOr<fs::path> RetagWheel(const fs::path& wheel, const std::string& platform_tag) {
+  if (platform_tag.empty() || platform_tag.find_first_of("-/ \\") != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid platform tag '", platform_tag, "'"));
+  }
+  ASSIGN_OR_RETURN(WheelName name, ParseWheelFilename(wheel.filename().string()));
+  if (name.platform_tag == platform_tag) return wheel;
+  return RewriteWheel(wheel, name, {name.version, platform_tag});
 }
 
 }  // namespace cwb

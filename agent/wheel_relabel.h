@@ -1,3 +1,4 @@
+// Rewrites a built wheel's name and .dist-info: its local version label, and its platform tag.
 // Gives a built wheel a local version label, as prebuilt CUDA wheels carry their variant:
 // flash_attn-2.6.3-cp312-cp312-linux_x86_64.whl becomes
 // flash_attn-2.6.3+cu124torch2.5-cp312-cp312-linux_x86_64.whl. The archive is rewritten, not just
@@ -27,5 +28,10 @@ std::string LabelledVersion(const std::string& version, const std::string& label
 // METADATA and RECORD, or a METADATA version that differs from the file name's).
 absl::StatusOr<std::filesystem::path> RelabelWheel(const std::filesystem::path& wheel,
                                                    const std::string& label);
+
+// Gives the wheel platform tag `platform_tag` ("manylinux_2_17_x86_64"), the release gate's retag:
+// the file name and every Tag line of WHEEL say it, RECORD has WHEEL's new sha256 and size. Written
+// as RelabelWheel writes (the original removed); `wheel` itself when it already has that tag.
+absl::StatusOr<std::filesystem::path> RetagWheel(const std::filesystem::path& wheel, const std::string& platform_tag);
 
 }  // namespace cwb

@@ -136,6 +136,7 @@ void Coordinator::EndTask(TaskRecord& task, const v1::TaskStatusUpdate& update) 
     metrics_.ObserveCompileCache(task.info.agent_id(), update.compile_cache());
     agents_.AddCompileCache(task.info.agent_id(), update.compile_cache());
   }
+  if (update.has_audit()) *task.info.mutable_audit() = update.audit();
   // A smoke test's time and use say nothing of the target's build.
   if (step != v1::TASK_STEP_TEST) {
     history_.Record(task.info, state == v1::TASK_STATE_SUCCEEDED || state == v1::TASK_STATE_BUILT, changes_.batch());

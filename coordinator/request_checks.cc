@@ -103,6 +103,7 @@ class PlanChecker {
     Each(where + ".secret_env", spec.secret_env(), text, ValidateSecretName);
     Text(where + ".local_version", spec.local_version(), text, false, ValidateLocalVersionLabel);
     Text(where + ".repair_command", spec.repair_command(), command, false, ValidateBuildCommand);
+    Text(where + ".platform_tag", spec.platform_tag(), text, false, ValidatePlatformTagSetting);
     Text(where + ".test_command", spec.test_command(), command, false, ValidateBuildCommand);
     Each(where + ".test_dependencies", spec.test_dependencies(), text, ValidatePipRequirement);
     Image(where + ".image", spec.image());

@@ -14,7 +14,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   libyaml-cpp-dev libboost-dev libboost-filesystem-dev
   libsqlite3-dev libkainjow-mustache-dev libcli11-dev libssl-dev libjemalloc-dev libzip-dev libre2-dev
-  libhiredis-dev
+  libhiredis-dev libelf-dev
   # container builds (podman as root with runc) and the local base image
   podman runc catatonit fuse-overlayfs uidmap debootstrap
 )

@@ -77,6 +77,7 @@ struct ProjectConfig {
   // The build must see a GPU (it holds one, and tests in the same attempt); CUDA builds need none.
   bool build_needs_gpu = false;
   std::optional<bool> compile_cache;  // unset: the config's
+  std::optional<std::string> platform_tag;  // unset: the config's
   SourceLocation location;
   std::string key_path;  // "projects[i]"
 };
@@ -115,6 +116,10 @@ struct Config {
   bool allow_untested = false;
   // Builds compile through ccache (C, C++, nvcc), shared by the cluster within a trust domain.
   bool compile_cache = true;
+  // The wheels' platform tag after the release gate: "linux" (as built), "manylinux" (the oldest
+  // manylinux_2_X the audit finds) or "manylinux_2_X" (that one, refused when the audit finds it
+  // needs a newer one).
+  std::string platform_tag = "linux";
   uint32_t max_parallel = 0;            // tasks of one build assigned or running at once; 0: no limit
   // pytorch_compatibility: releases replacing or adding to the built-in table.
   std::map<std::string, TorchSupport> compatibility;

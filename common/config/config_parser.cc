@@ -18,16 +18,17 @@
 namespace cwb {
 namespace {
 
-constexpr std::array<std::string_view, 16> kTopLevelKeys = {
+constexpr std::array<std::string_view, 17> kTopLevelKeys = {
     "output_dir_host", "build_target", "build_matrix",  "projects",           "pytorch_base_images",
     "apt_packages",    "pip_packages", "env",           "dockerfile_template", "fail_fast",
     "max_parallel",    "pytorch_compatibility", "local_version", "repair_command", "allow_untested",
-    "compile_cache"};
+    "compile_cache", "platform_tag"};
 constexpr std::array<std::string_view, 2> kCompatibilityKeys = {"python", "cuda"};
-constexpr std::array<std::string_view, 15> kProjectKeys = {
+constexpr std::array<std::string_view, 16> kProjectKeys = {
     "name",          "repo_url",       "repo_ref",     "build_command",    "dependencies",
     "env",           "matrix",         "labels",       "secret_env",       "local_version",
-    "repair_command", "test_command", "test_dependencies", "build_needs_gpu", "compile_cache"};
+    "repair_command", "test_command", "test_dependencies", "build_needs_gpu", "compile_cache",
+    "platform_tag"};
 constexpr std::array<std::string_view, 5> kMatrixReservedKeys = {
     kPythonAxis, kCudaAxis, kTorchAxis, "include", "exclude"};
 
@@ -110,6 +111,9 @@ class Parser : public YamlReader {
     if (auto it = top.find("pytorch_compatibility"); it != top.end()) ParseCompatibility(it->second, config);
     if (auto it = top.find("local_version"); it != top.end()) {
       config.local_version = LocalVersion(it->second, "local_version");
+    }
+    if (auto it = top.find("platform_tag"); it != top.end()) {
+      if (auto v = CheckedScalar(it->second, "platform_tag", &ValidatePlatformTagSetting)) config.platform_tag = *v;
     }
     if (auto it = top.find("repair_command"); it != top.end() && !it->second.IsNull()) {
       if (auto v = CheckedScalar(it->second, "repair_command", &ValidateBuildCommand)) config.repair_command = *v;
@@ -409,6 +413,8 @@ class Parser : public YamlReader {
         project.test_dependencies = ScalarList(value, key_path, &ValidatePipRequirement);
       } else if (key == "build_needs_gpu") {
         project.build_needs_gpu = Flag(value, key_path);
+      } else if (key == "platform_tag") {
+        if (auto v = CheckedScalar(value, key_path, &ValidatePlatformTagSetting)) project.platform_tag = *v;
       } else if (key == "compile_cache") {
         project.compile_cache = Flag(value, key_path);
       }

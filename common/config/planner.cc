@@ -68,6 +68,7 @@ std::string TaskId(const PlannedTask& task) {
   // Added later: written only when set, so the ids of tasks without them stay as they were.
   if (!task.local_version.empty()) AppendField(canonical, "local_version", task.local_version);
   if (!task.repair_command.empty()) AppendField(canonical, "repair_command", task.repair_command);
+  if (task.platform_tag != "linux") AppendField(canonical, "platform_tag", task.platform_tag);
   if (!task.test_command.empty()) AppendField(canonical, "test_command", task.test_command);
   for (const std::string& dep : task.test_dependencies) AppendField(canonical, "test_dependency", dep);
   return Sha256Hex(canonical).substr(0, 16);
@@ -191,6 +192,7 @@ std::optional<BuildPlan> PlanBuild(const Config& config, Diagnostics& diagnostic
       task.test_dependencies = project.test_dependencies;
       task.build_needs_gpu = project.build_needs_gpu;
       task.compile_cache = project.compile_cache.value_or(config.compile_cache);
+      task.platform_tag = project.platform_tag.value_or(config.platform_tag);
       if (label_template) {
         absl::StatusOr<std::string> label = label_template->Render(axes);
         if (!label.ok()) {

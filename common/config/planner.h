@@ -35,6 +35,7 @@ struct PlannedTask {
   std::vector<std::string> secret_env;  // names only; values never leave the agents
   std::string local_version;            // the wheels' local version label; empty: none
   std::string repair_command;           // run on each built wheel; empty: none
+  std::string platform_tag = "linux";   // "linux", "manylinux" or "manylinux_2_X" (Config::platform_tag)
   std::string test_command;             // the smoke test; empty: none
   std::vector<std::string> test_dependencies;
   bool build_needs_gpu = false;  // where it runs, not what it makes: not part of the id

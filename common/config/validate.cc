@@ -144,6 +144,11 @@ ValidationError ValidateLocalVersionLabel(std::string_view v) {
   return Match(v, kPattern, "local version label", "cu124torch2.5 (letters, digits and '.')", 100);
 }
 
+ValidationError ValidatePlatformTagSetting(std::string_view v) {
+  static const RE2 kPattern(R"(linux|manylinux|manylinux_2_([5-9]|[1-9][0-9]))");
+  return Match(v, kPattern, "platform_tag", "linux, manylinux or manylinux_2_28", 40);
+}
+
 ValidationError ValidateAxisValueFor(std::string_view axis, std::string_view value) {
   if (axis == kPythonAxis) return ValidatePythonVersion(value);
   if (axis == kCudaAxis) return ValidateCudaVersion(value);

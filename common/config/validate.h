@@ -38,6 +38,8 @@ ValidationError ValidateBuildCommand(std::string_view v);    // a shell command 
 ValidationError ValidateLabel(std::string_view v);           // "gpu=h100", "pool/release"
 // A PEP 440 local version label as cwb writes it: letters and digits in '.'-separated parts.
 ValidationError ValidateLocalVersionLabel(std::string_view v);  // "cu124torch2.5cxx11abiTRUE"
+// `platform_tag`: "linux", "manylinux" or "manylinux_2_X" (PEP 600, X from 5 to 99).
+ValidationError ValidatePlatformTagSetting(std::string_view v);
 
 // Dispatches on the axis name: the three known axes get their version check, others the generic
 // axis-value check.

@@ -24,6 +24,7 @@ v1::TaskSpec ToProto(const PlannedTask& task) {
   for (const std::string& name : task.secret_env) spec.add_secret_env(name);
   spec.set_local_version(task.local_version);
   spec.set_repair_command(task.repair_command);
+  if (task.platform_tag != "linux") spec.set_platform_tag(task.platform_tag);
   spec.set_test_command(task.test_command);
   spec.set_build_needs_gpu(task.build_needs_gpu);
   spec.set_no_compile_cache(!task.compile_cache);
@@ -82,6 +83,7 @@ std::string TaskIdOf(const v1::TaskSpec& spec) {
   task.image.content_hash = spec.image().content_hash();
   task.local_version = spec.local_version();
   task.repair_command = spec.repair_command();
+  task.platform_tag = spec.platform_tag().empty() ? "linux" : spec.platform_tag();
   task.test_command = spec.test_command();
   task.test_dependencies.assign(spec.test_dependencies().begin(), spec.test_dependencies().end());
   return TaskId(task);

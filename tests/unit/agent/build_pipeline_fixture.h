@@ -49,6 +49,10 @@ inline v1::TaskSpec Spec(const std::string& cuda = "12.1") {
   return spec;
 }
 
+// What the fake builds leave as their wheel: a zip archive with no member (its end record alone),
+// which the release gate opens and finds nothing to resolve in.
+inline const std::string kEmptyWheel("PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 22);
+
 class BuildPipelineTest : public ::testing::Test {
  protected:
   BuildPipelineTest() {
@@ -63,7 +67,7 @@ class BuildPipelineTest : public ::testing::Test {
       on_line("building...");
       for (const Mount& mount : request.mounts) {
         if (mount.container_path == "/cwb/out") {
-          std::ofstream(mount.host_path / "demo-1.0-cp311-cp311-linux_x86_64.whl") << "wheel bytes";
+          std::ofstream(mount.host_path / "demo-1.0-cp311-cp311-linux_x86_64.whl") << kEmptyWheel;
         }
       }
       return 0;

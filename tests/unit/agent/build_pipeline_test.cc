@@ -22,8 +22,8 @@ TEST_F(BuildPipelineTest, BuildsImageChecksOutRunsAndCollectsTheWheel) {
   EXPECT_EQ(result.commit, kCommit);
   ASSERT_EQ(result.wheels.size(), 1u);
   EXPECT_EQ(result.wheels[0].filename, "demo-1.0-cp311-cp311-linux_x86_64.whl");
-  EXPECT_EQ(result.wheels[0].sha256, Sha256Hex("wheel bytes"));
-  EXPECT_EQ(result.wheels[0].size, 11u);
+  EXPECT_EQ(result.wheels[0].sha256, Sha256Hex(kEmptyWheel));
+  EXPECT_EQ(result.wheels[0].size, kEmptyWheel.size());
   EXPECT_EQ(result.wheels[0].path,
             paths::Artifacts(work_, "00112233aabbccdd", "a1") / result.wheels[0].filename);
   EXPECT_TRUE(fs::exists(result.wheels[0].path));
@@ -87,7 +87,7 @@ TEST_F(BuildPipelineTest, SecretsGoToTheContainerOnlyWhenTheAgentHasThem) {
   runtime_.on_run = [](const ContainerRunRequest& request, const ContainerRuntime::LineCallback& on_line) {
     on_line("leaking hf_value here");
     for (const Mount& mount : request.mounts) {
-      if (mount.container_path == "/cwb/out") std::ofstream(mount.host_path / "demo-1.0-py3-none-any.whl") << "w";
+      if (mount.container_path == "/cwb/out") std::ofstream(mount.host_path / "demo-1.0-py3-none-any.whl") << kEmptyWheel;
     }
     return 0;
   };
@@ -147,7 +147,7 @@ TEST_F(BuildPipelineTest, RuntimeWithoutImagesSkipsTheImageAndInstallsPipPackage
         std::ifstream in(mount.host_path / "requirements.txt");
         requirements.assign(std::istreambuf_iterator<char>(in), {});
       }
-      if (mount.container_path == "/cwb/out") std::ofstream(mount.host_path / "demo-1.0-py3-none-any.whl") << "w";
+      if (mount.container_path == "/cwb/out") std::ofstream(mount.host_path / "demo-1.0-py3-none-any.whl") << kEmptyWheel;
     }
     return 0;
   };

@@ -1,0 +1,35 @@
+// The oldest manylinux_2_X (PEP 600) a wheel's ELF files satisfy. X is the newest GLIBC_2.X any of
+// them needs, raised to the first policy whose distributions ship the libstdc++ (GLIBCXX_*,
+// CXXABI_*) and libgcc (GCC_*) versions they need (auditwheel's policy table: the oldest
+// distribution of each manylinux image), and to the architecture's floor (x86_64: 2.5, others:
+// 2.17, the oldest pip installs). Libraries left outside the wheel must be ones every manylinux
+// system has (the policy's list) or the torch's and CUDA's, which the wheel's users get with torch;
+// any other is a blocker, as is a version newer than the table knows or GLIBC_PRIVATE.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/audit/elf_object.h"
+#include "cwb/v1/audit.pb.h"
+
+namespace cwb::audit {
+
+// One ELF file of a wheel and what it needs from outside it.
+struct PolicyInput {
+  std::string path;          // inside the wheel
+  const ElfObject* elf = nullptr;
+  std::vector<std::string> outside;        // SONAMEs it needs from outside the wheel, not torch's
+  std::vector<std::string> torch_or_cuda;  // SONAMEs it needs that torch loads, or the CUDA driver
+};
+
+v1::ManylinuxPolicy ChoosePolicy(const std::vector<PolicyInput>& files);
+
+// The architecture name of a platform tag for ELF machine `machine` ("x86_64", "aarch64"), "" when
+// no manylinux policy covers it.
+std::string ManylinuxArch(int machine);
+
+// Whether `soname` is one of the libraries every manylinux_2_`glibc_minor` system provides.
+bool PolicyAllowsLibrary(const std::string& soname, unsigned glibc_minor);
+
+}  // namespace cwb::audit
