@@ -15,15 +15,29 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The release gate's word on a cell: the platform tags its wheels got (or satisfy), "refused", or
+// "" where it did not run.
+std::string GateText(const v1::CoverageCell& cell) {
+  if (!cell.has_audit()) return "";
+  const v1::AuditSummary& audit = cell.audit();
+  if (!audit.passed()) return "refused";
+  if (audit.elf_files() == 0) return "passed (pure)";
+  std::vector<std::string> tags;
+  for (const std::string& tag : audit.platform_tags()) {
+    if (std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.push_back(tag.empty() ? "no manylinux" : tag);
+  }
+  return absl::StrCat("passed ", absl::StrJoin(tags, ","));
+}
+
 void PrintTable(const v1::CoverageReport& report, bool colour, std::ostream& out) {
   // Extra axes become columns after the three required ones, in first-seen order.
   std::vector<std::string> extra_axes;
   for (const v1::CoverageCell& cell : report.cells()) AddExtraAxisNames(AxesFromProto(cell.axes()), extra_axes);
   std::vector<std::string> headers = {"PROJECT", "PYTHON", "CUDA", "TORCH"};
   for (const std::string& axis : extra_axes) headers.push_back(absl::AsciiStrToUpper(axis));
-  headers.insert(headers.end(), {"STATUS", "WHEEL OR REASON"});
+  headers.insert(headers.end(), {"STATUS", "GATE", "WHEEL OR REASON"});
   TextTable table(headers);
-  table.ColourStates(headers.size() - 2, colour);
+  table.ColourStates(headers.size() - 3, colour);
   for (const v1::CoverageCell& cell : report.cells()) {
     const AxisValues axes = AxesFromProto(cell.axes());
     std::vector<std::string> row = {cell.project().empty() ? "(every project)" : cell.project(),
@@ -31,6 +45,7 @@ void PrintTable(const v1::CoverageReport& report, bool colour, std::ostream& out
                                     AxisOrEmpty(axes, kTorchAxis)};
     for (const std::string& axis : extra_axes) row.push_back(FindAxis(axes, axis).value_or(""));
     row.push_back(cell.untested() ? "built (untested)" : CoverageStatusName(cell.status()));
+    row.push_back(GateText(cell));
     std::vector<std::string> wheels;
     for (const std::string& wheel : cell.wheels()) wheels.push_back(fs::path(wheel).filename().string());
     std::string detail = cell.status() == v1::COVERAGE_STATUS_BUILT ? absl::StrJoin(wheels, ", ") : cell.reason();

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "client/audit_command.h"
 #include "client/completion.h"
 #include "client/coverage_command.h"
 #include "client/exit_codes.h"
@@ -124,6 +125,16 @@ int main(int argc, char** argv) {
                           "Print Markdown for a README (wheels linked relative to the wheelhouse's parent)")
       ->excludes(coverage_json);
 
+  cwb::AuditOptions audit;
+  CLI::App* audit_cmd = app.add_subcommand(
+      "audit", "Check wheels as the release gate does: every ELF file's symbols against a torch, the manylinux policy\n"
+               "  example: cwb audit dist/*.whl --torch .venv/bin/python\n"
+               "  example: cwb audit flash_attn-2.6.3-cp312-cp312-linux_x86_64.whl --platform-tag manylinux_2_28");
+  audit_cmd->add_option("wheels", audit.wheels, "Wheels to check")->required()->check(CLI::ExistingFile);
+  audit_cmd->add_option("--torch", audit.python, "The Python whose torch the wheels are imported with (default: python3)");
+  audit_cmd->add_option("--platform-tag", audit.platform_tag, "Also check the gate would give this tag: manylinux or manylinux_2_X");
+  audit_cmd->add_flag("--json", audit.json, "Print JSON (cwb.v1.AuditReport)");
+
   cwb::LocalBuildOptions local;
   CLI::App* build_cmd = app.add_subcommand(
       "build", "Build a config's matrix on this machine (in-process coordinator and agent)\n"
@@ -171,6 +182,7 @@ int main(int argc, char** argv) {
   std::ostream& err = std::cerr;
   if (plan_cmd->parsed()) return cwb::RunPlan(plan, out, err);
   if (render_cmd->parsed()) return cwb::RunRender(render, out, err);
+  if (audit_cmd->parsed()) return cwb::AuditCommand(audit, out, err);
   if (coverage_cmd->parsed() && coverage.build_id.empty()) return cwb::CoverageCommand(coverage, remote, out, err);
   if (!build_cmd->parsed()) {
     absl::StatusOr<cwb::ConnectionSettings> resolved = cwb::ResolveConnection(remote.connection);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copies cwb's three binaries and cwb-bench (stripped), Debian's ccache when this machine has it (the
+# Copies cwb's three binaries and cwb-bench (stripped), the release gate's static cwb-audit, Debian's ccache when this machine has it (the
 # compile cache's builds use it; a GPU host without a package manager gets it this way), and the
 # shared libraries they load into DIR
 # (default .gpu-bundle): DIR/bin and DIR/lib, for a host that has none of the -dev packages (the
@@ -28,4 +28,7 @@ strip --strip-unneeded "$out"/lib/*.so* 2>/dev/null || true
 for binary in "$out"/bin/*; do
   patchelf --force-rpath --set-rpath '$ORIGIN/../lib' "$binary"
 done
+# The release gate's helper: static, beside the binaries as installed (bin/../libexec/cwb).
+mkdir -p "$out/libexec/cwb"
+strip -o "$out/libexec/cwb/cwb-audit" "$build/libexec/cwb/cwb-audit"
 echo "bundle-binaries: $(ls "$out/lib" | wc -l) libraries, $(du -sh "$out" | cut -f1) in $out"

@@ -12,6 +12,7 @@ namespace {
 
 // The status and reason a result gives its cell.
 void ApplyResult(const v1::TaskInfo& result, const WheelCheck& check, v1::CoverageCell& cell) {
+  if (result.has_audit()) *cell.mutable_audit() = result.audit();
   switch (result.state()) {
     case v1::TASK_STATE_SUCCEEDED:
       for (const v1::ArtifactInfo& artifact : result.artifacts()) {

@@ -24,7 +24,7 @@ TEST(DebPackageTest, InstallsInAFreshBookwormContainerBuildsAndStartsTheCoordina
   const fs::path dir = TestDir("debs");
   const std::string made = MustRun({(fs::path(CWB_SOURCE_DIR) / "scripts/make-debs.sh").string(), dir.string()},
                                    {{"CWB_BUILD_DIR", CWB_BUILD_DIR}});
-  for (const char* package : {"cwb_", "cwb-agent_", "cwb-coordinator_"}) {
+  for (const char* package : {"cwb_", "cwb-agent_", "cwb-coordinator_", "cwb-audit_"}) {
     EXPECT_TRUE(std::regex_search(made, std::regex(absl::StrCat("/", package, "[0-9.]+_[a-z0-9]+\\.deb"))))
         << package << " missing from:\n" << made;
   }
