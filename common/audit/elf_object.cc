@@ -69,6 +69,15 @@ std::unique_ptr<ElfObject> ElfObject::Read(const fs::path& path, std::string* er
   if (file.elf == nullptr || elf_kind(file.elf) != ELF_K_ELF) return fail("not an ELF file");
   GElf_Ehdr header;
   if (gelf_getehdr(file.elf, &header) == nullptr) return fail(elf_errmsg(-1));
+  // The section headers must be there, whole: libelf shows a file cut short as one without
+  // sections, which would pass with nothing to resolve.
+  size_t sections = 0;
+  std::error_code size_error;
+  const uintmax_t size = fs::file_size(path, size_error);
+  if (elf_getshdrnum(file.elf, &sections) != 0 || sections == 0 || size_error ||
+      header.e_shoff + static_cast<uintmax_t>(sections) * header.e_shentsize > size) {
+    return fail("its section headers are missing or cut short");
+  }
 
   auto object = std::unique_ptr<ElfObject>(new ElfObject());
   object->path_ = path;

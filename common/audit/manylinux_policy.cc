@@ -107,9 +107,9 @@ Requirement RequirementOf(const NeededVersion& need, const Policy (&policies)[N]
   return {0, ""};  // a version of another library: its own, not the platform's
 }
 
-// The first symbol `elf` imports with `need`'s version, for saying what needs it.
-std::string SymbolNeeding(const ElfObject& elf, const NeededVersion& need) {
-  for (const ImportedSymbol& symbol : elf.imports()) {
+// The first symbol of `imports` with `need`'s version, for saying what needs it.
+std::string SymbolNeeding(const std::vector<ImportedSymbol>& imports, const NeededVersion& need) {
+  for (const ImportedSymbol& symbol : imports) {
     if (symbol.version == need.version && symbol.version_file == need.file) return symbol.name;
   }
   return "";
@@ -128,9 +128,9 @@ bool PolicyAllowsLibrary(const std::string& soname, unsigned glibc_minor) { retu
 v1::ManylinuxPolicy ChoosePolicy(const std::vector<PolicyInput>& files) {
   v1::ManylinuxPolicy policy;
   if (files.empty()) return policy;
-  const std::string arch = ManylinuxArch(files.front().elf->machine());
+  const std::string arch = ManylinuxArch(files.front().machine);
   if (arch.empty()) {
-    policy.add_blockers("no manylinux policy covers ELF machine " + std::to_string(files.front().elf->machine()));
+    policy.add_blockers("no manylinux policy covers ELF machine " + std::to_string(files.front().machine));
     return policy;
   }
   unsigned minor = arch == "x86_64" ? 5 : 17;
@@ -143,16 +143,16 @@ v1::ManylinuxPolicy ChoosePolicy(const std::vector<PolicyInput>& files) {
     }
   };
   for (const PolicyInput& file : files) {
-    if (file.elf->machine() != files.front().elf->machine()) {
+    if (file.machine != files.front().machine) {
       policy.add_blockers(file.path + " is for another machine than " + files.front().path);
     }
-    for (const NeededVersion& need : file.elf->needed_versions()) {
+    for (const NeededVersion& need : *file.needed_versions) {
       const Requirement required = arch == "x86_64" ? RequirementOf(need, kX86Policies) : RequirementOf(need, kArm64Policies);
       if (!required.blocker.empty()) {
         policy.add_blockers(required.blocker + ", needed by " + file.path);
         continue;
       }
-      const std::string symbol = SymbolNeeding(*file.elf, need);
+      const std::string symbol = SymbolNeeding(*file.imports, need);
       raise(required.glibc_minor, need.version + (symbol.empty() ? "" : " (" + Demangle(symbol) + ")") + " of " +
                                       need.file + ", needed by " + file.path);
     }

@@ -17,8 +17,10 @@ namespace cwb::audit {
 
 // One ELF file of a wheel and what it needs from outside it.
 struct PolicyInput {
-  std::string path;          // inside the wheel
-  const ElfObject* elf = nullptr;
+  std::string path;  // inside the wheel
+  int machine = 0;   // e_machine
+  const std::vector<NeededVersion>* needed_versions = nullptr;  // never null
+  const std::vector<ImportedSymbol>* imports = nullptr;         // never null: what needs each version
   std::vector<std::string> outside;        // SONAMEs it needs from outside the wheel, not torch's
   std::vector<std::string> torch_or_cuda;  // SONAMEs it needs that torch loads, or the CUDA driver
 };

@@ -197,7 +197,7 @@ v1::WheelAudit AuditExtractedWheel(const fs::path& root, const std::string& whee
       continue;
     }
     Closure closure = Load(*elf, context, target, cache);
-    PolicyInput input{inside, elf, {}, {}};
+    PolicyInput input{inside, elf->machine(), &elf->needed_versions(), &elf->imports(), {}, {}};
     for (const v1::LinkedLibrary& library : closure.direct) {
       *file.add_libraries() = library;
       if (library.provider() == "missing") {

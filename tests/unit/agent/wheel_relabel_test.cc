@@ -1,6 +1,7 @@
 // RelabelWheel on wheels written here with libzip: renamed .dist-info and .data, METADATA's
 // Version, every RECORD line checked against the bytes of the new archive, permissions kept,
 // signatures dropped, nothing half-written on bad input.
+#include "agent/wheel_members.h"
 #include "agent/wheel_relabel.h"
 
 #include <sys/stat.h>
@@ -197,6 +198,59 @@ TEST_F(WheelRelabelTest, BadInputFailsAndLeavesTheWheelAsItWas) {
   WriteZip(no_metadata, {{"bare.py", "x = 1\n"}});
   EXPECT_THAT(RelabelWheel(no_metadata, "cu124").status().message(), HasSubstr("is not a well-formed wheel: no .dist-info"));
   EXPECT_TRUE(fs::exists(no_metadata));
+}
+
+TEST_F(WheelRelabelTest, RetagSetsTheFileNameEveryWheelTagAndRecordsWheelsNewHash) {
+  const fs::path wheel = MakeWheel();
+  absl::StatusOr<fs::path> retagged = RetagWheel(wheel, "manylinux_2_17_x86_64");
+  ASSERT_TRUE(retagged.ok()) << retagged.status();
+  EXPECT_EQ(retagged->filename(), "demo_pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl");
+  EXPECT_FALSE(fs::exists(wheel));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+
+  ReadBack back = ReadZip(*retagged);
+  const std::string wheel_file = back.entries["demo_pkg-1.0.dist-info/WHEEL"].first;
+  EXPECT_EQ(wheel_file, "Wheel-Version: 1.0\nTag: cp311-cp311-manylinux_2_17_x86_64\n");
+  const std::string record = back.entries["demo_pkg-1.0.dist-info/RECORD"].first;
+  EXPECT_THAT(record, HasSubstr(absl::StrCat("demo_pkg-1.0.dist-info/WHEEL,", RecordDigest(wheel_file), ",",
+                                             wheel_file.size(), "\n")));
+  EXPECT_EQ(back.entries["demo_pkg/data,with,commas.txt"].first, std::string(100000, 'x'));
+  EXPECT_EQ(back.entries["demo_pkg-1.0.data/scripts/demo-tool"].second, 0755u);
+
+  // Already so tagged: left as it is; a tag that is not one is refused.
+  EXPECT_EQ(*RetagWheel(*retagged, "manylinux_2_17_x86_64"), *retagged);
+  EXPECT_EQ(RetagWheel(*retagged, "many-linux").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(fs::exists(*retagged));
+}
+
+TEST_F(WheelRelabelTest, ARetagNeedsTheWheelFile) {
+  const fs::path wheel = dir_ / "bare-1.0-cp311-cp311-linux_x86_64.whl";
+  WriteZip(wheel, {{"bare-1.0.dist-info/METADATA", "Name: bare\nVersion: 1.0\n"}, {"bare-1.0.dist-info/RECORD", ""}});
+  EXPECT_THAT(RetagWheel(wheel, "manylinux_2_17_x86_64").status().message(), HasSubstr("no bare-1.0.dist-info/WHEEL"));
+  EXPECT_TRUE(fs::exists(wheel));
+}
+
+TEST_F(WheelRelabelTest, OnlyElfMembersAreExtractedAndNoneMayLeaveTheDirectory) {
+  const std::string elf = std::string("\x7f" "ELF", 4) + std::string(60, '\1');
+  const fs::path wheel = dir_ / "mod-1.0-cp311-cp311-linux_x86_64.whl";
+  WriteZip(wheel, {{"mod/__init__.py", "x = 1\n"}, {"mod/_native.cpython-311-x86_64-linux-gnu.so", elf},
+                   {"mod.libs/libz-1234.so.1", elf}, {"mod-1.0.dist-info/RECORD", ""}});
+  absl::StatusOr<int> extracted = ExtractElfMembers(wheel, dir_ / "out");
+  ASSERT_TRUE(extracted.ok()) << extracted.status();
+  EXPECT_EQ(*extracted, 2);
+  EXPECT_TRUE(fs::exists(dir_ / "out/mod/_native.cpython-311-x86_64-linux-gnu.so"));
+  EXPECT_TRUE(fs::exists(dir_ / "out/mod.libs/libz-1234.so.1"));
+  EXPECT_FALSE(fs::exists(dir_ / "out/mod/__init__.py"));
+
+  const fs::path evil = dir_ / "evil-1.0-cp311-cp311-linux_x86_64.whl";
+  WriteZip(evil, {{"../escaped.so", elf}});
+  absl::StatusOr<int> refused = ExtractElfMembers(evil, dir_ / "evil");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("member '../escaped.so' leaves the wheel"));
+  EXPECT_FALSE(fs::exists(dir_ / "escaped.so"));
+
+  absl::StatusOr<int> too_big = ExtractElfMembers(wheel, dir_ / "small", {.max_total_bytes = 100});
+  EXPECT_THAT(too_big.status().message(), HasSubstr("its ELF members exceed 100 bytes"));
 }
 
 }  // namespace
