@@ -4,6 +4,7 @@
 #include <elf.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -168,6 +169,42 @@ TEST_F(AuditFilesTest, ARealElfFileGivesItsNeedsAndVersionsAndADamagedOneAnError
   EXPECT_EQ(Demangle("_ZN3c106detail14torchCheckFailEPKcS2_jRKSs"),
             "c10::detail::torchCheckFail(char const*, char const*, unsigned int, std::string const&)");
   EXPECT_EQ(Demangle("memcpy"), "memcpy");
+}
+
+// The module: this test's own binary, made to need libcuda.so.1 (patchelf); the stub: a copy of
+// the system's libz named libcuda.so.1. No system directory is searched, so no driver installed
+// here can answer instead of the stub.
+TEST_F(AuditFilesTest, TheCudaDriverIsCheckedAgainstTheToolkitsStubWhereNoDriverIsInstalled) {
+  const fs::path wheel = dir_ / "wheel";
+  fs::create_directories(wheel / "pkg");
+  fs::copy_file(fs::read_symlink("/proc/self/exe"), wheel / "pkg/_C.so");
+  ASSERT_EQ(std::system(("patchelf --add-needed libcuda.so.1 " + (wheel / "pkg/_C.so").string()).c_str()), 0);
+  fs::create_directories(dir_ / "stubs");
+  fs::copy_file(fs::canonical("/lib/x86_64-linux-gnu/libz.so.1"), dir_ / "stubs/libcuda.so");
+  ASSERT_EQ(std::system(("patchelf --set-soname libcuda.so.1 " + (dir_ / "stubs/libcuda.so").string()).c_str()), 0);
+
+  AuditTarget target;
+  target.python.executable = fs::read_symlink("/proc/self/exe");
+  target.python.version = "3.11";
+  target.driver_stub = dir_ / "stubs/libcuda.so";
+  ElfCache cache;
+  v1::WheelAudit audit = AuditExtractedWheel(wheel, "pkg-1.0-cp311-cp311-linux_x86_64.whl", target, cache);
+  ASSERT_EQ(audit.files_size(), 1);
+  const auto provider_of = [](const v1::ElfAudit& file, const std::string& soname) -> std::string {
+    for (const v1::LinkedLibrary& library : file.libraries()) {
+      if (library.soname() == soname) return library.provider() + " " + library.path();
+    }
+    return "";
+  };
+  EXPECT_EQ(provider_of(audit.files(0), "libcuda.so.1"), "driver-stub " + (dir_ / "stubs/libcuda.so").string());
+  EXPECT_THAT(audit.policy().excluded(), ::testing::Contains("libcuda.so.1"));
+
+  // Without a toolkit's stub, the driver is a library not found, as any other.
+  target.driver_stub.reset();
+  ElfCache fresh;
+  audit = AuditExtractedWheel(wheel, "pkg-1.0-cp311-cp311-linux_x86_64.whl", target, fresh);
+  EXPECT_EQ(provider_of(audit.files(0), "libcuda.so.1"), "missing ");
+  EXPECT_FALSE(audit.passed());
 }
 
 TEST(AuditReportTest, TheTextNamesEachProblemAndThePolicy) {
