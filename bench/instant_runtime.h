@@ -1,5 +1,5 @@
-// A ContainerRuntime whose builds finish at once: a run writes one small wheel, named after the
-// task, into the host directory mounted at /cwb/out and exits 0. It keeps the images it "built"
+// A ContainerRuntime whose builds finish at once: a run writes one small wheel (an empty zip),
+// named after the task, into the host directory mounted at /cwb/out and exits 0. It keeps the images it "built"
 // and counts image builds and runs, so the cache benchmark can show what was built and what was
 // not, with the real agent, pipeline and git around it.
 #pragma once
@@ -15,6 +15,16 @@ namespace cwb::bench {
 
 class InstantRuntime final : public ContainerRuntime {
  public:
+  // A zip archive without members (its end record alone) whose comment is `comment`: each task's
+  // wheel differs, and the release gate opens it and finds nothing to resolve.
+  static std::string EmptyZipWithComment(const std::string& comment) {
+    std::string zip("PK\x05\x06", 4);
+    zip.append(16, '\0');
+    zip.push_back(static_cast<char>(comment.size() & 0xff));
+    zip.push_back(static_cast<char>((comment.size() >> 8) & 0xff));
+    return zip + comment;
+  }
+
   std::string name() const override { return "instant"; }
 
   absl::StatusOr<bool> ImageExists(const std::string& tag) override {
@@ -36,7 +46,8 @@ class InstantRuntime final : public ContainerRuntime {
     }
     for (const Mount& mount : request.mounts) {
       if (mount.container_path == "/cwb/out") {
-        std::ofstream(mount.host_path / ("instant-1.0+" + task + "-py3-none-any.whl")) << "wheel of " << task;
+        std::ofstream(mount.host_path / ("instant-1.0+" + task + "-py3-none-any.whl"), std::ios::binary)
+            << EmptyZipWithComment("wheel of " + task);
       }
     }
     on_line("built at once");
