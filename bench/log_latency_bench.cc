@@ -101,7 +101,8 @@ void RunLogLatencyBench(const BenchContext& context, Report& report) {
       context.base_image,
       absl::StrCat("sleep 1; for i in $(seq ", lines,
                    "); do echo \"cwb-tick $(date +%s%N)\"; sleep 0.05; done; "
-                   "echo wheel > \"$CWB_OUT/ticker-1.0-py3-none-any.whl\""));
+                   "python3 -c \"import sys, zipfile; zipfile.ZipFile(sys.argv[1], 'w').close()\" "
+                   "\"$CWB_OUT/ticker-1.0-py3-none-any.whl\""));
   context.log() << "log latency: " << lines << " lines from a podman container\n" << std::flush;
   absl::StatusOr<std::string> build = Submit(coordinator.address(), config, /*no_cache=*/true);
   absl::StatusOr<v1::BuildInfo> submitted =

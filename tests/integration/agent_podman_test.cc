@@ -52,6 +52,7 @@ class AgentPodmanTest : public ::testing::Test {
     options.host = ProbeHostResources();
     options.stop_grace = std::chrono::seconds(2);
     options.time_limit = time_limit_;
+    options.audit_tool = CWB_AUDIT_BINARY;  // the release gate's helper, as built
     EngineOptions engine{EngineKind::kPodman, "podman", "host"};
     CliContainerRuntime runtime(engine, runner_);
     BuildPipeline pipeline(runtime, runner_, SystemClock::Get(), options);

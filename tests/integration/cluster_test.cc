@@ -20,6 +20,19 @@ namespace fs = std::filesystem;
 using namespace cwb::testing;
 using std::chrono::seconds;
 
+// A build command writing big-1.0-py3-none-any.whl: a zip archive holding `bytes` random bytes,
+// stored (the release gate opens every wheel as one), and nothing else.
+std::string BigWheelCommand(uint64_t bytes) {
+  return absl::StrCat("|\n      head -c ", bytes, " /dev/urandom > \"${TMPDIR:-/tmp}/big.bin\"\n",
+                      "      python3 -c \"import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], 'w'); ",
+                      "z.write(sys.argv[2], 'big/data.bin'); z.close()\" \"$CWB_OUT/big-1.0-py3-none-any.whl\" ",
+                      "\"${TMPDIR:-/tmp}/big.bin\"\n");
+}
+// The size of BigWheelCommand(600000000)'s wheel: the data, its local header (30) and central
+// directory entry (46), each with the 12-byte name, and the end record (22); no zip64 fields
+// below 2 GiB.
+constexpr uint64_t kBigWheelBytes = 600000000u + 30 + 12 + 46 + 12 + 22;
+
 TEST_F(ClusterTest, MatrixOverTwoAgentsIsWatchedFollowedAndFetched) {
   StartCoordinator();
   StartAgents();
@@ -309,7 +322,7 @@ TEST_F(ClusterTest, CoordinatorKilledMidUploadStillEndsWithOneVerifiedWheel) {
   const std::string port = address_.substr(address_.rfind(':') + 1);
   StartAgents(1);
   const std::string config = WriteOneTaskConfig(
-      "big.yaml", "head -c 600000000 /dev/urandom > \"$CWB_OUT/big-1.0-py3-none-any.whl\"\n");
+      "big.yaml", BigWheelCommand(600000000));
   const std::string build_id = Submit(config);
   ASSERT_TRUE(WaitForUploadInFlight()) << "never saw the upload in flight";
   coordinator_->Signal(SIGKILL);
@@ -322,7 +335,7 @@ TEST_F(ClusterTest, CoordinatorKilledMidUploadStillEndsWithOneVerifiedWheel) {
   EXPECT_EQ(done.tasks(0).attempts(), 1u);  // reconciled; the upload was simply sent again
   ASSERT_EQ(done.tasks(0).artifacts_size(), 1);
   const v1::ArtifactInfo& artifact = done.tasks(0).artifacts(0);
-  EXPECT_EQ(artifact.size_bytes(), 600000000u);
+  EXPECT_EQ(artifact.size_bytes(), kBigWheelBytes);
   EXPECT_EQ(Sha256File(dir_ / "coordinator" / "builds" / build_id / artifact.wheelhouse_path()).value_or(""),
             artifact.sha256());
   ExpectNoTemporaryFiles();
@@ -332,7 +345,7 @@ TEST_F(ClusterTest, AgentKilledMidUploadNeverShowsThePartialWheel) {
   StartCoordinator();
   StartAgents();
   const std::string config = WriteOneTaskConfig(
-      "big.yaml", "head -c 600000000 /dev/urandom > \"$CWB_OUT/big-1.0-py3-none-any.whl\"\n");
+      "big.yaml", BigWheelCommand(600000000));
   const std::string build_id = Submit(config);
   ASSERT_TRUE(WaitForUploadInFlight()) << "never saw the upload in flight";
   const v1::BuildInfo uploading = Status(build_id);
@@ -358,7 +371,7 @@ TEST_F(ClusterTest, FullCoordinatorStoreFailsTheTaskWithThatReason) {
   StartCoordinator();
   StartAgents(1);
   const std::string config = WriteOneTaskConfig(
-      "big.yaml", "head -c 40000000 /dev/urandom > \"$CWB_OUT/big-1.0-py3-none-any.whl\"\n");
+      "big.yaml", BigWheelCommand(40000000));
   const std::string build_id = Submit(config);
   v1::BuildInfo done = WaitForBuild(build_id, [](const v1::BuildInfo& b) { return b.finished(); });
   ASSERT_EQ(done.failed(), 1u);

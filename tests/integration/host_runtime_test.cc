@@ -93,6 +93,7 @@ class HostRuntimeIntegrationTest : public ::testing::Test {
     options.work_dir = dir_ / "agent";
     options.host = ProbeHostResources();
     options.stop_grace = seconds(1);
+    options.audit_tool = CWB_AUDIT_BINARY;  // the release gate's helper, as built
     BuildPipeline pipeline(**runtime, runner_, SystemClock::Get(), options);
     return pipeline.Run({&spec, attempt, GpuRequest::None(), std::move(on_log), cancel});
   }

@@ -303,9 +303,9 @@ TEST_F(WebTest, CoverageOfALabelledSmokeTestedBuildMatchesItsWheels) {
   EXPECT_TRUE(fs::exists(dir_ / "out/wheelhouse/cwb-results.json"));
   ChildProcess local(Cli({"coverage", (dir_ / "release.yaml").string()}));
   EXPECT_EQ(local.Wait(seconds(30)), 1) << local.Output();
-  EXPECT_THAT(local.Output(), ::testing::ContainsRegex("tested +" + version_ + " +cpu +2.4 +built +" +
+  EXPECT_THAT(local.Output(), ::testing::ContainsRegex("tested +" + version_ + " +cpu +2.4 +built +passed \\(pure\\) +" +
                                                        std::regex_replace(wheel, std::regex(R"([.+])"), R"(\$&)")));
-  EXPECT_THAT(local.Output(), ::testing::ContainsRegex("broken +" + version_ + " +cpu +2.4 +failed +the smoke test failed"));
+  EXPECT_THAT(local.Output(), ::testing::ContainsRegex("broken +" + version_ + " +cpu +2.4 +failed +passed \\(pure\\) +the smoke test failed"));
   EXPECT_THAT(local.Output(), HasSubstr("1 of 2 cells built, 1 failed, 0 missing, 1 unsupported"));
   ChildProcess readme(Cli({"coverage", (dir_ / "release.yaml").string(), "--markdown"}));
   readme.Wait(seconds(30));
