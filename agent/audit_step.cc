@@ -4,7 +4,6 @@
 // BuildPipeline (build_pipeline.h); the check itself is common/audit.
 #include <fstream>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/agent_paths.h"
@@ -13,6 +12,7 @@
 #include "agent/watchdog_command.h"
 #include "agent/wheel_members.h"
 #include "agent/wheel_relabel.h"
+#include "common/audit/manylinux_policy.h"
 #include "common/audit/wheel_audit.h"
 
 namespace cwb {
@@ -22,26 +22,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kMaxReportBytes = 64 << 20;
-
-// The tag `platform_tag` asks for, given the policy the audit found; or why not.
-absl::StatusOr<std::string> TagFor(const std::string& platform_tag, const v1::WheelAudit& audit) {
-  const v1::ManylinuxPolicy& policy = audit.policy();
-  if (policy.tag().empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "platform_tag ", platform_tag, ": ", audit.wheel(), " satisfies no manylinux policy: ",
-        policy.blockers().empty() ? "it has no ELF file" : policy.blockers(0)));
-  }
-  if (platform_tag == "manylinux") return policy.tag();
-  unsigned wanted = 0;
-  (void)absl::SimpleAtoi(platform_tag.substr(std::string("manylinux_2_").size()), &wanted);
-  if (policy.glibc_minor() > wanted) {
-    return absl::FailedPreconditionError(absl::StrCat("platform_tag ", platform_tag, " refused: ", audit.wheel(),
-                                                      " needs manylinux_2_", policy.glibc_minor(), " (",
-                                                      policy.set_by(), ")"));
-  }
-  const std::string arch = policy.tag().substr(policy.tag().rfind("_2_") + 3);
-  return absl::StrCat(platform_tag, arch.substr(arch.find('_')));
-}
 
 }  // namespace
 
@@ -120,23 +100,25 @@ absl::StatusOr<v1::AuditSummary> BuildPipeline::AuditWheels(const TaskRun& run, 
       if (summary.problem().empty()) summary.set_problem(audit::FirstProblem(audit));
       continue;
     }
-    if (platform_tag.empty() || platform_tag == "linux") {
-      summary.add_platform_tags(audit.policy().tag().empty() ? "" : audit.policy().tag());
-      continue;
-    }
-    absl::StatusOr<std::string> tag = TagFor(platform_tag, audit);
-    if (!tag.ok()) {
+    const audit::TagDecision decision = audit::DecidePlatformTag(platform_tag, audit.policy());
+    if (!decision.refusal.empty()) {
       passed = false;
-      if (summary.problem().empty()) summary.set_problem(std::string(tag.status().message()));
+      if (summary.problem().empty()) {
+        summary.set_problem(absl::StrCat("platform_tag ", platform_tag, " refused: ", audit.wheel(), " ", decision.refusal));
+      }
       continue;
     }
-    absl::StatusOr<fs::path> retagged = RetagWheel(wheels[i], *tag);
+    if (decision.tag.empty()) {  // linux: as built, the policy it satisfies reported
+      summary.add_platform_tags(audit.policy().tag());
+      continue;
+    }
+    absl::StatusOr<fs::path> retagged = RetagWheel(wheels[i], decision.tag);
     if (!retagged.ok()) return retagged.status();
     if (*retagged != wheels[i]) {
       log.Write("cwb", absl::StrCat("retagged ", wheels[i].filename().string(), " as ", retagged->filename().string()));
     }
     wheels[i] = *retagged;
-    summary.add_platform_tags(*tag);
+    summary.add_platform_tags(decision.tag);
   }
   summary.set_passed(passed);
   return summary;

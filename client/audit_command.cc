@@ -2,11 +2,11 @@
 
 #include <unistd.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/wheel_members.h"
 #include "client/exit_codes.h"
 #include "common/audit/library_search.h"
+#include "common/audit/manylinux_policy.h"
 #include "common/audit/wheel_audit.h"
 #include "common/config/validate.h"
 #include "common/rpc/task_proto.h"
@@ -14,25 +14,6 @@
 namespace cwb {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-// Why the gate would not give `audit` the tag `platform_tag` asks for; "" when it would.
-std::string RefusedTag(const std::string& platform_tag, const v1::WheelAudit& audit) {
-  const v1::ManylinuxPolicy& policy = audit.policy();
-  if (platform_tag.empty() || platform_tag == "linux") return "";
-  if (policy.tag().empty()) {
-    return absl::StrCat("satisfies no manylinux policy", policy.blockers().empty() ? "" : ": ",
-                        policy.blockers().empty() ? "" : policy.blockers(0));
-  }
-  unsigned wanted = 0;
-  if (platform_tag != "manylinux" && absl::SimpleAtoi(platform_tag.substr(12), &wanted) && policy.glibc_minor() > wanted) {
-    return absl::StrCat("needs manylinux_2_", policy.glibc_minor(), " (", policy.set_by(), ")");
-  }
-  return "";
-}
-
-}  // namespace
 
 int AuditCommand(const AuditOptions& options, std::ostream& out, std::ostream& err) {
   if (!options.platform_tag.empty()) {
@@ -68,7 +49,7 @@ int AuditCommand(const AuditOptions& options, std::ostream& out, std::ostream& e
       return kExitUsageError;
     }
     v1::WheelAudit audit = audit::AuditExtractedWheel(dir, fs::path(wheel).filename().string(), target, cache);
-    const std::string refused = audit.passed() ? RefusedTag(options.platform_tag, audit) : "";
+    const std::string refused = audit.passed() ? audit::DecidePlatformTag(options.platform_tag, audit.policy()).refusal : "";
     if (!audit.passed() || !refused.empty()) all_passed = false;
     if (!options.json) {
       for (const std::string& line : audit::FormatAudit(audit)) out << line << '\n';

@@ -123,6 +123,24 @@ std::string ManylinuxArch(int machine) {
   return "";
 }
 
+TagDecision DecidePlatformTag(const std::string& platform_tag, const v1::ManylinuxPolicy& policy) {
+  if (platform_tag.empty() || platform_tag == "linux") return {};
+  if (policy.tag().empty()) {
+    return {"", "satisfies no manylinux policy" + (policy.blockers().empty() ? std::string(": it has no ELF file")
+                                                                              : ": " + policy.blockers(0))};
+  }
+  if (platform_tag == "manylinux") return {policy.tag(), ""};
+  const std::string prefix = "manylinux_2_";
+  const std::vector<int> wanted = Numbers(platform_tag.substr(prefix.size()));
+  if (!platform_tag.starts_with(prefix) || wanted.size() != 1) return {"", "is asked for an unknown tag " + platform_tag};
+  if (policy.glibc_minor() > static_cast<unsigned>(wanted[0])) {
+    return {"", "needs manylinux_2_" + std::to_string(policy.glibc_minor()) + " (" + policy.set_by() + ")"};
+  }
+  // The policy's architecture ("manylinux_2_17_x86_64" -> "_x86_64") after the tag asked for.
+  const std::string after_minor = policy.tag().substr(prefix.size());
+  return {platform_tag + after_minor.substr(after_minor.find('_')), ""};
+}
+
 bool PolicyAllowsLibrary(const std::string& soname, unsigned glibc_minor) { return Whitelisted(soname, glibc_minor); }
 
 v1::ManylinuxPolicy ChoosePolicy(const std::vector<PolicyInput>& files) {

@@ -31,6 +31,15 @@ v1::ManylinuxPolicy ChoosePolicy(const std::vector<PolicyInput>& files);
 // no manylinux policy covers it.
 std::string ManylinuxArch(int machine);
 
+// What `platform_tag` ("linux", "manylinux" or "manylinux_2_X") gives a wheel whose oldest policy is
+// `policy`: the tag ("" for linux: as built), or why it cannot have one ("needs manylinux_2_34
+// (GLIBC_2.34 (closefrom) of libc.so.6, ...)", "satisfies no manylinux policy: ...").
+struct TagDecision {
+  std::string tag;
+  std::string refusal;
+};
+TagDecision DecidePlatformTag(const std::string& platform_tag, const v1::ManylinuxPolicy& policy);
+
 // Whether `soname` is one of the libraries every manylinux_2_`glibc_minor` system provides.
 bool PolicyAllowsLibrary(const std::string& soname, unsigned glibc_minor);
 

@@ -100,6 +100,26 @@ TEST(ManylinuxPolicyTest, BlockersNameTheVersionOrLibraryNoPolicyHas) {
   EXPECT_EQ(PolicyOf(vector_math).tag(), "manylinux_2_24_x86_64");  // libmvec is in the policies from 2_24 on
 }
 
+TEST(ManylinuxPolicyTest, ThePlatformTagSettingGivesATagOrSaysWhyNot) {
+  v1::ManylinuxPolicy policy;
+  policy.set_tag("manylinux_2_17_x86_64");
+  policy.set_glibc_minor(17);
+  policy.set_set_by("GLIBC_2.17 (clock_gettime) of libc.so.6, needed by a.so");
+  EXPECT_EQ(DecidePlatformTag("linux", policy).tag, "");
+  EXPECT_EQ(DecidePlatformTag("manylinux", policy).tag, "manylinux_2_17_x86_64");
+  EXPECT_EQ(DecidePlatformTag("manylinux_2_28", policy).tag, "manylinux_2_28_x86_64");
+  EXPECT_EQ(DecidePlatformTag("manylinux_2_17", policy).tag, "manylinux_2_17_x86_64");
+  const TagDecision older = DecidePlatformTag("manylinux_2_12", policy);
+  EXPECT_EQ(older.tag, "");
+  EXPECT_EQ(older.refusal, "needs manylinux_2_17 (GLIBC_2.17 (clock_gettime) of libc.so.6, needed by a.so)");
+
+  v1::ManylinuxPolicy none;
+  none.add_blockers("libssl.so.3, needed by a.so, is outside the wheel");
+  EXPECT_EQ(DecidePlatformTag("manylinux", none).refusal,
+            "satisfies no manylinux policy: libssl.so.3, needed by a.so, is outside the wheel");
+  EXPECT_EQ(DecidePlatformTag("linux", none).refusal, "");
+}
+
 TEST(TargetPythonTest, TheProbesLinesGiveTheInterpreterTorchAndLoadedLibrariesOnce) {
   std::string error;
   std::optional<TargetPython> target = ParseTargetPythonProbe(
