@@ -165,7 +165,9 @@ TEST_F(HostRuntimeIntegrationTest, SmokeTestRunsInAFreshVenvWithTheLabelledWheel
 
 TEST_F(HostRuntimeIntegrationTest, CancellationKillsTheWholeBuildEvenWhatLeftItsProcessGroup) {
   const fs::path repo = MakeDemoRepository(dir_);
-  v1::TaskSpec spec = PlanTask(repo, "setsid sleep 600 & trap \"\" TERM; echo cwb-started; sleep 600");
+  // The cancel comes once the escaping process has left the build's group (it says so after setsid).
+  v1::TaskSpec spec =
+      PlanTask(repo, "setsid sh -c \"echo cwb-started; exec sleep 600\" & trap \"\" TERM; sleep 600");
   Cancellation cancel;
   std::thread canceller;
   TaskResult result = Build(spec, "a1", &cancel, [&](const LogLine& line) {
@@ -185,8 +187,14 @@ TEST_F(HostRuntimeIntegrationTest, ADeadAgentsLeftoverRunIsFoundByLabelAndKilled
   // What a SIGKILLed agent leaves: a run directory and a build still running on its own.
   fs::create_directories(dir_ / "host-runs" / "cwb-left-a1");
   std::ofstream(dir_ / "host-runs" / "cwb-left-a1" / "labels") << "cwb.agent=agent-dead\n";
-  MustRun({"sh", "-c", "setsid -f sleep 600 >/dev/null 2>&1 </dev/null"}, {{"CWB_HOST_RUN", "cwb-left-a1"}});
-  // setsid -f returns before its child has exec'd (its environment unreadable meanwhile): wait for it.
+  // The runner kills the shell's process group when the shell exits: the shell waits until the
+  // leftover has left that group (setsid -f forks first, so on a busy machine it may not have yet).
+  const fs::path ready = dir_ / "left-ready";
+  MustRun({"sh", "-c",
+           absl::StrCat("setsid -f sh -c 'touch ", ready.string(), "; exec sleep 600' >/dev/null 2>&1 </dev/null; ",
+                        "while [ ! -e ", ready.string(), " ]; do sleep 0.01; done")},
+          {{"CWB_HOST_RUN", "cwb-left-a1"}});
+  // Its environment is unreadable while it execs: wait for it.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (HostRunProcesses("cwb-left-a1").empty() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
