@@ -24,7 +24,8 @@ std::string GateText(const v1::CoverageCell& cell) {
   if (audit.elf_files() == 0) return "passed (pure)";
   std::vector<std::string> tags;
   for (const std::string& tag : audit.platform_tags()) {
-    if (std::find(tags.begin(), tags.end(), tag) == tags.end()) tags.push_back(tag.empty() ? "no manylinux" : tag);
+    const std::string shown = tag.empty() ? "no manylinux" : tag;
+    if (std::find(tags.begin(), tags.end(), shown) == tags.end()) tags.push_back(shown);
   }
   return absl::StrCat("passed ", absl::StrJoin(tags, ","));
 }

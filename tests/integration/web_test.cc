@@ -295,6 +295,9 @@ TEST_F(WebTest, CoverageOfALabelledSmokeTestedBuildMatchesItsWheels) {
   }
   EXPECT_THAT(dom, HasSubstr("the smoke test failed: the test command exited with status 1"));
   EXPECT_THAT(dom, HasSubstr(absl::StrCat("href=\"", link, "\"")));
+  EXPECT_THAT(dom, HasSubstr("<th>gate</th>"));
+  EXPECT_THAT(dom, HasSubstr("<td>built</td><td>passed (pure)</td>"));  // the release gate's word
+  EXPECT_THAT(dom, HasSubstr("<td>failed</td><td>passed (pure)</td>"));
 
   // Fetched, the wheelhouse has its manifest; coverage reads it there, and pip installs the
   // labelled wheel from the static index.
