@@ -1,7 +1,7 @@
 # cwb_add_proto_library(NAME ROOT [MESSAGES_ONLY] PROTOS...): C++ messages and gRPC stubs for
 # PROTOS (paths under ROOT, which is also the import root), compiled into static library NAME.
-# MESSAGES_ONLY: no gRPC stubs, and the sources in NAME_SOURCES (the directory in NAME_INCLUDE)
-# for a target that links protobuf its own way (the static cwb-audit).
+# MESSAGES_ONLY: no gRPC stubs, and the compiled messages also in the object library
+# NAME_objects, for a target that links protobuf its own way (the static cwb-audit).
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 
 function(cwb_add_proto_library name root)
@@ -25,13 +25,19 @@ function(cwb_add_proto_library name root)
     list(FILTER outs INCLUDE REGEX "\\.cc$")
     list(APPEND srcs ${outs})
   endforeach()
-  add_library(${name} STATIC ${srcs})
+  # Compiled once, as objects (the generated code is not ours to warn about); the library links them
+  # with protobuf (and gRPC).
+  add_library(${name}_objects OBJECT ${srcs})
+  target_include_directories(${name}_objects SYSTEM PUBLIC ${out})
+  target_include_directories(${name}_objects SYSTEM PRIVATE
+    $<TARGET_PROPERTY:protobuf::libprotobuf,INTERFACE_INCLUDE_DIRECTORIES>)
+  target_compile_options(${name}_objects PRIVATE -w)
+  add_library(${name} STATIC $<TARGET_OBJECTS:${name}_objects>)
   target_include_directories(${name} SYSTEM PUBLIC ${out})
   target_link_libraries(${name} PUBLIC protobuf::libprotobuf)
   if(NOT ARG_MESSAGES_ONLY)
+    target_include_directories(${name}_objects SYSTEM PRIVATE
+      $<TARGET_PROPERTY:gRPC::grpc++,INTERFACE_INCLUDE_DIRECTORIES>)
     target_link_libraries(${name} PUBLIC gRPC::grpc++)
   endif()
-  target_compile_options(${name} PRIVATE -w)  # generated code is not ours to warn about
-  set(${name}_SOURCES ${srcs} PARENT_SCOPE)
-  set(${name}_INCLUDE ${out} PARENT_SCOPE)
 endfunction()
