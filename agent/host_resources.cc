@@ -87,11 +87,8 @@ absl::StatusOr<HostResources> LimitHostResources(HostResources probed, const Hos
 }
 
 int DefaultMaxJobs(const HostResources& host, uint64_t memory_per_job_bytes) {
-  int jobs = std::max(1, host.cpu_cores);
-  if (host.memory_bytes > 0 && memory_per_job_bytes > 0) {
-    jobs = std::min<int>(jobs, static_cast<int>(host.memory_bytes / memory_per_job_bytes));
-  }
-  return std::max(1, jobs);
+  return static_cast<int>(
+      CompileJobsThatFit(static_cast<uint64_t>(std::max(0, host.cpu_cores)), host.memory_bytes, memory_per_job_bytes));
 }
 
 }  // namespace cwb

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/base/compile_jobs.h"
 
 namespace cwb {
 
@@ -35,8 +36,7 @@ absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);
 // below what a build needs (1 core, 64 MiB).
 absl::StatusOr<HostResources> LimitHostResources(HostResources probed, const HostLimits& limits);
 
-// min(cores, memory / memory_per_job), at least 1. nvcc on large kernels (flash-attention) needs
-// several GiB per job; 4 GiB is the default budget.
-int DefaultMaxJobs(const HostResources& host, uint64_t memory_per_job_bytes = 4ull << 30);
+// The host's compile jobs (CompileJobsThatFit): min(cores, memory / memory_per_job), at least 1.
+int DefaultMaxJobs(const HostResources& host, uint64_t memory_per_job_bytes = kMemoryPerCompileJob);
 
 }  // namespace cwb

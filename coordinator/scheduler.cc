@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/base/compile_jobs.h"
 #include "common/config/axes.h"
 #include "common/rpc/task_proto.h"
 #include "common/config/versions.h"
@@ -106,8 +107,7 @@ v1::ResourceShare ShareFor(const v1::TaskSpec& task, const v1::ResourceUse* last
     jobs = agent.max_jobs() > 0 ? agent.max_jobs() : std::max<uint64_t>(1, cores / 2);
   } else {
     memory = kFirstCpuBuildMemory;
-    jobs = agent.max_jobs() > 0 ? agent.max_jobs()
-                                : std::clamp<uint64_t>(agent_memory / kFirstCudaBuildMemoryPerCore, 1, agent_cores);
+    jobs = agent.max_jobs() > 0 ? agent.max_jobs() : CompileJobsThatFit(agent_cores, agent_memory);
   }
   share.set_cores(static_cast<uint32_t>(std::min(cores, agent_cores)));
   share.set_memory_bytes(std::min(memory, agent_memory));
