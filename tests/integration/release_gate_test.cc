@@ -24,23 +24,6 @@ using std::chrono::seconds;
 
 constexpr char kPipWheel[] = "pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"";
 
-// A C extension calling closefrom(3), which glibc has from 2.34 on (GLIBC_2.34).
-constexpr char kGlibcProbeSetup[] = R"py(from setuptools import Extension, setup
-
-setup(name="glibc-probe", version="1.0", ext_modules=[Extension("glibc_probe", ["probe.c"])])
-)py";
-constexpr char kGlibcProbeSource[] = R"c(#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <unistd.h>
-
-static PyObject* close_from(PyObject* self, PyObject* fd) {
-  closefrom((int)PyLong_AsLong(fd));
-  Py_RETURN_NONE;
-}
-static PyMethodDef kMethods[] = {{"close_from", close_from, METH_O, "closefrom(3)"}, {NULL, NULL, 0, NULL}};
-static struct PyModuleDef kModule = {PyModuleDef_HEAD_INIT, "glibc_probe", NULL, -1, kMethods};
-PyMODINIT_FUNC PyInit_glibc_probe(void) { return PyModule_Create(&kModule); }
-)c";
 
 std::vector<fs::path> WheelsUnder(const fs::path& dir) {
   std::vector<fs::path> wheels;
@@ -170,13 +153,7 @@ TEST(ReleaseGateTest, TheTorchExtensionPassesAndIsRetaggedAndTheOtherStringAbiIs
 TEST(ReleaseGateTest, AModuleNeedingANewerGlibcIsRefusedTheTagItAsksFor) {
   if (!PodmanReady()) GTEST_SKIP() << "podman or the base image is not available";
   const fs::path dir = TestDir("gate_glibc");
-  const fs::path repo = dir / "probe";
-  fs::create_directories(repo);
-  std::ofstream(repo / "setup.py") << kGlibcProbeSetup;
-  std::ofstream(repo / "probe.c") << kGlibcProbeSource;
-  Git(repo, {"init", "-q", "-b", "main"});
-  Git(repo, {"add", "-A"});
-  Git(repo, {"-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "probe"});
+  const fs::path repo = MakeRepositoryFrom(dir, "tests/fixtures/glibc-probe", "probe");  // closefrom: GLIBC_2.34
   std::ofstream(dir / "glibc.yaml") << absl::StrCat(
       "build_target: {python_version: \"3.11\", cuda_version: cpu, pytorch_version: \"2.4.0\"}\n"
       "output_dir_host: ", (dir / "out").string(), "\n"

@@ -71,6 +71,15 @@ class WebTest : public ::testing::Test {
     return build;
   }
 
+  // The dashboard's DOM at `fragment` ("#build=b12"), as headless Chromium has it after running its
+  // scripts for `budget_ms` of virtual time.
+  std::string DashboardDom(const std::string& fragment, int budget_ms = 5000) {
+    return MustRun({"chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--no-first-run", absl::StrCat("--user-data-dir=", (dir_ / "chromium").string()),
+                    absl::StrCat("--virtual-time-budget=", budget_ms), "--dump-dom",
+                    absl::StrCat("http://", http_, "/?token=", kToken, fragment)});
+  }
+
   // Installs NAME with real pip from `index_url` into a fresh directory; returns pip's output and
   // sets `version` to what `pip list` shows there.
   std::string PipInstall(const std::string& index_url, const std::string& name, std::string* version) {

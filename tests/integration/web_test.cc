@@ -285,10 +285,7 @@ TEST_F(WebTest, CoverageOfALabelledSmokeTestedBuildMatchesItsWheels) {
       << index.body;
 
   // The dashboard shows the same cells and totals.
-  const std::string dom = MustRun({"chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                   "--no-first-run", absl::StrCat("--user-data-dir=", (dir_ / "chromium").string()),
-                                   "--virtual-time-budget=5000", "--dump-dom",
-                                   absl::StrCat("http://", http_, "/?token=", kToken, "#build=", build_id)});
+  const std::string dom = DashboardDom("#build=" + build_id);
   EXPECT_THAT(dom, HasSubstr("1 of 2 cells built, 1 failed, 0 missing, 1 unsupported"));
   for (const char* status : {"BUILT", "FAILED", "UNSUPPORTED"}) {
     EXPECT_THAT(dom, HasSubstr(absl::StrCat("data-coverage=\"", status, "\""))) << dom;
@@ -336,6 +333,52 @@ std::vector<int> LineNumbers(const std::string& text) {
     numbers.push_back(std::stoi((*it)[1]));
   }
   return numbers;
+}
+
+// The release gate's word in the dashboard's coverage table: a C extension calling closefrom
+// (GLIBC_2.34) retagged to the manylinux policy the gate found, and the same asked for
+// manylinux_2_28, refused, the reason shown over the cell; as the coverage JSON has them.
+TEST_F(WebTest, TheCoverageTableShowsTheReleaseGatesTagOrItsRefusal) {
+  const fs::path probe = MakeRepositoryFrom(dir_, "tests/fixtures/glibc-probe", "probe");
+  std::ofstream(dir_ / "gate.yaml") << absl::StrCat(
+      "build_target: {python_version: \"", version_, "\", cuda_version: cpu, pytorch_version: \"2.4\"}\n"
+      "projects:\n"
+      "  - name: tagged\n"
+      "    repo_url: ", probe.string(), "\n"
+      "    build_command: &build pip wheel . --no-deps --no-build-isolation -w \"$CWB_OUT\"\n"
+      "    platform_tag: manylinux\n"
+      "  - name: refused\n"
+      "    repo_url: ", probe.string(), "\n"
+      "    build_command: *build\n"
+      "    platform_tag: manylinux_2_28\n"
+      "pytorch_base_images: {\"2.4\": {cpu: unused-by-the-host-runtime}}\n");
+  ASSERT_NO_FATAL_FAILURE(StartServers(2));
+  ChildProcess submit(Cli({"submit", (dir_ / "gate.yaml").string(), "--watch"}));
+  EXPECT_EQ(submit.Wait(seconds(240)), 1) << submit.Output();  // the refused one failed
+  const std::string build_id = submit.WaitForLine("build (b\\w+)", seconds(1));
+  ASSERT_FALSE(build_id.empty()) << submit.Output();
+
+  const std::map<std::string, std::string> bearer = {{"Authorization", absl::StrCat("Bearer ", kToken)}};
+  const HttpAnswer json = HttpGet(http_, absl::StrCat("/api/builds/", build_id, "/coverage"), bearer);
+  ASSERT_EQ(json.status, 200);
+  v1::CoverageReport report;
+  ASSERT_TRUE(FromJson(json.body, &report).ok()) << json.body;
+  ASSERT_EQ(report.cells_size(), 2) << json.body;
+  const v1::AuditSummary& tagged = report.cells(0).audit();
+  const v1::AuditSummary& refused = report.cells(1).audit();
+  ASSERT_TRUE(tagged.passed()) << json.body;
+  ASSERT_EQ(tagged.platform_tags_size(), 1) << json.body;
+  EXPECT_TRUE(std::regex_match(tagged.platform_tags(0), std::regex("manylinux_2_3[4-9]_x86_64"))) << json.body;
+  EXPECT_FALSE(refused.passed());
+  EXPECT_THAT(refused.problem(), HasSubstr("platform_tag manylinux_2_28 refused: "));
+
+  const std::string dom = DashboardDom("#build=" + build_id);
+  EXPECT_THAT(dom, HasSubstr("<th>gate</th>"));
+  EXPECT_THAT(dom, HasSubstr(absl::StrCat("<td>built</td><td>passed ", tagged.platform_tags(0), "</td>"))) << dom;
+  // The refusal, with its reason over it (the DOM escapes what the reason's quotes would need).
+  EXPECT_TRUE(std::regex_search(dom, std::regex(R"re(<td>failed</td><td title="platform_tag manylinux_2_28 refused: [^"]*GLIBC_2\.34 \(closefrom\)[^"]*">refused</td>)re")))
+      << dom;
+  StopServers();
 }
 
 TEST_F(WebTest, ALongLogOpensAtItsEndAndLoadsEarlierLinesOnDemand) {
