@@ -39,11 +39,7 @@ TEST_F(WebTest, ABuiltCellWaitingForAGpuIsShownSoAndIsInNoIndex) {
   } while (build.tasks(0).state() != v1::TASK_STATE_BUILT || !NoConnectedAgentCanRun(build.tasks(0)));
   const std::string task_id = build.tasks(0).spec().id();
 
-  const std::string dom = MustRun({"chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
-                                   "--disable-dev-shm-usage", "--no-first-run",
-                                   absl::StrCat("--user-data-dir=", (dir_ / "chromium").string()),
-                                   "--virtual-time-budget=5000", "--dump-dom",
-                                   absl::StrCat("http://", http_, "/?token=", kToken, "#build=", build_id)});
+  const std::string dom = DashboardDom("#build=" + build_id);
   EXPECT_THAT(dom, HasSubstr("data-ready=\"1\""));
   EXPECT_EQ(CellStates(dom), (std::map<std::string, std::string>{{task_id, "BUILT"}})) << dom;
   EXPECT_THAT(dom, HasSubstr("built, waiting for a GPU to test"));
