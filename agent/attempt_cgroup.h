@@ -49,6 +49,7 @@ class AttemptCgroup {
       : fs_root_(std::move(fs_root)), version_(version), path_(std::move(path)) {}
 
   const std::string& path() const { return path_; }
+  const std::filesystem::path& fs_root() const { return fs_root_; }
   Version version() const { return version_; }
 
   // Makes it (and the cgroups above it) in every hierarchy it is read from, with the memory

@@ -276,7 +276,7 @@ void BuildPipeline::TouchAlive(const fs::path& alive) {
 }
 
 void BuildPipeline::Watch(const std::string& run_name, const fs::path& alive, std::vector<fs::path> remove,
-                          LogSink& log) {
+                          LogSink& log, const AttemptCgroup* cgroup) {
   if (options_.watchdog_command.empty()) return;
   WatchdogOptions watchdog;
   watchdog.alive = alive;
@@ -285,6 +285,10 @@ void BuildPipeline::Watch(const std::string& run_name, const fs::path& alive, st
   ContainerRuntime::Stopper stopper = runtime_.StopperFor(run_name);
   watchdog.stop_command = std::move(stopper.command);
   watchdog.host_run = std::move(stopper.host_run);
+  if (cgroup != nullptr) {
+    watchdog.cgroup = cgroup->path();
+    watchdog.cgroup_root = cgroup->fs_root();
+  }
   std::vector<std::string> argv = options_.watchdog_command;
   for (std::string& arg : WatchdogArgs(watchdog)) argv.push_back(std::move(arg));
   if (absl::Status s = options_.spawn(argv); !s.ok()) {
@@ -504,12 +508,12 @@ TaskResult BuildPipeline::RunAttempt(const TaskRun& run) {
                     {ctl, kCtl, true},
                     {paths::PipCache(options_.work_dir, run.trust_domain), kPipCache, false},
                     {paths::Ccache(options_.work_dir, run.trust_domain), kCcache, false}};
-  Watch(request.name, alive, {workspace, artifacts}, log);
+  const std::optional<AttemptCgroup> cgroup = PlaceInCgroup(run, request, log);
+  Watch(request.name, alive, {workspace, artifacts}, log, cgroup.has_value() ? &*cgroup : nullptr);
   log.Write("cwb", runtime_.uses_images()
                        ? absl::StrCat("running container ", request.name, " from ", image.tag())
                        : absl::StrCat("running build ", request.name, " on the host (", runtime_.name(),
                                       " runtime)"));
-  const std::optional<AttemptCgroup> cgroup = PlaceInCgroup(run, request, log);
   const Clock::SteadyTime build_start = clock_.SteadyNow();
   absl::StatusOr<ContainerExit> exit =
       runtime_.RunContainer(request, log.LinesFrom("build"), &stop, options_.stop_grace);

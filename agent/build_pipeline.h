@@ -172,9 +172,10 @@ class BuildPipeline {
   // Marks the attempt alive now (its file's time), creating the file if need be.
   static void TouchAlive(const std::filesystem::path& alive);
   // Starts the watchdog of run `run_name` (nothing without options_.watchdog_command): it stops the
-  // run and removes `remove` if `alive` grows stale.
+  // run and removes `remove` (and `cgroup`, once emptied) if `alive` grows stale.
   void Watch(const std::string& run_name, const std::filesystem::path& alive,
-             std::vector<std::filesystem::path> remove, LogSink& log);
+             std::vector<std::filesystem::path> remove, LogSink& log,
+             const AttemptCgroup* cgroup = nullptr);
   // What every container of an attempt shares: its name (cwb-<task>-<attempt><suffix>), image,
   // environment, secrets, GPUs and labels.
   ContainerRunRequest RunRequest(const TaskRun& run, const std::string& image,

@@ -4,12 +4,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/attempt_cgroup.h"
 #include "agent/host_runtime.h"
 
 namespace cwb {
@@ -23,6 +25,20 @@ std::optional<std::chrono::seconds> Age(const fs::path& file, Clock::WallTime no
   const fs::file_time_type written = fs::last_write_time(file, error);
   if (error) return std::nullopt;
   return std::chrono::duration_cast<std::chrono::seconds>(now - std::chrono::file_clock::to_sys(written));
+}
+
+// Removes the stopped build's cgroup once it has emptied; what happened, for the report.
+std::string RemoveCgroup(const WatchdogOptions& options, Clock& clock) {
+  absl::StatusOr<AttemptCgroup::Version> version = AttemptCgroup::Detect(options.cgroup_root);
+  if (!version.ok()) return std::string(version.status().message());
+  const AttemptCgroup cgroup(options.cgroup_root, *version, options.cgroup);
+  const Clock::SteadyTime deadline = clock.SteadyNow() + kCgroupEmptiesWithin;
+  absl::Status removed = cgroup.Remove();
+  while (!removed.ok() && clock.SteadyNow() < deadline) {
+    clock.SleepUntil(std::min(clock.SteadyNow() + kCgroupRetryEvery, deadline), nullptr);
+    removed = cgroup.Remove();
+  }
+  return removed.ok() ? "removed cgroup " + options.cgroup : std::string(removed.message());
 }
 
 }  // namespace
@@ -52,6 +68,7 @@ int RunWatchdog(const WatchdogOptions& options, Clock& clock, ProcessRunner& run
   for (const fs::path& dir : options.remove) {
     if (fs::remove_all(dir, ignored) > 0) report << "; removed " << dir.string();
   }
+  if (!options.cgroup.empty()) report << "; " << RemoveCgroup(options, clock);
   fs::remove(options.alive, ignored);
   report << std::endl;
   return code;
@@ -63,6 +80,9 @@ std::vector<std::string> WatchdogArgs(const WatchdogOptions& options) {
   if (!options.log.empty()) args.insert(args.end(), {"--log", options.log.string()});
   for (const fs::path& dir : options.remove) args.insert(args.end(), {"--remove", dir.string()});
   if (!options.host_run.empty()) args.insert(args.end(), {"--host-run", options.host_run});
+  if (!options.cgroup.empty()) {
+    args.insert(args.end(), {"--cgroup", options.cgroup, "--cgroup-root", options.cgroup_root.string()});
+  }
   if (!options.stop_command.empty()) {
     args.push_back("--");
     args.insert(args.end(), options.stop_command.begin(), options.stop_command.end());

@@ -4,7 +4,7 @@
 // the attempt's alive file every few seconds and removes it when the attempt ends; the watchdog
 // looks at it every `poll`: gone, it exits; older than `stale`, it stops the build (the engine's
 // remove command for a container, or a kill of every process of a host-runtime run), removes the
-// attempt's workspace, and exits.
+// attempt's workspace and, once its processes have exited, its cgroup, and exits.
 #pragma once
 
 #include <chrono>
@@ -23,6 +23,11 @@ namespace cwb {
 // watchdog stops the build: a dead agent's build stops within stale + poll (+ the stop itself).
 inline constexpr std::chrono::seconds kAliveTouchEvery{5};
 inline constexpr std::chrono::seconds kAliveStaleAfter{20};
+// How long the watchdog waits for a stopped build's cgroup to empty (its processes to exit, the
+// engine's monitor too) before it reports the cgroup as left behind; it retries every
+// kCgroupRetryEvery.
+inline constexpr std::chrono::seconds kCgroupEmptiesWithin{10};
+inline constexpr std::chrono::milliseconds kCgroupRetryEvery{200};
 
 struct WatchdogOptions {
   std::filesystem::path alive;                // the attempt's alive file
@@ -31,6 +36,10 @@ struct WatchdogOptions {
   std::vector<std::string> stop_command;      // run to stop a container (its engine's rm --force)
   std::string host_run;                       // or: the host-runtime run whose processes to kill
   std::vector<std::filesystem::path> remove;  // the attempt's workspace and artifacts
+  // The attempt's cgroup ("/cwb/<agent>/<attempt>" below `cgroup_root`), removed once what ran in
+  // it has exited (within kCgroupEmptiesWithin); "" when its build has none.
+  std::string cgroup;
+  std::filesystem::path cgroup_root = "/sys/fs/cgroup";
   std::filesystem::path log;                  // where the command reports what it stopped
 };
 

@@ -18,6 +18,8 @@ CLI::App* AddWatchdogCommand(CLI::App& app, WatchdogFlags& flags) {
   command->add_option("--remove", flags.options.remove, "A directory to remove when the build is stopped")
       ->allow_extra_args(false);
   command->add_option("--host-run", flags.options.host_run, "A host-runtime run to kill");
+  command->add_option("--cgroup", flags.options.cgroup, "The attempt's cgroup, to remove once it has emptied");
+  command->add_option("--cgroup-root", flags.options.cgroup_root, "Where the cgroup hierarchies are mounted");
   command->add_option("--log", flags.options.log, "The file to append its report to");
   command->add_option("stop", flags.options.stop_command, "The command that stops the container (after --)");
   return command;

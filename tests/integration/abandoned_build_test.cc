@@ -1,6 +1,7 @@
 // A build whose agent was SIGKILLed stops within 30 s and its workspace goes, for each runtime:
 // podman, docker (Debian's podman-docker shim over podman, as no docker engine runs here) and the
-// host runtime. The agent is killed while its build sleeps; nothing restarts it.
+// host runtime, and so does its cgroup where it had one (podman, host). The agent is killed while
+// its build sleeps; nothing restarts it.
 #include <signal.h>
 
 #include "agent/host_runtime.h"
@@ -19,6 +20,7 @@ class AbandonedBuildTest : public ClusterTest {
   struct Abandoned {
     std::string run;      // the container (or host run) of the build
     fs::path workspace;   // the attempt's workspace
+    std::vector<fs::path> cgroup_dirs;  // the attempt's cgroup, in each hierarchy it was made in
     std::chrono::steady_clock::time_point killed;
   };
 
@@ -43,6 +45,7 @@ class AbandonedBuildTest : public ClusterTest {
         for (const auto& attempt : fs::directory_iterator(work / "tasks" / task)) {
           abandoned.run = absl::StrCat("cwb-", task, "-", attempt.path().filename().string());
           abandoned.workspace = attempt.path();
+          abandoned.cgroup_dirs = CgroupDirs(attempt.path().filename().string());
         }
       } else {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -65,6 +68,28 @@ class AbandonedBuildTest : public ClusterTest {
     return true;
   }
 
+  // Where agent-1's attempt `attempt` has a cgroup: below the unified hierarchy (v2) or below each
+  // v1 hierarchy.
+  static std::vector<fs::path> CgroupDirs(const std::string& attempt) {
+    const fs::path root = "/sys/fs/cgroup";
+    const fs::path below = fs::path("cwb") / "agent-1" / attempt;
+    std::vector<fs::path> dirs;
+    std::error_code error;
+    if (fs::is_directory(root / below, error)) dirs.push_back(root / below);
+    for (const fs::directory_entry& hierarchy : fs::directory_iterator(root, error)) {
+      if (!hierarchy.is_symlink(error) && fs::is_directory(hierarchy.path() / below, error)) {
+        dirs.push_back(hierarchy.path() / below);
+      }
+    }
+    return dirs;
+  }
+  static bool CgroupGone(const Abandoned& abandoned) {
+    for (const fs::path& dir : abandoned.cgroup_dirs) {
+      if (fs::exists(dir)) return false;
+    }
+    return true;
+  }
+
   static bool ContainerGone(const std::string& run) {
     return MustRun({"podman", "ps", "-aq", "--filter", absl::StrCat("name=^", run, "$")}).empty();
   }
@@ -76,15 +101,24 @@ class AbandonedBuildTest : public ClusterTest {
     EXPECT_THAT(report, HasSubstr(abandoned.run));
     EXPECT_THAT(report, HasSubstr("removed " + abandoned.workspace.string()));
   }
+  void ExpectCgroupReported(const Abandoned& abandoned) {
+    std::ifstream in(dir_ / "agent-1" / "logs" / "watchdog.log");
+    const std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_THAT(report, HasSubstr("removed cgroup /cwb/agent-1/" + abandoned.workspace.filename().string()));
+  }
 };
 
 TEST_F(AbandonedBuildTest, APodmanBuildStopsWhenItsAgentDies) {
   const Abandoned abandoned = KillAgentMidBuild({});
   ASSERT_FALSE(abandoned.run.empty());
   EXPECT_FALSE(ContainerGone(abandoned.run));  // the agent is gone; its build is not, yet
-  EXPECT_TRUE(GoneInTime(abandoned, [&] { return ContainerGone(abandoned.run) && !fs::exists(abandoned.workspace); }))
-      << "container " << abandoned.run << " or " << abandoned.workspace << " still there after " << kStopsWithin.count() << " s";
+  EXPECT_FALSE(abandoned.cgroup_dirs.empty());
+  EXPECT_TRUE(GoneInTime(abandoned, [&] {
+    return ContainerGone(abandoned.run) && !fs::exists(abandoned.workspace) && CgroupGone(abandoned);
+  })) << "container " << abandoned.run << ", " << abandoned.workspace << " or its cgroup still there after "
+      << kStopsWithin.count() << " s";
   ExpectReported(abandoned);
+  ExpectCgroupReported(abandoned);
 }
 
 TEST_F(AbandonedBuildTest, ADockerBuildStopsWhenItsAgentDies) {
@@ -102,10 +136,12 @@ TEST_F(AbandonedBuildTest, AHostRuntimeBuildStopsWhenItsAgentDies) {
                                                  "/nonexistent/nvidia-smi"});
   ASSERT_FALSE(abandoned.run.empty());
   EXPECT_FALSE(HostRunProcesses(abandoned.run).empty());
+  EXPECT_FALSE(abandoned.cgroup_dirs.empty());
   EXPECT_TRUE(GoneInTime(abandoned, [&] {
-    return HostRunProcesses(abandoned.run).empty() && !fs::exists(abandoned.workspace);
-  })) << "processes of " << abandoned.run << " or " << abandoned.workspace << " still there";
+    return HostRunProcesses(abandoned.run).empty() && !fs::exists(abandoned.workspace) && CgroupGone(abandoned);
+  })) << "processes of " << abandoned.run << ", " << abandoned.workspace << " or its cgroup still there";
   ExpectReported(abandoned);
+  ExpectCgroupReported(abandoned);
 }
 
 }  // namespace

@@ -104,6 +104,53 @@ TEST_F(WatchdogTest, AFailedStopIsItsExitCodeAndTheWorkspaceStillGoes) {
   EXPECT_THAT(report_.str(), HasSubstr("cwb-t-a1: exit 125"));
 }
 
+// A cgroup v2 hierarchy stand-in: the root's cgroup.controllers, the attempt's cgroup with the
+// engine's below it. A directory rmdir refuses (a file in it) stands for a cgroup a process still
+// runs in.
+class WatchdogCgroupTest : public WatchdogTest {
+ protected:
+  void SetUp() override {
+    WatchdogTest::SetUp();
+    options_.cgroup_root = dir_ / "cgroup";
+    options_.cgroup = "/cwb/agent-a/a1";
+    fs::create_directories(options_.cgroup_root / "cwb/agent-a/a1/libpod-0123");
+    std::ofstream(options_.cgroup_root / "cgroup.controllers") << "cpu memory\n";
+    runner_.Script({{"podman", "rm"}, {}, 0});
+    TouchedAgo(std::chrono::seconds(60));
+  }
+  fs::path AttemptDir() const { return options_.cgroup_root / "cwb/agent-a/a1"; }
+};
+
+TEST_F(WatchdogCgroupTest, TheStoppedBuildsCgroupGoesWithWhatTheEngineLeftBelowIt) {
+  EXPECT_EQ(Run(), 0);
+  EXPECT_FALSE(fs::exists(AttemptDir()));
+  EXPECT_TRUE(fs::exists(options_.cgroup_root / "cwb/agent-a"));  // the agent's own stays
+  EXPECT_THAT(report_.str(), HasSubstr("removed cgroup /cwb/agent-a/a1"));
+}
+
+TEST_F(WatchdogCgroupTest, ACgroupStillInUseIsRemovedOnceItEmpties) {
+  std::ofstream(AttemptDir() / "libpod-0123" / "busy") << "";
+  std::thread watchdog([&] { Run(); });
+  ASSERT_TRUE(clock_.WaitForSleepers(1));  // the first try failed: waiting for it to empty
+  EXPECT_TRUE(fs::exists(AttemptDir()));
+  fs::remove(AttemptDir() / "libpod-0123" / "busy");  // its last process exited
+  clock_.Advance(kCgroupRetryEvery);
+  watchdog.join();
+  EXPECT_FALSE(fs::exists(AttemptDir()));
+  EXPECT_THAT(report_.str(), HasSubstr("removed cgroup /cwb/agent-a/a1"));
+}
+
+TEST_F(WatchdogCgroupTest, ACgroupThatNeverEmptiesIsReportedAfterTheWait) {
+  std::ofstream(AttemptDir() / "libpod-0123" / "busy") << "";
+  std::thread watchdog([&] { Run(); });
+  ASSERT_TRUE(clock_.WaitForSleepers(1));
+  clock_.Advance(kCgroupEmptiesWithin);
+  watchdog.join();
+  EXPECT_TRUE(fs::exists(AttemptDir()));
+  EXPECT_THAT(report_.str(), HasSubstr("cannot remove cgroup " + (AttemptDir() / "libpod-0123").string()));
+  EXPECT_FALSE(fs::exists(options_.remove[0]));  // the rest was done all the same
+}
+
 TEST_F(WatchdogTest, TheCommandLineItWritesIsTheOneItReads) {
   options_.stale = std::chrono::seconds(7);
   options_.poll = std::chrono::seconds(3);
@@ -124,6 +171,20 @@ TEST_F(WatchdogTest, TheCommandLineItWritesIsTheOneItReads) {
   EXPECT_EQ(flags.options.log, options_.log);
   EXPECT_EQ(flags.options.stop_command, options_.stop_command);
   EXPECT_EQ(flags.options.host_run, "");
+  EXPECT_EQ(flags.options.cgroup, "");
+  options_.cgroup = "/cwb/agent-a/a1";
+  options_.cgroup_root = dir_ / "cgroup";
+  argv = {"cwb-agent"};
+  for (const std::string& arg : WatchdogArgs(options_)) argv.push_back(arg);
+  args.clear();
+  for (const std::string& arg : argv) args.push_back(arg.c_str());
+  WatchdogFlags again;
+  CLI::App app_again;
+  AddWatchdogCommand(app_again, again);
+  app_again.parse(static_cast<int>(args.size()), args.data());
+  EXPECT_EQ(again.options.cgroup, options_.cgroup);
+  EXPECT_EQ(again.options.cgroup_root, options_.cgroup_root);
+  EXPECT_EQ(again.options.stop_command, options_.stop_command);
 }
 
 }  // namespace
