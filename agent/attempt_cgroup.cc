@@ -189,6 +189,17 @@ absl::Status AttemptCgroup::Remove() const {
   return absl::OkStatus();
 }
 
+absl::Status AttemptCgroup::RemoveOnceEmpty(Clock& clock, std::chrono::milliseconds within,
+                                            std::chrono::milliseconds every) const {
+  const Clock::SteadyTime deadline = clock.SteadyNow() + within;
+  absl::Status removed = Remove();
+  while (!removed.ok() && clock.SteadyNow() < deadline) {
+    clock.SleepUntil(std::min<Clock::SteadyTime>(clock.SteadyNow() + every, deadline), nullptr);
+    removed = Remove();
+  }
+  return removed;
+}
+
 absl::StatusOr<int> PrepareAgentCgroup(const fs::path& fs_root, AttemptCgroup::Version version,
                                        const std::string& path) {
   const AttemptCgroup agent(fs_root, version, path);

@@ -7,6 +7,7 @@
 // Ubuntu 24.04). Peaks count the page cache the build touched, as the kernel does. Cheap to copy.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/base/clock.h"
 
 namespace cwb {
 
@@ -66,6 +68,9 @@ class AttemptCgroup {
   // Removes it, and whatever the engine left below it, in every hierarchy; a cgroup that is not
   // there is fine. Fails while a process still runs in it.
   absl::Status Remove() const;
+  // Remove(), tried again every `every` on `clock` while it fails, for up to `within`: the build's
+  // processes (and the engine's monitor, which may outlive its container by a moment) exit first.
+  absl::Status RemoveOnceEmpty(Clock& clock, std::chrono::milliseconds within, std::chrono::milliseconds every) const;
 
  private:
   // Where the cgroup is in the hierarchy of `controller` (v1), or in the unified one (v2).

@@ -244,11 +244,7 @@ std::optional<v1::ResourceUse> BuildPipeline::Measure(const AttemptCgroup& cgrou
                                                       int jobs, int exit_code, LogSink& log) const {
   absl::StatusOr<ResourceUse> read = cgroup.Read();
   // The engine's monitor (conmon) may outlive the container by a moment: the cgroup goes once it has.
-  absl::Status removed = cgroup.Remove();
-  for (int i = 0; i < 50 && !removed.ok(); ++i) {
-    clock_.SleepUntil(clock_.SteadyNow() + std::chrono::milliseconds(100), nullptr);
-    removed = cgroup.Remove();
-  }
+  const absl::Status removed = cgroup.RemoveOnceEmpty(clock_, std::chrono::seconds(5), std::chrono::milliseconds(100));
   if (!removed.ok()) log.Write("cwb", std::string(removed.message()));
   if (!read.ok()) {
     log.Write("cwb", absl::StrCat("the build's memory and CPU time are not known: ", read.status().message()));

@@ -4,7 +4,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -31,13 +30,8 @@ std::optional<std::chrono::seconds> Age(const fs::path& file, Clock::WallTime no
 std::string RemoveCgroup(const WatchdogOptions& options, Clock& clock) {
   absl::StatusOr<AttemptCgroup::Version> version = AttemptCgroup::Detect(options.cgroup_root);
   if (!version.ok()) return std::string(version.status().message());
-  const AttemptCgroup cgroup(options.cgroup_root, *version, options.cgroup);
-  const Clock::SteadyTime deadline = clock.SteadyNow() + kCgroupEmptiesWithin;
-  absl::Status removed = cgroup.Remove();
-  while (!removed.ok() && clock.SteadyNow() < deadline) {
-    clock.SleepUntil(std::min(clock.SteadyNow() + kCgroupRetryEvery, deadline), nullptr);
-    removed = cgroup.Remove();
-  }
+  const absl::Status removed = AttemptCgroup(options.cgroup_root, *version, options.cgroup)
+                                   .RemoveOnceEmpty(clock, kCgroupEmptiesWithin, kCgroupRetryEvery);
   return removed.ok() ? "removed cgroup " + options.cgroup : std::string(removed.message());
 }
 
