@@ -14,9 +14,17 @@
 #include "common/audit/elf_object.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // ElfObject reads a file, as the gate reads a wheel's extracted member.
-  static const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("cwb-elf-fuzz-" + std::to_string(::getpid()) + ".so");
+  // ElfObject reads a file, as the gate reads a wheel's extracted member; it goes when the fuzzer exits.
+  struct ScratchFile {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("cwb-elf-fuzz-" + std::to_string(::getpid()) + ".so");
+    ~ScratchFile() {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
+    }
+  };
+  static const ScratchFile scratch;
+  const std::filesystem::path& path = scratch.path;
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
